@@ -1,0 +1,46 @@
+import { KeywayError } from '../errors.ts';
+
+/**
+ * Process exit codes, one per kind of failure, so scripts and orchestrators can tell "the database
+ * is down" from "the schema is behind" from "someone edited the schema". The README lists them.
+ */
+export const EXIT_CODES = {
+  ok: 0,
+  internal_error: 1,
+  usage: 2,
+  invalid_config: 3,
+  database_unreachable: 10,
+  database_open_failed: 10,
+  data_dir_locked: 11,
+  migration_lock_timeout: 12,
+  schema_behind: 20,
+  schema_ahead: 21,
+  checksum_mismatch: 22,
+  migration_unfinished: 23,
+  migration_failed: 24,
+  drift: 30,
+} as const;
+
+const DRIFT_CODES = new Set([
+  'table_missing',
+  'column_missing',
+  'column_changed',
+  'index_missing',
+  'index_changed',
+  'constraint_missing',
+  'constraint_changed',
+  'unexpected_table',
+  'unexpected_column',
+  'unexpected_index',
+  'unexpected_constraint',
+]);
+
+export function exitCodeFor(error: unknown): number {
+  if (!(error instanceof KeywayError)) return EXIT_CODES.internal_error;
+  return exitCodeForCode(error.code);
+}
+
+export function exitCodeForCode(code: string): number {
+  if (DRIFT_CODES.has(code)) return EXIT_CODES.drift;
+  return (EXIT_CODES as Record<string, number>)[code] ?? EXIT_CODES.internal_error;
+}

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { KeywayError } from '../errors.ts';
+import type { DatabaseTarget } from '../db/database.ts';
+import type { MigrateMode } from '../db/schema/lifecycle.ts';
+import type { LogLevel } from '../observability/logger.ts';
+
+/** Everything Keyway reads from flags and the environment, parsed once and frozen. */
+export interface Config {
+  port: number;
+  host: string;
+  database: DatabaseTarget;
+  migrate: MigrateMode;
+  logLevel: LogLevel;
+  /** Largest request body accepted, in bytes. */
+  bodyLimitBytes: number;
+  /** How long a graceful shutdown waits for in-flight requests. */
+  shutdownTimeoutMs: number;
+  /** How long a start waits for another node's migration lock. */
+  migrationLockTimeoutMs: number;
+  /** Development and tests only: migrations from another directory (with its own expected-schema.json). */
+  migrationsDir: string | undefined;
+}
+
+/** Command-line flags, by their long names; they override the environment. */
+export interface ConfigFlags {
+  port?: string | undefined;
+  host?: string | undefined;
+  data?: string | undefined;
+  'database-url'?: string | undefined;
+  migrate?: string | undefined;
+}
+
+const integer = (name: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be at least ${min}`)
+    .max(max, `${name} must be at most ${max}`);
+
+const seconds = (name: string, max: number) => integer(name, 1, max).transform((value) => value * 1000);
+
+const schema = z.object({
+  port: integer('the port (--port / PORT)', 0, 65535).default(3000),
+  host: z.string().min(1).default('127.0.0.1'),
+  dataDir: z
+    .string()
+    .min(1, 'the data directory (--data / KEYWAY_DATA_DIR) must not be empty')
+    .default('./data'),
+  databaseUrl: z
+    .string()
+    .regex(
+      /^postgres(ql)?:\/\//,
+      'the database URL (--database-url / DATABASE_URL) must start with postgres:// or postgresql://',
+    )
+    .optional(),
+  migrate: z
+    .enum(['auto', 'check', 'off'], {
+      error: 'the migrate mode (--migrate / KEYWAY_MIGRATE) must be auto, check or off',
+    })
+    .default('auto'),
+  logLevel: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'KEYWAY_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  bodyLimitBytes: integer('KEYWAY_BODY_LIMIT', 1024, 1024 ** 3).default(1024 * 1024),
+  shutdownTimeoutMs: seconds('KEYWAY_SHUTDOWN_TIMEOUT', 3600).default(10_000),
+  migrationLockTimeoutMs: seconds('KEYWAY_MIGRATION_LOCK_TIMEOUT', 3600).default(60_000),
+  poolSize: integer('KEYWAY_DB_POOL_SIZE', 1, 1000).default(10),
+  migrationsDir: z.string().min(1).optional(),
+});
+
+/** Parses flags over environment variables; throws `invalid_config` naming the setting and the rule. */
+export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly<Config> {
+  const pick = (...values: (string | undefined)[]) =>
+    values.find((value) => value !== undefined && value !== '');
+  const parsed = schema.safeParse({
+    port: pick(flags.port, env.PORT),
+    host: pick(flags.host, env.HOST),
+    dataDir: pick(flags.data, env.KEYWAY_DATA_DIR),
+    databaseUrl: pick(flags['database-url'], env.DATABASE_URL),
+    migrate: pick(flags.migrate, env.KEYWAY_MIGRATE),
+    logLevel: pick(env.KEYWAY_LOG_LEVEL),
+    bodyLimitBytes: pick(env.KEYWAY_BODY_LIMIT),
+    shutdownTimeoutMs: pick(env.KEYWAY_SHUTDOWN_TIMEOUT),
+    migrationLockTimeoutMs: pick(env.KEYWAY_MIGRATION_LOCK_TIMEOUT),
+    poolSize: pick(env.KEYWAY_DB_POOL_SIZE),
+    migrationsDir: pick(env.KEYWAY_MIGRATIONS_DIR),
+  });
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => issue.message);
+    throw new KeywayError('invalid_config', `Invalid configuration: ${issues.join('; ')}.`, {
+      fix: 'Correct the flag or environment variable named above; `keyway --help` lists them.',
+    });
+  }
+  const value = parsed.data;
+  return Object.freeze({
+    port: value.port,
+    host: value.host,
+    database: value.databaseUrl
+      ? { kind: 'postgres', url: value.databaseUrl, poolSize: value.poolSize }
+      : { kind: 'embedded', dataDir: value.dataDir },
+    migrate: value.migrate,
+    logLevel: value.logLevel,
+    bodyLimitBytes: value.bodyLimitBytes,
+    shutdownTimeoutMs: value.shutdownTimeoutMs,
+    migrationLockTimeoutMs: value.migrationLockTimeoutMs,
+    migrationsDir: value.migrationsDir,
+  } satisfies Config);
+}

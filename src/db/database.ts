@@ -1,0 +1,216 @@
+import path from 'node:path';
+import os from 'node:os';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { KeywayError, messageOf } from '../errors.ts';
+import type { DB } from './tables.ts';
+import { acquireDataDirLock } from './data-dir-lock.ts';
+import { createPGliteDialect } from './pglite-dialect.ts';
+import { Mutex } from './mutex.ts';
+
+/** One dedicated connection: what session-level state (advisory locks, `SET`) needs. */
+export interface SqlSession {
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Runs a script of one or more statements (no parameters), as a migration file is. */
+  exec(script: string): Promise<void>;
+}
+
+export type DatabaseKind = 'embedded' | 'postgres';
+
+/** Kysely over either backend, plus what the schema lifecycle needs beyond Kysely. */
+export interface Database {
+  readonly kind: DatabaseKind;
+  /** Where the data is, fit to print: the data directory, or the URL without its password. */
+  readonly location: string;
+  readonly db: Kysely<DB>;
+  withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export type DatabaseTarget =
+  { kind: 'embedded'; dataDir: string } | { kind: 'postgres'; url: string; poolSize?: number };
+
+export interface OpenDatabaseOptions {
+  /** What this process is doing, recorded in the data-directory lock and the PostgreSQL application name. */
+  purpose: string;
+  /** Called when a lock left by a dead process was cleared (so the caller can log it). */
+  onStaleLock?: (message: string) => void;
+}
+
+/** Subdirectory of the data directory that holds PGlite's files. */
+export const EMBEDDED_PGDATA = 'pgdata';
+
+/**
+ * Opens the database. Embedded: takes the data-directory lock first (PGlite corrupts a directory that
+ * two processes open), then PGlite. PostgreSQL: a pool, checked with one round trip so that an
+ * unreachable server is reported here, in plain words, and not at the first query.
+ */
+export async function openDatabase(target: DatabaseTarget, options: OpenDatabaseOptions): Promise<Database> {
+  return target.kind === 'embedded'
+    ? openEmbedded(target.dataDir, options)
+    : openPostgres(target.url, target.poolSize ?? 10, options);
+}
+
+// Both backends return the same JavaScript types, so one query serves both.
+const INT8 = 20;
+const NUMERIC = 1700;
+const DATE = 1082;
+const int8ToNumber = (value: string) => Number(value);
+const asText = (value: string) => value;
+const PGLITE_PARSERS = { [INT8]: int8ToNumber, [NUMERIC]: asText, [DATE]: asText };
+
+async function openEmbedded(dataDir: string, options: OpenDatabaseOptions): Promise<Database> {
+  const absolute = path.resolve(dataDir);
+  const lock = acquireDataDirLock(absolute, { purpose: options.purpose, onStaleLock: options.onStaleLock });
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(path.join(absolute, EMBEDDED_PGDATA), { parsers: PGLITE_PARSERS });
+  } catch (error) {
+    lock.release();
+    throw new KeywayError(
+      'database_open_failed',
+      `Could not open the embedded database in ${absolute}: ${messageOf(error)}`,
+      {
+        fix: `Check that ${absolute} is readable and writable. If the files are damaged, restore the directory from a backup.`,
+        cause: error,
+      },
+    );
+  }
+  return wrapPGlite(pglite, absolute, () => lock.release());
+}
+
+/**
+ * An embedded database that lives in memory only: for building the expected-schema snapshot and for
+ * tests. `loadDataDir` starts it from a `dumpDataDir()` image, which skips PGlite's slow initdb.
+ */
+export async function openMemoryDatabase(
+  options: { loadDataDir?: Blob | File } = {},
+): Promise<Database & { pglite: PGlite }> {
+  const pglite = await PGlite.create({
+    parsers: PGLITE_PARSERS,
+    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+  });
+  return Object.assign(
+    wrapPGlite(pglite, 'memory', () => {}),
+    { pglite },
+  );
+}
+
+function wrapPGlite(pglite: PGlite, location: string, afterClose: () => void): Database {
+  const mutex = new Mutex();
+  const db = new Kysely<DB>({ dialect: createPGliteDialect(pglite, mutex) });
+  const session: SqlSession = {
+    query: async <R>(text: string, params: readonly unknown[] = []) =>
+      (await pglite.query<R>(text, [...params])).rows,
+    exec: async (script: string) => {
+      await pglite.exec(script);
+    },
+  };
+  let closed = false;
+  return {
+    kind: 'embedded',
+    location,
+    db,
+    async withSession(fn) {
+      const release = await mutex.acquire();
+      try {
+        return await fn(session);
+      } finally {
+        release();
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      const release = await mutex.acquire();
+      try {
+        await pglite.close();
+      } finally {
+        release();
+        afterClose();
+      }
+    },
+  };
+}
+
+async function openPostgres(url: string, poolSize: number, options: OpenDatabaseOptions): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    application_name: applicationName(options.purpose),
+    connectionTimeoutMillis: 10_000,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+        if (oid === INT8) return int8ToNumber;
+        if (oid === DATE) return asText;
+        return pg.types.getTypeParser(oid, format);
+      }) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle client that loses its server emits 'error' on the pool; without a listener that is fatal.
+  pool.on('error', () => {});
+  const location = redactUrl(url);
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new KeywayError(
+      'database_unreachable',
+      `Could not connect to PostgreSQL at ${location}: ${messageOf(error)}`,
+      {
+        fix: 'Check that the server is running and that DATABASE_URL (or --database-url) names the right host, port, database and user.',
+        cause: error,
+      },
+    );
+  }
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  let closed = false;
+  return {
+    kind: 'postgres',
+    location,
+    db,
+    async withSession(fn) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        return await fn({
+          query: async <R>(text: string, params: readonly unknown[] = []) =>
+            (await client.query(text, [...params])).rows as R[],
+          exec: async (script: string) => {
+            await client.query(script);
+          },
+        });
+      } catch (error) {
+        // A session that failed mid-way may still hold session state (a lock, an open transaction):
+        // destroy it rather than hand it to the next user of the pool.
+        broken = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}
+
+/** Names this process in `pg_stat_activity`, so whoever waits on its locks can tell who it is. */
+function applicationName(purpose: string): string {
+  return `keyway ${purpose} pid=${process.pid} host=${os.hostname()}`.slice(0, 63);
+}
+
+/** The URL without its password, fit for logs and messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparseable URL)';
+  }
+}

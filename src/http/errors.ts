@@ -1,0 +1,64 @@
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { KeywayError } from '../errors.ts';
+import type { AppEnv } from './app-env.ts';
+
+/**
+ * The HTTP status of each domain error code; the one place where domain errors become HTTP. A code
+ * not listed is a 400: it was raised on purpose, about the request.
+ */
+const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
+  not_found: 404,
+  payload_too_large: 413,
+  invalid_json: 400,
+  validation_failed: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  conflict: 409,
+  not_ready: 503,
+};
+
+/** `{"error":{"code","message","details?","requestId"}}`, the shape of every `/api` error. */
+export function errorBody(
+  c: Context<AppEnv>,
+  code: string,
+  message: string,
+  details?: Record<string, unknown>,
+) {
+  return { error: { code, message, ...(details ? { details } : {}), requestId: c.get('requestId') } };
+}
+
+export const handleError: ErrorHandler<AppEnv> = (error, c) => {
+  if (error instanceof KeywayError) {
+    const status = STATUS_BY_CODE[error.code] ?? 400;
+    return c.json(errorBody(c, error.code, error.message, error.details), status);
+  }
+  if (error instanceof HTTPException && error.status < 500) {
+    return c.json(
+      errorBody(c, 'bad_request', error.message || 'The request could not be processed.'),
+      error.status,
+    );
+  }
+  // Anything else is a bug: log it whole, tell the client only how to find it in the log.
+  (c.get('log') ?? console).error({ err: error }, 'unhandled error');
+  return c.json(
+    errorBody(
+      c,
+      'internal_error',
+      `Something went wrong on our side. Quote request id ${c.get('requestId')} when reporting it.`,
+    ),
+    500,
+  );
+};
+
+export const handleNotFound: NotFoundHandler<AppEnv> = (c) =>
+  c.json(errorBody(c, 'not_found', `No route for ${c.req.method} ${c.req.path}.`), 404);
+
+export function payloadTooLarge(limitBytes: number) {
+  return (c: Context<AppEnv>) =>
+    c.json(
+      errorBody(c, 'payload_too_large', `The request body is larger than the limit of ${limitBytes} bytes.`),
+      413,
+    );
+}
