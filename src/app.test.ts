@@ -9,7 +9,11 @@ function setup() {
   const lines: string[] = [];
   const readiness = new Readiness();
   const metrics = new MetricsRegistry();
-  const logger = createLogger({ level: 'info', redactor: new SecretRedactor(), destination: { write: (line: string) => void lines.push(line) } });
+  const logger = createLogger({
+    level: 'info',
+    redactor: new SecretRedactor(),
+    destination: { write: (line: string) => void lines.push(line) },
+  });
   const app = createApp({ logger, metrics, readiness, version: '1.2.3', bodyLimitBytes: 1024 });
   app.post('/api/echo', async (c) => c.json(await c.req.json()));
   app.get('/api/boom', () => {
@@ -35,12 +39,16 @@ describe('createApp', () => {
     const response = await app.request('/api/nothing-here', { headers: { 'x-request-id': 'trace-42' } });
     expect(response.status).toBe(404);
     expect(response.headers.get('x-request-id')).toBe('trace-42');
-    expect(await response.json()).toEqual({ error: { code: 'not_found', message: 'No route for GET /api/nothing-here.', requestId: 'trace-42' } });
+    expect(await response.json()).toEqual({
+      error: { code: 'not_found', message: 'No route for GET /api/nothing-here.', requestId: 'trace-42' },
+    });
   });
 
   it('replaces an unusable request id with a fresh one', async () => {
     const { app } = setup();
-    const response = await app.request('/healthz', { headers: { 'x-request-id': 'bad id <script>' + 'x'.repeat(200) } });
+    const response = await app.request('/healthz', {
+      headers: { 'x-request-id': 'bad id <script>' + 'x'.repeat(200) },
+    });
     expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -52,7 +60,7 @@ describe('createApp', () => {
       body: JSON.stringify({ text: 'x'.repeat(2000) }),
     });
     expect(response.status).toBe(413);
-    expect((await response.json()).error.code).toBe('payload_too_large');
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
   });
 
   it('turns an unexpected error into a 500 that reveals nothing but the request id, and logs it whole', async () => {

@@ -4,16 +4,30 @@ import { loadConfig } from './config.ts';
 describe('loadConfig', () => {
   it('defaults to the embedded database in ./data on 127.0.0.1:3000 with --migrate auto', () => {
     const config = loadConfig({}, {});
-    expect(config).toMatchObject({ port: 3000, host: '127.0.0.1', migrate: 'auto', database: { kind: 'embedded', dataDir: './data' } });
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      migrate: 'auto',
+      database: { kind: 'embedded', dataDir: './data' },
+    });
     expect(Object.isFrozen(config)).toBe(true);
   });
 
   it('lets flags override the environment', () => {
     const config = loadConfig(
       { port: '4000', migrate: 'check', 'database-url': 'postgres://u@db/x' },
-      { PORT: '5000', KEYWAY_MIGRATE: 'off', DATABASE_URL: 'postgres://other/y', KEYWAY_DATA_DIR: '/srv/keyway' },
+      {
+        PORT: '5000',
+        KEYWAY_MIGRATE: 'off',
+        DATABASE_URL: 'postgres://other/y',
+        KEYWAY_DATA_DIR: '/srv/keyway',
+      },
     );
-    expect(config).toMatchObject({ port: 4000, migrate: 'check', database: { kind: 'postgres', url: 'postgres://u@db/x' } });
+    expect(config).toMatchObject({
+      port: 4000,
+      migrate: 'check',
+      database: { kind: 'postgres', url: 'postgres://u@db/x' },
+    });
   });
 
   it('reads every setting from the environment', () => {
@@ -37,12 +51,18 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    [{ migrate: 'sometimes' }, {}, 'the migrate mode (--migrate / KEYWAY_MIGRATE) must be auto, check or off'],
+    [
+      { migrate: 'sometimes' },
+      {},
+      'the migrate mode (--migrate / KEYWAY_MIGRATE) must be auto, check or off',
+    ],
     [{ port: 'eighty' }, {}, 'the port (--port / PORT) must be a number'],
     [{}, { PORT: '70000' }, 'the port (--port / PORT) must be at most 65535'],
     [{}, { DATABASE_URL: 'mysql://x' }, 'must start with postgres://'],
     [{}, { KEYWAY_LOG_LEVEL: 'loud' }, 'KEYWAY_LOG_LEVEL must be one of'],
   ])('rejects %o %o with a message naming the setting', (flags, env, message) => {
-    expect(() => loadConfig(flags, env)).toThrow(expect.objectContaining({ code: 'invalid_config', message: expect.stringContaining(message) }));
+    expect(() => loadConfig(flags, env)).toThrow(
+      expect.objectContaining({ code: 'invalid_config', message: expect.stringContaining(message) }),
+    );
   });
 });

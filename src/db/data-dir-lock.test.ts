@@ -35,10 +35,20 @@ describe('acquireDataDirLock', () => {
 
   it('refuses while a live process holds it, naming the pid and what to do', () => {
     const dir = tempDir();
-    const holder = { pid: process.ppid, hostname: os.hostname(), purpose: 'serve', startedAt: '2026-01-01T00:00:00.000Z', processStart: null };
+    const holder = {
+      pid: process.ppid,
+      hostname: os.hostname(),
+      purpose: 'serve',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      processStart: null,
+    };
     fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify(holder));
     expect(() => acquireDataDirLock(dir, { purpose: 'doctor' })).toThrow(
-      expect.objectContaining({ code: 'data_dir_locked', message: expect.stringContaining(`pid ${process.ppid}`), fix: expect.stringContaining('--database-url') }),
+      expect.objectContaining({
+        code: 'data_dir_locked',
+        message: expect.stringContaining(`pid ${process.ppid}`),
+        fix: expect.stringContaining('--database-url'),
+      }),
     );
     // The live holder's lock is untouched.
     expect(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8')).pid).toBe(process.ppid);
@@ -46,16 +56,30 @@ describe('acquireDataDirLock', () => {
 
   it('treats a holder on another host as alive: refusing is safe, opening twice is not', () => {
     const dir = tempDir();
-    fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid: 1, hostname: 'elsewhere', purpose: 'serve', startedAt: 'x' }));
+    fs.writeFileSync(
+      path.join(dir, LOCK_FILE),
+      JSON.stringify({ pid: 1, hostname: 'elsewhere', purpose: 'serve', startedAt: 'x' }),
+    );
     expect(() => acquireDataDirLock(dir, { purpose: 'serve' })).toThrow(/on host elsewhere/);
   });
 
   it('reports and clears a lock left by a dead process', async () => {
     const dir = tempDir();
     const pid = await deadPid();
-    fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid, hostname: os.hostname(), purpose: 'serve', startedAt: '2026-01-01T00:00:00.000Z' }));
+    fs.writeFileSync(
+      path.join(dir, LOCK_FILE),
+      JSON.stringify({
+        pid,
+        hostname: os.hostname(),
+        purpose: 'serve',
+        startedAt: '2026-01-01T00:00:00.000Z',
+      }),
+    );
     const reports: string[] = [];
-    const lock = acquireDataDirLock(dir, { purpose: 'serve', onStaleLock: (message) => reports.push(message) });
+    const lock = acquireDataDirLock(dir, {
+      purpose: 'serve',
+      onStaleLock: (message) => reports.push(message),
+    });
     expect(reports).toHaveLength(1);
     expect(reports[0]).toContain(`pid ${pid}`);
     expect(reports[0]).toContain('no longer running');
@@ -68,7 +92,13 @@ describe('acquireDataDirLock', () => {
     // Our parent is alive, but the lock says it was started at another time: a different process.
     fs.writeFileSync(
       path.join(dir, LOCK_FILE),
-      JSON.stringify({ pid: process.ppid, hostname: os.hostname(), purpose: 'serve', startedAt: 'x', processStart: '1' }),
+      JSON.stringify({
+        pid: process.ppid,
+        hostname: os.hostname(),
+        purpose: 'serve',
+        startedAt: 'x',
+        processStart: '1',
+      }),
     );
     const reports: string[] = [];
     acquireDataDirLock(dir, { purpose: 'serve', onStaleLock: (message) => reports.push(message) }).release();

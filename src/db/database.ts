@@ -195,6 +195,8 @@ async function openPostgres(url: string, poolSize: number, options: OpenDatabase
       if (closed) return;
       closed = true;
       await db.destroy();
+      // Kysely ends the pool only if it ran a query itself; sessions alone never start its driver.
+      if (!pool.ending) await pool.end();
     },
   };
 }

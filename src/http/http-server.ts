@@ -40,11 +40,14 @@ function closeGracefully(server: Server, timeoutMs: number): Promise<{ forced: b
       server.closeAllConnections();
     }, timeoutMs);
     timer.unref();
+    // A keep-alive connection whose last request just finished stays open until its keep-alive
+    // timeout; sweeping idle connections closes each one as soon as its response is done.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
     server.close(() => {
       clearTimeout(timer);
+      clearInterval(sweep);
       resolve({ forced });
     });
-    // Keep-alive connections with no request in flight would otherwise hold close() open.
     server.closeIdleConnections();
   });
 }

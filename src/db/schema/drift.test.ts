@@ -13,8 +13,22 @@ const expected: ExpectedSchema = {
         note: { type: 'text', nullable: true, default: "''::text", identity: null, generated: null },
       },
       indexes: {
-        things_pkey: { unique: true, primary: true, method: 'btree', columns: ['id'], where: null, definition: 'CREATE UNIQUE INDEX things_pkey ON things USING btree (id)' },
-        things_name_idx: { unique: false, primary: false, method: 'btree', columns: ['name'], where: null, definition: 'CREATE INDEX things_name_idx ON things USING btree (name)' },
+        things_pkey: {
+          unique: true,
+          primary: true,
+          method: 'btree',
+          columns: ['id'],
+          where: null,
+          definition: 'CREATE UNIQUE INDEX things_pkey ON things USING btree (id)',
+        },
+        things_name_idx: {
+          unique: false,
+          primary: false,
+          method: 'btree',
+          columns: ['name'],
+          where: null,
+          definition: 'CREATE INDEX things_name_idx ON things USING btree (name)',
+        },
       },
       constraints: { things_pkey: { type: 'primary key', definition: 'PRIMARY KEY (id)' } },
     },
@@ -35,7 +49,11 @@ describe('diffSchema', () => {
 
   it('names a missing table with the migration that creates it', () => {
     const [problem] = diffSchema(expected, { tables: {} });
-    expect(problem).toMatchObject({ code: 'table_missing', severity: 'error', message: 'table things is missing' });
+    expect(problem).toMatchObject({
+      code: 'table_missing',
+      severity: 'error',
+      message: 'table things is missing',
+    });
     expect(problem!.fix).toContain('0001_things');
   });
 
@@ -49,9 +67,21 @@ describe('diffSchema', () => {
       }),
     );
     expect(problems.map((problem) => [problem.code, problem.message, problem.fix])).toEqual([
-      ['column_changed', 'column things.name has type character varying(10); Keyway expects text', 'ALTER TABLE things ALTER COLUMN name TYPE text;'],
-      ['column_changed', 'column things.name allows NULL; Keyway expects NOT NULL', 'ALTER TABLE things ALTER COLUMN name SET NOT NULL;'],
-      ['column_changed', "column things.note has default none; Keyway expects ''::text", "ALTER TABLE things ALTER COLUMN note SET DEFAULT ''::text;"],
+      [
+        'column_changed',
+        'column things.name has type character varying(10); Keyway expects text',
+        'ALTER TABLE things ALTER COLUMN name TYPE text;',
+      ],
+      [
+        'column_changed',
+        'column things.name allows NULL; Keyway expects NOT NULL',
+        'ALTER TABLE things ALTER COLUMN name SET NOT NULL;',
+      ],
+      [
+        'column_changed',
+        "column things.note has default none; Keyway expects ''::text",
+        "ALTER TABLE things ALTER COLUMN note SET DEFAULT ''::text;",
+      ],
     ]);
   });
 
@@ -79,7 +109,9 @@ describe('diffSchema', () => {
     );
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatchObject({ code: 'index_changed', severity: 'error' });
-    expect(problems[0]!.message).toBe('index things_name_idx on things is UNIQUE btree (name); Keyway expects btree (name)');
+    expect(problems[0]!.message).toBe(
+      'index things_name_idx on things is UNIQUE btree (name); Keyway expects btree (name)',
+    );
   });
 
   it('warns about unexpected objects, naming a NOT NULL column that blocks inserts and a UNIQUE constraint once', () => {
@@ -87,14 +119,31 @@ describe('diffSchema', () => {
       expected,
       live((shape) => {
         const table = shape.tables.things!;
-        table.columns.legacy = { type: 'text', nullable: false, default: null, identity: null, generated: null };
+        table.columns.legacy = {
+          type: 'text',
+          nullable: false,
+          default: null,
+          identity: null,
+          generated: null,
+        };
         table.constraints.things_name_key = { type: 'unique', definition: 'UNIQUE (name)' };
-        table.indexes.things_name_key = { unique: true, primary: false, method: 'btree', columns: ['name'], where: null, definition: '' };
+        table.indexes.things_name_key = {
+          unique: true,
+          primary: false,
+          method: 'btree',
+          columns: ['name'],
+          where: null,
+          definition: '',
+        };
         shape.tables.my_notes = { columns: {}, indexes: {}, constraints: {} };
       }),
     );
     expect(problems.every((problem) => problem.severity === 'warning')).toBe(true);
-    expect(problems.map((problem) => problem.code)).toEqual(['unexpected_column', 'unexpected_constraint', 'unexpected_table']);
+    expect(problems.map((problem) => problem.code)).toEqual([
+      'unexpected_column',
+      'unexpected_constraint',
+      'unexpected_table',
+    ]);
     expect(problems[0]!.message).toContain('Keyway cannot insert rows into this table');
     expect(problems[1]!.message).toContain('can make valid saves fail');
     expect(problems[1]!.fix).toBe('If nothing needs it: ALTER TABLE things DROP CONSTRAINT things_name_key;');

@@ -1,7 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import type { Database } from '../database.ts';
-import { BACKENDS, createTestDatabase, openTestDatabase, testSchemaContext, type TestDatabaseTarget } from '../../../test/support/test-database.ts';
+import {
+  BACKENDS,
+  createTestDatabase,
+  openTestDatabase,
+  testSchemaContext,
+  type TestDatabaseTarget,
+} from '../../../test/support/test-database.ts';
 import { diagnoseSchema, prepareSchema } from './lifecycle.ts';
 import { loadMigrationFiles, checksumOf, type MigrationFile } from './migration-files.ts';
 import { migrateUp, readSchemaStatus, resolveMigration } from './migrator.ts';
@@ -11,7 +17,12 @@ const bundled = loadMigrationFiles();
 const names = bundled.map((migration) => migration.name);
 
 function fakeMigration(name: string, body: string): MigrationFile {
-  return { name, sql: body, checksum: checksumOf(body), transactional: !body.startsWith('-- keyway:no-transaction') };
+  return {
+    name,
+    sql: body,
+    checksum: checksumOf(body),
+    transactional: !body.startsWith('-- keyway:no-transaction'),
+  };
 }
 
 async function failure(promise: Promise<unknown>): Promise<SchemaCheckFailed> {
@@ -60,14 +71,18 @@ describe.each(BACKENDS)('schema lifecycle [%s]', (backend) => {
     for (const name of names) expect(error.message).toContain(name);
     expect(error.fix).toContain('keyway migrate up');
     // Nothing was created: check mode only reads.
-    const tables = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = current_schema()`.execute(database.db);
+    const tables = await sql<{
+      n: number;
+    }>`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = current_schema()`.execute(database.db);
     expect(tables.rows[0]!.n).toBe(0);
   });
 
   it('refuses a database whose history records an edited migration (checksum mismatch)', async () => {
     const ctx = testSchemaContext(database);
     await prepareSchema(ctx, 'auto');
-    await sql`UPDATE keyway_schema_history SET checksum = 'deadbeef' WHERE name = ${names[0]}`.execute(database.db);
+    await sql`UPDATE keyway_schema_history SET checksum = 'deadbeef' WHERE name = ${names[0]}`.execute(
+      database.db,
+    );
     const error = await failure(prepareSchema(ctx, 'auto'));
     expect(error.code).toBe('checksum_mismatch');
     expect(error.message).toContain(names[0]);
@@ -99,7 +114,9 @@ describe.each(BACKENDS)('schema lifecycle [%s]', (backend) => {
 
     await resolveMigration(ctx, last, 'applied');
     expect((await prepareSchema(ctx, 'auto')).applied).toEqual([]);
-    await expect(resolveMigration(ctx, last, 'applied')).rejects.toMatchObject({ code: 'migration_not_unfinished' });
+    await expect(resolveMigration(ctx, last, 'applied')).rejects.toMatchObject({
+      code: 'migration_not_unfinished',
+    });
   });
 
   it('names a dropped column as fatal drift and a hand-added UNIQUE index as a warning that --strict makes fatal', async () => {
@@ -110,12 +127,16 @@ describe.each(BACKENDS)('schema lifecycle [%s]', (backend) => {
     const tolerated = await prepareSchema(ctx, 'auto');
     expect(tolerated.warnings).toHaveLength(1);
     expect(tolerated.warnings[0]).toMatchObject({ code: 'unexpected_index', severity: 'warning' });
-    expect(tolerated.warnings[0]!.message).toContain('unique index OpenaiCreds_apiKey_key on audit_log (actor)');
+    expect(tolerated.warnings[0]!.message).toContain(
+      'unique index OpenaiCreds_apiKey_key on audit_log (actor)',
+    );
     expect(tolerated.warnings[0]!.fix).toBe('If nothing needs it: DROP INDEX "OpenaiCreds_apiKey_key";');
     expect((await diagnoseSchema(ctx, { strict: false })).ok).toBe(true);
     const strict = await diagnoseSchema(ctx, { strict: true });
     expect(strict.ok).toBe(false);
-    expect(strict.problems.map((problem) => [problem.code, problem.severity])).toEqual([['unexpected_index', 'error']]);
+    expect(strict.problems.map((problem) => [problem.code, problem.severity])).toEqual([
+      ['unexpected_index', 'error'],
+    ]);
 
     await sql`ALTER TABLE audit_log DROP COLUMN target_id`.execute(database.db);
     const error = await failure(prepareSchema(ctx, 'auto'));
@@ -128,7 +149,9 @@ describe.each(BACKENDS)('schema lifecycle [%s]', (backend) => {
     const [first, ...rest] = bundled;
     const older = testSchemaContext(database, [first!]);
     await migrateUp(older);
-    await sql`INSERT INTO settings (key, value) VALUES ('installation', ${JSON.stringify({ id: 'abc-123', since: 2025 })}::jsonb)`.execute(database.db);
+    await sql`INSERT INTO settings (key, value) VALUES ('installation', ${JSON.stringify({ id: 'abc-123', since: 2025 })}::jsonb)`.execute(
+      database.db,
+    );
 
     const ctx = testSchemaContext(database);
     const upgrade = await prepareSchema(ctx, 'auto');
@@ -138,19 +161,30 @@ describe.each(BACKENDS)('schema lifecycle [%s]', (backend) => {
   });
 
   it('rolls a failing migration back whole and records nothing of it', async () => {
-    const broken = fakeMigration('9000_broken', 'CREATE TABLE half_done (id int);\nSELECT no_such_function();');
+    const broken = fakeMigration(
+      '9000_broken',
+      'CREATE TABLE half_done (id int);\nSELECT no_such_function();',
+    );
     const ctx = testSchemaContext(database, [...bundled, broken]);
     await expect(migrateUp(ctx)).rejects.toMatchObject({ code: 'migration_failed' });
     const status = await readSchemaStatus(ctx);
     expect(status.applied.map((row) => row.name)).toEqual(names);
     expect(status.pending.map((migration) => migration.name)).toEqual(['9000_broken']);
-    const exists = await sql<{ t: string | null }>`SELECT to_regclass('half_done')::text AS t`.execute(database.db);
+    const exists = await sql<{ t: string | null }>`SELECT to_regclass('half_done')::text AS t`.execute(
+      database.db,
+    );
     expect(exists.rows[0]!.t).toBeNull();
   });
 
   it('runs a no-transaction migration and leaves it unfinished when it fails half-way', async () => {
-    const concurrently = fakeMigration('9001_index', '-- keyway:no-transaction\nCREATE INDEX audit_log_action_idx ON audit_log (action);');
-    const failing = fakeMigration('9002_fails', '-- keyway:no-transaction\nCREATE INDEX broken_idx ON no_such_table (x);');
+    const concurrently = fakeMigration(
+      '9001_index',
+      '-- keyway:no-transaction\nCREATE INDEX audit_log_action_idx ON audit_log (action);',
+    );
+    const failing = fakeMigration(
+      '9002_fails',
+      '-- keyway:no-transaction\nCREATE INDEX broken_idx ON no_such_table (x);',
+    );
     const ctx = testSchemaContext(database, [...bundled, concurrently, failing]);
     await expect(migrateUp(ctx)).rejects.toMatchObject({ code: 'migration_failed' });
     const status = await readSchemaStatus(ctx);
