@@ -1,35 +1,36 @@
-import { describe, expect, it } from 'vitest';
-import { createApp } from './app.ts';
-import { Readiness } from './http/readiness.ts';
-import { createLogger } from './observability/logger.ts';
-import { MetricsRegistry } from './observability/metrics.ts';
-import { SecretRedactor } from './observability/secret-redactor.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestKeyway, type TestKeyway } from '../test/support/test-keyway.ts';
 
-function setup() {
-  const lines: string[] = [];
-  const readiness = new Readiness();
-  const metrics = new MetricsRegistry();
-  const logger = createLogger({
-    level: 'info',
-    redactor: new SecretRedactor(),
-    destination: { write: (line: string) => void lines.push(line) },
-  });
-  const app = createApp({ logger, metrics, readiness, version: '1.2.3', bodyLimitBytes: 1024 });
-  app.post('/api/echo', async (c) => c.json(await c.req.json()));
-  app.get('/api/boom', () => {
+let harness: TestKeyway;
+
+beforeAll(async () => {
+  harness = await createTestKeyway('embedded', { logLevel: 'info' });
+  harness.keyway.app.post('/api/echo', async (c) => c.json(await c.req.json()));
+  harness.keyway.app.get('/api/boom', () => {
     throw new Error('database password is hunter2');
   });
-  return { app, readiness, lines };
+});
+
+afterAll(async () => {
+  await harness.close();
+});
+
+function setup() {
+  return { app: harness.keyway.app, readiness: harness.keyway.readiness, lines: harness.logLines };
 }
 
 describe('createApp', () => {
   it('answers /healthz at once and /readyz 503 with the reason until ready', async () => {
     const { app, readiness } = setup();
-    expect(await (await app.request('/healthz')).json()).toEqual({ status: 'ok', version: '1.2.3' });
+    expect(await (await app.request('/healthz')).json()).toEqual({ status: 'ok', version: 'test' });
     readiness.markNotReady('verifying the database schema');
     const notReady = await app.request('/readyz');
     expect(notReady.status).toBe(503);
     expect(await notReady.json()).toEqual({ status: 'not_ready', reason: 'verifying the database schema' });
+    // Not ready: the API refuses before touching the database.
+    const refused = await app.request('/api/me');
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('not_ready');
     readiness.markReady();
     expect((await app.request('/readyz')).status).toBe(200);
   });
@@ -57,7 +58,7 @@ describe('createApp', () => {
     const response = await app.request('/api/echo', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text: 'x'.repeat(2000) }),
+      body: JSON.stringify({ text: 'x'.repeat(1024 * 1024 + 10) }),
     });
     expect(response.status).toBe(413);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
@@ -80,16 +81,25 @@ describe('createApp', () => {
     const { app } = setup();
     await app.request('/healthz');
     await app.request('/no/such/path');
+    const before = await (await app.request('/metrics')).text();
+    const count = (text: string, series: string) =>
+      Number(new RegExp(`^${series.replace(/[{}"/]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const healthz = 'keyway_http_requests_total{method="GET",route="/healthz",status="200"}';
+    const unmatched = 'keyway_http_requests_total{method="GET",route="unmatched",status="404"}';
+    await app.request('/healthz');
+    await app.request('/other/missing/path');
     const metrics = await (await app.request('/metrics')).text();
-    expect(metrics).toContain('keyway_http_requests_total{method="GET",route="/healthz",status="200"} 1');
-    expect(metrics).toContain('keyway_http_requests_total{method="GET",route="unmatched",status="404"} 1');
+    expect(count(metrics, healthz)).toBe(count(before, healthz) + 1);
+    expect(count(metrics, unmatched)).toBe(count(before, unmatched) + 1);
     expect(metrics).toContain('# TYPE keyway_http_request_duration_seconds histogram');
   });
 
   it('logs each request with method, path and status but never the query string', async () => {
     const { app, lines } = setup();
     await app.request('/api/nothing?secret=s3cr3t-value');
-    const entry = JSON.parse(lines.find((line) => line.includes('"msg":"request"'))!);
+    const entry = JSON.parse(
+      lines.find((line) => line.includes('"msg":"request"') && line.includes('/api/nothing"'))!,
+    );
     expect(entry).toMatchObject({ method: 'GET', path: '/api/nothing', status: 404 });
     expect(lines.join('')).not.toContain('s3cr3t-value');
   });

@@ -1,12 +1,32 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
+import type { AuthService } from './auth/auth.service.ts';
+import { registerAuthRoutes } from './auth/auth.routes.ts';
+import { registerCredentialsRoutes } from './credentials/credentials.routes.ts';
+import type { CredentialsService } from './credentials/credentials.service.ts';
+import { ApiRegistry } from './http/api-registry.ts';
 import type { AppEnv } from './http/app-env.ts';
-import { handleError, handleNotFound, payloadTooLarge } from './http/errors.ts';
+import { authenticate } from './http/authenticate.ts';
+import { errorBody, handleError, handleNotFound, payloadTooLarge } from './http/errors.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import type { Readiness } from './http/readiness.ts';
 import { requestContext } from './http/request-context.ts';
 import type { MetricsRegistry } from './observability/metrics.ts';
+import { registerProvidersRoutes } from './providers/providers.routes.ts';
+import type { ProviderRegistry } from './providers/registry.ts';
+import { registerTokensRoutes } from './tokens/tokens.routes.ts';
+import type { TokensService } from './tokens/tokens.service.ts';
+import { registerUsersRoutes } from './users/users.routes.ts';
+import type { UsersService } from './users/users.service.ts';
+
+export interface AppServices {
+  auth: AuthService;
+  tokens: TokensService;
+  users: UsersService;
+  credentials: CredentialsService;
+  providers: ProviderRegistry;
+}
 
 export interface AppDeps {
   logger: Logger;
@@ -14,6 +34,7 @@ export interface AppDeps {
   readiness: Readiness;
   version: string;
   bodyLimitBytes: number;
+  services: AppServices;
 }
 
 /** Builds the HTTP application from its dependencies. Does no I/O: tests call `app.request()`. */
@@ -21,12 +42,29 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestContext(deps.logger, deps.metrics));
   for (const prefix of ['/api/*', '/v1/*', '/hooks/*']) {
+    // Until the schema and the vault are verified, nothing may touch the database.
+    app.use(prefix, async (c, next) => {
+      if (!deps.readiness.ready)
+        return c.json(errorBody(c, 'not_ready', `Keyway is not ready: ${deps.readiness.reason}.`), 503);
+      return next();
+    });
     app.use(
       prefix,
       bodyLimit({ maxSize: deps.bodyLimitBytes, onError: payloadTooLarge(deps.bodyLimitBytes) }),
     );
   }
+  app.use('/api/*', authenticate({ auth: deps.services.auth, tokens: deps.services.tokens }));
+
   app.route('/', healthRoutes(deps));
+  const api = new ApiRegistry();
+  registerAuthRoutes(app, api, deps.services.auth);
+  registerUsersRoutes(app, api, deps.services.users);
+  registerTokensRoutes(app, api, deps.services.tokens);
+  registerProvidersRoutes(app, api, deps.services.providers);
+  registerCredentialsRoutes(app, api, deps.services.credentials);
+  const openapi = api.document(deps.version);
+  app.get('/api/openapi.json', (c) => c.json(openapi));
+
   app.get('/', (c) => c.json({ name: 'keyway', version: deps.version, ready: deps.readiness.ready }));
   app.notFound(handleNotFound);
   app.onError(handleError);

@@ -1,30 +1,114 @@
+import { sql } from 'kysely';
 import type { Config } from './config/config.ts';
-import { createApp } from './app.ts';
+import { createApp, type AppServices } from './app.ts';
+import { AuditLogRepository } from './audit/audit-log.repository.ts';
+import { AuthService } from './auth/auth.service.ts';
+import { LoginThrottleRepository } from './auth/login-throttle.repository.ts';
+import { SessionsRepository } from './auth/sessions.repository.ts';
+import { NO_CREDENTIAL_CONSUMERS } from './credentials/credential-usage.ts';
+import { CredentialsRepository } from './credentials/credentials.repository.ts';
+import { CredentialsService } from './credentials/credentials.service.ts';
+import { createLocalChangeFeed, createPostgresChangeFeed, type ChangeFeed } from './db/change-feed.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { prepareSchema } from './db/schema/lifecycle.ts';
 import { schemaContext } from './db/schema/schema-context.ts';
+import { SettingsRepository } from './db/settings.repository.ts';
 import { startHttpServer } from './http/http-server.ts';
 import { Readiness } from './http/readiness.ts';
 import type { Logger } from './observability/logger.ts';
 import { MetricsRegistry } from './observability/metrics.ts';
+import type { SecretRedactor } from './observability/secret-redactor.ts';
+import { createDefaultRegistry, type ProviderRegistry } from './providers/registry.ts';
+import { createUpstreamClient } from './providers/upstream-client.ts';
+import { TokensRepository } from './tokens/tokens.repository.ts';
+import { TokensService } from './tokens/tokens.service.ts';
+import { UsersRepository } from './users/users.repository.ts';
+import { UsersService } from './users/users.service.ts';
+import { Cipher } from './vault/cipher.ts';
+import { loadMasterKeys } from './vault/master-key.ts';
+import { verifyMasterKey } from './vault/vault-check.ts';
 
-export interface RunningKeyway {
-  readonly url: string;
-  readonly database: Database;
-  /** Graceful stop: not ready, stop accepting, finish in-flight requests, close the database. */
-  shutdown(reason: string): Promise<void>;
+export interface KeywayDeps {
+  logger: Logger;
+  redactor: SecretRedactor;
+  version: string;
+  /** Tests register extra providers; the default registry otherwise. */
+  providers?: ProviderRegistry;
+}
+
+/** Everything a running Keyway is made of, wired once. */
+export interface Keyway {
+  app: ReturnType<typeof createApp>;
+  services: AppServices;
+  readiness: Readiness;
+  cipher: Cipher;
+  /** Verifies (or seals, on first start) the master key; then opens setup when no user exists. */
+  verifyVault(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /**
- * The composition root: config → database → schema → app → listen. Everything else receives its
- * dependencies from here. Throws a `KeywayError` (with nothing left open) when it cannot start.
+ * The composition root: repositories → services → app, over an open database. No request is served
+ * until `readiness` says so.
  */
-export async function startKeyway(
+export async function assembleKeyway(
+  database: Database,
   config: Readonly<Config>,
-  deps: { logger: Logger; version: string },
-): Promise<RunningKeyway> {
-  const started = performance.now();
-  const { logger, version } = deps;
+  deps: KeywayDeps,
+): Promise<Keyway> {
+  const { logger, redactor, version } = deps;
+  const keys = loadMasterKeys(
+    config.masterKey,
+    config.database.kind === 'embedded'
+      ? { kind: 'embedded', dataDir: config.database.dataDir }
+      : { kind: 'postgres' },
+  );
+  if (keys.generatedAt) {
+    logger.warn(
+      { file: keys.generatedAt },
+      `Generated a new master key in ${keys.generatedAt}. Back it up now: losing it loses every stored secret, and nobody can recover them.`,
+    );
+  }
+  const cipher = new Cipher(keys.current, keys.readable);
+  const changes: ChangeFeed =
+    database.kind === 'postgres' && config.database.kind === 'postgres'
+      ? await createPostgresChangeFeed({
+          url: config.database.url,
+          logger,
+          publish: async (channel, payload) => {
+            await sql`SELECT pg_notify(${channel}, ${payload})`.execute(database.db);
+          },
+        })
+      : createLocalChangeFeed();
+  const upstream = createUpstreamClient(config.upstream);
+  const audit = new AuditLogRepository(database.db);
+  const usersRepository = new UsersRepository(database.db);
+  const settings = new SettingsRepository(database.db);
+  const users = new UsersService({ users: usersRepository, audit, changes });
+  const services: AppServices = {
+    users,
+    auth: new AuthService({
+      users: usersRepository,
+      usersService: users,
+      sessions: new SessionsRepository(database.db),
+      throttle: new LoginThrottleRepository(database.db),
+      settings,
+    }),
+    tokens: new TokensService({ repository: new TokensRepository(database.db), changes, audit, logger }),
+    credentials: new CredentialsService({
+      repository: new CredentialsRepository(database.db),
+      cipher,
+      providers: deps.providers ?? createDefaultRegistry(),
+      upstream,
+      policy: config.upstream,
+      usage: NO_CREDENTIAL_CONSUMERS,
+      audit,
+      changes,
+      redactor,
+      logger,
+    }),
+    providers: deps.providers ?? createDefaultRegistry(),
+  };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness();
   metrics.gauge('keyway_build_info', 'Always 1; labelled with the running version.').set(1, { version });
@@ -37,7 +121,52 @@ export async function startKeyway(
   metrics
     .gauge('process_uptime_seconds', 'Seconds since the process started.')
     .collect(() => Math.round(process.uptime()));
+  const app = createApp({
+    logger,
+    metrics,
+    readiness,
+    version,
+    bodyLimitBytes: config.bodyLimitBytes,
+    services,
+  });
 
+  return {
+    app,
+    services,
+    readiness,
+    cipher,
+    async verifyVault() {
+      const outcome = await verifyMasterKey(cipher, settings);
+      logger.info(
+        { keyId: cipher.current.id },
+        outcome === 'created' ? 'sealed the vault check with this master key' : 'master key verified',
+      );
+    },
+    async close() {
+      services.tokens.close();
+      services.credentials.close();
+      await changes.close();
+      await upstream.close();
+    },
+  };
+}
+
+export interface RunningKeyway {
+  readonly url: string;
+  readonly database: Database;
+  /** Set while no user exists: the one-time token that `POST /api/setup` needs. */
+  readonly setupToken: string | null;
+  /** Graceful stop: not ready, stop accepting, finish in-flight requests, close the database. */
+  shutdown(reason: string): Promise<void>;
+}
+
+/**
+ * Starts a node: database → keyway → listen → schema → vault → ready. Throws a `KeywayError`, with
+ * nothing left open, when it cannot start.
+ */
+export async function startKeyway(config: Readonly<Config>, deps: KeywayDeps): Promise<RunningKeyway> {
+  const started = performance.now();
+  const { logger } = deps;
   const database = await openDatabase(config.database, {
     purpose: 'serve',
     onStaleLock: (message) => logger.warn(message),
@@ -47,45 +176,60 @@ export async function startKeyway(
     `opened the ${database.kind} database at ${database.location}`,
   );
 
-  const app = createApp({ logger, metrics, readiness, version, bodyLimitBytes: config.bodyLimitBytes });
+  let keyway: Keyway;
   let server;
   try {
-    server = await startHttpServer(app.fetch, { port: config.port, host: config.host });
+    keyway = await assembleKeyway(database, config, deps);
+    keyway.readiness.markNotReady('verifying the database schema');
+    server = await startHttpServer(keyway.app.fetch, { port: config.port, host: config.host });
   } catch (error) {
     await database.close();
     throw error;
   }
-  readiness.markNotReady('verifying the database schema');
   logger.info({ url: server.url }, `listening on ${server.url}`);
 
   const shutdown = async (reason: string) => {
-    readiness.markNotReady('shutting down');
+    keyway.readiness.markNotReady('shutting down');
     logger.info({ reason }, 'shutting down: finishing in-flight requests');
     const { forced } = await server.close(config.shutdownTimeoutMs);
     if (forced)
       logger.warn(`in-flight requests did not finish within ${config.shutdownTimeoutMs} ms and were cut off`);
+    await keyway.close();
     await database.close();
     logger.info('stopped');
   };
 
+  let setupToken: string | null;
   try {
     if (config.migrate === 'off') {
       logger.warn(
         '--migrate off: the database schema is NOT checked. Keyway may fail at any query if it is behind or altered.',
       );
     }
-    const ctx = schemaContext(database, config, { logger, version });
-    const { applied, warnings } = await prepareSchema(ctx, config.migrate);
+    const { applied, warnings } = await prepareSchema(schemaContext(database, config, deps), config.migrate);
     for (const warning of warnings) logger.warn({ code: warning.code, fix: warning.fix }, warning.message);
     logger.info(
       { applied },
       applied.length > 0 ? `applied ${applied.length} migration(s)` : 'schema is up to date',
     );
+    keyway.readiness.markNotReady('verifying the master key');
+    await keyway.verifyVault();
+    setupToken = await keyway.services.auth.openSetup();
   } catch (error) {
     await shutdown('startup failed');
     throw error;
   }
-  readiness.markReady();
+  keyway.readiness.markReady();
+  if (setupToken) {
+    logger.info('no user exists yet: setup is open (the one-time setup URL is printed on stderr)');
+    process.stderr.write(
+      `\n  Keyway has no users yet. Create the first admin within this run:\n` +
+        `    ${server.url}/setup?token=${setupToken}\n` +
+        `  or: curl -X POST ${server.url}/api/setup -H 'content-type: application/json' \\\n` +
+        `        -d '{"token":"${setupToken}","username":"admin","password":"…"}'\n` +
+        `  (or offline: keyway admin create-user --username admin --admin --password-stdin)\n\n`,
+    );
+  }
   logger.info({ ms: Math.round(performance.now() - started) }, `ready on ${server.url}`);
-  return { url: server.url, database, shutdown };
+  return { url: server.url, database, setupToken, shutdown };
 }

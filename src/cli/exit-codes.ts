@@ -19,6 +19,9 @@ export const EXIT_CODES = {
   migration_unfinished: 23,
   migration_failed: 24,
   drift: 30,
+  master_key_missing: 40,
+  master_key_invalid: 41,
+  master_key_wrong: 42,
 } as const;
 
 const DRIFT_CODES = new Set([

@@ -6,6 +6,11 @@ import { doctorCommand } from './doctor.ts';
 import { EXIT_CODES, exitCodeFor } from './exit-codes.ts';
 import { migrateCommand } from './migrate.ts';
 import { serveCommand } from './serve.ts';
+import { adminCommand } from './admin.ts';
+import { vaultCommand } from './vault.ts';
+import { loginCommand } from './login.ts';
+import { credsCommand } from './creds.ts';
+import { tokensCommand } from './tokens.ts';
 
 const HELP = `Keyway ${appVersion()}: a provider key stored once, encrypted, used by everything that needs it.
 
@@ -13,6 +18,11 @@ Usage:
   keyway serve [--port 3000] [--host 127.0.0.1] [--data ./data] [--database-url URL] [--migrate auto|check|off]
   keyway migrate status [--json] | up | plan [--all] | resolve NAME --applied|--rolled-back
   keyway doctor [--json] [--strict]
+  keyway admin create-user --username U [--admin] --password-stdin | create-token --username U --name N
+  keyway vault rotate-master-key [--batch-size 100]
+  keyway login [--url URL] [--username U] [--password-stdin]
+  keyway creds list | add --name N --provider P [--setting k=v] [--shared] [--secret-stdin] | test | rotate | rm
+  keyway tokens list | create --name N [--expires-in-days D] | revoke ID
   keyway --version
 
 Database: the embedded database in --data (KEYWAY_DATA_DIR, default ./data), or a PostgreSQL server
@@ -30,6 +40,16 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         return await migrateCommand(args, io);
       case 'doctor':
         return await doctorCommand(args, io);
+      case 'admin':
+        return await adminCommand(args, io);
+      case 'vault':
+        return await vaultCommand(args, io);
+      case 'login':
+        return await loginCommand(args, io);
+      case 'creds':
+        return await credsCommand(args, io);
+      case 'tokens':
+        return await tokensCommand(args, io);
       case '--version':
       case 'version':
         io.out(`${appVersion()}\n`);

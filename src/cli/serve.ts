@@ -19,12 +19,9 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
   if (positionals.length > 0)
     throw new KeywayError('usage', `Unexpected argument: ${positionals[0]}`, { fix: USAGE });
   const config = loadConfig(values, io.env);
-  const logger = createLogger({
-    level: config.logLevel,
-    redactor: new SecretRedactor(),
-    base: { version: appVersion() },
-  });
-  const keyway = await startKeyway(config, { logger, version: appVersion() });
+  const redactor = new SecretRedactor();
+  const logger = createLogger({ level: config.logLevel, redactor, base: { version: appVersion() } });
+  const keyway = await startKeyway(config, { logger, redactor, version: appVersion() });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals) => {

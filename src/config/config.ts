@@ -3,6 +3,8 @@ import { KeywayError } from '../errors.ts';
 import type { DatabaseTarget } from '../db/database.ts';
 import type { MigrateMode } from '../db/schema/lifecycle.ts';
 import type { LogLevel } from '../observability/logger.ts';
+import type { UpstreamPolicy } from '../providers/upstream-url-guard.ts';
+import type { MasterKeySources } from '../vault/master-key.ts';
 
 /** Everything Keyway reads from flags and the environment, parsed once and frozen. */
 export interface Config {
@@ -19,6 +21,10 @@ export interface Config {
   migrationLockTimeoutMs: number;
   /** Development and tests only: migrations from another directory (with its own expected-schema.json). */
   migrationsDir: string | undefined;
+  /** Where the master key comes from (values are secrets: never logged). */
+  masterKey: MasterKeySources;
+  /** Which addresses user-supplied provider URLs may reach. */
+  upstream: UpstreamPolicy;
 }
 
 /** Command-line flags, by their long names; they override the environment. */
@@ -36,6 +42,11 @@ const integer = (name: string, min: number, max: number) =>
     .int(`${name} must be a whole number`)
     .min(min, `${name} must be at least ${min}`)
     .max(max, `${name} must be at most ${max}`);
+
+const boolean = (name: string) =>
+  z
+    .enum(['true', 'false', '1', '0'], { error: `${name} must be true or false` })
+    .transform((value) => value === 'true' || value === '1');
 
 const seconds = (name: string, max: number) => integer(name, 1, max).transform((value) => value * 1000);
 
@@ -68,6 +79,8 @@ const schema = z.object({
   migrationLockTimeoutMs: seconds('KEYWAY_MIGRATION_LOCK_TIMEOUT', 3600).default(60_000),
   poolSize: integer('KEYWAY_DB_POOL_SIZE', 1, 1000).default(10),
   migrationsDir: z.string().min(1).optional(),
+  allowLoopback: boolean('KEYWAY_UPSTREAM_ALLOW_LOOPBACK').default(true),
+  allowPrivate: boolean('KEYWAY_UPSTREAM_ALLOW_PRIVATE').default(false),
 });
 
 /** Parses flags over environment variables; throws `invalid_config` naming the setting and the rule. */
@@ -86,6 +99,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     migrationLockTimeoutMs: pick(env.KEYWAY_MIGRATION_LOCK_TIMEOUT),
     poolSize: pick(env.KEYWAY_DB_POOL_SIZE),
     migrationsDir: pick(env.KEYWAY_MIGRATIONS_DIR),
+    allowLoopback: pick(env.KEYWAY_UPSTREAM_ALLOW_LOOPBACK),
+    allowPrivate: pick(env.KEYWAY_UPSTREAM_ALLOW_PRIVATE),
   });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => issue.message);
@@ -106,5 +121,12 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     shutdownTimeoutMs: value.shutdownTimeoutMs,
     migrationLockTimeoutMs: value.migrationLockTimeoutMs,
     migrationsDir: value.migrationsDir,
+    masterKey: {
+      key: pick(env.KEYWAY_MASTER_KEY),
+      keyFile: pick(env.KEYWAY_MASTER_KEY_FILE),
+      previousKey: pick(env.KEYWAY_MASTER_KEY_PREVIOUS),
+      previousKeyFile: pick(env.KEYWAY_MASTER_KEY_PREVIOUS_FILE),
+    },
+    upstream: { allowLoopback: value.allowLoopback, allowPrivate: value.allowPrivate },
   } satisfies Config);
 }

@@ -7,12 +7,82 @@ import type { ColumnType, Generated } from 'kysely';
 export interface DB {
   settings: SettingsTable;
   audit_log: AuditLogTable;
+  users: UsersTable;
+  login_sessions: LoginSessionsTable;
+  api_tokens: ApiTokensTable;
+  login_throttle: LoginThrottleTable;
+  credentials: CredentialsTable;
+}
+
+type CreatedAt = ColumnType<Date, Date | undefined, never>;
+type UpdatedAt = ColumnType<Date, Date | undefined, Date>;
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  password_hash: string;
+  role: 'admin' | 'member';
+  disabled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface LoginSessionsTable {
+  id: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: CreatedAt;
+  last_seen_at: UpdatedAt;
+  expires_at: Date;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  prefix: string;
+  expires_at: Date | null;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: CreatedAt;
+}
+
+export interface LoginThrottleTable {
+  key: string;
+  failures: number;
+  window_started_at: Date;
+  blocked_until: Date | null;
+}
+
+type CredentialStatus = 'unchecked' | 'valid' | 'invalid';
+
+export interface CredentialsTable {
+  id: string;
+  /** null: a shared credential (created by an admin, usable by everyone). */
+  owner_id: string | null;
+  created_by: string | null;
+  provider: string;
+  name: string;
+  settings: ColumnType<Record<string, unknown>, string, string>;
+  secret_key_id: string | null;
+  secret_nonce: Buffer | null;
+  secret_ciphertext: Buffer | null;
+  fingerprint: string | null;
+  hint: string;
+  status: ColumnType<CredentialStatus, CredentialStatus | undefined, CredentialStatus>;
+  status_message: string | null;
+  last_checked_at: Date | null;
+  last_used_at: Date | null;
+  version: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
 }
 
 /** Installation-wide values (installation id, later the master-key check value). */
 export interface SettingsTable {
   key: string;
-  value: unknown;
+  value: ColumnType<unknown, string, string>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
 }
 

@@ -9,13 +9,27 @@ import type { AppEnv } from './app-env.ts';
  * not listed is a 400: it was raised on purpose, about the request.
  */
 const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
-  not_found: 404,
-  payload_too_large: 413,
-  invalid_json: 400,
   validation_failed: 400,
+  invalid_json: 400,
+  unknown_provider: 400,
+  invalid_settings: 400,
+  blocked_url: 400,
   unauthenticated: 401,
+  invalid_login: 401,
   forbidden: 403,
+  csrf_failed: 403,
+  invalid_setup_token: 403,
+  not_found: 404,
   conflict: 409,
+  name_taken: 409,
+  setup_closed: 409,
+  credential_in_use: 409,
+  secret_unreadable: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  credential_rejected: 422,
+  too_many_attempts: 429,
+  upstream_error: 502,
   not_ready: 503,
 };
 
@@ -32,6 +46,8 @@ export function errorBody(
 export const handleError: ErrorHandler<AppEnv> = (error, c) => {
   if (error instanceof KeywayError) {
     const status = STATUS_BY_CODE[error.code] ?? 400;
+    const retryAfter = error.details?.retryAfterSeconds;
+    if (typeof retryAfter === 'number') c.header('retry-after', String(retryAfter));
     return c.json(errorBody(c, error.code, error.message, error.details), status);
   }
   if (error instanceof HTTPException && error.status < 500) {

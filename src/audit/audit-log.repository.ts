@@ -1,0 +1,55 @@
+import type { Kysely } from 'kysely';
+import type { DB } from '../db/tables.ts';
+
+export interface AuditEvent {
+  actorId: string | null;
+  action: string;
+  targetType?: string;
+  targetId?: string;
+  /** Never a secret: names, providers, outcomes. */
+  details?: Record<string, unknown>;
+}
+
+/** The audit trail: who did what to which object, and when. */
+export interface AuditLog {
+  record(event: AuditEvent): Promise<void>;
+}
+
+export class AuditLogRepository implements AuditLog {
+  readonly #db: Kysely<DB>;
+
+  constructor(db: Kysely<DB>) {
+    this.#db = db;
+  }
+
+  async record(event: AuditEvent): Promise<void> {
+    await this.#db
+      .insertInto('audit_log')
+      .values({
+        actor: event.actorId,
+        action: event.action,
+        target_type: event.targetType ?? null,
+        target_id: event.targetId ?? null,
+        details: JSON.stringify(event.details ?? {}),
+      })
+      .execute();
+  }
+
+  async list(options: { targetId?: string; limit?: number } = {}) {
+    let query = this.#db
+      .selectFrom('audit_log')
+      .select([
+        'id',
+        'at',
+        'actor',
+        'action',
+        'target_type as targetType',
+        'target_id as targetId',
+        'details',
+      ])
+      .orderBy('id', 'desc')
+      .limit(options.limit ?? 100);
+    if (options.targetId) query = query.where('target_id', '=', options.targetId);
+    return query.execute();
+  }
+}

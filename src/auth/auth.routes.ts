@@ -1,0 +1,114 @@
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context, Hono } from 'hono';
+import { deleteCookie, setCookie } from 'hono/cookie';
+import { z } from 'zod';
+import type { ApiRegistry } from '../http/api-registry.ts';
+import type { AppEnv } from '../http/app-env.ts';
+import { SESSION_COOKIE } from '../http/authenticate.ts';
+import { userSchema } from '../users/users.routes.ts';
+import type { AuthService } from './auth.service.ts';
+
+const credentialsBody = z
+  .object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) })
+  .strict();
+
+const meSchema = z.object({
+  user: z.object({ id: z.string(), username: z.string(), role: z.enum(['admin', 'member']) }),
+  via: z.enum(['token', 'session']),
+  csrfToken: z
+    .string()
+    .optional()
+    .describe('Send it as x-csrf-token on writes made with the session cookie.'),
+});
+
+/** Setup, sign-in and sign-out for the web UI, and `GET /api/me` for everyone. */
+export function registerAuthRoutes(app: Hono<AppEnv>, api: ApiRegistry, auth: AuthService): void {
+  api.add(
+    app,
+    {
+      method: 'post',
+      path: '/api/setup',
+      summary:
+        'Create the first admin with the one-time setup token printed at first start. Works only while no user exists.',
+      tag: 'auth',
+      auth: 'public',
+      body: credentialsBody.extend({ token: z.string().min(1).max(200) }).strict(),
+      response: userSchema,
+      status: 201,
+    },
+    async ({ c, body }) => c.json(await auth.completeSetup(body), 201),
+  );
+
+  api.add(
+    app,
+    {
+      method: 'post',
+      path: '/api/auth/login',
+      summary: 'Sign in; sets the HttpOnly session cookie and returns the CSRF token for writes.',
+      tag: 'auth',
+      auth: 'public',
+      body: credentialsBody,
+      response: meSchema,
+    },
+    async ({ c, body }) => {
+      const signedIn = await auth.login({ ...body, address: clientAddress(c) });
+      setCookie(c, SESSION_COOKIE, signedIn.sessionToken, {
+        httpOnly: true,
+        sameSite: 'Lax',
+        secure: isHttps(c),
+        path: '/',
+        expires: signedIn.expiresAt,
+      });
+      const { id, username, role } = signedIn.user;
+      return c.json({ user: { id, username, role }, via: 'session', csrfToken: signedIn.csrfToken });
+    },
+  );
+
+  api.add(
+    app,
+    {
+      method: 'post',
+      path: '/api/auth/logout',
+      summary: 'End this web session.',
+      tag: 'auth',
+      auth: 'user',
+      status: 204,
+    },
+    async ({ c, principal }) => {
+      await auth.logout(principal);
+      deleteCookie(c, SESSION_COOKIE, { path: '/' });
+      return c.body(null, 204);
+    },
+  );
+
+  api.add(
+    app,
+    {
+      method: 'get',
+      path: '/api/me',
+      summary: 'Who is signed in.',
+      tag: 'auth',
+      auth: 'user',
+      response: meSchema,
+    },
+    ({ c, principal }) =>
+      c.json({
+        user: { id: principal.userId, username: principal.username, role: principal.role },
+        via: principal.via,
+        ...(c.get('csrfToken') ? { csrfToken: c.get('csrfToken') } : {}),
+      }),
+  );
+}
+
+/** The peer address (no proxy header is trusted: a client could set it to dodge the throttle). */
+function clientAddress(c: Context<AppEnv>): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function isHttps(c: Context<AppEnv>): boolean {
+  return new URL(c.req.url).protocol === 'https:' || c.req.header('x-forwarded-proto') === 'https';
+}

@@ -1,0 +1,15 @@
+export type Role = 'admin' | 'member';
+
+/** Who is making a request: resolved once per request by the auth middleware, never from input. */
+export interface Principal {
+  userId: string;
+  username: string;
+  role: Role;
+  via: 'token' | 'session';
+  /** The API token used, when `via` is `token`. */
+  tokenId?: string;
+  /** The web session used, when `via` is `session`. */
+  sessionId?: string;
+}
+
+export const isAdmin = (principal: Principal) => principal.role === 'admin';

@@ -1,0 +1,89 @@
+import { lookup } from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import { Agent, request } from 'undici';
+import { addressRefusal, checkUpstreamUrl, isAddressAllowed } from './upstream-url-guard.ts';
+import type { UpstreamPolicy } from './upstream-url-guard.ts';
+
+export interface UpstreamRequest {
+  url: string;
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+  /** A deadline for the whole exchange up to the response headers and body being read. */
+  timeoutMs?: number;
+}
+
+/** A response whose body must be consumed once, with `text()` or `json()`, to free the connection. */
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
+/** The port every call to a provider goes through; tests may substitute their own. */
+export interface UpstreamClient {
+  request(options: UpstreamRequest): Promise<UpstreamResponse>;
+}
+
+/** The upstream's address is one the policy forbids: a request-forgery attempt or a misconfiguration. */
+export class UpstreamBlockedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UpstreamBlockedError';
+  }
+}
+
+/**
+ * An `UpstreamClient` over one keep-alive undici Agent. Every address is checked where the socket is
+ * opened (the DNS lookup the connection really uses), so a name that resolves to a forbidden address —
+ * or starts to, after a DNS rebinding — is refused; IP literals skip the lookup and are checked first.
+ */
+export function createUpstreamClient(policy: UpstreamPolicy): UpstreamClient & { close(): Promise<void> } {
+  const guardedLookup: LookupFunction = (hostname, options, callback) => {
+    lookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) return callback(error, '');
+      const allowed = addresses.filter((entry) => isAddressAllowed(entry.address, policy));
+      const first = allowed[0];
+      if (first === undefined) {
+        const reasons = new Set(addresses.map((entry) => addressRefusal(entry.address, policy)));
+        const message = `${hostname} resolves only to addresses Keyway may not call: ${[...reasons].join(' ')}`;
+        return callback(new UpstreamBlockedError(message), '');
+      }
+      if (options.all) return callback(null, allowed);
+      callback(null, first.address, first.family);
+    });
+  };
+  const agent = new Agent({
+    connect: { lookup: guardedLookup, timeout: 10_000 },
+    headersTimeout: 30_000,
+    bodyTimeout: 60_000,
+  });
+
+  return {
+    async request(options) {
+      const verdict = checkUpstreamUrl(options.url, policy);
+      if (!verdict.ok) throw new UpstreamBlockedError(verdict.message);
+      const signals = [options.signal, timeoutSignal(options.timeoutMs)].filter((signal) => !!signal);
+      const response = await request(options.url, {
+        method: options.method,
+        headers: options.headers,
+        body: options.body ?? null,
+        signal: signals.length > 0 ? AbortSignal.any(signals) : null,
+        dispatcher: agent,
+      });
+      return {
+        status: response.statusCode,
+        headers: response.headers,
+        text: () => response.body.text(),
+        json: () => response.body.json(),
+      };
+    },
+    close: () => agent.close(),
+  };
+}
+
+function timeoutSignal(timeoutMs: number | undefined): AbortSignal | undefined {
+  return timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+}
