@@ -6,6 +6,7 @@ import type { ApiRegistry } from '../http/api-registry.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import { SESSION_COOKIE } from '../http/authenticate.ts';
 import { userSchema } from '../users/users.routes.ts';
+import { USERNAME_PATTERN } from '../users/users.service.ts';
 import type { AuthService } from './auth.service.ts';
 
 const credentialsBody = z
@@ -32,7 +33,15 @@ export function registerAuthRoutes(app: Hono<AppEnv>, api: ApiRegistry, auth: Au
         'Create the first admin with the one-time setup token printed at first start. Works only while no user exists.',
       tag: 'auth',
       auth: 'public',
-      body: credentialsBody.extend({ token: z.string().min(1).max(200) }).strict(),
+      body: z
+        .object({
+          token: z.string().min(1).max(200),
+          username: z
+            .string()
+            .regex(USERNAME_PATTERN, 'a username is 2–64 letters, digits, dots, dashes or underscores'),
+          password: z.string().max(1024),
+        })
+        .strict(),
       response: userSchema,
       status: 201,
     },

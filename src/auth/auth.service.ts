@@ -3,7 +3,7 @@ import type { SettingsRepository } from '../db/settings.repository.ts';
 import { KeywayError } from '../errors.ts';
 import { UNKNOWN_USER_HASH, verifyPassword } from '../users/password.ts';
 import type { UsersRepository } from '../users/users.repository.ts';
-import { toUserView, type UsersService, type UserView } from '../users/users.service.ts';
+import { checkPassword, toUserView, type UsersService, type UserView } from '../users/users.service.ts';
 import type { LoginThrottleRepository } from './login-throttle.repository.ts';
 import type { Principal } from './principal.ts';
 import type { SessionsRepository } from './sessions.repository.ts';
@@ -67,6 +67,8 @@ export class AuthService {
 
   /** Creates the first admin. Works once: the token is consumed atomically, so two racing calls cannot both win. */
   async completeSetup(input: { token: string; username: string; password: string }): Promise<UserView> {
+    // A bad password must not burn the token.
+    checkPassword(input.password);
     if (!(await this.#settings.takeIfEquals(SETUP_TOKEN_KEY, sha256(input.token)))) {
       const done = (await this.#users.count()) > 0;
       throw new KeywayError(

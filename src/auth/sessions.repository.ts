@@ -22,9 +22,7 @@ export class SessionsRepository {
       .execute();
   }
 
-  async find(
-    id: string,
-  ): Promise<
+  async find(id: string): Promise<
     | {
         id: string;
         userId: string;

@@ -81,7 +81,11 @@ export async function createPostgresChangeFeed(options: {
 
   await connect();
   return {
-    publish: (topic) => options.publish(CHANNEL, topic),
+    async publish(topic) {
+      // This node drops its copy at once; the others hear it through NOTIFY (and so do we, harmlessly).
+      emitter.emit('change', topic);
+      await options.publish(CHANNEL, topic);
+    },
     subscribe(listener) {
       emitter.on('change', listener);
       return () => emitter.off('change', listener);

@@ -82,9 +82,7 @@ export class TokensRepository {
   }
 
   /** The live token with this hash and its user, for authentication. */
-  async findForAuthentication(
-    hash: string,
-  ): Promise<
+  async findForAuthentication(hash: string): Promise<
     | {
         tokenId: string;
         userId: string;

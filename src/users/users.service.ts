@@ -113,7 +113,8 @@ export function requireAdmin(actor: Principal): void {
   if (!isAdmin(actor)) throw new KeywayError('forbidden', 'Only an admin may do this.');
 }
 
-function checkPassword(password: string): void {
+/** Refuses a password too short to be one; checked before anything is consumed or written. */
+export function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH) {
     throw new KeywayError(
       'validation_failed',

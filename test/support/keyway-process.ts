@@ -6,16 +6,8 @@ export const KEYWAY_BIN = fileURLToPath(new URL('../../bin/keyway', import.meta.
 /** The environment a child Keyway gets: ours without anything that would pick another database. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const name of [
-    'DATABASE_URL',
-    'KEYWAY_DATA_DIR',
-    'KEYWAY_MIGRATE',
-    'KEYWAY_MIGRATIONS_DIR',
-    'PORT',
-    'HOST',
-    'NODE_OPTIONS',
-  ])
-    delete env[name];
+  for (const name of Object.keys(env)) if (name.startsWith('KEYWAY_')) delete env[name];
+  for (const name of ['DATABASE_URL', 'PORT', 'HOST', 'NODE_OPTIONS']) delete env[name];
   return { ...env, KEYWAY_LOG_LEVEL: 'info', ...extra };
 }
 
@@ -26,11 +18,12 @@ export class KeywayProcess {
   stderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
+  constructor(args: string[], env: Record<string, string> = {}, stdin?: string) {
     this.child = spawn(process.execPath, [KEYWAY_BIN, ...args], {
       env: childEnv(env),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (stdin !== undefined) this.child.stdin!.end(stdin);
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (this.stdout += chunk));
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
     this.exited = new Promise((resolve) =>
@@ -42,9 +35,9 @@ export class KeywayProcess {
     return this.child.pid!;
   }
 
-  /** The JSON log lines written so far. */
+  /** The JSON log lines written so far (serve logs on stdout, offline commands on stderr). */
   logs(): Record<string, unknown>[] {
-    return this.stdout
+    return (this.stdout + '\n' + this.stderr)
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -81,9 +74,9 @@ export class KeywayProcess {
   }
 }
 
-/** Runs a command to completion. */
-export async function runKeyway(args: string[], env: Record<string, string> = {}) {
-  const process = new KeywayProcess(args, env);
+/** Runs a command to completion, optionally feeding it stdin. */
+export async function runKeyway(args: string[], env: Record<string, string> = {}, stdin?: string) {
+  const process = new KeywayProcess(args, env, stdin);
   const { code } = await process.exited;
   return { code, stdout: process.stdout, stderr: process.stderr, pid: process.pid };
 }

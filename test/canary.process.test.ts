@@ -1,0 +1,220 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeProvider, type FakeProvider } from './fakes/fake-providers.ts';
+import { ProcessPool, runKeyway } from './support/keyway-process.ts';
+import { bootstrapAdmin, callServer, serveReady } from './support/process-keyway.ts';
+import { BACKENDS, createTestDatabase, type TestDatabaseTarget } from './support/test-database.ts';
+
+/** Every byte of every file under a directory, searched for each needle. */
+function filesContaining(dir: string, needles: string[]): string[] {
+  const hits: string[] = [];
+  const walk = (current: string) => {
+    for (const entry of fs.readdirSync(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile()) {
+        const bytes = fs.readFileSync(full);
+        for (const needle of needles)
+          if (bytes.includes(Buffer.from(needle))) hits.push(`${full} holds ${needle.slice(0, 12)}…`);
+      }
+    }
+  };
+  walk(dir);
+  return hits;
+}
+
+/**
+ * The whole PostgreSQL database as text: pg_dump when the installed one can dump this server, else
+ * every row of every table with bytea shown both as hex and decoded (nothing is skipped either way).
+ */
+async function dumpPostgres(url: string): Promise<{ how: string; text: string }> {
+  try {
+    return {
+      how: 'pg_dump',
+      text: execFileSync('pg_dump', ['--dbname', url], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    };
+  } catch {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const tables = await client.query<{ table_name: string }>(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`,
+      );
+      let text = '';
+      for (const { table_name } of tables.rows) {
+        const rows = await client.query(`SELECT * FROM "${table_name}"`);
+        for (const row of rows.rows) {
+          for (const value of Object.values(row)) {
+            text +=
+              (Buffer.isBuffer(value)
+                ? value.toString('hex') + ' ' + value.toString('latin1')
+                : JSON.stringify(value)) + '\n';
+          }
+        }
+      }
+      return { how: 'a full SELECT of every table (the installed pg_dump is older than this server)', text };
+    } finally {
+      await client.end();
+    }
+  }
+}
+
+describe.each(BACKENDS)('canary: no secret is ever written out in plaintext [%s]', (backend) => {
+  const pool = new ProcessPool();
+  let target: TestDatabaseTarget;
+  let upstream: FakeProvider;
+  let configHome: string;
+  const canary = `sk-canary-${randomBytes(16).toString('hex')}`;
+  const rotatedCanary = `sk-canary-rotated-${randomBytes(16).toString('hex')}`;
+  const wrongCanary = `sk-canary-wrong-${randomBytes(16).toString('hex')}`;
+  const canaries = [canary, rotatedCanary, wrongCanary];
+
+  beforeEach(async () => {
+    target = await createTestDatabase(backend);
+    // The fake echoes rejected keys in its errors, as some servers do: Keyway must scrub them.
+    upstream = await startFakeProvider({
+      wire: 'openai',
+      validKeys: [canary, rotatedCanary],
+      echoKeyInErrors: true,
+    });
+    configHome = fs.mkdtempSync(path.join(os.tmpdir(), 'keyway-cli-'));
+  });
+  afterEach(async () => {
+    await pool.stopAll();
+    await upstream.close();
+    await target.dispose();
+    fs.rmSync(configHome, { recursive: true, force: true });
+  });
+
+  it('finds no canary in logs, responses, CLI output, the database dump or the data directory', async () => {
+    const env: Record<string, string> = {
+      KEYWAY_LOG_LEVEL: 'debug',
+      ...(backend === 'postgres' ? { KEYWAY_MASTER_KEY: randomBytes(32).toString('base64') } : {}),
+    };
+    const outputs: string[] = [];
+    const cli = async (args: string[], stdin?: string) => {
+      const result = await runKeyway(args, { ...env, XDG_CONFIG_HOME: configHome, KEYWAY_URL: url }, stdin);
+      outputs.push(result.stdout, result.stderr);
+      return result;
+    };
+    const adminToken = await bootstrapAdmin(target.flags, env);
+    const { server, url } = await serveReady(pool, target.flags, env);
+    const call = async (method: string, route: string, body?: unknown, token = adminToken) => {
+      const response = await callServer(url, method, route, {
+        token,
+        ...(body === undefined ? {} : { body }),
+      });
+      outputs.push(response.text);
+      return response;
+    };
+
+    // CLI: sign in, store the key twice (a duplicate), list, test, rotate, tokens.
+    expect(
+      (await cli(['login', '--username', 'admin', '--password-stdin'], 'a long admin password\n')).code,
+    ).toBe(0);
+    expect(
+      (
+        await cli(
+          [
+            'creds',
+            'add',
+            '--name',
+            'main',
+            '--provider',
+            'openai',
+            '--setting',
+            `baseUrl=${upstream.url}`,
+            '--secret-stdin',
+          ],
+          canary + '\n',
+        )
+      ).code,
+    ).toBe(0);
+    const second = await cli(
+      [
+        'creds',
+        'add',
+        '--name',
+        'copy',
+        '--provider',
+        'openai',
+        '--setting',
+        `baseUrl=${upstream.url}`,
+        '--secret-stdin',
+      ],
+      canary + '\n',
+    );
+    expect(second.stderr).toContain('also stored as "main"');
+    expect((await cli(['creds', 'list'])).stdout).toContain('main');
+    expect((await cli(['creds', 'list', '--json'])).code).toBe(0);
+    expect((await cli(['creds', 'test', 'main'])).stdout).toContain('valid');
+    expect((await cli(['creds', 'rotate', 'copy', '--secret-stdin'], rotatedCanary + '\n')).code).toBe(0);
+    expect((await cli(['creds', 'test', 'copy'])).stdout).toContain('valid');
+    const token = (await cli(['tokens', 'create', '--name', 'canary-run'])).stdout.trim();
+    expect((await cli(['tokens', 'list'])).code).toBe(0);
+
+    // HTTP: every credential endpoint, including failures that carry the key.
+    const listed = await call('GET', '/api/credentials');
+    const main = listed.body.find((c: { name: string }) => c.name === 'main');
+    await call('GET', `/api/credentials/${main.id}`);
+    await call('PATCH', `/api/credentials/${main.id}`, { name: 'main-renamed' });
+    await call('GET', `/api/credentials/${main.id}/models`);
+    await call('POST', `/api/credentials/${main.id}/test`);
+    const wrong = await call('POST', '/api/credentials', {
+      name: 'wrong',
+      provider: 'openai',
+      secret: wrongCanary,
+      settings: { baseUrl: upstream.url },
+    });
+    const failed = await call('POST', `/api/credentials/${wrong.body.id}/test`);
+    expect(failed.body.status).toBe('invalid');
+    await call('GET', `/api/credentials/${wrong.body.id}/models`);
+    await call('POST', '/api/credentials', { name: 'bad one', provider: 'openai', secret: canary });
+    await call('POST', '/api/credentials', { name: 'x', provider: 'nope', secret: canary });
+    await call('POST', '/api/credentials', {
+      name: 'x',
+      provider: 'openai',
+      secret: canary,
+      settings: { baseUrl: 'http://169.254.169.254' },
+    });
+    await call('POST', `/api/credentials/${main.id}/rotate`, { secret: canary, extra: canary });
+    await call('GET', '/api/me', undefined, token);
+    await call('GET', '/api/providers');
+    await call('GET', '/api/openapi.json');
+    await call('GET', '/metrics');
+    const broken = await fetch(`${url}/api/credentials`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: `{"secret":"${canary}",`,
+    });
+    outputs.push(await broken.text());
+    expect((await cli(['creds', 'rm', 'wrong'])).code).toBe(0);
+
+    server.kill('SIGTERM');
+    await server.exited;
+    outputs.push(server.stdout, server.stderr);
+    expect(server.logs().some((line) => line.level === 'debug')).toBe(true);
+
+    const everything = outputs.join('\n');
+    for (const secret of canaries) expect(everything.includes(secret), `a canary in the output`).toBe(false);
+    // The CLI's saved login holds a Keyway token, never a provider key.
+    expect(filesContaining(configHome, canaries)).toEqual([]);
+
+    if (target.target.kind === 'postgres') {
+      const dump = await dumpPostgres(target.target.url);
+      console.log(`[postgres] database scanned with ${dump.how}: ${dump.text.length} characters`);
+      expect(dump.text.length).toBeGreaterThan(1000);
+      for (const secret of canaries) expect(dump.text.includes(secret)).toBe(false);
+    } else {
+      expect(filesContaining(target.target.dataDir, canaries)).toEqual([]);
+    }
+  });
+});
