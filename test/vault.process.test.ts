@@ -170,10 +170,10 @@ describe.each(BACKENDS)('the master key [%s]', (backend) => {
     const oldKey = newKey();
     const nextKey = newKey();
     // Embedded: the generated key in the data directory; PostgreSQL: keys given in the environment.
-    const before = backend === 'embedded' ? {} : { KEYWAY_MASTER_KEY: oldKey };
+    const before: Record<string, string> = backend === 'embedded' ? {} : { KEYWAY_MASTER_KEY: oldKey };
     const during =
       backend === 'embedded' ? {} : { KEYWAY_MASTER_KEY: nextKey, KEYWAY_MASTER_KEY_PREVIOUS: oldKey };
-    const after = backend === 'embedded' ? {} : { KEYWAY_MASTER_KEY: nextKey };
+    const after: Record<string, string> = backend === 'embedded' ? {} : { KEYWAY_MASTER_KEY: nextKey };
     await bootstrapAdmin(target.flags, before);
     const expected = await seedCredentials(target, before, 300);
     const { keyIds: originalIds } = await decryptAll(target, before);
