@@ -171,7 +171,7 @@ describe.each(BACKENDS)('the master key [%s]', (backend) => {
     const nextKey = newKey();
     // Embedded: the generated key in the data directory; PostgreSQL: keys given in the environment.
     const before: Record<string, string> = backend === 'embedded' ? {} : { KEYWAY_MASTER_KEY: oldKey };
-    const during =
+    const during: Record<string, string> =
       backend === 'embedded' ? {} : { KEYWAY_MASTER_KEY: nextKey, KEYWAY_MASTER_KEY_PREVIOUS: oldKey };
     const after: Record<string, string> = backend === 'embedded' ? {} : { KEYWAY_MASTER_KEY: nextKey };
     await bootstrapAdmin(target.flags, before);
