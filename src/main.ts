@@ -221,13 +221,12 @@ export async function startKeyway(config: Readonly<Config>, deps: KeywayDeps): P
   }
   keyway.readiness.markReady();
   if (setupToken) {
-    logger.info('no user exists yet: setup is open (the one-time setup URL is printed on stderr)');
+    logger.info('no user exists yet: setup is open (the one-time setup command is printed on stderr)');
     process.stderr.write(
-      `\n  Keyway has no users yet. Create the first admin within this run:\n` +
-        `    ${server.url}/setup?token=${setupToken}\n` +
-        `  or: curl -X POST ${server.url}/api/setup -H 'content-type: application/json' \\\n` +
-        `        -d '{"token":"${setupToken}","username":"admin","password":"…"}'\n` +
-        `  (or offline: keyway admin create-user --username admin --admin --password-stdin)\n\n`,
+      `\n  Keyway has no users yet. Create the first admin (the token works once, for this run):\n` +
+        `    curl -X POST ${server.url}/api/setup -H 'content-type: application/json' \\\n` +
+        `         -d '{"token":"${setupToken}","username":"admin","password":"at least 10 characters"}'\n` +
+        `  or, with the server stopped: keyway admin create-user --username admin --admin --password-stdin\n\n`,
     );
   }
   logger.info({ ms: Math.round(performance.now() - started) }, `ready on ${server.url}`);

@@ -56,7 +56,7 @@ describe.each(BACKENDS)('keyway serve and the schema lifecycle [%s]', (backend) 
     // Embedded: a data directory that does not exist yet, so this start also creates the database.
     const flags =
       backend === 'embedded' ? ['--data', path.join(target.flags[1]!, 'brand-new')] : target.flags;
-    const first = pool.serve(flags);
+    const first = pool.serve(flags, target.env);
     const url = await first.ready();
     expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready' });
     expect(
@@ -66,7 +66,7 @@ describe.each(BACKENDS)('keyway serve and the schema lifecycle [%s]', (backend) 
     first.kill('SIGTERM');
     expect((await first.exited).code).toBe(0);
 
-    const second = pool.serve(flags);
+    const second = pool.serve(flags, target.env);
     await second.ready();
     const secondMs = Number((await second.waitForLog(/^ready on/)).ms);
     expect(second.logs().some((line) => String(line.msg).startsWith('applying migration'))).toBe(false);
@@ -76,7 +76,10 @@ describe.each(BACKENDS)('keyway serve and the schema lifecycle [%s]', (backend) 
   });
 
   it('refuses to start with --migrate check on an empty database, listing the pending migrations and the fix', async () => {
-    const result = await runKeyway(['serve', '--port', '0', '--migrate', 'check', ...target.flags]);
+    const result = await runKeyway(
+      ['serve', '--port', '0', '--migrate', 'check', ...target.flags],
+      target.env,
+    );
     expect(result.code).toBe(20);
     expect(result.stderr).toContain('[schema_behind]');
     for (const name of migrationNames) expect(result.stderr).toContain(name);
@@ -85,11 +88,11 @@ describe.each(BACKENDS)('keyway serve and the schema lifecycle [%s]', (backend) 
   });
 
   it('refuses an edited history row (checksum_mismatch, exit 22) and a newer database (schema_ahead, exit 21)', async () => {
-    expect((await runKeyway(['migrate', 'up', ...target.flags])).code).toBe(0);
+    expect((await runKeyway(['migrate', 'up', ...target.flags], target.env)).code).toBe(0);
     await withSql(target, [
       `UPDATE keyway_schema_history SET checksum = 'tampered' WHERE name = '${migrationNames[0]}'`,
     ]);
-    const tampered = await runKeyway(['serve', '--port', '0', ...target.flags]);
+    const tampered = await runKeyway(['serve', '--port', '0', ...target.flags], target.env);
     expect(tampered.code).toBe(22);
     expect(tampered.stderr).toContain('[checksum_mismatch]');
     expect(tampered.stderr).toContain(migrationNames[0]);
@@ -98,17 +101,17 @@ describe.each(BACKENDS)('keyway serve and the schema lifecycle [%s]', (backend) 
       `UPDATE keyway_schema_history SET checksum = '${loadMigrationFiles()[0]!.checksum}' WHERE name = '${migrationNames[0]}'`,
       `INSERT INTO keyway_schema_history (name, checksum, app_version, started_at, finished_at) VALUES ('0999_future', 'x', '7.0.0', now(), now())`,
     ]);
-    const ahead = await runKeyway(['serve', '--port', '0', ...target.flags]);
+    const ahead = await runKeyway(['serve', '--port', '0', ...target.flags], target.env);
     expect(ahead.code).toBe(21);
     expect(ahead.stderr).toContain('[schema_ahead]');
     expect(ahead.stderr).toContain('migrated by a newer Keyway (migration 0999_future');
   });
 
   it('refuses a dropped column by name; tolerates a hand-added UNIQUE index with a warning that doctor --strict makes fatal', async () => {
-    expect((await runKeyway(['migrate', 'up', ...target.flags])).code).toBe(0);
+    expect((await runKeyway(['migrate', 'up', ...target.flags], target.env)).code).toBe(0);
     await withSql(target, ['CREATE UNIQUE INDEX settings_value_key ON settings ((value::text))']);
 
-    const warned = pool.serve(target.flags);
+    const warned = pool.serve(target.flags, target.env);
     await warned.ready();
     const warning = warned.logs().find((line) => line.code === 'unexpected_index');
     expect(warning?.level).toBe('warn');
@@ -116,10 +119,10 @@ describe.each(BACKENDS)('keyway serve and the schema lifecycle [%s]', (backend) 
     warned.kill('SIGTERM');
     await warned.exited;
 
-    const lenient = await runKeyway(['doctor', ...target.flags]);
+    const lenient = await runKeyway(['doctor', ...target.flags], target.env);
     expect(lenient.code).toBe(0);
     expect(lenient.stdout).toContain('⚠ [unexpected_index]');
-    const strict = await runKeyway(['doctor', '--strict', '--json', ...target.flags]);
+    const strict = await runKeyway(['doctor', '--strict', '--json', ...target.flags], target.env);
     expect(strict.code).toBe(30);
     const report = JSON.parse(strict.stdout);
     expect(report.ok).toBe(false);
@@ -132,7 +135,7 @@ describe.each(BACKENDS)('keyway serve and the schema lifecycle [%s]', (backend) 
     ]);
 
     await withSql(target, ['ALTER TABLE audit_log DROP COLUMN target_type CASCADE']);
-    const refused = await runKeyway(['serve', '--port', '0', ...target.flags]);
+    const refused = await runKeyway(['serve', '--port', '0', ...target.flags], target.env);
     expect(refused.code).toBe(30);
     expect(refused.stderr).toContain('column audit_log.target_type is missing');
     expect(refused.stderr).toContain('fix: ALTER TABLE audit_log ADD COLUMN target_type text');
@@ -146,7 +149,7 @@ describe.each(BACKENDS)('keyway serve and the schema lifecycle [%s]', (backend) 
       path.join(dir, '9000_slow.sql'),
       'CREATE TABLE slow_marker (id int);\nINSERT INTO slow_marker VALUES (1);\nSELECT pg_sleep(3);\n',
     );
-    const env = { KEYWAY_MIGRATIONS_DIR: dir };
+    const env = { ...target.env, KEYWAY_MIGRATIONS_DIR: dir };
     try {
       const doomed = pool.serve(target.flags, env);
       await doomed.waitForLog(/^applying migration 9000_slow/);
@@ -177,7 +180,7 @@ describe.each(BACKENDS)('keyway serve and the schema lifecycle [%s]', (backend) 
   });
 
   it('stops gracefully on SIGTERM: not ready, exit 0, database closed', async () => {
-    const server = pool.serve(target.flags);
+    const server = pool.serve(target.flags, target.env);
     const url = await server.ready();
     server.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
@@ -188,7 +191,7 @@ describe.each(BACKENDS)('keyway serve and the schema lifecycle [%s]', (backend) 
     // The database is usable by the next process at once (embedded: the lock was released), and a
     // command exits as soon as it is done (a pool left open once kept it alive for 10 s).
     const started = Date.now();
-    expect((await runKeyway(['doctor', ...target.flags])).code).toBe(0);
+    expect((await runKeyway(['doctor', ...target.flags], target.env)).code).toBe(0);
     expect(Date.now() - started).toBeLessThan(8_000);
   });
 });
@@ -207,12 +210,12 @@ describe('the embedded data directory is never opened twice [embedded]', () => {
   });
 
   it('refuses a second process at once, naming the holder pid; clears the lock once the holder is dead', async () => {
-    const holder = pool.serve(target.flags);
+    const holder = pool.serve(target.flags, target.env);
     await holder.ready();
 
     for (const args of [['serve', '--port', '0'], ['migrate', 'status'], ['doctor']]) {
       const started = Date.now();
-      const second = await runKeyway([...args, ...target.flags]);
+      const second = await runKeyway([...args, ...target.flags], target.env);
       expect(second.code, args.join(' ')).toBe(11);
       expect(second.stderr).toContain('[data_dir_locked]');
       expect(second.stderr).toContain(`pid ${holder.pid}`);
@@ -222,7 +225,7 @@ describe('the embedded data directory is never opened twice [embedded]', () => {
 
     holder.kill('SIGKILL');
     await holder.exited;
-    const next = pool.serve(target.flags);
+    const next = pool.serve(target.flags, target.env);
     await next.ready();
     expect(
       next.logs().find((line) => line.level === 'warn' && String(line.msg).includes(`pid ${holder.pid}`))
@@ -245,19 +248,21 @@ describe('many nodes on one PostgreSQL database [postgres]', () => {
   });
 
   it('four `keyway migrate up` at once all succeed and record each migration once; four servers then all become ready', async () => {
-    const results = await Promise.all([1, 2, 3, 4].map(() => runKeyway(['migrate', 'up', ...target.flags])));
+    const results = await Promise.all(
+      [1, 2, 3, 4].map(() => runKeyway(['migrate', 'up', ...target.flags], target.env)),
+    );
     for (const result of results) expect(result.code, result.stderr).toBe(0);
     const appliedBy = results.map((result) => (result.stdout.startsWith('Applied') ? result.stdout : ''));
     expect(appliedBy.filter(Boolean)).toHaveLength(1);
     expect(await historyOf(target)).toEqual(migrationNames.map((name) => ({ name, finished: true })));
 
-    const servers = [1, 2, 3, 4].map(() => pool.serve(target.flags));
+    const servers = [1, 2, 3, 4].map(() => pool.serve(target.flags, target.env));
     const urls = await Promise.all(servers.map((server) => server.ready()));
     for (const url of urls) expect((await fetch(`${url}/readyz`)).status).toBe(200);
   });
 
   it('four servers started at once on an empty database take turns: one migrates, all become ready', async () => {
-    const servers = [1, 2, 3, 4].map(() => pool.serve(target.flags));
+    const servers = [1, 2, 3, 4].map(() => pool.serve(target.flags, target.env));
     await Promise.all(servers.map((server) => server.ready()));
     const appliedCounts = servers.map(
       (server) => server.logs().filter((line) => String(line.msg).startsWith('applying migration')).length,

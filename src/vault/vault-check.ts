@@ -49,6 +49,31 @@ export async function verifyMasterKey(
   }
 }
 
+/**
+ * The same proof without writing anything (for `keyway doctor`): `unsealed` when no start has sealed
+ * a check value yet.
+ */
+export async function inspectMasterKey(
+  cipher: Cipher,
+  settings: SettingsRepository,
+): Promise<{ state: 'verified' | 'unsealed' } | { state: 'wrong'; sealedWith: string }> {
+  const stored = await settings.get<StoredCheck>(CHECK_KEY);
+  if (!stored) return { state: 'unsealed' };
+  try {
+    cipher.open(
+      {
+        keyId: stored.keyId,
+        nonce: Buffer.from(stored.nonce, 'base64'),
+        ciphertext: Buffer.from(stored.ciphertext, 'base64'),
+      },
+      CHECK_AAD,
+    );
+    return { state: 'verified' };
+  } catch {
+    return { state: 'wrong', sealedWith: stored.keyId };
+  }
+}
+
 /** Re-seals the check value under the current key: the last step of a master-key rotation. */
 export async function resealMasterKeyCheck(cipher: Cipher, settings: SettingsRepository): Promise<void> {
   await settings.put(CHECK_KEY, sealCheck(cipher));

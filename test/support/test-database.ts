@@ -19,6 +19,8 @@ export interface TestDatabaseTarget {
   target: DatabaseTarget;
   /** Flags for `bin/keyway` that point at it. */
   flags: string[];
+  /** Environment a `bin/keyway` process needs for it: PostgreSQL deployments must be given a master key. */
+  env: Record<string, string>;
   /** Deletes it. */
   dispose(): Promise<void>;
 }
@@ -35,6 +37,7 @@ export async function createTestDatabase(backend: Backend): Promise<TestDatabase
     return {
       target: { kind: 'postgres', url, poolSize: 4 },
       flags: ['--database-url', url],
+      env: { KEYWAY_MASTER_KEY: randomBytes(32).toString('base64') },
       dispose: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
     };
   }
@@ -43,6 +46,7 @@ export async function createTestDatabase(backend: Backend): Promise<TestDatabase
   return {
     target: { kind: 'embedded', dataDir },
     flags: ['--data', dataDir],
+    env: {},
     dispose: async () => fs.rmSync(dataDir, { recursive: true, force: true }),
   };
 }
