@@ -18,9 +18,17 @@ import type { ProviderRegistry } from './providers/registry.ts';
 import { registerTokensRoutes } from './tokens/tokens.routes.ts';
 import type { TokensService } from './tokens/tokens.service.ts';
 import { registerUsersRoutes } from './users/users.routes.ts';
+import { registerGatewayRoutes } from './gateway/gateway.routes.ts';
+import type { GatewayService } from './gateway/gateway.service.ts';
+import type { UsageRecorder } from './usage/usage-recorder.ts';
+import { registerUsageRoutes } from './usage/usage.routes.ts';
+import type { UsageRepository } from './usage/usage.repository.ts';
 import type { UsersService } from './users/users.service.ts';
 
 export interface AppServices {
+  gateway: GatewayService;
+  usage: UsageRepository;
+  usageRecorder: UsageRecorder;
   auth: AuthService;
   tokens: TokensService;
   users: UsersService;
@@ -62,6 +70,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   registerTokensRoutes(app, api, deps.services.tokens);
   registerProvidersRoutes(app, api, deps.services.providers);
   registerCredentialsRoutes(app, api, deps.services.credentials);
+  registerUsageRoutes(app, api, deps.services.usage, deps.services.usageRecorder);
+  registerGatewayRoutes(app, { gateway: deps.services.gateway, tokens: deps.services.tokens });
   const openapi = api.document(deps.version);
   app.get('/api/openapi.json', (c) => c.json(openapi));
 

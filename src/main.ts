@@ -24,6 +24,10 @@ import { TokensRepository } from './tokens/tokens.repository.ts';
 import { TokensService } from './tokens/tokens.service.ts';
 import { UsersRepository } from './users/users.repository.ts';
 import { UsersService } from './users/users.service.ts';
+import { TRANSLATING_ADAPTERS } from './gateway/adapters/index.ts';
+import { GatewayService } from './gateway/gateway.service.ts';
+import { UsageRecorder } from './usage/usage-recorder.ts';
+import { UsageRepository } from './usage/usage.repository.ts';
 import { Cipher } from './vault/cipher.ts';
 import { loadMasterKeys } from './vault/master-key.ts';
 import { verifyMasterKey } from './vault/vault-check.ts';
@@ -80,11 +84,32 @@ export async function assembleKeyway(
           },
         })
       : createLocalChangeFeed();
-  const upstream = createUpstreamClient(config.upstream);
+  const upstream = createUpstreamClient(config.upstream, {
+    connectTimeoutMs: config.gateway.connectTimeoutMs,
+  });
   const audit = new AuditLogRepository(database.db);
   const usersRepository = new UsersRepository(database.db);
   const settings = new SettingsRepository(database.db);
   const users = new UsersService({ users: usersRepository, audit, changes });
+  const providers = deps.providers ?? createDefaultRegistry();
+  const credentials = new CredentialsService({
+    repository: new CredentialsRepository(database.db),
+    cipher,
+    providers,
+    upstream,
+    policy: config.upstream,
+    usage: NO_CREDENTIAL_CONSUMERS,
+    audit,
+    changes,
+    redactor,
+    logger,
+  });
+  const usage = new UsageRepository(database.db);
+  const usageRecorder = new UsageRecorder({
+    repository: usage,
+    recordUse: (uses) => credentials.recordUse(uses),
+    logger,
+  });
   const services: AppServices = {
     users,
     auth: new AuthService({
@@ -95,19 +120,23 @@ export async function assembleKeyway(
       settings,
     }),
     tokens: new TokensService({ repository: new TokensRepository(database.db), changes, audit, logger }),
-    credentials: new CredentialsService({
-      repository: new CredentialsRepository(database.db),
-      cipher,
-      providers: deps.providers ?? createDefaultRegistry(),
+    credentials,
+    providers,
+    usage,
+    usageRecorder,
+    gateway: new GatewayService({
+      credentials,
       upstream,
-      policy: config.upstream,
-      usage: NO_CREDENTIAL_CONSUMERS,
-      audit,
-      changes,
-      redactor,
+      adapters: TRANSLATING_ADAPTERS,
+      usage: usageRecorder,
+      timeouts: {
+        firstByteMs: config.gateway.firstByteTimeoutMs,
+        idleMs: config.gateway.idleTimeoutMs,
+        retries: config.gateway.retries,
+        maxRetryAfterMs: 20_000,
+      },
       logger,
     }),
-    providers: deps.providers ?? createDefaultRegistry(),
   };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness();
@@ -143,6 +172,7 @@ export async function assembleKeyway(
       );
     },
     async close() {
+      await usageRecorder.close();
       services.tokens.close();
       services.credentials.close();
       await changes.close();

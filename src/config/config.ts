@@ -25,6 +25,8 @@ export interface Config {
   masterKey: MasterKeySources;
   /** Which addresses user-supplied provider URLs may reach. */
   upstream: UpstreamPolicy;
+  /** Calls to providers: timeouts and retries. */
+  gateway: { connectTimeoutMs: number; firstByteTimeoutMs: number; idleTimeoutMs: number; retries: number };
 }
 
 /** Command-line flags, by their long names; they override the environment. */
@@ -49,6 +51,14 @@ const boolean = (name: string) =>
     .transform((value) => value === 'true' || value === '1');
 
 const seconds = (name: string, max: number) => integer(name, 1, max).transform((value) => value * 1000);
+
+/** Seconds, fractions allowed (0.5 = 500 ms), as milliseconds. */
+const secondsFraction = (name: string, max: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number of seconds` })
+    .positive(`${name} must be more than 0`)
+    .max(max, `${name} must be at most ${max}`)
+    .transform((value) => Math.round(value * 1000));
 
 const schema = z.object({
   port: integer('the port (--port / PORT)', 0, 65535).default(3000),
@@ -81,6 +91,10 @@ const schema = z.object({
   migrationsDir: z.string().min(1).optional(),
   allowLoopback: boolean('KEYWAY_UPSTREAM_ALLOW_LOOPBACK').default(true),
   allowPrivate: boolean('KEYWAY_UPSTREAM_ALLOW_PRIVATE').default(false),
+  connectTimeoutMs: secondsFraction('KEYWAY_UPSTREAM_CONNECT_TIMEOUT', 600).default(10_000),
+  firstByteTimeoutMs: secondsFraction('KEYWAY_UPSTREAM_FIRST_BYTE_TIMEOUT', 3600).default(120_000),
+  idleTimeoutMs: secondsFraction('KEYWAY_UPSTREAM_IDLE_TIMEOUT', 3600).default(120_000),
+  retries: integer('KEYWAY_UPSTREAM_RETRIES', 0, 10).default(2),
 });
 
 /** Parses flags over environment variables; throws `invalid_config` naming the setting and the rule. */
@@ -101,6 +115,10 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     migrationsDir: pick(env.KEYWAY_MIGRATIONS_DIR),
     allowLoopback: pick(env.KEYWAY_UPSTREAM_ALLOW_LOOPBACK),
     allowPrivate: pick(env.KEYWAY_UPSTREAM_ALLOW_PRIVATE),
+    connectTimeoutMs: pick(env.KEYWAY_UPSTREAM_CONNECT_TIMEOUT),
+    firstByteTimeoutMs: pick(env.KEYWAY_UPSTREAM_FIRST_BYTE_TIMEOUT),
+    idleTimeoutMs: pick(env.KEYWAY_UPSTREAM_IDLE_TIMEOUT),
+    retries: pick(env.KEYWAY_UPSTREAM_RETRIES),
   });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => issue.message);
@@ -128,5 +146,11 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
       previousKeyFile: pick(env.KEYWAY_MASTER_KEY_PREVIOUS_FILE),
     },
     upstream: { allowLoopback: value.allowLoopback, allowPrivate: value.allowPrivate },
+    gateway: {
+      connectTimeoutMs: value.connectTimeoutMs,
+      firstByteTimeoutMs: value.firstByteTimeoutMs,
+      idleTimeoutMs: value.idleTimeoutMs,
+      retries: value.retries,
+    },
   } satisfies Config);
 }

@@ -121,6 +121,31 @@ export class CredentialsRepository {
       .execute();
   }
 
+  /** Visible credentials named `name` or for provider `name` (a model name's prefix may be either). */
+  async findByNameOrProvider(scope: Scope, name: string): Promise<CredentialRecord[]> {
+    return this.#db
+      .selectFrom('credentials')
+      .select(COLUMNS)
+      .where(visibleTo(scope))
+      .where((eb) =>
+        eb.or([eb(eb.fn('lower', ['name']), '=', name.toLowerCase()), eb('provider', '=', name)]),
+      )
+      .orderBy('created_at')
+      .execute();
+  }
+
+  /** Records use without a write per request: one statement per batch of requests. */
+  async touchLastUsed(uses: { id: string; at: Date }[]): Promise<void> {
+    for (const use of uses) {
+      await this.#db
+        .updateTable('credentials')
+        .set({ last_used_at: use.at })
+        .where('id', '=', use.id)
+        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', use.at)]))
+        .execute();
+    }
+  }
+
   /** Visible credentials holding the same secret (by fingerprint). */
   async findDuplicates(
     scope: Scope,

@@ -20,6 +20,14 @@ import type {
   SealedColumns,
 } from './credentials.repository.ts';
 
+/** Where a `/v1` model name leads. */
+export interface ModelTarget {
+  credential: CredentialRecord;
+  provider: ProviderDefinition;
+  /** The provider's own model id. */
+  model: string;
+}
+
 /** A credential as the API shows it: everything but the secret. */
 export interface CredentialView {
   id: string;
@@ -80,6 +88,9 @@ export class CredentialsService {
   readonly #logger: Logger;
   /** Decrypted secrets by `id:version`: the request path decrypts each secret once. */
   readonly #secrets = new Map<string, string>();
+  /** Model-name prefix resolutions by caller: dropped whenever any credential changes. */
+  readonly #resolutions = new Map<string, { rows: CredentialRecord[]; expiresAt: number }>();
+  readonly #modelLists = new Map<string, { models: ModelInfo[]; expiresAt: number }>();
   readonly #unsubscribe: () => void;
 
   constructor(deps: {
@@ -147,6 +158,8 @@ export class CredentialsService {
       targetId: id,
       details: { name: input.name, provider: provider.id, shared: ownerId === null },
     });
+    // A new credential can change what a model-name prefix resolves to, on every node.
+    await this.#changes.publish(`credential:${id}`);
     const [view] = await this.#views(scope, [row]);
     return { ...view!, warnings: this.#warnings(provider, secret, view!) };
   }
@@ -290,6 +303,78 @@ export class CredentialsService {
       result.reason === 'blocked_url' ? 'blocked_url' : 'upstream_error',
       `Could not list the provider's models: ${result.message}`,
     );
+  }
+
+  /**
+   * Which credential a `/v1` model name reaches: `<credential-name>/<model>`, else
+   * `<provider>/<model>` (the caller's own credential for that provider first, then a shared one; more
+   * than one is ambiguous). Split at the first `/`. Cached per caller and prefix until any credential
+   * changes, so the request path makes no database round trip once warm.
+   */
+  async resolveModel(actor: Principal, modelName: string): Promise<ModelTarget> {
+    const slash = modelName.indexOf('/');
+    if (slash <= 0 || slash === modelName.length - 1) {
+      throw new KeywayError(
+        'model_not_found',
+        `The model "${modelName}" does not name a credential or provider: use <credential>/<model> or <provider>/<model>.`,
+      );
+    }
+    const prefix = modelName.slice(0, slash);
+    const model = modelName.slice(slash + 1);
+    const key = `${actor.userId}\u0000${prefix.toLowerCase()}`;
+    let candidates = this.#resolutions.get(key);
+    if (!candidates || candidates.expiresAt <= Date.now()) {
+      candidates = {
+        rows: await this.#repository.findByNameOrProvider(scopeOf(actor), prefix),
+        expiresAt: Date.now() + 60_000,
+      };
+      this.#resolutions.set(key, candidates);
+    }
+    const rows = candidates.rows;
+    const byName = rows.filter((row) => row.name.toLowerCase() === prefix.toLowerCase());
+    const named = byName.find((row) => row.ownerId !== null) ?? byName[0];
+    if (named) return { credential: named, provider: this.#provider(named.provider), model };
+    const forProvider = rows.filter((row) => row.provider === prefix);
+    const own = forProvider.filter((row) => row.ownerId !== null);
+    const pool = own.length > 0 ? own : forProvider;
+    if (pool.length === 1)
+      return { credential: pool[0]!, provider: this.#provider(pool[0]!.provider), model };
+    if (pool.length > 1) {
+      throw new KeywayError(
+        'ambiguous_model',
+        `"${prefix}" matches ${pool.length} credentials for that provider: ${pool.map((row) => row.name).join(', ')}. Name one: <credential>/${model}.`,
+        {
+          details: { candidates: pool.map((row) => row.name) },
+        },
+      );
+    }
+    throw new KeywayError(
+      'model_not_found',
+      this.#providers.get(prefix)
+        ? `You have no credential for ${prefix}; add one first.`
+        : `No credential or provider is named "${prefix}".`,
+    );
+  }
+
+  /** Credentials the caller may use, for `/v1/models`. */
+  async usable(actor: Principal): Promise<CredentialRecord[]> {
+    return this.#repository.listVisible(scopeOf(actor));
+  }
+
+  /** A credential's models, cached a few minutes (for `/v1/models`). */
+  async cachedModels(row: CredentialRecord): Promise<ModelInfo[]> {
+    const key = `${row.id}:${row.version}`;
+    const cached = this.#modelLists.get(key);
+    if (cached && cached.expiresAt > Date.now()) return cached.models;
+    const result = await listModels(this.#call(row), this.#upstream);
+    const models = result.ok ? result.models : [];
+    this.#modelLists.set(key, { models, expiresAt: Date.now() + (result.ok ? 300_000 : 30_000) });
+    return models;
+  }
+
+  /** Called by the usage recorder, in batches: keeps `lastUsedAt` without a write per request. */
+  recordUse(uses: { id: string; at: Date }[]): Promise<void> {
+    return this.#repository.touchLastUsed(uses);
   }
 
   close(): void {
@@ -472,9 +557,12 @@ export class CredentialsService {
   #invalidate(topic: string): void {
     if (topic === '*') {
       this.#secrets.clear();
+      this.#resolutions.clear();
       return;
     }
     if (!topic.startsWith('credential:')) return;
+    // Any change (a new credential, a rename, a delete) can change what a prefix resolves to.
+    this.#resolutions.clear();
     const id = topic.slice('credential:'.length);
     for (const key of this.#secrets.keys()) if (key.startsWith(`${id}:`)) this.#secrets.delete(key);
   }

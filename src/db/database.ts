@@ -36,6 +36,8 @@ export interface OpenDatabaseOptions {
   purpose: string;
   /** Called when a lock left by a dead process was cleared (so the caller can log it). */
   onStaleLock?: (message: string) => void;
+  /** Called with the SQL of every Kysely query (tests count round trips with it). */
+  onQuery?: (sql: string) => void;
 }
 
 /** Subdirectory of the data directory that holds PGlite's files. */
@@ -77,7 +79,7 @@ async function openEmbedded(dataDir: string, options: OpenDatabaseOptions): Prom
       },
     );
   }
-  return wrapPGlite(pglite, absolute, () => lock.release());
+  return wrapPGlite(pglite, absolute, () => lock.release(), options.onQuery);
 }
 
 /**
@@ -97,9 +99,14 @@ export async function openMemoryDatabase(
   );
 }
 
-function wrapPGlite(pglite: PGlite, location: string, afterClose: () => void): Database {
+function wrapPGlite(
+  pglite: PGlite,
+  location: string,
+  afterClose: () => void,
+  onQuery?: (sql: string) => void,
+): Database {
   const mutex = new Mutex();
-  const db = new Kysely<DB>({ dialect: createPGliteDialect(pglite, mutex) });
+  const db = new Kysely<DB>({ dialect: createPGliteDialect(pglite, mutex), ...queryLog(onQuery) });
   const session: SqlSession = {
     query: async <R>(text: string, params: readonly unknown[] = []) =>
       (await pglite.query<R>(text, [...params])).rows,
@@ -165,7 +172,7 @@ async function openPostgres(url: string, poolSize: number, options: OpenDatabase
       },
     );
   }
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), ...queryLog(options.onQuery) });
   let closed = false;
   return {
     kind: 'postgres',
@@ -199,6 +206,10 @@ async function openPostgres(url: string, poolSize: number, options: OpenDatabase
       if (!pool.ending) await pool.end();
     },
   };
+}
+
+function queryLog(onQuery: ((sql: string) => void) | undefined) {
+  return onQuery ? { log: (event: { query: { sql: string } }) => onQuery(event.query.sql) } : {};
 }
 
 /** Names this process in `pg_stat_activity`, so whoever waits on its locks can tell who it is. */

@@ -12,6 +12,40 @@ export interface DB {
   api_tokens: ApiTokensTable;
   login_throttle: LoginThrottleTable;
   credentials: CredentialsTable;
+  usage_events: UsageEventsTable;
+  usage_daily: UsageDailyTable;
+}
+
+export interface UsageEventsTable {
+  id: Generated<number>;
+  at: Date;
+  user_id: string | null;
+  token_id: string | null;
+  bot_id: string | null;
+  credential_id: string | null;
+  provider: string;
+  model: string;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  cached_tokens: number | null;
+  latency_ms: number;
+  status: number;
+}
+
+/** Ids that are absent are stored as the nil uuid, so they can be part of the primary key. */
+export interface UsageDailyTable {
+  day: string;
+  user_id: string;
+  token_id: string;
+  bot_id: string;
+  credential_id: string;
+  model: string;
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  latency_ms_total: number;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;

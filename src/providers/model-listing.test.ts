@@ -269,7 +269,7 @@ describe('listModels, provider details', () => {
 });
 
 describe('listModels, bodies Keyway does not understand', () => {
-  const stub = (status: number, body: string): UpstreamClient => ({
+  const stub = (status: number, body: string): Pick<UpstreamClient, 'request'> => ({
     request: () =>
       Promise.resolve({
         status,
@@ -306,7 +306,7 @@ describe('listModels, bodies Keyway does not understand', () => {
   });
 
   it('rejects, rather than reporting on the key, when the caller aborts', async () => {
-    const hanging: UpstreamClient = {
+    const hanging: Pick<UpstreamClient, 'request'> = {
       request: ({ signal }) =>
         new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason))),
     };

@@ -35,7 +35,7 @@ type Failure = Extract<ModelListResult, { ok: false }>;
  */
 export async function listModels(
   call: ProviderCall,
-  client: UpstreamClient,
+  client: Pick<UpstreamClient, 'request'>,
   options: { signal?: AbortSignal } = {},
 ): Promise<ModelListResult> {
   const lister = LISTERS[call.provider.wire](call, effectiveBaseUrl(call.provider, call.settings));
@@ -188,7 +188,7 @@ function withOwner(id: string, ownedBy: string | null | undefined): ModelInfo {
 
 async function fetchPage(
   call: ProviderCall,
-  client: UpstreamClient,
+  client: Pick<UpstreamClient, 'request'>,
   url: string,
   lister: ModelLister,
   signal: AbortSignal | undefined,

@@ -22,9 +22,25 @@ export interface UpstreamResponse {
   json(): Promise<unknown>;
 }
 
+/** A response whose body is read as it arrives (the gateway's streaming path). */
+export interface UpstreamStreamingResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: AsyncIterable<Buffer> & { destroy(error?: Error): void };
+}
+
+export interface UpstreamStreamingRequest extends Omit<UpstreamRequest, 'timeoutMs'> {
+  /** Longest wait for the response headers (time to first byte). */
+  headersTimeoutMs: number;
+  /** Longest silence between two pieces of the body (idle timeout). */
+  bodyTimeoutMs: number;
+}
+
 /** The port every call to a provider goes through; tests may substitute their own. */
 export interface UpstreamClient {
   request(options: UpstreamRequest): Promise<UpstreamResponse>;
+  /** Sends a request and hands back the body unread, to be streamed on. */
+  open(options: UpstreamStreamingRequest): Promise<UpstreamStreamingResponse>;
 }
 
 /** The upstream's address is one the policy forbids: a request-forgery attempt or a misconfiguration. */
@@ -40,7 +56,10 @@ export class UpstreamBlockedError extends Error {
  * opened (the DNS lookup the connection really uses), so a name that resolves to a forbidden address —
  * or starts to, after a DNS rebinding — is refused; IP literals skip the lookup and are checked first.
  */
-export function createUpstreamClient(policy: UpstreamPolicy): UpstreamClient & { close(): Promise<void> } {
+export function createUpstreamClient(
+  policy: UpstreamPolicy,
+  options: { connectTimeoutMs?: number } = {},
+): UpstreamClient & { close(): Promise<void> } {
   const guardedLookup: LookupFunction = (hostname, options, callback) => {
     lookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, '');
@@ -56,7 +75,8 @@ export function createUpstreamClient(policy: UpstreamPolicy): UpstreamClient & {
     });
   };
   const agent = new Agent({
-    connect: { lookup: guardedLookup, timeout: 10_000 },
+    connect: { lookup: guardedLookup, timeout: options.connectTimeoutMs ?? 10_000 },
+    keepAliveTimeout: 30_000,
     headersTimeout: 30_000,
     bodyTimeout: 60_000,
   });
@@ -79,6 +99,20 @@ export function createUpstreamClient(policy: UpstreamPolicy): UpstreamClient & {
         text: () => response.body.text(),
         json: () => response.body.json(),
       };
+    },
+    async open(options) {
+      const verdict = checkUpstreamUrl(options.url, policy);
+      if (!verdict.ok) throw new UpstreamBlockedError(verdict.message);
+      const response = await request(options.url, {
+        method: options.method,
+        headers: options.headers,
+        body: options.body ?? null,
+        signal: options.signal ?? null,
+        headersTimeout: options.headersTimeoutMs,
+        bodyTimeout: options.bodyTimeoutMs,
+        dispatcher: agent,
+      });
+      return { status: response.statusCode, headers: response.headers, body: response.body };
     },
     close: () => agent.close(),
   };

@@ -52,8 +52,11 @@ export async function createTestDatabase(backend: Backend): Promise<TestDatabase
 }
 
 /** Opens a test database in this process. */
-export function openTestDatabase(target: TestDatabaseTarget): Promise<Database> {
-  return openDatabase(target.target, { purpose: 'test' });
+export function openTestDatabase(
+  target: TestDatabaseTarget,
+  onQuery?: (sql: string) => void,
+): Promise<Database> {
+  return openDatabase(target.target, { purpose: 'test', ...(onQuery ? { onQuery } : {}) });
 }
 
 /** The URL of database `name` on the test server. */

@@ -25,6 +25,8 @@ export interface TestKeyway {
   config: Readonly<Config>;
   /** Every log line written, for secret scans. */
   logLines: string[];
+  /** Every SQL statement Kysely ran, in order (round-trip counting). */
+  queries: string[];
   redactor: SecretRedactor;
   /** A JSON request to the in-process app; `token` as Bearer. */
   call(
@@ -57,7 +59,8 @@ export async function createTestKeyway(
       : { data: target.target.dataDir },
     env,
   );
-  const database = await openTestDatabase(target);
+  const queries: string[] = [];
+  const database = await openTestDatabase(target, (sql) => void queries.push(sql));
   const logLines: string[] = [];
   const redactor = new SecretRedactor();
   const logger = createLogger({
@@ -104,6 +107,7 @@ export async function createTestKeyway(
     target,
     config,
     logLines,
+    queries,
     redactor,
     call,
     async user(username, role = 'member') {

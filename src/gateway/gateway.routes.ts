@@ -1,0 +1,121 @@
+import type { Context, Hono } from 'hono';
+import type { Principal } from '../auth/principal.ts';
+import type { AppEnv } from '../http/app-env.ts';
+import type { TokensService } from '../tokens/tokens.service.ts';
+import { GatewayError } from './gateway-error.ts';
+import type { GatewayService } from './gateway.service.ts';
+import { chatRequestSchema } from './openai-types.ts';
+
+const OVERHEAD_HEADER = 'x-keyway-overhead-ms';
+const FALLBACK_HEADER = 'x-keyway-fallback-models';
+
+/**
+ * The OpenAI-compatible endpoint. Authenticated by Keyway API tokens only (no cookies), errors in
+ * OpenAI's envelope, and `x-keyway-overhead-ms` (time spent in Keyway, the provider's time excluded)
+ * on every response.
+ */
+export function registerGatewayRoutes(
+  app: Hono<AppEnv>,
+  deps: { gateway: GatewayService; tokens: TokensService },
+): void {
+  app.post('/v1/chat/completions', (c) =>
+    respond(c, async (startedAt) => {
+      const principal = await authenticate(c, deps.tokens);
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch {
+        throw new GatewayError(400, 'The request body is not valid JSON.', { code: 'invalid_json' });
+      }
+      const parsed = chatRequestSchema.safeParse(body);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new GatewayError(400, `Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}`, {
+          param: issue.path.join('.') || null,
+          code: 'invalid_request',
+        });
+      }
+      const fallbackModels = (c.req.header(FALLBACK_HEADER) ?? '')
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean)
+        .slice(0, 5);
+      const result = await deps.gateway.chat(principal, parsed.data, {
+        startedAt,
+        signal: c.req.raw.signal,
+        fallbackModels,
+        log: c.get('log'),
+      });
+      const overhead = result.overheadMs.toFixed(2);
+      if (result.kind === 'stream') {
+        return new Response(result.stream, {
+          status: 200,
+          headers: {
+            'content-type': 'text/event-stream; charset=utf-8',
+            'cache-control': 'no-cache',
+            [OVERHEAD_HEADER]: overhead,
+          },
+        });
+      }
+      return new Response(result.body, {
+        status: result.status,
+        headers: { 'content-type': 'application/json', [OVERHEAD_HEADER]: overhead },
+      });
+    }),
+  );
+
+  app.get('/v1/models', (c) =>
+    respond(c, async (startedAt) => {
+      const principal = await authenticate(c, deps.tokens);
+      const models = await deps.gateway.models(principal);
+      const created = Math.floor(Date.now() / 1000);
+      c.header(OVERHEAD_HEADER, (performance.now() - startedAt).toFixed(2));
+      return c.json({
+        object: 'list',
+        data: models.map((model) => ({ id: model.id, object: 'model', created, owned_by: model.owned_by })),
+      });
+    }),
+  );
+}
+
+async function authenticate(c: Context<AppEnv>, tokens: TokensService): Promise<Principal> {
+  const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
+  const principal = match ? await tokens.authenticate(match[1]!) : null;
+  if (!principal) {
+    throw new GatewayError(
+      401,
+      'Send a Keyway API token as `Authorization: Bearer kw_…` (unknown, revoked or expired tokens are refused).',
+      {
+        code: 'invalid_api_key',
+      },
+    );
+  }
+  return principal;
+}
+
+/** Runs a handler; any error becomes OpenAI's envelope, with the overhead header still set. */
+async function respond(
+  c: Context<AppEnv>,
+  handler: (startedAt: number) => Promise<Response>,
+): Promise<Response> {
+  const startedAt = performance.now();
+  try {
+    return await handler(startedAt);
+  } catch (error) {
+    const gatewayError =
+      error instanceof GatewayError
+        ? error
+        : (c.get('log').error({ err: error }, 'gateway error'),
+          new GatewayError(500, `Something went wrong in Keyway. Request id ${c.get('requestId')}.`, {
+            code: 'internal_error',
+          }));
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      [OVERHEAD_HEADER]: (performance.now() - startedAt).toFixed(2),
+    };
+    if (gatewayError.retryAfter !== undefined) headers['retry-after'] = String(gatewayError.retryAfter);
+    // 499 (client closed) is only for the logs: nobody reads the answer.
+    const status = (gatewayError.status as number) === 499 ? 400 : gatewayError.status;
+    return new Response(JSON.stringify(gatewayError.toJSON()), { status, headers });
+  }
+}

@@ -1,0 +1,520 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Principal } from '../auth/principal.ts';
+import type { CredentialsService, ModelTarget } from '../credentials/credentials.service.ts';
+import { KeywayError } from '../errors.ts';
+import { SseDecoder, encodeSse } from '../http/sse.ts';
+import { effectiveBaseUrl } from '../providers/registry.ts';
+import {
+  UpstreamBlockedError,
+  type UpstreamClient,
+  type UpstreamStreamingResponse,
+} from '../providers/upstream-client.ts';
+import type { UsageRecorder } from '../usage/usage-recorder.ts';
+import type {
+  ProviderAdapter,
+  ResponseContext,
+  UpstreamCall,
+  UpstreamErrorInfo,
+} from './adapters/adapter.ts';
+import { UpstreamStreamError } from './adapters/adapter.ts';
+import { buildOpenAiWireCall, translateOpenAiWireError, usageIn } from './adapters/openai-wire.ts';
+import { GatewayError } from './gateway-error.ts';
+import type { ChatRequest, Usage } from './openai-types.ts';
+
+export interface GatewayTimeouts {
+  /** Longest wait for the provider's response headers. */
+  firstByteMs: number;
+  /** Longest silence between two pieces of a response body. */
+  idleMs: number;
+  /** Retries of one target on 429, 5xx or a failed connection, before anything reached the client. */
+  retries: number;
+  /** Longest `retry-after` Keyway waits out itself; longer ones go back to the client. */
+  maxRetryAfterMs: number;
+}
+
+export type GatewayResult =
+  | { kind: 'json'; status: number; body: string; overheadMs: number }
+  | { kind: 'stream'; stream: ReadableStream<Uint8Array>; overheadMs: number };
+
+interface Attempt {
+  target: ModelTarget;
+  adapter: ProviderAdapter | null;
+  call: UpstreamCall;
+}
+
+const RETRYABLE = new Set([408, 409, 425, 429, 500, 502, 503, 504, 529]);
+const encoder = new TextEncoder();
+
+/**
+ * The `/v1/chat/completions` pipeline: resolve the model name to a credential (cached), build the
+ * provider's request (pass-through for OpenAI-wire, translated for Anthropic and Gemini), call it
+ * with retries and fallbacks before the first byte reaches the client, then relay the answer — a
+ * stream chunk by chunk as it arrives — and record usage off the request path.
+ */
+export class GatewayService {
+  readonly #credentials: CredentialsService;
+  readonly #upstream: UpstreamClient;
+  readonly #adapters: Partial<Record<string, ProviderAdapter>>;
+  readonly #usage: UsageRecorder;
+  readonly #timeouts: GatewayTimeouts;
+  readonly #logger: Logger;
+
+  constructor(deps: {
+    credentials: CredentialsService;
+    upstream: UpstreamClient;
+    /** Translating adapters by wire format; wires without one are OpenAI-wire pass-through. */
+    adapters: Partial<Record<string, ProviderAdapter>>;
+    usage: UsageRecorder;
+    timeouts: GatewayTimeouts;
+    logger: Logger;
+  }) {
+    this.#credentials = deps.credentials;
+    this.#upstream = deps.upstream;
+    this.#adapters = deps.adapters;
+    this.#usage = deps.usage;
+    this.#timeouts = deps.timeouts;
+    this.#logger = deps.logger;
+  }
+
+  async chat(
+    principal: Principal,
+    request: ChatRequest,
+    options: { startedAt: number; signal: AbortSignal; fallbackModels: string[]; log: Logger },
+  ): Promise<GatewayResult> {
+    const models = [request.model, ...options.fallbackModels];
+    const attempts: Attempt[] = [];
+    for (const name of models) attempts.push(await this.#prepare(principal, request, name));
+    const stream = request.stream === true;
+    const context: ResponseContext = {
+      id: `chatcmpl-${randomBytes(12).toString('base64url')}`,
+      created: Math.floor(Date.now() / 1000),
+      model: request.model,
+      includeUsage: request.stream_options?.include_usage === true,
+    };
+
+    let upstreamMs = 0;
+    let lastError: GatewayError | undefined;
+    for (const [position, attempt] of attempts.entries()) {
+      const isLast = position === attempts.length - 1;
+      for (let retry = 0; retry <= this.#timeouts.retries; retry++) {
+        const sentAt = performance.now();
+        let response: UpstreamStreamingResponse;
+        const controller = new AbortController();
+        const onAbort = () => controller.abort(options.signal.reason);
+        options.signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          response = await this.#upstream.open({
+            url: attempt.call.url,
+            method: 'POST',
+            headers: attempt.call.headers,
+            body: attempt.call.body,
+            signal: controller.signal,
+            headersTimeoutMs: this.#timeouts.firstByteMs,
+            bodyTimeoutMs: this.#timeouts.idleMs,
+          });
+        } catch (error) {
+          options.signal.removeEventListener('abort', onAbort);
+          upstreamMs += performance.now() - sentAt;
+          if (options.signal.aborted)
+            throw new GatewayError(499 as never, 'The client closed the request.', { code: 'client_closed' });
+          lastError = connectionError(error, attempt);
+          this.#record(principal, attempt, lastError.status, options.startedAt, null);
+          if (error instanceof UpstreamBlockedError) throw lastError;
+          if (retry < this.#timeouts.retries) {
+            await this.#backoff(retry, undefined, options.signal);
+            continue;
+          }
+          break;
+        }
+        upstreamMs += performance.now() - sentAt;
+        if (response.status >= 200 && response.status < 300) {
+          const relay = {
+            attempt,
+            response,
+            context,
+            principal,
+            startedAt: options.startedAt,
+            controller,
+            detach: () => options.signal.removeEventListener('abort', onAbort),
+            log: options.log,
+          };
+          if (stream) {
+            return {
+              kind: 'stream',
+              stream: this.#relayStream(relay),
+              overheadMs: performance.now() - options.startedAt - upstreamMs,
+            };
+          }
+          const readAt = performance.now();
+          const body = await this.#readAll(relay);
+          upstreamMs += performance.now() - readAt;
+          return {
+            kind: 'json',
+            status: 200,
+            body,
+            overheadMs: performance.now() - options.startedAt - upstreamMs,
+          };
+        }
+        // An error answer: read it (bounded), then retry, fall back, or hand it to the client.
+        const readAt = performance.now();
+        const text = await readText(response).catch(() => '');
+        options.signal.removeEventListener('abort', onAbort);
+        upstreamMs += performance.now() - readAt;
+        const info = (attempt.adapter?.translateError ?? translateOpenAiWireError)(response.status, text);
+        lastError = upstreamError(
+          response.status,
+          info,
+          attempt,
+          retryAfterMs(response.headers['retry-after']),
+        );
+        this.#record(principal, attempt, response.status, options.startedAt, null);
+        if (!RETRYABLE.has(response.status)) throw lastError;
+        const wait = retryAfterMs(response.headers['retry-after']);
+        if (
+          retry < this.#timeouts.retries &&
+          (wait === undefined || wait <= this.#timeouts.maxRetryAfterMs)
+        ) {
+          await this.#backoff(retry, wait, options.signal);
+          continue;
+        }
+        break;
+      }
+      if (isLast) break;
+      options.log.warn(
+        { from: attempt.target.credential.id, to: attempts[position + 1]!.target.credential.id },
+        'falling back to the next credential',
+      );
+    }
+    throw (
+      lastError ??
+      new GatewayError(502, 'The provider could not be reached.', { code: 'upstream_unreachable' })
+    );
+  }
+
+  /** `/v1/models`: `<credential>/<model>` for every credential the caller may use. */
+  async models(principal: Principal): Promise<{ id: string; owned_by: string }[]> {
+    const credentials = await this.#credentials.usable(principal);
+    const lists = await Promise.all(
+      credentials.map(async (row) => ({
+        row,
+        models: await this.#credentials.cachedModels(row).catch(() => []),
+      })),
+    );
+    return lists.flatMap(({ row, models }) =>
+      models.map((model) => ({ id: `${row.name}/${model.id}`, owned_by: row.provider })),
+    );
+  }
+
+  async #prepare(principal: Principal, request: ChatRequest, modelName: string): Promise<Attempt> {
+    if (modelName.startsWith('bot:')) {
+      throw new GatewayError(404, `Bots are not available yet: "${modelName}" cannot be used.`, {
+        code: 'model_not_found',
+        param: 'model',
+      });
+    }
+    let target: ModelTarget;
+    let secret: string | null;
+    try {
+      target = await this.#credentials.resolveModel(principal, modelName);
+      secret = this.#credentials.revealSecret(target.credential);
+    } catch (error) {
+      throw fromKeywayError(error);
+    }
+    const adapter = this.#adapters[target.provider.wire] ?? null;
+    const input = {
+      request,
+      model: target.model,
+      provider: target.provider,
+      secret,
+      settings: target.credential.settings,
+      baseUrl: effectiveBaseUrl(target.provider, target.credential.settings),
+    };
+    try {
+      // A translating adapter refuses what its provider cannot express (an unknown role, an audio part).
+      const call = adapter
+        ? adapter.buildRequest(input, request.stream === true)
+        : buildOpenAiWireCall(input, request);
+      return { target, adapter, call };
+    } catch (error) {
+      throw fromKeywayError(error);
+    }
+  }
+
+  async #readAll(relay: Relay): Promise<string> {
+    const { attempt, response, context } = relay;
+    let text: string;
+    try {
+      text = await readText(response);
+    } catch (error) {
+      this.#record(relay.principal, attempt, 502, relay.startedAt, null);
+      throw new GatewayError(502, `The provider's answer broke off: ${describeNetworkError(error)}`, {
+        code: 'upstream_interrupted',
+      });
+    } finally {
+      relay.detach();
+    }
+    if (!attempt.adapter) {
+      this.#record(relay.principal, attempt, 200, relay.startedAt, usageIn(text));
+      return text;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new GatewayError(502, 'The provider answered with something that is not JSON.', {
+        code: 'upstream_invalid',
+      });
+    }
+    let completion;
+    try {
+      completion = attempt.adapter.translateResponse(parsed, context);
+    } catch (error) {
+      if (error instanceof UpstreamStreamError)
+        throw new GatewayError(502, error.info.message, { type: error.info.type, code: error.info.code });
+      throw fromKeywayError(error);
+    }
+    this.#record(relay.principal, attempt, 200, relay.startedAt, completion.usage ?? null);
+    return JSON.stringify(completion);
+  }
+
+  /**
+   * Relays a stream as it arrives. Pass-through: the provider's bytes unchanged (watched for usage).
+   * Translated: events decoded, translated, re-encoded. A client that goes away aborts the provider
+   * request at once; an error after the first byte becomes an `error` event, which SDKs raise.
+   */
+  #relayStream(relay: Relay): ReadableStream<Uint8Array> {
+    const { attempt, response, context, controller } = relay;
+    const decoder = new SseDecoder();
+    const translator = attempt.adapter?.createStreamTranslator(context);
+    const text = new TextDecoder();
+    const iterator = response.body[Symbol.asyncIterator]();
+    let usage: Usage | null = null;
+    let finished = false;
+    const finish = (status: number) => {
+      if (finished) return;
+      finished = true;
+      relay.detach();
+      this.#record(
+        relay.principal,
+        attempt,
+        status,
+        relay.startedAt,
+        translator ? translator.usage() : usage,
+      );
+    };
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: async (stream) => {
+          try {
+            const next = await iterator.next();
+            if (next.done) {
+              const events = decoder.end();
+              if (translator) {
+                const out = events.flatMap((event) => translator.push(event)).concat(translator.end());
+                stream.enqueue(
+                  encoder.encode(
+                    out.map((chunk) => encodeSse(JSON.stringify(chunk))).join('') + encodeSse('[DONE]'),
+                  ),
+                );
+              }
+              finish(200);
+              stream.close();
+              return;
+            }
+            const events = decoder.push(text.decode(next.value, { stream: true }));
+            if (!translator) {
+              for (const event of events) usage = usageIn(event.data) ?? usage;
+              stream.enqueue(next.value);
+              return;
+            }
+            const chunks = events.flatMap((event) => translator.push(event));
+            if (chunks.length > 0)
+              stream.enqueue(
+                encoder.encode(chunks.map((chunk) => encodeSse(JSON.stringify(chunk))).join('')),
+              );
+          } catch (error) {
+            const info: UpstreamErrorInfo =
+              error instanceof UpstreamStreamError
+                ? error.info
+                : {
+                    message: `The provider's stream broke off: ${describeNetworkError(error)}`,
+                    type: 'api_error',
+                    code: 'upstream_interrupted',
+                  };
+            relay.log.warn(
+              { credentialId: attempt.target.credential.id, type: info.type, code: info.code },
+              'upstream stream failed after the first byte',
+            );
+            stream.enqueue(
+              encoder.encode(
+                encodeSse(
+                  JSON.stringify({
+                    error: { message: info.message, type: info.type, param: null, code: info.code },
+                  }),
+                ),
+              ),
+            );
+            finish(502);
+            response.body.destroy();
+            stream.close();
+          }
+        },
+        cancel: () => {
+          // The client went away: stop the provider at once.
+          controller.abort();
+          response.body.destroy();
+          finish(499);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  #record(
+    principal: Principal,
+    attempt: Attempt,
+    status: number,
+    startedAt: number,
+    usage: Usage | null,
+  ): void {
+    this.#usage.record({
+      at: new Date(),
+      userId: principal.userId,
+      tokenId: principal.tokenId ?? null,
+      botId: null,
+      credentialId: attempt.target.credential.id,
+      provider: attempt.target.provider.id,
+      model: attempt.target.model,
+      inputTokens: usage?.prompt_tokens ?? null,
+      outputTokens: usage?.completion_tokens ?? null,
+      cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? null,
+      latencyMs: Math.round(performance.now() - startedAt),
+      status,
+    });
+  }
+
+  async #backoff(retry: number, retryAfter: number | undefined, signal: AbortSignal): Promise<void> {
+    const base = 200 * 2 ** retry;
+    const delay = retryAfter ?? base + Math.random() * base;
+    await sleep(delay, undefined, { signal }).catch(() => {
+      throw new GatewayError(499 as never, 'The client closed the request.', { code: 'client_closed' });
+    });
+  }
+}
+
+interface Relay {
+  attempt: Attempt;
+  response: UpstreamStreamingResponse;
+  context: ResponseContext;
+  principal: Principal;
+  startedAt: number;
+  controller: AbortController;
+  detach: () => void;
+  log: Logger;
+}
+
+async function readText(response: UpstreamStreamingResponse): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > 64 * 1024 * 1024) throw new Error('response too large');
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `retry-after` in seconds or as an HTTP date, in milliseconds. */
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function upstreamError(
+  status: number,
+  info: UpstreamErrorInfo,
+  attempt: Attempt,
+  retryAfter: number | undefined,
+): GatewayError {
+  const who = attempt.target.provider.label;
+  if (status === 401 || status === 403) {
+    return new GatewayError(
+      502,
+      `${who} rejected the stored credential "${attempt.target.credential.name}": ${info.message}`,
+      { type: 'upstream_auth_error', code: 'upstream_auth_failed' },
+    );
+  }
+  if (status === 429) {
+    return new GatewayError(429, info.message, {
+      type: info.type,
+      code: info.code ?? 'rate_limited',
+      ...(retryAfter !== undefined ? { retryAfter: Math.ceil(retryAfter / 1000) } : {}),
+    });
+  }
+  if (status >= 500)
+    return new GatewayError(502, `${who} failed: ${info.message}`, {
+      type: 'upstream_error',
+      code: info.code ?? `upstream_${status}`,
+    });
+  return new GatewayError(status as never, info.message, { type: info.type, code: info.code });
+}
+
+function connectionError(error: unknown, attempt: Attempt): GatewayError {
+  if (error instanceof UpstreamBlockedError) {
+    return new GatewayError(
+      502,
+      `The credential's URL points at an address Keyway may not call: ${error.message}`,
+      { code: 'upstream_blocked' },
+    );
+  }
+  const code = (error as { code?: string }).code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+    return new GatewayError(504, `${attempt.target.provider.label} did not start answering in time.`, {
+      type: 'timeout',
+      code: 'upstream_timeout',
+    });
+  }
+  return new GatewayError(
+    502,
+    `${attempt.target.provider.label} could not be reached: ${describeNetworkError(error)}`,
+    { code: 'upstream_unreachable' },
+  );
+}
+
+function describeNetworkError(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  if (code === 'UND_ERR_BODY_TIMEOUT') return 'it stopped sending (idle timeout)';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'the connection timed out';
+  if (code === 'ECONNREFUSED') return 'the connection was refused';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'the connection was reset';
+  if (code === 'ENOTFOUND') return 'the host name does not resolve';
+  return 'a network error';
+}
+
+/** Domain errors met while resolving a model, in OpenAI's terms. */
+export function fromKeywayError(error: unknown): GatewayError {
+  if (!(error instanceof KeywayError)) throw error;
+  switch (error.code) {
+    case 'model_not_found':
+      return new GatewayError(404, error.message, { code: 'model_not_found', param: 'model' });
+    case 'ambiguous_model':
+      return new GatewayError(400, error.message, { code: 'ambiguous_model', param: 'model' });
+    case 'upstream_error':
+      return new GatewayError(502, error.message, { code: 'upstream_invalid' });
+    case 'secret_unreadable':
+      return new GatewayError(502, 'The stored credential cannot be decrypted; its owner must rotate it.', {
+        code: 'credential_unreadable',
+      });
+    default:
+      return new GatewayError(400, error.message, {
+        code: error.code,
+        ...(typeof error.details?.param === 'string' ? { param: error.details.param } : {}),
+      });
+  }
+}

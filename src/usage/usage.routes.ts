@@ -1,0 +1,76 @@
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { KeywayError } from '../errors.ts';
+import type { ApiRegistry } from '../http/api-registry.ts';
+import type { AppEnv } from '../http/app-env.ts';
+import type { UsageRecorder } from './usage-recorder.ts';
+import type { UsageRepository } from './usage.repository.ts';
+
+const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a day is YYYY-MM-DD');
+
+/** `GET /api/usage`: the caller's usage (admins: everyone's with all=true), grouped one way. */
+export function registerUsageRoutes(
+  app: Hono<AppEnv>,
+  api: ApiRegistry,
+  usage: UsageRepository,
+  recorder: UsageRecorder,
+): void {
+  api.add(
+    app,
+    {
+      method: 'get',
+      path: '/api/usage',
+      summary: 'Requests, errors and tokens, grouped by day, credential, model, token or bot.',
+      tag: 'usage',
+      auth: 'user',
+      query: z.object({
+        groupBy: z.enum(['day', 'credential', 'model', 'token', 'bot']).default('day'),
+        from: isoDay.optional(),
+        to: isoDay.optional(),
+        all: z.enum(['true', 'false']).optional(),
+      }),
+      response: z.object({
+        groupBy: z.string(),
+        from: z.string(),
+        to: z.string(),
+        rows: z.array(
+          z.object({
+            key: z.string(),
+            label: z.string().nullable(),
+            requests: z.number(),
+            errors: z.number(),
+            inputTokens: z.number(),
+            outputTokens: z.number(),
+            cachedTokens: z.number(),
+            avgLatencyMs: z.number(),
+          }),
+        ),
+      }),
+    },
+    async ({ c, query, principal }) => {
+      if (query.all === 'true' && principal.role !== 'admin')
+        throw new KeywayError('forbidden', "Only an admin may see everyone's usage.");
+      const to = query.to ?? new Date().toISOString().slice(0, 10);
+      const from = query.from ?? new Date(Date.now() - 29 * 86_400_000).toISOString().slice(0, 10);
+      // What this node has not written yet is part of the answer.
+      await recorder.flush();
+      const rows = await usage.report({
+        userId: query.all === 'true' ? null : principal.userId,
+        from,
+        to,
+        groupBy: query.groupBy,
+      });
+      return c.json({
+        groupBy: query.groupBy,
+        from,
+        to,
+        rows: rows.map((row) => ({
+          ...row,
+          inputTokens: Number(row.inputTokens),
+          outputTokens: Number(row.outputTokens),
+          cachedTokens: Number(row.cachedTokens),
+        })),
+      });
+    },
+  );
+}
