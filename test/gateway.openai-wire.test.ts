@@ -35,6 +35,9 @@ describe.each(BACKENDS)('/v1 over an OpenAI-wire provider, with the official SDK
   });
   afterEach(async () => {
     await gateway.stop();
+    // Canary: whatever the test did, no provider key reached a log line (debug level included).
+    const logs = gateway.logLines.join('\n');
+    for (const secret of [key, rotatedKey]) expect(logs.includes(secret)).toBe(false);
   });
 
   it('answers a plain completion, sending the stored key and the provider model id upstream', async () => {
@@ -416,10 +419,5 @@ describe.each(BACKENDS)('/v1 over an OpenAI-wire provider, with the official SDK
       .create({ model: 'work/gpt-4o', messages: [{ role: 'user', content: 'x' }] })
       .catch((caught: unknown) => caught)) as APIError;
     expect(revoked.status).toBe(401);
-  });
-
-  afterAll(() => {
-    // Canary: no provider key in any log line this suite produced (checked per harness in afterEach would
-    // miss nothing more; the harness keeps its own lines).
   });
 });

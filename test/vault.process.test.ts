@@ -247,8 +247,9 @@ describe('a PostgreSQL deployment [postgres]', () => {
       body: { name: 'app' },
     });
     const token = created.body.token;
-    // Node B caches the token's principal.
+    // Node B caches the token's principal (for /api and /v1 alike).
     expect((await callServer(b.url, 'GET', '/api/me', { token })).status).toBe(200);
+    expect((await callServer(b.url, 'GET', '/v1/models', { token })).status).toBe(200);
     expect((await callServer(b.url, 'GET', '/api/me', { token })).status).toBe(200);
 
     expect(
@@ -263,5 +264,8 @@ describe('a PostgreSQL deployment [postgres]', () => {
     expect(status).toBe(401);
     // The cache keeps an entry 30 s; NOTIFY made node B drop it within moments.
     expect(Date.now() - revokedAt).toBeLessThan(2_000);
+    // The gateway authenticates through the same cache: /v1 refuses it on node B too.
+    const v1 = await callServer(b.url, 'GET', '/v1/models', { token });
+    expect([v1.status, v1.body.error.code]).toEqual([401, 'invalid_api_key']);
   });
 });

@@ -21,7 +21,7 @@ import type {
 import { UpstreamStreamError } from './adapters/adapter.ts';
 import { buildOpenAiWireCall, translateOpenAiWireError, usageIn } from './adapters/openai-wire.ts';
 import { GatewayError } from './gateway-error.ts';
-import type { ChatRequest, Usage } from './openai-types.ts';
+import type { ChatCompletionChunk, ChatRequest, Usage } from './openai-types.ts';
 
 export interface GatewayTimeouts {
   /** Longest wait for the provider's response headers. */
@@ -288,7 +288,7 @@ export class GatewayService {
     const { attempt, response, context, controller } = relay;
     const decoder = new SseDecoder();
     const translator = attempt.adapter?.createStreamTranslator(context);
-    const text = new TextDecoder();
+    const textDecoder = new TextDecoder();
     const iterator = response.body[Symbol.asyncIterator]();
     let usage: Usage | null = null;
     let finished = false;
@@ -306,35 +306,39 @@ export class GatewayService {
     };
     return new ReadableStream<Uint8Array>(
       {
+        // pull() must enqueue before it returns: a pull that yields nothing is not called again.
         pull: async (stream) => {
+          const send = (chunks: ChatCompletionChunk[], tail = '') => {
+            const text = chunks.map((chunk) => encodeSse(JSON.stringify(chunk))).join('') + tail;
+            if (text) stream.enqueue(encoder.encode(text));
+            return text.length > 0;
+          };
+          // Chunks translated before an error in the same read still reach the client, then the error.
+          const pending: ChatCompletionChunk[] = [];
           try {
-            const next = await iterator.next();
-            if (next.done) {
-              const events = decoder.end();
-              if (translator) {
-                const out = events.flatMap((event) => translator.push(event)).concat(translator.end());
-                stream.enqueue(
-                  encoder.encode(
-                    out.map((chunk) => encodeSse(JSON.stringify(chunk))).join('') + encodeSse('[DONE]'),
-                  ),
-                );
+            for (;;) {
+              const next = await iterator.next();
+              if (next.done) {
+                if (translator) {
+                  for (const event of decoder.end()) pending.push(...translator.push(event));
+                  pending.push(...translator.end());
+                  send(pending.splice(0), encodeSse('[DONE]'));
+                }
+                finish(200);
+                stream.close();
+                return;
               }
-              finish(200);
-              stream.close();
-              return;
+              const events = decoder.push(textDecoder.decode(next.value, { stream: true }));
+              if (!translator) {
+                for (const event of events) usage = usageIn(event.data) ?? usage;
+                stream.enqueue(next.value);
+                return;
+              }
+              for (const event of events) pending.push(...translator.push(event));
+              if (send(pending.splice(0))) return;
             }
-            const events = decoder.push(text.decode(next.value, { stream: true }));
-            if (!translator) {
-              for (const event of events) usage = usageIn(event.data) ?? usage;
-              stream.enqueue(next.value);
-              return;
-            }
-            const chunks = events.flatMap((event) => translator.push(event));
-            if (chunks.length > 0)
-              stream.enqueue(
-                encoder.encode(chunks.map((chunk) => encodeSse(JSON.stringify(chunk))).join('')),
-              );
           } catch (error) {
+            send(pending.splice(0));
             const info: UpstreamErrorInfo =
               error instanceof UpstreamStreamError
                 ? error.info
@@ -443,7 +447,13 @@ function upstreamError(
   retryAfter: number | undefined,
 ): GatewayError {
   const who = attempt.target.provider.label;
-  if (status === 401 || status === 403) {
+  // Google answers a bad key with 400 INVALID_ARGUMENT; the adapter recognises it.
+  if (
+    status === 401 ||
+    status === 403 ||
+    info.code === 'invalid_api_key' ||
+    info.type === 'authentication_error'
+  ) {
     return new GatewayError(
       502,
       `${who} rejected the stored credential "${attempt.target.credential.name}": ${info.message}`,
