@@ -196,6 +196,29 @@ describe.each(BACKENDS)('canary: no secret is ever written out in plaintext [%s]
       body: `{"secret":"${canary}",`,
     });
     outputs.push(await broken.text());
+    // The gateway, with the credentials holding the canaries (the wrong key's provider errors echo it).
+    const models = await call('GET', '/v1/models', undefined, token);
+    expect(models.body.data.length).toBeGreaterThan(0);
+    await call(
+      'POST',
+      '/v1/chat/completions',
+      { model: 'main-renamed/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+      token,
+    );
+    await call(
+      'POST',
+      '/v1/chat/completions',
+      { model: 'wrong/gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] },
+      token,
+    );
+    await call(
+      'POST',
+      '/v1/chat/completions',
+      { model: 'nobody/gpt', messages: [{ role: 'user', content: canary }] },
+      token,
+    );
+    expect((await cli(['usage'])).code).toBe(0);
+    expect((await cli(['usage', '--group-by', 'credential', '--json'])).code).toBe(0);
     expect((await cli(['creds', 'rm', 'wrong'])).code).toBe(0);
 
     server.kill('SIGTERM');

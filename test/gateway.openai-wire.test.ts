@@ -157,6 +157,20 @@ describe.each(BACKENDS)('/v1 over an OpenAI-wire provider, with the official SDK
     expect((error as APIError).code).toBe('invalid_value');
   });
 
+  it('scrubs the stored key from a provider error that echoes it', async () => {
+    upstream.setScript(() => ({
+      kind: 'error',
+      status: 400,
+      message: `Key ${key} is not enabled for this model.`,
+    }));
+    const error = (await client.chat.completions
+      .create({ model: 'work/gpt-4o', messages: [{ role: 'user', content: 'x' }] })
+      .catch((caught: unknown) => caught)) as APIError;
+    expect(error.status).toBe(400);
+    expect(error.message).toContain('Key [REDACTED] is not enabled');
+    expect(error.message).not.toContain(key);
+  });
+
   it('turns a rejected stored key into 502 upstream_auth_failed that names the credential, not the key', async () => {
     await gateway.credential(alice.token, {
       name: 'stale',

@@ -11,6 +11,7 @@ import { vaultCommand } from './vault.ts';
 import { loginCommand } from './login.ts';
 import { credsCommand } from './creds.ts';
 import { tokensCommand } from './tokens.ts';
+import { usageCommand } from './usage.ts';
 
 const HELP = `Keyway ${appVersion()}: a provider key stored once, encrypted, used by everything that needs it.
 
@@ -23,6 +24,7 @@ Usage:
   keyway login [--url URL] [--username U] [--password-stdin]
   keyway creds list | add --name N --provider P [--setting k=v] [--shared] [--secret-stdin] | test | rotate | rm
   keyway tokens list | create --name N [--expires-in-days D] | revoke ID
+  keyway usage [--group-by day|credential|model|token] [--from D] [--to D] [--all] [--json]
   keyway --version
 
 Database: the embedded database in --data (KEYWAY_DATA_DIR, default ./data), or a PostgreSQL server
@@ -50,6 +52,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         return await credsCommand(args, io);
       case 'tokens':
         return await tokensCommand(args, io);
+      case 'usage':
+        return await usageCommand(args, io);
       case '--version':
       case 'version':
         io.out(`${appVersion()}\n`);

@@ -42,6 +42,8 @@ interface Attempt {
   target: ModelTarget;
   adapter: ProviderAdapter | null;
   call: UpstreamCall;
+  /** To scrub from whatever the provider sends back (some echo the key in their errors). */
+  secret: string | null;
 }
 
 const RETRYABLE = new Set([408, 409, 425, 429, 500, 502, 503, 504, 529]);
@@ -162,7 +164,10 @@ export class GatewayService {
         const text = await readText(response).catch(() => '');
         options.signal.removeEventListener('abort', onAbort);
         upstreamMs += performance.now() - readAt;
-        const info = (attempt.adapter?.translateError ?? translateOpenAiWireError)(response.status, text);
+        const info = (attempt.adapter?.translateError ?? translateOpenAiWireError)(
+          response.status,
+          scrub(text, attempt.secret),
+        );
         lastError = upstreamError(
           response.status,
           info,
@@ -236,7 +241,7 @@ export class GatewayService {
       const call = adapter
         ? adapter.buildRequest(input, request.stream === true)
         : buildOpenAiWireCall(input, request);
-      return { target, adapter, call };
+      return { target, adapter, call, secret };
     } catch (error) {
       throw fromKeywayError(error);
     }
@@ -257,7 +262,7 @@ export class GatewayService {
     }
     if (!attempt.adapter) {
       this.#record(relay.principal, attempt, 200, relay.startedAt, usageIn(text));
-      return text;
+      return scrub(text, attempt.secret);
     }
     let parsed: unknown;
     try {
@@ -331,7 +336,11 @@ export class GatewayService {
               const events = decoder.push(textDecoder.decode(next.value, { stream: true }));
               if (!translator) {
                 for (const event of events) usage = usageIn(event.data) ?? usage;
-                stream.enqueue(next.value);
+                stream.enqueue(
+                  attempt.secret && next.value.includes(attempt.secret)
+                    ? Buffer.from(scrub(next.value.toString('utf8'), attempt.secret))
+                    : next.value,
+                );
                 return;
               }
               for (const event of events) pending.push(...translator.push(event));
@@ -341,7 +350,7 @@ export class GatewayService {
             send(pending.splice(0));
             const info: UpstreamErrorInfo =
               error instanceof UpstreamStreamError
-                ? error.info
+                ? { ...error.info, message: scrub(error.info.message, attempt.secret) }
                 : {
                     message: `The provider's stream broke off: ${describeNetworkError(error)}`,
                     type: 'api_error',
@@ -428,6 +437,11 @@ async function readText(response: UpstreamStreamingResponse): Promise<string> {
     if (size > 64 * 1024 * 1024) throw new Error('response too large');
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The text without the secret in it. */
+function scrub(text: string, secret: string | null): string {
+  return secret && text.includes(secret) ? text.split(secret).join('[REDACTED]') : text;
 }
 
 /** `retry-after` in seconds or as an HTTP date, in milliseconds. */

@@ -1,0 +1,65 @@
+import { KeywayError } from '../errors.ts';
+import { ApiClient, table } from './api-client.ts';
+import { parseFlags, type CliIO } from './common.ts';
+
+const USAGE =
+  'keyway usage [--group-by day|credential|model|token|bot] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--all] [--json]';
+
+interface UsageReport {
+  groupBy: string;
+  from: string;
+  to: string;
+  rows: {
+    key: string;
+    label: string | null;
+    requests: number;
+    errors: number;
+    inputTokens: number;
+    outputTokens: number;
+    cachedTokens: number;
+    avgLatencyMs: number;
+  }[];
+}
+
+/** `keyway usage`: gateway usage through the HTTP API (the last 30 days by day, unless told otherwise). */
+export async function usageCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseFlags(
+    args,
+    {
+      url: { type: 'string' },
+      'group-by': { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      all: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    USAGE,
+  );
+  if (positionals.length > 0)
+    throw new KeywayError('usage', `Unexpected argument: ${positionals[0]}`, { fix: USAGE });
+  const query = new URLSearchParams({ groupBy: values['group-by'] ?? 'day' });
+  if (values.from) query.set('from', values.from);
+  if (values.to) query.set('to', values.to);
+  if (values.all) query.set('all', 'true');
+  const report = await ApiClient.fromEnvironment(io, values).call<UsageReport>('GET', `/api/usage?${query}`);
+  if (values.json) {
+    io.out(JSON.stringify(report) + '\n');
+    return 0;
+  }
+  io.out(`Usage by ${report.groupBy}, ${report.from} to ${report.to}\n`);
+  io.out(
+    table(
+      report.rows.map((row) => ({
+        [report.groupBy]: row.label ?? row.key,
+        requests: String(row.requests),
+        errors: String(row.errors),
+        input: String(row.inputTokens),
+        output: String(row.outputTokens),
+        cached: String(row.cachedTokens),
+        'avg ms': String(row.avgLatencyMs),
+      })),
+      [report.groupBy, 'requests', 'errors', 'input', 'output', 'cached', 'avg ms'],
+    ),
+  );
+  return 0;
+}
