@@ -4,8 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { loadConfig } from '../src/config/config.ts';
 import { credentialAad } from '../src/credentials/credentials.service.ts';
-import { openDatabase } from '../src/db/database.ts';
-import { assembleKeyway } from '../src/main.ts';
+import { openDatabase, type Database } from '../src/db/database.ts';
+import { assembleKeyway, type Keyway } from '../src/main.ts';
 import { SecretRedactor } from '../src/observability/secret-redactor.ts';
 import { hintFor } from '../src/vault/cipher.ts';
 import { startFakeProvider } from './fakes/fake-providers.ts';
@@ -16,11 +16,12 @@ import { BACKENDS, createTestDatabase, type TestDatabaseTarget } from './support
 const newKey = () => randomBytes(32).toString('base64');
 const fakeSecret = (i: number) => `sk-rotation-${i}-${randomBytes(12).toString('hex')}`;
 
-/** Opens the database in this process with the given key environment and returns every secret, decrypted. */
-async function decryptAll(
+/** Runs `fn` with a Keyway assembled in this process over the target, with the given key environment. */
+async function withKeyway<T>(
   target: TestDatabaseTarget,
   env: Record<string, string>,
-): Promise<{ byName: Map<string, string>; keyIds: Set<string | null> }> {
+  fn: (keyway: Keyway, database: Database) => Promise<T>,
+): Promise<T> {
   const config = loadConfig(
     target.target.kind === 'postgres'
       ? { 'database-url': target.target.url }
@@ -34,6 +35,19 @@ async function decryptAll(
     version: 'test',
   });
   try {
+    return await fn(keyway, database);
+  } finally {
+    await keyway.close();
+    await database.close();
+  }
+}
+
+/** Opens the database in this process with the given key environment and returns every secret, decrypted. */
+async function decryptAll(
+  target: TestDatabaseTarget,
+  env: Record<string, string>,
+): Promise<{ byName: Map<string, string>; keyIds: Set<string | null> }> {
+  return withKeyway(target, env, async (keyway, database) => {
     const rows = await database.db
       .selectFrom('credentials')
       .select([
@@ -58,10 +72,7 @@ async function decryptAll(
       );
     }
     return { byName, keyIds: new Set(rows.map((row) => row.secret_key_id)) };
-  } finally {
-    await keyway.close();
-    await database.close();
-  }
+  });
 }
 
 /** Stores `count` credentials for the admin straight through the cipher (fast), as the service would. */
@@ -70,20 +81,8 @@ async function seedCredentials(
   env: Record<string, string>,
   count: number,
 ): Promise<Map<string, string>> {
-  const config = loadConfig(
-    target.target.kind === 'postgres'
-      ? { 'database-url': target.target.url }
-      : { data: target.target.dataDir },
-    env,
-  );
-  const database = await openDatabase(config.database, { purpose: 'test' });
-  const keyway = await assembleKeyway(database, config, {
-    logger: pino({ level: 'silent' }),
-    redactor: new SecretRedactor(),
-    version: 'test',
-  });
   const expected = new Map<string, string>();
-  try {
+  await withKeyway(target, env, async (keyway, database) => {
     await keyway.verifyVault();
     const admin = await database.db.selectFrom('users').select('id').executeTakeFirstOrThrow();
     const rows = Array.from({ length: count }, (_, i) => {
@@ -113,10 +112,7 @@ async function seedCredentials(
         .insertInto('credentials')
         .values(rows.slice(i, i + 100))
         .execute();
-  } finally {
-    await keyway.close();
-    await database.close();
-  }
+  });
   return expected;
 }
 

@@ -21,32 +21,20 @@ export async function verifyMasterKey(
   cipher: Cipher,
   settings: SettingsRepository,
 ): Promise<'created' | 'verified'> {
-  const stored = await settings.get<StoredCheck>(CHECK_KEY);
-  if (!stored) {
-    const created = await settings.putIfAbsent(CHECK_KEY, sealCheck(cipher));
-    // Another node may have sealed it first, with its key: verify against that one.
-    if (created) return 'created';
+  const state = await inspectMasterKey(cipher, settings);
+  if (state.state === 'verified') return 'verified';
+  if (state.state === 'unsealed') {
+    // Another node may seal it first, with its key: then verify against that one.
+    if (await settings.putIfAbsent(CHECK_KEY, sealCheck(cipher))) return 'created';
     return verifyMasterKey(cipher, settings);
   }
-  try {
-    cipher.open(
-      {
-        keyId: stored.keyId,
-        nonce: Buffer.from(stored.nonce, 'base64'),
-        ciphertext: Buffer.from(stored.ciphertext, 'base64'),
-      },
-      CHECK_AAD,
-    );
-    return 'verified';
-  } catch {
-    throw new KeywayError(
-      'master_key_wrong',
-      `The configured master key (id ${cipher.current.id}) is not the one this database's vault was sealed with (id ${stored.keyId}). Nothing was read or changed.`,
-      {
-        fix: 'Start with the key this database was set up with (KEYWAY_MASTER_KEY or KEYWAY_MASTER_KEY_FILE; the embedded database keeps a generated one in its data directory as master.key). While rotating, give the old key as KEYWAY_MASTER_KEY_PREVIOUS.',
-      },
-    );
-  }
+  throw new KeywayError(
+    'master_key_wrong',
+    `The configured master key (id ${cipher.current.id}) is not the one this database's vault was sealed with (id ${state.sealedWith}). Nothing was read or changed.`,
+    {
+      fix: 'Start with the key this database was set up with (KEYWAY_MASTER_KEY or KEYWAY_MASTER_KEY_FILE; the embedded database keeps a generated one in its data directory as master.key). While rotating, give the old key as KEYWAY_MASTER_KEY_PREVIOUS.',
+    },
+  );
 }
 
 /**
@@ -56,7 +44,7 @@ export async function verifyMasterKey(
 export async function inspectMasterKey(
   cipher: Cipher,
   settings: SettingsRepository,
-): Promise<{ state: 'verified' | 'unsealed' } | { state: 'wrong'; sealedWith: string }> {
+): Promise<{ state: 'verified' } | { state: 'unsealed' } | { state: 'wrong'; sealedWith: string }> {
   const stored = await settings.get<StoredCheck>(CHECK_KEY);
   if (!stored) return { state: 'unsealed' };
   try {
