@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import type { AuthService } from './auth/auth.service.ts';
 import { registerAuthRoutes } from './auth/auth.routes.ts';
@@ -8,7 +7,8 @@ import type { CredentialsService } from './credentials/credentials.service.ts';
 import { ApiRegistry } from './http/api-registry.ts';
 import type { AppEnv } from './http/app-env.ts';
 import { authenticate } from './http/authenticate.ts';
-import { errorBody, handleError, handleNotFound, payloadTooLarge } from './http/errors.ts';
+import { bodyLimit } from './http/body-limit.ts';
+import { errorBody, handleError, handleNotFound } from './http/errors.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import type { Readiness } from './http/readiness.ts';
 import { requestContext } from './http/request-context.ts';
@@ -56,10 +56,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         return c.json(errorBody(c, 'not_ready', `Keyway is not ready: ${deps.readiness.reason}.`), 503);
       return next();
     });
-    app.use(
-      prefix,
-      bodyLimit({ maxSize: deps.bodyLimitBytes, onError: payloadTooLarge(deps.bodyLimitBytes) }),
-    );
+    app.use(prefix, bodyLimit(deps.bodyLimitBytes));
   }
   app.use('/api/*', authenticate({ auth: deps.services.auth, tokens: deps.services.tokens }));
 

@@ -49,6 +49,7 @@ describe.each(BACKENDS)('/v1 over an OpenAI-wire provider, with the official SDK
     expect(upstream.requests[0]!.headers.authorization).toBe(`Bearer ${key}`);
     expect(upstream.requests[0]!.body.model).toBe('gpt-4o-mini');
     expect(Number(response.headers.get('x-keyway-overhead-ms'))).toBeGreaterThanOrEqual(0);
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('passes fields Keyway does not know through unchanged', async () => {

@@ -46,6 +46,10 @@ interface Attempt {
   secret: string | null;
 }
 
+// Completion ids: unique per process start and request, without random bytes per request.
+const ID_PREFIX = randomBytes(6).toString('base64url');
+let idCounter = 0;
+
 const RETRYABLE = new Set([408, 409, 425, 429, 500, 502, 503, 504, 529]);
 const encoder = new TextEncoder();
 
@@ -90,7 +94,7 @@ export class GatewayService {
     for (const name of models) attempts.push(await this.#prepare(principal, request, name));
     const stream = request.stream === true;
     const context: ResponseContext = {
-      id: `chatcmpl-${randomBytes(12).toString('base64url')}`,
+      id: `chatcmpl-${ID_PREFIX}${(++idCounter).toString(36)}`,
       created: Math.floor(Date.now() / 1000),
       model: request.model,
       includeUsage: request.stream_options?.include_usage === true,
@@ -103,21 +107,18 @@ export class GatewayService {
       for (let retry = 0; retry <= this.#timeouts.retries; retry++) {
         const sentAt = performance.now();
         let response: UpstreamStreamingResponse;
-        const controller = new AbortController();
-        const onAbort = () => controller.abort(options.signal.reason);
-        options.signal.addEventListener('abort', onAbort, { once: true });
         try {
           response = await this.#upstream.open({
             url: attempt.call.url,
             method: 'POST',
             headers: attempt.call.headers,
             body: attempt.call.body,
-            signal: controller.signal,
+            // The client's own signal: when it goes away, undici aborts the provider request at once.
+            signal: options.signal,
             headersTimeoutMs: this.#timeouts.firstByteMs,
             bodyTimeoutMs: this.#timeouts.idleMs,
           });
         } catch (error) {
-          options.signal.removeEventListener('abort', onAbort);
           upstreamMs += performance.now() - sentAt;
           if (options.signal.aborted)
             throw new GatewayError(499 as never, 'The client closed the request.', { code: 'client_closed' });
@@ -138,8 +139,6 @@ export class GatewayService {
             context,
             principal,
             startedAt: options.startedAt,
-            controller,
-            detach: () => options.signal.removeEventListener('abort', onAbort),
             log: options.log,
           };
           if (stream) {
@@ -162,7 +161,6 @@ export class GatewayService {
         // An error answer: read it (bounded), then retry, fall back, or hand it to the client.
         const readAt = performance.now();
         const text = await readText(response).catch(() => '');
-        options.signal.removeEventListener('abort', onAbort);
         upstreamMs += performance.now() - readAt;
         const info = (attempt.adapter?.translateError ?? translateOpenAiWireError)(
           response.status,
@@ -257,8 +255,6 @@ export class GatewayService {
       throw new GatewayError(502, `The provider's answer broke off: ${describeNetworkError(error)}`, {
         code: 'upstream_interrupted',
       });
-    } finally {
-      relay.detach();
     }
     if (!attempt.adapter) {
       this.#record(relay.principal, attempt, 200, relay.startedAt, usageIn(text));
@@ -290,7 +286,7 @@ export class GatewayService {
    * request at once; an error after the first byte becomes an `error` event, which SDKs raise.
    */
   #relayStream(relay: Relay): ReadableStream<Uint8Array> {
-    const { attempt, response, context, controller } = relay;
+    const { attempt, response, context } = relay;
     const decoder = new SseDecoder();
     const translator = attempt.adapter?.createStreamTranslator(context);
     const textDecoder = new TextDecoder();
@@ -300,7 +296,6 @@ export class GatewayService {
     const finish = (status: number) => {
       if (finished) return;
       finished = true;
-      relay.detach();
       this.#record(
         relay.principal,
         attempt,
@@ -376,7 +371,6 @@ export class GatewayService {
         },
         cancel: () => {
           // The client went away: stop the provider at once.
-          controller.abort();
           response.body.destroy();
           finish(499);
         },
@@ -423,8 +417,6 @@ interface Relay {
   context: ResponseContext;
   principal: Principal;
   startedAt: number;
-  controller: AbortController;
-  detach: () => void;
   log: Logger;
 }
 

@@ -28,8 +28,11 @@ export function requestContext(logger: Logger, metrics: MetricsRegistry): Middle
     const log = logger.child({ requestId });
     c.set('requestId', requestId);
     c.set('log', log);
-    await next();
+    // Set before the handler runs: responses built with c.json()/c.text() pick it up, and handlers
+    // that build their own Response (the gateway) add it themselves. Setting a header on a finished
+    // response would make Hono copy the whole response.
     c.header('x-request-id', requestId);
+    await next();
     const seconds = (performance.now() - started) / 1000;
     // The route pattern, not the path: a label per id would grow without bound.
     const route = c.res.status === 404 && c.req.routePath === '/*' ? 'unmatched' : c.req.routePath;

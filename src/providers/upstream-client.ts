@@ -81,6 +81,18 @@ export function createUpstreamClient(
     bodyTimeout: 60_000,
   });
 
+  // The gateway calls the same few URLs over and over: remember their verdicts (bounded).
+  const verdicts = new Map<string, ReturnType<typeof checkUpstreamUrl>>();
+  const checkedUrl = (url: string) => {
+    let verdict = verdicts.get(url);
+    if (!verdict) {
+      verdict = checkUpstreamUrl(url, policy);
+      if (verdicts.size >= 1_000) verdicts.clear();
+      verdicts.set(url, verdict);
+    }
+    return verdict;
+  };
+
   return {
     async request(options) {
       const verdict = checkUpstreamUrl(options.url, policy);
@@ -101,7 +113,7 @@ export function createUpstreamClient(
       };
     },
     async open(options) {
-      const verdict = checkUpstreamUrl(options.url, policy);
+      const verdict = checkedUrl(options.url);
       if (!verdict.ok) throw new UpstreamBlockedError(verdict.message);
       const response = await request(options.url, {
         method: options.method,

@@ -33,6 +33,21 @@ export interface UsageRow {
   avgLatencyMs: number;
 }
 
+const toRow = (event: UsageEvent) => ({
+  at: event.at.toISOString(),
+  user_id: event.userId,
+  token_id: event.tokenId,
+  bot_id: event.botId,
+  credential_id: event.credentialId,
+  provider: event.provider,
+  model: event.model,
+  input_tokens: event.inputTokens,
+  output_tokens: event.outputTokens,
+  cached_tokens: event.cachedTokens,
+  latency_ms: event.latencyMs,
+  status: event.status,
+});
+
 /** Usage events and their daily totals. */
 export class UsageRepository {
   readonly #db: Kysely<DB>;
@@ -95,25 +110,16 @@ export class UsageRepository {
       totals.set(key, total);
     }
     await this.#db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('usage_events')
-        .values(
-          events.map((event) => ({
-            at: event.at,
-            user_id: event.userId,
-            token_id: event.tokenId,
-            bot_id: event.botId,
-            credential_id: event.credentialId,
-            provider: event.provider,
-            model: event.model,
-            input_tokens: event.inputTokens,
-            output_tokens: event.outputTokens,
-            cached_tokens: event.cachedTokens,
-            latency_ms: event.latencyMs,
-            status: event.status,
-          })),
-        )
-        .execute();
+      // One JSON parameter instead of twelve per row: thousands of rows a second stay cheap to send.
+      await sql`
+        INSERT INTO usage_events (at, user_id, token_id, bot_id, credential_id, provider, model,
+                                  input_tokens, output_tokens, cached_tokens, latency_ms, status)
+        SELECT at, user_id, token_id, bot_id, credential_id, provider, model,
+               input_tokens, output_tokens, cached_tokens, latency_ms, status
+          FROM jsonb_to_recordset(${JSON.stringify(events.map(toRow))}::jsonb)
+            AS e(at timestamptz, user_id uuid, token_id uuid, bot_id uuid, credential_id uuid, provider text,
+                 model text, input_tokens integer, output_tokens integer, cached_tokens integer,
+                 latency_ms integer, status smallint)`.execute(trx);
       await trx
         .insertInto('usage_daily')
         .values(

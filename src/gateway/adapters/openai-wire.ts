@@ -70,10 +70,14 @@ export function translateOpenAiWireError(status: number, text: string): Upstream
 
 /** The `usage` of a chat completion or of the final `include_usage` chunk, if the text holds one. */
 export function usageIn(json: string): Usage | null {
-  if (!json.includes('"usage"')) return null;
+  const at = json.lastIndexOf('"usage"');
+  if (at === -1) return null;
+  // Parse only the usage object (it nests one level: prompt/completion token details).
+  const match = /^"usage"\s*:\s*(\{(?:[^{}]|\{[^{}]*\})*\})/.exec(json.slice(at));
+  if (!match) return null;
   try {
-    const usage = (JSON.parse(json) as { usage?: Usage | null }).usage;
-    return usage && typeof usage.prompt_tokens === 'number' ? usage : null;
+    const usage = JSON.parse(match[1]!) as Usage;
+    return typeof usage.prompt_tokens === 'number' ? usage : null;
   } catch {
     return null;
   }
