@@ -133,7 +133,8 @@ async function respond(
   c: Context<AppEnv>,
   handler: (startedAt: number) => Promise<Response>,
 ): Promise<Response> {
-  const startedAt = performance.now();
+  // From the first middleware on, so the overhead header counts routing, auth and parsing too.
+  const startedAt = c.get('startedAt') ?? performance.now();
   try {
     return await handler(startedAt);
   } catch (error) {

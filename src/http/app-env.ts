@@ -5,6 +5,8 @@ import type { Principal } from '../auth/principal.ts';
 export interface AppEnv {
   Variables: {
     requestId: string;
+    /** performance.now() when the request reached Keyway's first middleware. */
+    startedAt: number;
     /** The request's logger: carries the request id. */
     log: Logger;
     /** Who is calling, resolved once by the authentication middleware; null when nobody signed in. */

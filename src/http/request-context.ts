@@ -27,6 +27,7 @@ export function requestContext(logger: Logger, metrics: MetricsRegistry): Middle
     const requestId = incoming && ACCEPTED_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     const log = logger.child({ requestId });
     c.set('requestId', requestId);
+    c.set('startedAt', started);
     c.set('log', log);
     // Set before the handler runs: responses built with c.json()/c.text() pick it up, and handlers
     // that build their own Response (the gateway) add it themselves. Setting a header on a finished

@@ -1,0 +1,870 @@
+// The gateway benchmark: the same load at the fake upstream directly, through Keyway and through
+// Portkey (@portkey-ai/gateway from npm), in one run on one machine. See shared/design/gateway.md,
+// "Performance — the bar". Needs bench/node_modules (bench/index.ts installs it on first use).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { KeywayProcess, runKeyway } from '../test/support/keyway-process.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BENCH = fileURLToPath(new URL('.', import.meta.url));
+const CHAT_PATH = '/v1/chat/completions';
+const UPSTREAM_KEY = 'sk-bench-0123456789abcdef';
+const PORTKEY_ENTRY = path.join(BENCH, 'node_modules/@portkey-ai/gateway/build/start-server.js');
+
+export interface GatewayBenchSettings {
+  /** Throughput: connections, seconds measured, seconds of warm-up before. */
+  connections: number;
+  durationS: number;
+  warmupS: number;
+  /** Added latency: a fixed overall rate (req/s) over a few connections. */
+  rate: number;
+  rateConnections: number;
+  rateDurationS: number;
+  /** The same rate sent evenly (one request every 1000/rate ms), as autocannon's `overallRate` does not. */
+  paced: boolean;
+  /** Streaming: sequential streamed requests per target, and the upstream's chunks and pacing. */
+  streams: number;
+  chunks: number;
+  delayMs: number;
+  /** Non-streamed requests whose `x-keyway-overhead-ms` is sampled. */
+  overheadSamples: number;
+}
+
+export function gatewaySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayBenchSettings {
+  const number = (name: string, fallback: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0)
+      throw new Error(`${name} must be a positive number, got ${raw}`);
+    return value;
+  };
+  return {
+    connections: number('BENCH_CONNECTIONS', 50),
+    durationS: number('BENCH_DURATION', 10),
+    warmupS: number('BENCH_WARMUP', 2),
+    rate: number('BENCH_RATE', 200),
+    rateConnections: number('BENCH_RATE_CONNECTIONS', 10),
+    rateDurationS: number('BENCH_RATE_DURATION', 10),
+    paced: env.BENCH_PACED !== '0',
+    streams: number('BENCH_STREAMS', 30),
+    chunks: number('BENCH_CHUNKS', 10),
+    delayMs: number('BENCH_DELAY_MS', 20),
+    overheadSamples: number('BENCH_OVERHEAD_SAMPLES', 200),
+  };
+}
+
+export type TargetName = 'direct' | 'Keyway' | 'Portkey';
+
+interface Target {
+  name: TargetName;
+  origin: string;
+  headers: Record<string, string>;
+  model: string;
+}
+
+export interface ThroughputRow {
+  target: TargetName;
+  requests: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+export interface RateRow extends ThroughputRow {
+  addedP50: number;
+  addedP99: number;
+}
+
+export interface StreamRow {
+  target: TargetName;
+  /** Time to the response headers, then to the first content chunk. */
+  headersMedian: number;
+  ttftMedian: number;
+  ttftAdded: number;
+  gapMedian: number;
+  gapMin: number;
+  gapMax: number;
+  /** Gaps between consecutive content chunks of at least half the upstream's delay: not coalesced. */
+  paced: number;
+  gaps: number;
+  spanMedian: number;
+}
+
+export interface GatewayReport {
+  settings: GatewayBenchSettings;
+  throughput: ThroughputRow[];
+  rate: RateRow[];
+  paced: RateRow[] | null;
+  streaming: StreamRow[];
+  overhead: { samples: number; p50: number; p99: number };
+  /** Keyway's `x-keyway-overhead-ms` on the streamed responses (time to its response headers). */
+  streamOverheadP50: number;
+  /** One-minute load averages before anything started and at the end (which includes the benchmark's own). */
+  load: { cores: number; before: number; after: number };
+}
+
+/** A benchmark of errors measures nothing: any failed request ends the run. */
+export class BenchFailure extends Error {
+  override name = 'BenchFailure';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Numbers
+
+const sortNumbers = (values: number[]) => Float64Array.from(values).sort();
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+const median = (values: number[]) => percentile(sortNumbers(values), 50);
+
+// ---------------------------------------------------------------------------------------------
+// Child processes: every one is tracked, stopped in `finally`, and killed even on a crash or ^C.
+
+class Managed {
+  output = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(
+    readonly label: string,
+    readonly child: ChildProcess,
+    /** Started as the leader of its own process group: the whole group is signalled. */
+    readonly group: boolean,
+  ) {
+    const keep = (chunk: Buffer | string) => {
+      this.output = (this.output + chunk.toString()).slice(-16_000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null)
+        resolve({ code: child.exitCode, signal: child.signalCode });
+      else child.once('exit', (code, signal) => resolve({ code, signal }));
+    });
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(this.group ? -pid : pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  async stop(graceMs = 3_000): Promise<void> {
+    if (this.running) {
+      this.signal('SIGTERM');
+      const timer = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), graceMs).unref());
+      if ((await Promise.race([this.exited, timer])) === 'late') this.signal('SIGKILL');
+    }
+    await this.exited;
+    // The group leader may be gone while something it started lives on.
+    if (this.group) this.signal('SIGKILL');
+  }
+}
+
+class Children {
+  readonly #all: Managed[] = [];
+
+  spawn(label: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Managed {
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const managed = new Managed(label, child, true);
+    this.#all.push(managed);
+    return managed;
+  }
+
+  adopt(label: string, child: ChildProcess): Managed {
+    const managed = new Managed(label, child, false);
+    this.#all.push(managed);
+    return managed;
+  }
+
+  /** Synchronous, for process exit and signals. */
+  killAllNow(): void {
+    for (const managed of this.#all) managed.signal('SIGKILL');
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.#all.map((managed) => managed.stop()));
+  }
+}
+
+/** A port free on 127.0.0.1 right now. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Waits until `url` answers HTTP with `okStatus` (any status if omitted), or the process dies. */
+async function waitForHttp(
+  url: string,
+  managed: Managed,
+  timeoutMs: number,
+  okStatus?: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  for (;;) {
+    if (!managed.running) {
+      throw new BenchFailure(`${managed.label} exited before ${url} answered:\n${managed.output}`);
+    }
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      await response.arrayBuffer();
+      if (okStatus === undefined || response.status === okStatus) return;
+      last = `HTTP ${response.status}`;
+    } catch (error) {
+      last = String(error);
+    }
+    if (Date.now() > deadline) {
+      throw new BenchFailure(
+        `${managed.label}: ${url} did not answer in ${timeoutMs} ms (${last}):\n${managed.output}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The three targets
+
+async function startFakeUpstream(children: Children, settings: GatewayBenchSettings): Promise<number> {
+  const upstream = children.spawn('fake upstream', process.execPath, [
+    '--import',
+    'tsx',
+    path.join(BENCH, 'fake-upstream.ts'),
+    '--port',
+    '0',
+    '--chunks',
+    String(settings.chunks),
+    '--delay-ms',
+    String(settings.delayMs),
+  ]);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const match = /\{"port":(\d+)\}/.exec(upstream.output);
+    if (match) return Number(match[1]);
+    if (!upstream.running) throw new BenchFailure(`the fake upstream exited:\n${upstream.output}`);
+    if (Date.now() > deadline) throw new BenchFailure(`the fake upstream did not start:\n${upstream.output}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function startKeyway(children: Children, dataDir: string, upstreamPort: number): Promise<Target> {
+  const env = { KEYWAY_LOG_LEVEL: 'warn' };
+  const data = ['--data', dataDir];
+  const user = await runKeyway(
+    ['admin', 'create-user', '--username', 'bench', '--admin', '--password-stdin', ...data],
+    env,
+    'bench password, long enough\n',
+  );
+  if (user.code !== 0)
+    throw new BenchFailure(`keyway admin create-user failed (${user.code}):\n${user.stderr}`);
+  const created = await runKeyway(
+    ['admin', 'create-token', '--username', 'bench', '--name', 'bench', ...data],
+    env,
+  );
+  const token = created.stdout.trim();
+  if (created.code !== 0 || !token.startsWith('kw_')) {
+    throw new BenchFailure(
+      `keyway admin create-token failed (${created.code}):\n${created.stdout}\n${created.stderr}`,
+    );
+  }
+
+  // At log level warn the "ready on" line is not written: a chosen port and /readyz tell instead.
+  const port = await freePort();
+  const server = new KeywayProcess(['serve', '--host', '127.0.0.1', '--port', String(port), ...data], env);
+  const managed = children.adopt('keyway serve', server.child);
+  const origin = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${origin}/readyz`, managed, 60_000, 200);
+  } catch (error) {
+    throw new BenchFailure(`${(error as Error).message}\n${server.stdout}\n${server.stderr}`);
+  }
+
+  const response = await fetch(`${origin}/api/credentials`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      name: 'bench',
+      provider: 'openai-compatible',
+      secret: UPSTREAM_KEY,
+      settings: { baseUrl: `http://127.0.0.1:${upstreamPort}/v1` },
+    }),
+  });
+  if (response.status !== 201 && response.status !== 200) {
+    throw new BenchFailure(`POST /api/credentials answered ${response.status}: ${await response.text()}`);
+  }
+  await response.arrayBuffer();
+  return { name: 'Keyway', origin, headers: { authorization: `Bearer ${token}` }, model: 'bench/fake-model' };
+}
+
+async function startPortkey(children: Children, upstreamPort: number): Promise<Target> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const portkey = children.spawn(
+    'portkey',
+    process.execPath,
+    ['--import', path.join(BENCH, 'loopback-only.mjs'), PORTKEY_ENTRY, '--headless', `--port=${port}`],
+    env,
+  );
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttp(`${origin}/`, portkey, 30_000);
+  return {
+    name: 'Portkey',
+    origin,
+    headers: {
+      authorization: `Bearer ${UPSTREAM_KEY}`,
+      'x-portkey-provider': 'openai',
+      'x-portkey-custom-host': `http://127.0.0.1:${upstreamPort}/v1`,
+    },
+    model: 'fake-model',
+  };
+}
+
+const chatBody = (target: Target, stream: boolean) =>
+  JSON.stringify({
+    model: target.model,
+    messages: [{ role: 'user', content: 'hi' }],
+    ...(stream ? { stream: true } : {}),
+  });
+
+// ---------------------------------------------------------------------------------------------
+// Single requests: a sanity check of every target, and the overhead header sample
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+function post(target: Target, body: string, agent: http.Agent): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      target.origin + CHAT_PATH,
+      { method: 'POST', agent, headers: { ...target.headers, 'content-type': 'application/json' } },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (part: string) => (text += part));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, text }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.setTimeout(15_000, () => request.destroy(new Error('timed out after 15 s')));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+async function sanityCheck(target: Target, settings: GatewayBenchSettings): Promise<void> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const plain = await post(target, chatBody(target, false), agent).catch((error: Error) => {
+      throw new BenchFailure(`${target.name}: a non-streamed request failed: ${error.message}`);
+    });
+    if (plain.status !== 200 || !plain.text.includes('"chat.completion"')) {
+      throw new BenchFailure(
+        `${target.name}: a non-streamed request answered ${plain.status}: ${plain.text.slice(0, 500)}`,
+      );
+    }
+    if (target.name === 'Keyway' && plain.headers['x-keyway-overhead-ms'] === undefined) {
+      throw new BenchFailure('Keyway: the response has no x-keyway-overhead-ms header');
+    }
+    await streamOnce(target, agent, settings);
+  } finally {
+    agent.destroy();
+  }
+}
+
+async function overheadSample(target: Target, samples: number): Promise<GatewayReport['overhead']> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const values: number[] = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      const reply = await post(target, chatBody(target, false), agent);
+      const header = reply.headers['x-keyway-overhead-ms'];
+      const value = Number(Array.isArray(header) ? header[0] : header);
+      if (reply.status !== 200 || !Number.isFinite(value)) {
+        throw new BenchFailure(
+          `Keyway: overhead sample got ${reply.status}, header ${String(header)}: ${reply.text.slice(0, 300)}`,
+        );
+      }
+      values.push(value);
+    }
+  } finally {
+    agent.destroy();
+  }
+  const sorted = sortNumbers(values);
+  return { samples, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load with autocannon; latencies recorded per response at full (sub-millisecond) resolution
+
+interface LoadOptions {
+  connections: number;
+  durationS: number;
+  overallRate?: number;
+  label: string;
+}
+
+async function load(target: Target, options: LoadOptions): Promise<ThroughputRow> {
+  const latencies: number[] = [];
+  const instance = autocannon({
+    url: target.origin + CHAT_PATH,
+    method: 'POST',
+    headers: { ...target.headers, 'content-type': 'application/json' },
+    body: chatBody(target, false),
+    connections: options.connections,
+    duration: options.durationS,
+    timeout: 10,
+    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+  });
+  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+  });
+  const result = await instance;
+  const bad = result.non2xx + result.errors + result.timeouts + result.resets + result.mismatches;
+  if (bad > 0 || result['2xx'] === 0) {
+    const codes = Object.entries(result.statusCodeStats)
+      .map(([code, { count }]) => `${code}×${count}`)
+      .join(', ');
+    let example = '';
+    const agent = new http.Agent({ keepAlive: false });
+    try {
+      const reply = await post(target, chatBody(target, false), agent);
+      example = `\n  a request now answers ${reply.status}: ${reply.text.slice(0, 500)}`;
+    } catch (error) {
+      example = `\n  a request now fails: ${(error as Error).message}`;
+    } finally {
+      agent.destroy();
+    }
+    throw new BenchFailure(
+      `${target.name} (${options.label}): ${result['2xx']} ok, ${result.non2xx} non-2xx [${codes}], ` +
+        `${result.errors} errors, ${result.timeouts} timeouts, ${result.resets} resets${example}`,
+    );
+  }
+  const sorted = sortNumbers(latencies);
+  return {
+    target: target.name,
+    requests: result['2xx'],
+    rps: result['2xx'] / result.duration,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+  };
+}
+
+/**
+ * An open-loop load at an even rate: request i is sent at start + i × 1000/rate ms, over a keep-alive
+ * pool of `connections` sockets, whatever the earlier ones are doing. Latency runs from the moment a
+ * request is issued (a wait for a free socket counts) to the end of its response.
+ */
+async function paced(
+  target: Target,
+  rate: number,
+  connections: number,
+  durationS: number,
+): Promise<ThroughputRow> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const body = chatBody(target, false);
+  const run = async (seconds: number) => {
+    const interval = 1000 / rate;
+    const total = Math.round(rate * seconds);
+    const latencies: number[] = [];
+    const failures: string[] = [];
+    const inflight: Promise<void>[] = [];
+    const fire = () => {
+      const issued = performance.now();
+      inflight.push(
+        post(target, body, agent).then(
+          (reply) => {
+            if (reply.status === 200) latencies.push(performance.now() - issued);
+            else failures.push(`HTTP ${reply.status}: ${reply.text.slice(0, 300)}`);
+          },
+          (error: Error) => void failures.push(error.message),
+        ),
+      );
+    };
+    const started = performance.now();
+    await new Promise<void>((resolve) => {
+      let sent = 0;
+      const tick = () => {
+        const now = performance.now();
+        while (sent < total && started + sent * interval <= now) {
+          fire();
+          sent++;
+        }
+        if (sent >= total) return resolve();
+        setTimeout(tick, Math.max(0, started + sent * interval - performance.now()));
+      };
+      tick();
+    });
+    await Promise.all(inflight);
+    const elapsedS = (performance.now() - started) / 1000;
+    if (failures.length > 0) {
+      throw new BenchFailure(
+        `${target.name} (paced ${rate} req/s): ${failures.length} of ${total} failed, e.g. ${failures[0]}`,
+      );
+    }
+    return { latencies, elapsedS };
+  };
+  try {
+    await run(1); // opens the pool's connections
+    const { latencies, elapsedS } = await run(durationS);
+    const sorted = sortNumbers(latencies);
+    return {
+      target: target.name,
+      requests: latencies.length,
+      rps: latencies.length / elapsedS,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+    };
+  } finally {
+    agent.destroy();
+  }
+}
+
+const addedVersusFirst = (rows: ThroughputRow[]): RateRow[] =>
+  rows.map((row) => ({ ...row, addedP50: row.p50 - rows[0]!.p50, addedP99: row.p99 - rows[0]!.p99 }));
+
+// ---------------------------------------------------------------------------------------------
+// Streaming: time to the first content chunk, and the gaps between content chunks at the client
+
+interface StreamSample {
+  headers: number;
+  ttft: number;
+  /** `x-keyway-overhead-ms`, where the response has one. */
+  overheadMs: number | null;
+  /** Arrival time of every content chunk, relative to the request being sent. */
+  arrivals: number[];
+}
+
+function streamOnce(
+  target: Target,
+  agent: http.Agent,
+  settings: GatewayBenchSettings,
+): Promise<StreamSample> {
+  return new Promise((resolve, reject) => {
+    const fail = (message: string) => reject(new BenchFailure(`${target.name} (streaming): ${message}`));
+    const arrivals: number[] = [];
+    let sentAt = 0;
+    let pending = '';
+    let done = false;
+    const request = http.request(
+      target.origin + CHAT_PATH,
+      { method: 'POST', agent, headers: { ...target.headers, 'content-type': 'application/json' } },
+      (response) => {
+        const headersAt = performance.now() - sentAt;
+        response.setEncoding('utf8');
+        const type = String(response.headers['content-type'] ?? '');
+        const overheadHeader = response.headers['x-keyway-overhead-ms'];
+        const overheadMs = typeof overheadHeader === 'string' ? Number(overheadHeader) : null;
+        if (response.statusCode !== 200 || !type.startsWith('text/event-stream')) {
+          let text = '';
+          response.on('data', (part: string) => (text += part));
+          response.on('end', () => fail(`HTTP ${response.statusCode} ${type}: ${text.slice(0, 500)}`));
+          return;
+        }
+        response.on('data', (part: string) => {
+          const now = performance.now() - sentAt;
+          pending += part;
+          let end: number;
+          while ((end = pending.indexOf('\n\n')) >= 0) {
+            const event = pending.slice(0, end);
+            pending = pending.slice(end + 2);
+            for (const line of event.split('\n')) {
+              if (!line.startsWith('data:')) continue;
+              const data = line.slice(5).trim();
+              if (data === '[DONE]') {
+                done = true;
+                continue;
+              }
+              const chunk = JSON.parse(data) as { choices?: { delta?: { content?: unknown } }[] };
+              const content = chunk.choices?.[0]?.delta?.content;
+              if (typeof content === 'string' && content.length > 0) arrivals.push(now);
+            }
+          }
+        });
+        response.on('end', () => {
+          if (!done) return fail(`the stream ended without data: [DONE] (${arrivals.length} content chunks)`);
+          if (arrivals.length !== settings.chunks) {
+            return fail(`${arrivals.length} content chunks arrived, the upstream sent ${settings.chunks}`);
+          }
+          resolve({ headers: headersAt, ttft: arrivals[0]!, overheadMs, arrivals });
+        });
+        response.on('error', (error) => fail(error.message));
+      },
+    );
+    request.setTimeout(15_000, () => request.destroy(new Error('timed out after 15 s')));
+    request.on('error', (error) => fail(error.message));
+    sentAt = performance.now();
+    request.end(chatBody(target, true));
+  });
+}
+
+async function streaming(
+  target: Target,
+  settings: GatewayBenchSettings,
+): Promise<Omit<StreamRow, 'ttftAdded'> & { overheadMs: number[] }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const overheadMs: number[] = [];
+  const ttfts: number[] = [];
+  const headers: number[] = [];
+  const spans: number[] = [];
+  const gaps: number[] = [];
+  try {
+    for (let i = 0; i < settings.streams; i++) {
+      const sample = await streamOnce(target, agent, settings);
+      ttfts.push(sample.ttft);
+      headers.push(sample.headers);
+      if (sample.overheadMs !== null) overheadMs.push(sample.overheadMs);
+      spans.push(sample.arrivals.at(-1)! - sample.arrivals[0]!);
+      for (let j = 1; j < sample.arrivals.length; j++)
+        gaps.push(sample.arrivals[j]! - sample.arrivals[j - 1]!);
+    }
+  } finally {
+    agent.destroy();
+  }
+  const sortedGaps = sortNumbers(gaps);
+  return {
+    target: target.name,
+    headersMedian: median(headers),
+    ttftMedian: median(ttfts),
+    gapMedian: percentile(sortedGaps, 50),
+    gapMin: sortedGaps[0] ?? Number.NaN,
+    gapMax: sortedGaps.at(-1) ?? Number.NaN,
+    paced: gaps.filter((gap) => gap >= settings.delayMs / 2).length,
+    gaps: gaps.length,
+    spanMedian: median(spans),
+    overheadMs,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+/** Starts the fake upstream, Keyway and Portkey, measures all three, and stops everything. */
+export async function gatewayBenchmark(
+  settings: GatewayBenchSettings = gatewaySettingsFromEnv(),
+): Promise<GatewayReport> {
+  if (!fs.existsSync(PORTKEY_ENTRY)) {
+    throw new BenchFailure(`${PORTKEY_ENTRY} is missing: run npm install --prefix bench`);
+  }
+  const loadBefore = os.loadavg()[0]!;
+  const children = new Children();
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'keyway-bench-gateway-'));
+  const cleanUpNow = () => {
+    children.killAllNow();
+    fs.rmSync(root, { recursive: true, force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    cleanUpNow();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('exit', cleanUpNow);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    log('starting the fake upstream, Keyway and Portkey');
+    const upstreamPort = await startFakeUpstream(children, settings);
+    const [keyway, portkey] = await Promise.all([
+      startKeyway(children, path.join(root, 'keyway-data'), upstreamPort),
+      startPortkey(children, upstreamPort),
+    ]);
+    const direct: Target = {
+      name: 'direct',
+      origin: `http://127.0.0.1:${upstreamPort}`,
+      headers: { authorization: `Bearer ${UPSTREAM_KEY}` },
+      model: 'fake-model',
+    };
+    const targets = [direct, keyway, portkey];
+    for (const target of targets) await sanityCheck(target, settings);
+
+    const throughput: ThroughputRow[] = [];
+    for (const target of targets) {
+      log(`throughput: ${target.name} (${settings.warmupS} s warm-up, ${settings.durationS} s measured)`);
+      await load(target, {
+        connections: settings.connections,
+        durationS: settings.warmupS,
+        label: 'warm-up',
+      });
+      throughput.push(
+        await load(target, {
+          connections: settings.connections,
+          durationS: settings.durationS,
+          label: 'throughput',
+        }),
+      );
+    }
+
+    const rateRuns: ThroughputRow[] = [];
+    for (const target of targets) {
+      log(`fixed rate: ${target.name} (${settings.rate} req/s for ${settings.rateDurationS} s)`);
+      rateRuns.push(
+        await load(target, {
+          connections: settings.rateConnections,
+          durationS: settings.rateDurationS,
+          overallRate: settings.rate,
+          label: `${settings.rate} req/s`,
+        }),
+      );
+    }
+    const rate = addedVersusFirst(rateRuns);
+
+    let pacedRows: RateRow[] | null = null;
+    if (settings.paced) {
+      const pacedRuns: ThroughputRow[] = [];
+      for (const target of targets) {
+        log(`evenly paced: ${target.name} (${settings.rate} req/s for ${settings.rateDurationS} s)`);
+        pacedRuns.push(await paced(target, settings.rate, settings.rateConnections, settings.rateDurationS));
+      }
+      pacedRows = addedVersusFirst(pacedRuns);
+    }
+
+    const streamRows: StreamRow[] = [];
+    let streamOverheadP50 = Number.NaN;
+    for (const target of targets) {
+      log(`streaming: ${target.name} (${settings.streams} sequential requests)`);
+      const { overheadMs, ...row } = await streaming(target, settings);
+      if (target.name === 'Keyway') streamOverheadP50 = median(overheadMs);
+      streamRows.push({ ...row, ttftAdded: row.ttftMedian - (streamRows[0]?.ttftMedian ?? row.ttftMedian) });
+    }
+
+    log(`x-keyway-overhead-ms: ${settings.overheadSamples} sequential requests`);
+    const overhead = await overheadSample(keyway, settings.overheadSamples);
+    return {
+      load: { cores: os.availableParallelism(), before: loadBefore, after: os.loadavg()[0]! },
+      settings,
+      throughput,
+      rate,
+      paced: pacedRows,
+      streaming: streamRows,
+      overhead,
+      streamOverheadP50,
+    };
+  } finally {
+    await children.stopAll();
+    fs.rmSync(root, { recursive: true, force: true });
+    process.off('exit', cleanUpNow);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const ms = (value: number) => `${value.toFixed(2)} ms`;
+const signedMs = (value: number) => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(2)} ms`;
+const count = (value: number) => Math.round(value).toLocaleString('en-US');
+
+export function formatGatewayReport(report: GatewayReport): string {
+  const { settings: s } = report;
+  const lines: string[] = [];
+  const by = <T extends { target: TargetName }>(rows: T[], name: TargetName) =>
+    rows.find((row) => row.target === name)!;
+
+  const direct = by(report.throughput, 'direct');
+  const { load } = report;
+  lines.push(
+    `Gateway: direct to the fake upstream vs through Keyway vs through Portkey 1.15.2, all on 127.0.0.1; ` +
+      `${load.cores} cores shared by the load generator, upstream and gateway; 1-min load average ${load.before.toFixed(2)} before the run` +
+      (load.before > load.cores / 4 ? ' (other work was running: treat the numbers with care)' : '') +
+      `, ${load.after.toFixed(2)} after it (its own load included)`,
+    '',
+    `Throughput: non-streamed POST ${CHAT_PATH}, autocannon c=${s.connections}, ${s.durationS} s after a ${s.warmupS} s warm-up`,
+    '',
+    '| target | req/s | p50 | p99 | requests | share of direct |',
+    '|---|---:|---:|---:|---:|---:|',
+  );
+  for (const row of report.throughput) {
+    lines.push(
+      `| ${row.target} | ${count(row.rps)} | ${ms(row.p50)} | ${ms(row.p99)} | ${count(row.requests)} | ${((100 * row.rps) / direct.rps).toFixed(1)} % |`,
+    );
+  }
+  const ratio = by(report.throughput, 'Keyway').rps / by(report.throughput, 'Portkey').rps;
+  lines.push(
+    '',
+    `Keyway / Portkey throughput: **${ratio.toFixed(2)}×** (goal ≥ 5×: ${ratio >= 5 ? 'met' : 'NOT met'})`,
+    '',
+  );
+
+  const rateTable = (title: string, rows: RateRow[]) => {
+    lines.push(
+      title,
+      '',
+      '| target | req/s | p50 | p99 | added p50 | added p99 |',
+      '|---|---:|---:|---:|---:|---:|',
+    );
+    for (const row of rows) {
+      const added =
+        row.target === 'direct' ? '| — | — |' : `| ${signedMs(row.addedP50)} | ${signedMs(row.addedP99)} |`;
+      lines.push(`| ${row.target} | ${count(row.rps)} | ${ms(row.p50)} | ${ms(row.p99)} ${added}`);
+    }
+    const keyway = by(rows, 'Keyway');
+    const met = keyway.addedP50 <= 1 && keyway.addedP99 <= 3;
+    lines.push('', `Keyway added latency goal (≤ 1 ms p50, ≤ 3 ms p99): ${met ? 'met' : 'NOT met'}`, '');
+  };
+  rateTable(
+    `Added latency at ${s.rate} req/s: autocannon overallRate=${s.rate}, c=${s.rateConnections}, ${s.rateDurationS} s ` +
+      `(autocannon sends each connection's share of a second back to back at the start of the second: bursts at c=${s.rateConnections})`,
+    report.rate,
+  );
+  if (report.paced) {
+    rateTable(
+      `Added latency at ${s.rate} req/s sent evenly: one request every ${(1000 / s.rate).toFixed(1)} ms, open loop, ` +
+        `keep-alive pool of ${s.rateConnections}, ${s.rateDurationS} s after 1 s`,
+      report.paced,
+    );
+  }
+
+  lines.push(
+    `Streaming: ${s.streams} sequential streamed requests per target; the upstream sends ${s.chunks} content chunks ${s.delayMs} ms apart (the first at once)`,
+    '',
+    `| target | response headers (median) | first chunk (median) | added vs direct | gap between chunks (median) | min gap | max gap | gaps ≥ ${s.delayMs / 2} ms | first → last chunk (median; upstream ${(s.chunks - 1) * s.delayMs} ms) |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
+  for (const row of report.streaming) {
+    const added = row.target === 'direct' ? '—' : signedMs(row.ttftAdded);
+    lines.push(
+      `| ${row.target} | ${ms(row.headersMedian)} | ${ms(row.ttftMedian)} | ${added} | ${ms(row.gapMedian)} | ${ms(row.gapMin)} | ${ms(row.gapMax)} | ${row.paced}/${row.gaps} | ${ms(row.spanMedian)} |`,
+    );
+  }
+  lines.push(
+    '',
+    `Keyway \`x-keyway-overhead-ms\` over ${report.overhead.samples} sequential non-streamed requests: median ${ms(report.overhead.p50)}, p99 ${ms(report.overhead.p99)}` +
+      ` (streamed responses: median ${ms(report.streamOverheadP50)} to the response headers)`,
+  );
+  return lines.join('\n');
+}
