@@ -1,4 +1,4 @@
-import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../db/tables.ts';
 
 /** A credential row as the service works with it; the sealed secret travels only inside the service. */
@@ -136,14 +136,11 @@ export class CredentialsRepository {
 
   /** Records use without a write per request: one statement per batch of requests. */
   async touchLastUsed(uses: { id: string; at: Date }[]): Promise<void> {
-    for (const use of uses) {
-      await this.#db
-        .updateTable('credentials')
-        .set({ last_used_at: use.at })
-        .where('id', '=', use.id)
-        .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', use.at)]))
-        .execute();
-    }
+    if (uses.length === 0) return;
+    await sql`
+      UPDATE credentials c SET last_used_at = u.at
+        FROM jsonb_to_recordset(${JSON.stringify(uses)}::jsonb) AS u(id uuid, at timestamptz)
+       WHERE c.id = u.id AND (c.last_used_at IS NULL OR c.last_used_at < u.at)`.execute(this.#db);
   }
 
   /** Visible credentials holding the same secret (by fingerprint). */

@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import type { UsageEvent, UsageRepository } from './usage.repository.ts';
 
 /**
- * Collects usage events in memory and writes them in batches, off the request path: every second,
- * or at once when a batch is full, and on shutdown. Credential `lastUsedAt` rides along, one update
- * per credential per batch. A failed write keeps the events for the next try (up to a cap).
+ * Collects usage events in memory and writes them in batches, off the request path: every second, at
+ * once when a batch is full, and on shutdown. Credential `lastUsedAt` rides along, one statement per
+ * batch. A failed write keeps the events for the next try (up to a cap).
  */
 export class UsageRecorder {
   readonly #repository: UsageRepository;
