@@ -1,24 +1,17 @@
 import { KeywayError } from '../errors.ts';
+import type { UsageRow } from '../usage/usage.repository.ts';
 import { ApiClient, table } from './api-client.ts';
 import { parseFlags, type CliIO } from './common.ts';
 
 const USAGE =
   'keyway usage [--group-by day|credential|model|token|bot] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--all] [--json]';
 
+/** What `GET /api/usage` answers. */
 interface UsageReport {
   groupBy: string;
   from: string;
   to: string;
-  rows: {
-    key: string;
-    label: string | null;
-    requests: number;
-    errors: number;
-    inputTokens: number;
-    outputTokens: number;
-    cachedTokens: number;
-    avgLatencyMs: number;
-  }[];
+  rows: UsageRow[];
 }
 
 /** `keyway usage`: gateway usage through the HTTP API (the last 30 days by day, unless told otherwise). */
