@@ -65,7 +65,7 @@ export class UsageRepository {
     if (events.length === 0) return;
     await sql`
       WITH e AS (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(events.map(toRow))}::jsonb)
+        SELECT * FROM json_to_recordset(${JSON.stringify(events.map(toRow))}::json)
           AS e(at timestamptz, user_id uuid, token_id uuid, bot_id uuid, credential_id uuid, provider text,
                model text, input_tokens integer, output_tokens integer, cached_tokens integer,
                latency_ms integer, status smallint)
