@@ -151,15 +151,11 @@ export class CredentialsService {
       ...this.#seal(secret, { id, ownerId, provider: provider.id, version: 1 }),
     });
     if (!row) throw nameTaken(input.name, ownerId === null);
-    await this.#audit.record({
-      actorId: actor.userId,
-      action: 'credential.create',
-      targetType: 'credential',
-      targetId: id,
-      details: { name: input.name, provider: provider.id, shared: ownerId === null },
+    await this.#recordChange(actor, 'credential.create', id, {
+      name: input.name,
+      provider: provider.id,
+      shared: ownerId === null,
     });
-    // A new credential can change what a model-name prefix resolves to, on every node.
-    await this.#changes.publish(`credential:${id}`);
     const [view] = await this.#views(scope, [row]);
     return { ...view!, warnings: this.#warnings(provider, secret, view!) };
   }
@@ -181,14 +177,10 @@ export class CredentialsService {
     });
     if (row === null) throw nameTaken(changes.name ?? current.name, current.ownerId === null);
     if (!row) throw notFound();
-    await this.#audit.record({
-      actorId: actor.userId,
-      action: 'credential.update',
-      targetType: 'credential',
-      targetId: id,
-      details: { renamed: changes.name !== undefined, settingsChanged: settings !== undefined },
+    await this.#recordChange(actor, 'credential.update', id, {
+      renamed: changes.name !== undefined,
+      settingsChanged: settings !== undefined,
     });
-    await this.#changes.publish(`credential:${id}`);
     return (await this.#views(scope, [row]))[0]!;
   }
 
@@ -209,14 +201,7 @@ export class CredentialsService {
       this.#seal(secret, { ...current, version: current.version + 1 }),
     );
     if (!row) throw new KeywayError('conflict', 'The credential changed while rotating it; try again.');
-    await this.#audit.record({
-      actorId: actor.userId,
-      action: 'credential.rotate',
-      targetType: 'credential',
-      targetId: id,
-      details: { version: row.version },
-    });
-    await this.#changes.publish(`credential:${id}`);
+    await this.#recordChange(actor, 'credential.rotate', id, { version: row.version });
     const [view] = await this.#views(scope, [row]);
     return { ...view!, warnings: this.#warnings(provider, secret, view!) };
   }
@@ -237,14 +222,7 @@ export class CredentialsService {
     }
     if (bots.length > 0) await this.#usage.detach(id);
     if (!(await this.#repository.delete(scope, id))) throw notFound();
-    await this.#audit.record({
-      actorId: actor.userId,
-      action: 'credential.delete',
-      targetType: 'credential',
-      targetId: id,
-      details: { detachedBots: bots.length },
-    });
-    await this.#changes.publish(`credential:${id}`);
+    await this.#recordChange(actor, 'credential.delete', id, { detachedBots: bots.length });
   }
 
   /** Calls the provider's cheapest authenticated endpoint and records whether the key works. */
@@ -382,6 +360,23 @@ export class CredentialsService {
   }
 
   // ── internals ──
+
+  /** Audits a change and tells every node to drop what it cached about the credential (and model names). */
+  async #recordChange(
+    actor: Principal,
+    action: string,
+    id: string,
+    details: Record<string, unknown>,
+  ): Promise<void> {
+    await this.#audit.record({
+      actorId: actor.userId,
+      action,
+      targetType: 'credential',
+      targetId: id,
+      details,
+    });
+    await this.#changes.publish(`credential:${id}`);
+  }
 
   async #find(scope: Scope, id: string): Promise<CredentialRecord> {
     if (!isUuid(id)) throw notFound();
