@@ -34,22 +34,4 @@ export class AuditLogRepository implements AuditLog {
       })
       .execute();
   }
-
-  async list(options: { targetId?: string; limit?: number } = {}) {
-    let query = this.#db
-      .selectFrom('audit_log')
-      .select([
-        'id',
-        'at',
-        'actor',
-        'action',
-        'target_type as targetType',
-        'target_id as targetId',
-        'details',
-      ])
-      .orderBy('id', 'desc')
-      .limit(options.limit ?? 100);
-    if (options.targetId) query = query.where('target_id', '=', options.targetId);
-    return query.execute();
-  }
 }

@@ -113,6 +113,8 @@ export class AuthService {
     const csrfToken = randomBytes(24).toString('base64url');
     const expiresAt = new Date(now.getTime() + SESSION_IDLE_MS);
     await this.#sessions.insert({ id: sha256(sessionToken), userId: user.id, csrfToken, expiresAt });
+    // Expired sessions are refused when presented; sign-in is a rare moment to also sweep them away.
+    await this.#sessions.deleteExpired(now);
     return { sessionToken, csrfToken, user: toUserView(user), expiresAt };
   }
 

@@ -64,10 +64,6 @@ export class SessionsRepository {
     await this.#db.deleteFrom('login_sessions').where('id', '=', id).execute();
   }
 
-  async deleteForUser(userId: string): Promise<void> {
-    await this.#db.deleteFrom('login_sessions').where('user_id', '=', userId).execute();
-  }
-
   async deleteExpired(now: Date): Promise<void> {
     await this.#db.deleteFrom('login_sessions').where('expires_at', '<', now).execute();
   }

@@ -83,11 +83,6 @@ export class Cipher {
     }
   }
 
-  /** Whether the key that sealed this secret is the current one (rotation re-seals the others). */
-  isCurrent(keyId: string): boolean {
-    return keyId === this.current.id;
-  }
-
   /** The ids of every key this cipher can read with. */
   get keyIds(): string[] {
     return [...this.#byId.keys()];
