@@ -11,6 +11,7 @@ import { vaultCommand } from './vault.ts';
 import { loginCommand } from './login.ts';
 import { credsCommand } from './creds.ts';
 import { tokensCommand } from './tokens.ts';
+import { botsCommand } from './bots.ts';
 import { usageCommand } from './usage.ts';
 
 const HELP = `Keyway ${appVersion()}: a provider key stored once, encrypted, used by everything that needs it.
@@ -23,6 +24,7 @@ Usage:
   keyway vault rotate-master-key [--batch-size 100]
   keyway login [--url URL] [--username U] [--password-stdin]
   keyway creds list | add --name N --provider P [--setting k=v] [--shared] [--secret-stdin] | test | rotate | rm
+  keyway bots list | create --name N --credential C --model M […] | show | rm | sessions   (keyway bots help)
   keyway tokens list | create --name N [--expires-in-days D] | revoke ID
   keyway usage [--group-by day|credential|model|token] [--from D] [--to D] [--all] [--json]
   keyway --version
@@ -50,6 +52,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         return await loginCommand(args, io);
       case 'creds':
         return await credsCommand(args, io);
+      case 'bots':
+        return await botsCommand(args, io);
       case 'tokens':
         return await tokensCommand(args, io);
       case 'usage':
