@@ -2,6 +2,8 @@ import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { AuthService } from './auth/auth.service.ts';
 import { registerAuthRoutes } from './auth/auth.routes.ts';
+import { registerConversationsRoutes } from './chat/conversations.routes.ts';
+import type { ConversationsService } from './chat/conversations.service.ts';
 import { registerCredentialsRoutes } from './credentials/credentials.routes.ts';
 import type { CredentialsService } from './credentials/credentials.service.ts';
 import { ApiRegistry } from './http/api-registry.ts';
@@ -34,6 +36,7 @@ export interface AppServices {
   users: UsersService;
   credentials: CredentialsService;
   providers: ProviderRegistry;
+  conversations: ConversationsService;
 }
 
 export interface AppDeps {
@@ -68,6 +71,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   registerProvidersRoutes(app, api, deps.services.providers);
   registerCredentialsRoutes(app, api, deps.services.credentials);
   registerUsageRoutes(app, api, deps.services.usage, deps.services.usageRecorder);
+  registerConversationsRoutes(app, api, deps.services.conversations);
   registerGatewayRoutes(app, { gateway: deps.services.gateway, tokens: deps.services.tokens });
   const openapi = api.document(deps.version);
   app.get('/api/openapi.json', (c) => c.json(openapi));

@@ -3,6 +3,9 @@ import type { Config } from './config/config.ts';
 import { createApp, type AppServices } from './app.ts';
 import { AuditLogRepository } from './audit/audit-log.repository.ts';
 import { AuthService } from './auth/auth.service.ts';
+import { createChatModels } from './chat/chat-models.ts';
+import { ConversationsRepository } from './chat/conversations.repository.ts';
+import { ConversationsService } from './chat/conversations.service.ts';
 import { LoginThrottleRepository } from './auth/login-throttle.repository.ts';
 import { SessionsRepository } from './auth/sessions.repository.ts';
 import { NO_CREDENTIAL_CONSUMERS } from './credentials/credential-usage.ts';
@@ -110,6 +113,32 @@ export async function assembleKeyway(
     recordUse: (uses) => credentials.recordUse(uses),
     logger,
   });
+  const gateway = new GatewayService({
+    credentials,
+    upstream,
+    adapters: TRANSLATING_ADAPTERS,
+    usage: usageRecorder,
+    timeouts: {
+      firstByteMs: config.gateway.firstByteTimeoutMs,
+      idleMs: config.gateway.idleTimeoutMs,
+      retries: config.gateway.retries,
+      maxRetryAfterMs: 20_000,
+    },
+    logger,
+  });
+  const conversations = new ConversationsService({
+    repository: new ConversationsRepository(database.db),
+    gateway,
+    models: createChatModels({
+      models: (principal) => gateway.models(principal),
+      resolveModel: (principal, model) => credentials.resolveModel(principal, model),
+      usable: (principal) => credentials.usable(principal),
+      isProvider: (id) => providers.get(id) !== undefined,
+      // The bots add a source here for `bot:<name>`.
+      extraSources: [],
+    }),
+    logger,
+  });
   const services: AppServices = {
     users,
     auth: new AuthService({
@@ -124,19 +153,8 @@ export async function assembleKeyway(
     providers,
     usage,
     usageRecorder,
-    gateway: new GatewayService({
-      credentials,
-      upstream,
-      adapters: TRANSLATING_ADAPTERS,
-      usage: usageRecorder,
-      timeouts: {
-        firstByteMs: config.gateway.firstByteTimeoutMs,
-        idleMs: config.gateway.idleTimeoutMs,
-        retries: config.gateway.retries,
-        maxRetryAfterMs: 20_000,
-      },
-      logger,
-    }),
+    gateway,
+    conversations,
   };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness();
@@ -172,6 +190,8 @@ export async function assembleKeyway(
       );
     },
     async close() {
+      // Answers still being stored write usage too: they finish first.
+      await conversations.close();
       await usageRecorder.close();
       services.tokens.close();
       services.credentials.close();

@@ -24,6 +24,8 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   name_taken: 409,
   setup_closed: 409,
   credential_in_use: 409,
+  no_credentials: 409,
+  nothing_to_regenerate: 409,
   secret_unreadable: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
