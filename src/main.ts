@@ -174,6 +174,7 @@ export async function assembleKeyway(
     readiness,
     version,
     bodyLimitBytes: config.bodyLimitBytes,
+    webDir: config.webDir,
     services,
   });
 
