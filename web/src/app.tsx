@@ -29,6 +29,8 @@ export function App() {
       setCsrfToken(null);
       setMe(null);
       setNotice(message);
+      // Several calls can fail at once: only the first decides where sign-in returns to.
+      if (window.location.pathname === '/login') return;
       const here = window.location.pathname + window.location.search;
       navigate(`/login?next=${encodeURIComponent(safeNext(here))}`, { replace: true });
     });

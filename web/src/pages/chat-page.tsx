@@ -337,7 +337,11 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
           </h1>
           <div className="model-picker">
             <label htmlFor="model">Model</label>
-            {modelChoices.length > 0 ? (
+            {models === null ? (
+              <select id="model" disabled>
+                <option>Loading models…</option>
+              </select>
+            ) : modelChoices.length > 0 ? (
               <select
                 id="model"
                 value={model}
