@@ -218,7 +218,8 @@ export class ConversationsService {
     const log = options.log ?? this.#logger;
     const abort = new AbortController();
     const onAbort = () => abort.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) abort.abort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
 
     let output: ReadableStreamDefaultController<ChatEvent> | undefined;
     let open = true;
