@@ -1,5 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SseDecoder } from '../http/sse.ts';
+import {
+  FAKE_ANTHROPIC_KEY,
+  startFakeAnthropic,
+  type FakeAnthropic,
+} from '../../test/fakes/fake-anthropic.ts';
 import { startFakeOpenAiChat, type FakeOpenAiChat } from '../../test/fakes/fake-openai-chat.ts';
 import { startFakeProvider, type FakeProvider } from '../../test/fakes/fake-providers.ts';
 import { fakeKey } from '../../test/support/gateway-harness.ts';
@@ -24,6 +29,7 @@ describe.each(BACKENDS)('chat conversations API [%s]', (backend) => {
   const key = fakeKey();
   let upstream: FakeOpenAiChat;
   let lister: FakeProvider;
+  let anthropic: FakeAnthropic;
   let harness: TestKeyway;
   let alice: { id: string; token: string };
   let bob: { id: string; token: string };
@@ -31,10 +37,12 @@ describe.each(BACKENDS)('chat conversations API [%s]', (backend) => {
   beforeAll(async () => {
     upstream = await startFakeOpenAiChat({ validKeys: [key] });
     lister = await startFakeProvider({ wire: 'openai', validKeys: [key], models: ['gpt-4o-mini'] });
+    anthropic = await startFakeAnthropic();
   });
   afterAll(async () => {
     await upstream.close();
     await lister.close();
+    await anthropic.close();
   });
   beforeEach(async () => {
     harness = await createTestKeyway(backend, {
@@ -364,6 +372,58 @@ describe.each(BACKENDS)('chat conversations API [%s]', (backend) => {
     });
     expect([unknown.status, unknown.body.error.code]).toEqual([400, 'model_not_found']);
     expect(upstream.requests).toEqual([]);
+  });
+
+  it('chats through a translated provider (Anthropic), and keeps a clean failure when its stream reports an error', async () => {
+    await harness.call('POST', '/api/credentials', {
+      token: alice.token,
+      body: {
+        name: 'claude',
+        provider: 'anthropic',
+        secret: FAKE_ANTHROPIC_KEY,
+        settings: { baseUrl: anthropic.url },
+      },
+    });
+    anthropic.setScript({ type: 'message', content: [{ type: 'text', text: ['Bon', 'jour', '.'] }] });
+    const conversation = await newConversation(alice.token, { model: 'claude/claude-sonnet-4-5' });
+    const events = await readEvents(
+      await send(alice.token, conversation.id, { content: 'Say hello in French' }),
+    );
+    expect(events.filter((event) => event.type === 'delta').map((event) => event.text)).toEqual([
+      'Bon',
+      'jour',
+      '.',
+    ]);
+    expect(events.at(-1)).toMatchObject({
+      type: 'done',
+      message: { content: 'Bonjour.', status: 'complete' },
+    });
+    expect(anthropic.requests.at(-1)!.body).toMatchObject({
+      model: 'claude-sonnet-4-5',
+      messages: [{ role: 'user', content: 'Say hello in French' }],
+    });
+
+    anthropic.setScript({
+      type: 'message',
+      content: [{ type: 'text', text: ['Un', ' deux', ' trois'] }],
+      interrupt: {
+        afterEvents: 4,
+        then: { type: 'error', errorType: 'overloaded_error', message: 'Overloaded at rack 12' },
+      },
+    });
+    const failed = await readEvents(await send(alice.token, conversation.id, { content: 'Count' }));
+    const last = failed.at(-1)!;
+    expect(last).toMatchObject({ type: 'error', code: 'provider_error' });
+    expect(last.message).not.toContain('rack 12');
+    const messages = await messagesOf(alice.token, conversation.id);
+    expect(messages.at(-1)).toMatchObject({
+      status: 'failed',
+      content: failed
+        .filter((event) => event.type === 'delta')
+        .map((event) => event.text)
+        .join(''),
+      error: { code: 'provider_error' },
+    });
   });
 
   it('answers bad input with 4xx and stable codes', async () => {
