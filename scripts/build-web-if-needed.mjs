@@ -33,6 +33,7 @@ export function staleReason() {
   if (!fs.existsSync(builtIndex)) return 'web/dist is missing';
   const sources = newestMtime([
     path.join(web, 'src'),
+    path.join(web, 'public'),
     path.join(web, 'index.html'),
     path.join(web, 'vite.config.ts'),
   ]);

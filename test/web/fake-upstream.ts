@@ -26,7 +26,16 @@ export async function startSlowOpenAi(options: { validKey: string; models: strin
     req.on('end', () => {
       if (req.headers.authorization !== `Bearer ${options.validKey}`) {
         res.writeHead(401, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { message: 'Incorrect API key provided.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }));
+        res.end(
+          JSON.stringify({
+            error: {
+              message: 'Incorrect API key provided.',
+              type: 'invalid_request_error',
+              param: null,
+              code: 'invalid_api_key',
+            },
+          }),
+        );
         return;
       }
       if (req.method === 'GET' && req.url === '/v1/models') {
@@ -34,14 +43,23 @@ export async function startSlowOpenAi(options: { validKey: string; models: strin
         res.end(
           JSON.stringify({
             object: 'list',
-            data: options.models.map((id) => ({ id, object: 'model', created: 1_760_000_000, owned_by: 'fake' })),
+            data: options.models.map((id) => ({
+              id,
+              object: 'model',
+              created: 1_760_000_000,
+              owned_by: 'fake',
+            })),
           }),
         );
         return;
       }
       if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
         res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { message: 'Not found', type: 'invalid_request_error', param: null, code: null } }));
+        res.end(
+          JSON.stringify({
+            error: { message: 'Not found', type: 'invalid_request_error', param: null, code: null },
+          }),
+        );
         return;
       }
       const body = JSON.parse(raw) as Record<string, unknown>;
@@ -68,7 +86,9 @@ export async function startSlowOpenAi(options: { validKey: string; models: strin
               object: 'chat.completion',
               created: 1_760_000_000,
               model: body.model,
-              choices: [{ index: 0, message: { role: 'assistant', content: pieces.join('') }, finish_reason: 'stop' }],
+              choices: [
+                { index: 0, message: { role: 'assistant', content: pieces.join('') }, finish_reason: 'stop' },
+              ],
               usage: { prompt_tokens: 9, completion_tokens: 5, total_tokens: 14 },
             }),
           );

@@ -15,13 +15,22 @@ const TYPES: Record<string, string> = {
  * an SPA needs) and everything under /api, /v1 and /hooks proxied, streamed, to Keyway. Once
  * `keyway serve` serves web/dist itself the test uses the server directly and this is not started.
  */
-export async function startUiFront(distDir: string, keywayUrl: string): Promise<{ url: string; close(): Promise<void> }> {
+export async function startUiFront(
+  distDir: string,
+  keywayUrl: string,
+): Promise<{ url: string; close(): Promise<void> }> {
   const upstream = new URL(keywayUrl);
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://front');
     if (/^\/(api|v1|hooks)(\/|$)/.test(url.pathname)) {
       const forward = request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+        },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
@@ -33,7 +42,10 @@ export async function startUiFront(distDir: string, keywayUrl: string): Promise<
       return;
     }
     const file = path.join(distDir, path.normalize(url.pathname).replace(/^(\.\.[/\\])+/, ''));
-    const target = file.startsWith(distDir) && fs.existsSync(file) && fs.statSync(file).isFile() ? file : path.join(distDir, 'index.html');
+    const target =
+      file.startsWith(distDir) && fs.existsSync(file) && fs.statSync(file).isFile()
+        ? file
+        : path.join(distDir, 'index.html');
     res.writeHead(200, { 'content-type': TYPES[path.extname(target)] ?? 'application/octet-stream' });
     fs.createReadStream(target).pipe(res);
   });
