@@ -14,6 +14,7 @@ export default defineConfig({
         test: {
           name: 'server',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['test/web/bundle-size.test.ts', '**/node_modules/**'],
           globalSetup: ['test/support/global-setup.ts'],
         },
       },
@@ -21,7 +22,11 @@ export default defineConfig({
         // The web UI's logic (SSE parsing, markdown, highlighting, forms): pure functions, no database,
         // so no PostgreSQL or PGlite is started for them.
         extends: true,
-        test: { name: 'web', include: ['web/**/*.test.{ts,tsx}'], testTimeout: 10_000 },
+        test: {
+          name: 'web',
+          include: ['web/**/*.test.{ts,tsx}', 'test/web/bundle-size.test.ts'],
+          testTimeout: 10_000,
+        },
       },
     ],
   },

@@ -46,6 +46,9 @@ export function buildWeb() {
   const result = spawnSync(process.execPath, [vite, 'build', web, '--logLevel', 'warn'], {
     cwd: root,
     stdio: 'inherit',
+    // A NODE_ENV inherited from a test runner (test) or a shell (development) would make vite bundle
+    // React's development build: three times the size.
+    env: { ...process.env, NODE_ENV: 'production' },
   });
   return result.status === 0;
 }
