@@ -50,7 +50,8 @@ describe('web UI in a real browser [embedded]', () => {
     await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
     seen.push({ where: `HTML of ${name}`, text: await page.content() });
   };
-  const heading = (name: string | RegExp) => page.getByRole('heading', { level: 1, name }).waitFor();
+  const heading = (name: string | RegExp) =>
+    page.getByRole('heading', { level: 1, name, exact: true }).waitFor();
   const nav = (name: string) =>
     page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
 
@@ -137,7 +138,7 @@ describe('web UI in a real browser [embedded]', () => {
     await nav('Credentials');
     await heading('Credentials');
     await page.getByRole('button', { name: 'Add credential' }).click();
-    await page.getByLabel('Name').fill('fake');
+    await page.getByLabel('Name', { exact: true }).fill('fake');
     await page.getByLabel('Provider').selectOption('openai');
     const keyField = page.getByLabel('API key');
     expect(await keyField.getAttribute('type')).toBe('password');
@@ -249,13 +250,13 @@ describe('web UI in a real browser [embedded]', () => {
     } else {
       await page.getByRole('link', { name: 'New bot' }).click();
       await heading('New bot');
-      await page.getByLabel('Name').fill('support');
+      await page.getByLabel('Name', { exact: true }).fill('support');
       await page.getByLabel('Credential', { exact: true }).selectOption({ label: 'fake (openai)' });
       await page.getByLabel('Model', { exact: true }).fill('gpt-4o-mini');
       await page.getByLabel('System prompt').fill('You answer support questions.');
       await page.getByLabel('Trigger', { exact: true }).selectOption('keyword');
-      await page.getByLabel('Operator').selectOption('startsWith');
-      await page.getByLabel('Keyword').fill('hi');
+      await page.getByLabel('Operator', { exact: true }).selectOption('startsWith');
+      await page.getByLabel('Keyword', { exact: true }).fill('hi');
       await page.getByLabel('Finish keyword').fill('#stop');
       await page.getByLabel('Expire after (minutes idle)').fill('30');
       await page.getByRole('button', { name: 'Create bot' }).click();
@@ -346,4 +347,199 @@ describe('web UI in a real browser [embedded]', () => {
     expect(storage.includes(secret)).toBe(false);
     expect((await page.content()).includes(secret)).toBe(false);
   });
+
+  it('drives the bots pages through the documented bots API (bots.md), routed in the browser [embedded]', async () => {
+    // The bots API lives on another branch: this checks the UI against its documented shape, while
+    // the walk above checks it against the real server once merged.
+    type Json = Record<string, any>;
+    const bots = new Map<string, Json>();
+    const sessions: Json[] = [
+      {
+        id: 's1',
+        contact: '5511999990000@s.whatsapp.net',
+        name: 'Ana',
+        status: 'opened',
+        updatedAt: new Date().toISOString(),
+      },
+    ];
+    const calls: { method: string; path: string; body: Json | undefined }[] = [];
+    await page.route(/\/api\/bots(\/|$|\?)/, async (route) => {
+      const request = route.request();
+      const path = new URL(request.url()).pathname;
+      const body = request.postData() ? (JSON.parse(request.postData()!) as Json) : undefined;
+      calls.push({ method: request.method(), path, body });
+      const reply = (status: number, json?: unknown) =>
+        route.fulfill({
+          status,
+          contentType: 'application/json',
+          body: json === undefined ? '' : JSON.stringify(json),
+        });
+      const stored = (bot: Json) => {
+        const { inboundSecret: _secret, ...rest } = bot;
+        if (rest.channels?.evolution) {
+          const { apiKey: _key, ...evolution } = rest.channels.evolution;
+          rest.channels = { ...rest.channels, evolution: { ...evolution, apiKeySet: true } };
+        }
+        return rest;
+      };
+      const [, , , id, sub, contact] = path.split('/');
+      if (!id) {
+        if (request.method() === 'GET') return reply(200, [...bots.values()].map(stored));
+        const bot = {
+          ...body,
+          id: 'bot_1',
+          createdAt: new Date().toISOString(),
+          updatedAt: new Date().toISOString(),
+        };
+        bots.set(bot.id, stored(bot));
+        return reply(201, { ...stored(bot), inboundSecret: 'kwb_inbound_secret_0123456789' });
+      }
+      const bot = bots.get(id);
+      if (!bot) return reply(404, { error: { code: 'not_found', message: 'No such bot.' } });
+      if (!sub) {
+        if (request.method() === 'PATCH') {
+          const next = { ...bot, ...body, channels: { ...bot.channels, ...body!.channels } };
+          if (body!.channels?.evolution && !body!.channels.evolution.apiKey)
+            next.channels.evolution = { ...body!.channels.evolution, apiKeySet: true };
+          bots.set(id, stored(next));
+          return reply(200, stored(next));
+        }
+        if (request.method() === 'DELETE') {
+          bots.delete(id);
+          return reply(204);
+        }
+        return reply(200, bot);
+      }
+      if (sub === 'sessions' && !contact) return reply(200, sessions);
+      if (sub === 'sessions') {
+        const session = sessions.find((candidate) => candidate.contact === decodeURIComponent(contact!))!;
+        session.status = body!.status;
+        return reply(200, session);
+      }
+      if (sub === 'messages')
+        return reply(200, { replies: ['Hello from the bot!'], session: { id: 's2', status: 'opened' } });
+      return reply(404, { error: { code: 'not_found', message: 'No route.' } });
+    });
+
+    await page.goto(base + '/bots');
+    await heading('Sign in to Keyway');
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await heading('Bots');
+    await page.getByText('No bots yet.').waitFor();
+    await page.getByRole('link', { name: 'New bot' }).click();
+    await heading('New bot');
+
+    // Every group of settings, with a mistake first: an invalid regular expression.
+    await page.getByLabel('Name', { exact: true }).fill('support');
+    await page.getByLabel('Credential', { exact: true }).selectOption({ label: 'fake (openai)' });
+    await page.getByLabel('Model', { exact: true }).fill('gpt-4o-mini');
+    await page.getByLabel('System prompt').fill('You answer support questions.');
+    await page.getByRole('button', { name: 'Add seed message' }).click();
+    await page.getByLabel('Seed 1 content').fill('Be brief.');
+    await page.getByLabel('Temperature').fill('0.7');
+    await page.getByLabel('Max tokens').fill('500');
+    await page.getByLabel('Trigger', { exact: true }).selectOption('keyword');
+    await page.getByLabel('Operator', { exact: true }).selectOption('regex');
+    await page.getByLabel('Keyword', { exact: true }).fill('(hi');
+    await page.getByLabel('Finish keyword').fill('#stop');
+    await page.getByLabel('Expire after (minutes idle)').fill('30');
+    await page.getByLabel('Debounce (seconds)').fill('3');
+    await page.getByLabel('Ignored contacts').fill('*@g.us\n5511999990001@s.whatsapp.net');
+    await page.getByLabel('Split replies on blank lines').check();
+    await page.getByLabel('Failure reply').fill('Sorry, try again later.');
+    await page.getByLabel('Webhook callback URL').fill('https://example.com/callback');
+    await page.getByLabel('Evolution server URL').fill('http://evolution.local:8080');
+    await page.getByLabel('Evolution instance').fill('sales-1');
+    await page.getByLabel('Evolution API key').fill('evo-instance-key');
+    await page.getByRole('button', { name: 'Create bot' }).click();
+    await page.getByText(/^Not a valid regular expression/).waitFor();
+    expect(calls.filter((call) => call.method === 'POST')).toEqual([]);
+    await page.getByLabel('Keyword', { exact: true }).fill('^hi');
+    await page.getByRole('button', { name: 'Create bot' }).click();
+
+    // The secret is shown once, with the webhook URLs to copy.
+    await heading('Bot support created');
+    expect(await page.getByTestId('inbound-secret').textContent()).toBe('kwb_inbound_secret_0123456789');
+    await page.getByText(/\/hooks\/bots\/bot_1$/).waitFor();
+    await page.getByText(/\/hooks\/evolution\/bot_1$/).waitFor();
+    await page.getByRole('button', { name: 'Copy URL with secret' }).click();
+    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(
+      `${base}/hooks/evolution/bot_1?secret=kwb_inbound_secret_0123456789`,
+    );
+    const created = calls.find((call) => call.method === 'POST' && call.path === '/api/bots')!.body;
+    expect(created).toMatchObject({
+      name: 'support',
+      model: 'gpt-4o-mini',
+      systemPrompt: 'You answer support questions.',
+      seedMessages: [{ role: 'user', content: 'Be brief.' }],
+      params: { temperature: 0.7, maxTokens: 500 },
+      trigger: { type: 'keyword', operator: 'regex', value: '^hi', caseSensitive: false },
+      keywordFinish: '#stop',
+      expireMinutes: 30,
+      debounceSeconds: 3,
+      ignore: ['*@g.us', '5511999990001@s.whatsapp.net'],
+      takeover: { pauseOnFromMe: true, listenFromMe: false },
+      split: { enabled: true, delayMs: 800 },
+      failureMessage: 'Sorry, try again later.',
+      channels: {
+        webhook: { callbackUrl: 'https://example.com/callback' },
+        evolution: {
+          serverUrl: 'http://evolution.local:8080',
+          instance: 'sales-1',
+          apiKey: 'evo-instance-key',
+        },
+      },
+    });
+    expect(typeof created!.credentialId).toBe('string');
+    await page.getByRole('button', { name: 'I saved the secret, continue' }).click();
+
+    // Editing: the form comes back filled, the write-only Evolution key empty and kept when left so.
+    await heading('Bot support');
+    expect(await page.content()).not.toContain('kwb_inbound_secret_0123456789');
+    expect(await page.getByLabel('System prompt').inputValue()).toBe('You answer support questions.');
+    expect(await page.getByLabel('Evolution API key').inputValue()).toBe('');
+    await page.getByLabel('Temperature').fill('0.2');
+    await page.getByRole('button', { name: 'Save bot' }).click();
+    await page.getByText('Saved.').waitFor();
+    const saved = calls.find((call) => call.method === 'PATCH')!.body!;
+    expect(saved.params).toEqual({ temperature: 0.2, maxTokens: 500 });
+    expect(saved.channels.evolution).toEqual({
+      serverUrl: 'http://evolution.local:8080',
+      instance: 'sales-1',
+    });
+
+    // Sessions: pause one; try the bot as a contact.
+    await page.getByRole('button', { name: 'Pause the session with 5511999990000@s.whatsapp.net' }).click();
+    await page.getByRole('row', { name: /Ana/ }).getByText('paused', { exact: true }).waitFor();
+    expect(calls.some((call) => call.path.endsWith('/sessions/5511999990000%40s.whatsapp.net/status'))).toBe(
+      true,
+    );
+    await page.getByLabel('Message', { exact: true }).fill('hi there');
+    await page.getByRole('button', { name: 'Send as contact' }).click();
+    await page.getByText('Hello from the bot!').waitFor();
+    await page.getByLabel('Theme').selectOption('dark');
+    await shot('bot-dark');
+    await page.getByLabel('Theme').selectOption('light');
+    await page.getByRole('link', { name: '← All bots' }).click();
+    await page.getByRole('link', { name: 'support' }).waitFor();
+    await shot('bots-light');
+
+    // A server without the bots API: a neutral notice, no crash.
+    await page.unroute(/\/api\/bots(\/|$|\?)/);
+    await page.route(/\/api\/bots(\/|$|\?)/, (route) =>
+      route.fulfill({
+        status: 404,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'not_found', message: 'No route for GET /api/bots.' } }),
+      }),
+    );
+    await page.reload();
+    await page.getByText('Bots are not available on this server yet.').waitFor();
+    await page.goto(base + '/bots/new');
+    await page.getByText('Bots are not available on this server yet.').waitFor();
+    await page.unroute(/\/api\/bots(\/|$|\?)/);
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
 });

@@ -19,8 +19,9 @@ function Unavailable() {
 
 /** Bots: the list, the editor (create and edit), channels and sessions. */
 export default function BotsPage({ botId }: { botId: string | null }) {
-  if (botId === 'new') return <BotEditorPage botId={null} />;
-  if (botId) return <BotEditorPage botId={botId} />;
+  // Keyed: leaving "created" for the bot's own page must start from fresh state (the secret goes).
+  if (botId === 'new') return <BotEditorPage key="new" botId={null} />;
+  if (botId) return <BotEditorPage key={botId} botId={botId} />;
   return <BotList />;
 }
 
