@@ -47,6 +47,8 @@ describe('web UI in a real browser [embedded]', () => {
   const pageErrors: string[] = [];
 
   const shot = async (name: string) => {
+    // From the top, so the sticky header is not captured in the middle of a full-page image.
+    await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
     seen.push({ where: `HTML of ${name}`, text: await page.content() });
   };

@@ -176,7 +176,7 @@ function Layout({
   }, [path]);
   const items = session.me.user.role === 'admin' ? [...NAV, { to: '/users', label: 'Users' }] : NAV;
   return (
-    <div className="shell">
+    <div className={`shell ${path === '/' || path.startsWith('/chat') ? 'fixed' : ''}`}>
       <a className="skip" href="#main">
         Skip to content
       </a>
