@@ -136,6 +136,14 @@ describe('web UI in a real browser [embedded]', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('navigation', { name: 'Main' }).waitFor();
 
+    // Sending without any credential: refused, the question goes back into the composer.
+    await page.getByLabel('Model').fill('openai/gpt-4o-mini');
+    await page.getByLabel('Message', { exact: true }).fill('hello?');
+    await page.getByLabel('Message', { exact: true }).press('Enter');
+    await expect.poll(() => page.getByLabel('Message', { exact: true }).inputValue()).toBe('hello?');
+    await page.getByText('No provider credential is set up yet').waitFor();
+    expect(await page.locator('.message').count()).toBe(0);
+
     // A credential for the fake upstream; the key field is write-only.
     await nav('Credentials');
     await heading('Credentials');

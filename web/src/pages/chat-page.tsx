@@ -195,8 +195,10 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     dispatch({ type: 'start', keep: request.keep, pending });
     setAnnounce('Sending…');
     let stoppedByUser = false;
+    let createdNow = false;
     try {
       if (!id) {
+        createdNow = true;
         const conversation = await post<ConversationSummary>('/api/conversations', { model });
         id = conversation.id;
         created.current = id;
@@ -235,6 +237,18 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
           error instanceof ApiError
             ? { type: 'error', code: error.code, message: error.message }
             : { type: 'error', code: 'network', message: `The connection broke: ${errorText(error)}` };
+        // Refused before anything streamed: the question goes back into the composer.
+        if (error instanceof ApiError && request.content !== undefined) setDraft(request.content);
+        // A conversation made for a first message the server refused would stay behind empty.
+        if (error instanceof ApiError && createdNow && id) {
+          await del(`/api/conversations/${encodeURIComponent(id)}`).catch(() => {});
+          created.current = null;
+          id = null;
+          setTitle('New chat');
+          navigate('/', { replace: true });
+        }
+        // The server's copy is the truth after a failure (what it stored, what an edit removed).
+        dispatch({ type: 'load', messages: id ? await reloadMessages(id) : [] });
         dispatch({ type: 'event', event });
         if (event.code === 'no_credentials') setHasCredentials(false);
         setAnnounce(`The reply failed: ${event.message}`);
@@ -254,6 +268,14 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
           .then((found) => setTitle(found.title))
           .catch(() => {});
       }
+    }
+  };
+
+  const reloadMessages = async (id: string): Promise<ChatMessage[]> => {
+    try {
+      return (await get<Conversation>(`/api/conversations/${encodeURIComponent(id)}`)).messages;
+    } catch {
+      return chat.messages;
     }
   };
 
