@@ -68,17 +68,25 @@ describe('web UI in a real browser [embedded]', () => {
     server = pool.serve(target.flags, target.env);
     const url = await server.ready();
     // The server serves the UI itself once its static route is in; until then a front serves web/dist.
-    const root = await fetch(url + '/login');
+    const root = await fetch(url + '/login', { headers: { accept: 'text/html' } });
     if ((root.headers.get('content-type') ?? '').includes('text/html')) base = url;
     else {
       front = await startUiFront(DIST, url);
       base = front.url;
+      console.warn(
+        '[web UI test] keyway serve does not serve web/dist: testing through test/web/ui-front.ts',
+      );
     }
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
     page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    // The server's Content-Security-Policy must not block anything the UI does.
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy/i.test(message.text()))
+        pageErrors.push(message.text());
+    });
     page.on('response', (response) => {
       pending.push(
         response
