@@ -346,6 +346,29 @@ describe('web UI in a real browser [embedded]', () => {
     await page.getByText('bob is disabled.').waitFor();
     await shot('users-light');
 
+    // 360 px wide: no page scrolls sideways; the chat's conversation list opens as an overlay.
+    await page.setViewportSize({ width: 360, height: 740 });
+    for (const [label, title] of [
+      ['Credentials', 'Credentials'],
+      ['Bots', 'Bots'],
+      ['Usage', 'Usage'],
+      ['API tokens', 'API tokens'],
+      ['Users', 'Users'],
+    ]) {
+      await nav(label!);
+      await heading(title!);
+      const width = await page.evaluate<number>('document.documentElement.scrollWidth');
+      expect(width, `${label} at 360 px`).toBeLessThanOrEqual(360);
+    }
+    await shot('users-360px-light');
+    await nav('Chat');
+    await page.getByRole('button', { name: 'Chats' }).click();
+    await sidebar.getByRole('link', { name: 'Answers' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Answers' }).waitFor();
+    expect(await sidebar.isVisible()).toBe(false);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+    await page.setViewportSize({ width: 1280, height: 860 });
+
     // Sign out.
     await page.getByRole('button', { name: 'Sign out' }).click();
     await heading('Sign in to Keyway');
