@@ -68,6 +68,9 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   const composer = useRef<HTMLTextAreaElement>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const streaming = chat.streaming !== null;
+  /** The conversation on screen now (a send that outlives a navigation must not retitle another). */
+  const shown = useRef(conversationId);
+  shown.current = conversationId;
 
   const refreshList = useCallback(async (query: string) => {
     try {
@@ -264,8 +267,11 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
       abort.current = null;
       void refreshList(search.trim());
       if (id) {
+        const sent = id;
         get<ConversationSummary>(`/api/conversations/${encodeURIComponent(id)}`)
-          .then((found) => setTitle(found.title))
+          .then((found) => {
+            if (shown.current === sent) setTitle(found.title);
+          })
           .catch(() => {});
       }
     }
