@@ -334,6 +334,15 @@ describe('web UI in a real browser [embedded]', () => {
     await shot('tokens-light');
     await page.getByRole('button', { name: 'Done' }).click();
     expect(await page.content()).not.toContain(token!);
+    expect((await fetch(base + '/api/me', { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+      200,
+    );
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Revoke laptop' }).click();
+    await page.getByText('No API tokens yet.').waitFor();
+    expect((await fetch(base + '/api/me', { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+      401,
+    );
 
     // Users (admin).
     await nav('Users');

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { ApiError, del, get, post } from '../api/client.ts';
 import type { Credential, Provider } from '../api/types.ts';
 import { Field, formatDate, Notice } from '../components/field.tsx';
-import { credentialBody, type CredentialForm, type FieldErrors } from '../lib/forms.ts';
+import { credentialBody, settingLabel, type CredentialForm, type FieldErrors } from '../lib/forms.ts';
 import { useSession } from '../session.tsx';
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -199,7 +199,7 @@ function AddCredential({
       {properties.map(([key, schema]) => (
         <Field
           key={key}
-          label={key === 'baseUrl' ? 'Base URL' : key}
+          label={settingLabel(key)}
           hint={
             schema.description ??
             (key === 'baseUrl' && provider?.defaultBaseUrl
