@@ -155,6 +155,11 @@ describe('web UI in a real browser [embedded]', () => {
     // A credential for the fake upstream; the key field is write-only.
     await nav('Credentials');
     await heading('Credentials');
+    expect(await page.title()).toBe('Credentials — Keyway');
+    // In-app navigation moves focus to the new page's heading.
+    expect(await page.evaluate<string>('document.activeElement && document.activeElement.textContent')).toBe(
+      'Credentials',
+    );
     await page.getByRole('button', { name: 'Add credential' }).click();
     await page.getByLabel('Name', { exact: true }).fill('fake');
     await page.getByLabel('Provider').selectOption('openai');
@@ -195,6 +200,10 @@ describe('web UI in a real browser [embedded]', () => {
     await page.locator('.badge-stopped').waitFor();
     expect(await page.locator('.message.streaming').count()).toBe(0);
     await page.getByRole('button', { name: 'Send' }).waitFor();
+    // The Stop button is gone; focus went back to the composer, not to the page body.
+    await expect
+      .poll(() => page.evaluate<string>('document.activeElement && document.activeElement.id'))
+      .toBe('composer');
     const slowChat = upstream.chats.at(-1)!;
     await expect.poll(() => slowChat.aborted, { timeout: 10_000 }).toBe(true);
 

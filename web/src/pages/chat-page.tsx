@@ -27,7 +27,7 @@ import {
   parseChatEvent,
   type ChatStreamEvent,
 } from '../lib/chat-stream.ts';
-import { navigate } from '../lib/router.ts';
+import { navigate, useTitle } from '../lib/router.ts';
 import { readSse } from '../lib/sse.ts';
 
 const MODEL_KEY = 'keyway.model';
@@ -68,6 +68,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   const composer = useRef<HTMLTextAreaElement>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const streaming = chat.streaming !== null;
+  useTitle(title);
   /** The conversation on screen now (a send that outlives a navigation must not retitle another). */
   const shown = useRef(conversationId);
   shown.current = conversationId;
@@ -145,6 +146,14 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     if (element.scrollHeight - element.scrollTop - element.clientHeight < 160)
       element.scrollTop = element.scrollHeight;
   }, [chat]);
+
+  // When a reply ends, the Stop button (or the edit form) that had focus is gone: the composer takes it.
+  useEffect(() => {
+    const active = document.activeElement;
+    const lost =
+      !active || active === document.body || (active instanceof HTMLButtonElement && active.disabled);
+    if (!streaming && (lost || active?.closest('.composer'))) composer.current?.focus();
+  }, [streaming]);
 
   const stop = useCallback(() => abort.current?.abort(), []);
 

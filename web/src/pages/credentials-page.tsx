@@ -3,6 +3,7 @@ import { ApiError, del, get, post } from '../api/client.ts';
 import type { Credential, Provider } from '../api/types.ts';
 import { Field, formatDate, Notice } from '../components/field.tsx';
 import { credentialBody, settingLabel, type CredentialForm, type FieldErrors } from '../lib/forms.ts';
+import { useTitle } from '../lib/router.ts';
 import { useSession } from '../session.tsx';
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -10,6 +11,7 @@ const emptyForm: CredentialForm = { name: '', provider: '', secret: '', settings
 
 /** The vault: provider keys go in, never come out. */
 export default function CredentialsPage() {
+  useTitle('Credentials');
   const { me } = useSession();
   const [credentials, setCredentials] = useState<Credential[] | null>(null);
   const [providers, setProviders] = useState<Provider[]>([]);
