@@ -44,7 +44,8 @@ export function match(pattern: string, path: string): Record<string, string> | n
 
 /** Where sign-in returns to: only a path of this app, never another origin. */
 export function safeNext(next: string | null): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/login')) return '/';
+  // `//host` and `/\host` would leave the origin (browsers read a backslash as a slash).
+  if (!next || !next.startsWith('/') || /^\/[/\\]/.test(next) || next.startsWith('/login')) return '/';
   return next;
 }
 
