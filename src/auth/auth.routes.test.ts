@@ -32,6 +32,9 @@ describe.each(BACKENDS)('setup, sign-in and tokens [%s]', (backend) => {
   it('creates the first admin once, with the one-time setup token', async () => {
     const token = await harness.keyway.services.auth.openSetup();
     expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const open = await harness.call('GET', '/api/setup');
+    expect([open.status, open.body]).toEqual([200, { open: true }]);
+    expect(open.text.includes(token!)).toBe(false);
     const wrong = await harness.call('POST', '/api/setup', {
       body: { token: 'guess', username: 'admin', password: 'long enough pass' },
     });
@@ -52,6 +55,7 @@ describe.each(BACKENDS)('setup, sign-in and tokens [%s]', (backend) => {
     });
     expect([again.status, again.body.error.code]).toEqual([409, 'setup_closed']);
     expect(await harness.keyway.services.auth.openSetup()).toBeNull();
+    expect((await harness.call('GET', '/api/setup')).body).toEqual({ open: false });
   });
 
   it('signs in with an HttpOnly SameSite cookie, needs the CSRF token for cookie writes, and signs out for good', async () => {

@@ -27,6 +27,19 @@ export function registerAuthRoutes(app: Hono<AppEnv>, api: ApiRegistry, auth: Au
   api.add(
     app,
     {
+      method: 'get',
+      path: '/api/setup',
+      summary: 'Whether setup is open: true until the first admin exists. The setup token is never returned.',
+      tag: 'auth',
+      auth: 'public',
+      response: z.object({ open: z.boolean() }),
+    },
+    async ({ c }) => c.json({ open: await auth.isSetupOpen() }),
+  );
+
+  api.add(
+    app,
+    {
       method: 'post',
       path: '/api/setup',
       summary:

@@ -65,6 +65,11 @@ export class AuthService {
     return token;
   }
 
+  /** Whether setup is still open (no user yet): lets the web UI send a first visitor to the setup page. */
+  async isSetupOpen(): Promise<boolean> {
+    return (await this.#users.count()) === 0;
+  }
+
   /** Creates the first admin. Works once: the token is consumed atomically, so two racing calls cannot both win. */
   async completeSetup(input: { token: string; username: string; password: string }): Promise<UserView> {
     // A bad password must not burn the token.

@@ -62,14 +62,14 @@ describe('bot rules', () => {
   it('finishes on the keyword only, and only when one is set', () => {
     expect(isFinishKeyword({ keywordFinish: '#stop' }, '  #STOP ')).toBe(true);
     expect(isFinishKeyword({ keywordFinish: '#stop' }, '#stop now')).toBe(false);
-    expect(isFinishKeyword({ keywordFinish: '' }, '')).toBe(false);
+    expect(isFinishKeyword({ keywordFinish: null }, '')).toBe(false);
   });
 
-  it('expires sessions after the inactivity window, never when it is 0', () => {
+  it('expires sessions after the inactivity window, never when it is null', () => {
     const now = new Date('2026-01-01T12:00:00Z');
     expect(isExpired(30, new Date('2026-01-01T11:29:00Z'), now)).toBe(true);
     expect(isExpired(30, new Date('2026-01-01T11:31:00Z'), now)).toBe(false);
-    expect(isExpired(0, new Date('2020-01-01T00:00:00Z'), now)).toBe(false);
+    expect(isExpired(null, new Date('2020-01-01T00:00:00Z'), now)).toBe(false);
   });
 
   it('splits replies on blank lines when enabled', () => {

@@ -57,13 +57,13 @@ export function compileIgnoreList(patterns: string[]): (contact: string) => bool
 const escapeRegex = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export function isFinishKeyword(behaviour: Pick<BotBehaviour, 'keywordFinish'>, text: string): boolean {
-  const keyword = behaviour.keywordFinish.trim().toLowerCase();
+  const keyword = (behaviour.keywordFinish ?? '').trim().toLowerCase();
   return keyword !== '' && text.trim().toLowerCase() === keyword;
 }
 
 /** Whether a session last active at `lastActivity` has expired by `now`. */
-export function isExpired(expireMinutes: number, lastActivity: Date, now: Date): boolean {
-  return expireMinutes > 0 && now.getTime() - lastActivity.getTime() > expireMinutes * 60_000;
+export function isExpired(expireMinutes: number | null, lastActivity: Date, now: Date): boolean {
+  return expireMinutes !== null && now.getTime() - lastActivity.getTime() > expireMinutes * 60_000;
 }
 
 /** Splits a reply on blank lines into the messages sent one after another; never returns nothing. */

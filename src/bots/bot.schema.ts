@@ -71,12 +71,12 @@ export const botBehaviourSchema = z.object({
   /** How many earlier messages of the session go into the prompt. */
   historyWindow: z.number().int().min(0).max(200).default(10),
   trigger: triggerSchema.default({ type: 'all' }),
-  /** A message equal to this (trimmed, case-insensitive) closes the session. */
-  keywordFinish: text(100).default(''),
-  /** Minutes of inactivity after which the next message starts a new session; 0 = never. */
-  expireMinutes: z.number().int().min(0).max(525_600).default(0),
-  /** A burst of messages within this many seconds of each other becomes one prompt. */
-  debounceSeconds: z.number().min(0).max(300).default(0),
+  /** A message equal to this (trimmed, case-insensitive) closes the session; null: none. */
+  keywordFinish: text(100).nullable().default(null),
+  /** Minutes of inactivity after which the next message starts a new session; null: never. */
+  expireMinutes: z.number().int().min(1).max(525_600).nullable().default(null),
+  /** A burst of messages within this many seconds of each other becomes one prompt (null: 0). */
+  debounceSeconds: z.preprocess((value) => value ?? 0, z.number().min(0).max(300)).default(0),
   ignore: z.array(contactPattern).max(500).default([]),
   takeover: z
     .object({
@@ -94,8 +94,10 @@ export const botBehaviourSchema = z.object({
     })
     .strict()
     .default({ enabled: false, delayMs: 800 }),
-  unknownMessage: text(2_000).default(''),
-  failureMessage: text(2_000).default('Sorry, I cannot answer right now. Please try again later.'),
+  /** The reply to content the bot cannot read (an image, a voice note); null: stay silent. */
+  unknownMessage: text(2_000).nullable().default(null),
+  /** The reply when the provider fails (never the provider's own words); null: stay silent. */
+  failureMessage: text(2_000).nullable().default('Sorry, I cannot answer right now. Please try again later.'),
 });
 export type BotBehaviour = z.infer<typeof botBehaviourSchema>;
 

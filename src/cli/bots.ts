@@ -505,7 +505,7 @@ function hookUrls(base: string, bot: BotView): { webhook: string; evolution: str
 
 /** Every setting of a bot, grouped; never a secret (the Evolution key only as its hint). */
 function describeBot(bot: BotView, names: Names, base: string): string {
-  const quoted = (text: string) => (text ? JSON.stringify(text) : '(none)');
+  const quoted = (text: string | null) => (text ? JSON.stringify(text) : '(none)');
   const params = Object.entries(bot.params)
     .map(([key, value]) => `${key} ${Array.isArray(value) ? JSON.stringify(value) : String(value)}`)
     .join(', ');

@@ -8,10 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProcessPool, type KeywayProcess } from '../support/keyway-process.ts';
 import { createTestDatabase, type TestDatabaseTarget } from '../support/test-database.ts';
 import { startSlowOpenAi, type SlowOpenAi } from './fake-upstream.ts';
-import { startUiFront } from './ui-front.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DIST = path.join(ROOT, 'web', 'dist');
 const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -36,7 +34,6 @@ describe('web UI in a real browser [embedded]', () => {
   let target: TestDatabaseTarget;
   let upstream: SlowOpenAi;
   let server: KeywayProcess;
-  let front: { url: string; close(): Promise<void> } | null = null;
   let base: string;
   let browser: Browser;
   let context: BrowserContext;
@@ -67,16 +64,10 @@ describe('web UI in a real browser [embedded]', () => {
     target = await createTestDatabase('embedded');
     server = pool.serve(target.flags, target.env);
     const url = await server.ready();
-    // The server serves the UI itself once its static route is in; until then a front serves web/dist.
+    // keyway serve serves the built UI itself, as a user runs it.
     const root = await fetch(url + '/login', { headers: { accept: 'text/html' } });
-    if ((root.headers.get('content-type') ?? '').includes('text/html')) base = url;
-    else {
-      front = await startUiFront(DIST, url);
-      base = front.url;
-      console.warn(
-        '[web UI test] keyway serve does not serve web/dist: testing through test/web/ui-front.ts',
-      );
-    }
+    expect(root.headers.get('content-type')).toContain('text/html');
+    base = url;
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
@@ -99,7 +90,6 @@ describe('web UI in a real browser [embedded]', () => {
 
   afterAll(async () => {
     await browser?.close();
-    await front?.close();
     await pool.stopAll();
     await upstream?.close();
     await target?.dispose();
@@ -264,44 +254,35 @@ describe('web UI in a real browser [embedded]', () => {
     await page.getByRole('heading', { level: 1, name: 'New chat' }).waitFor();
     await expect.poll(() => sidebar.getByRole('link').count()).toBe(1);
 
-    // Bots. GUARD until the bots API is merged into this branch: without it the page must show its
-    // neutral "not available" state; the lead removes this `if` after the merge.
-    const botsApi = await page.request.get(base + '/api/bots');
+    // Bots: create one with a keyword trigger, copy its secret once, talk to it as a contact.
     await nav('Bots');
     await heading('Bots');
-    if (botsApi.status() === 404) {
-      await page.getByText('Bots are not available on this server yet.').waitFor();
-      console.warn(
-        '[web UI test] /api/bots answers 404 on this branch: checked the "not available" state only.',
-      );
-    } else {
-      await page.getByRole('link', { name: 'New bot' }).click();
-      await heading('New bot');
-      await page.getByLabel('Name', { exact: true }).fill('support');
-      await page.getByLabel('Credential', { exact: true }).selectOption({ label: 'fake (openai)' });
-      await page.getByLabel('Model', { exact: true }).fill('gpt-4o-mini');
-      await page.getByLabel('System prompt').fill('You answer support questions.');
-      await page.getByLabel('Trigger', { exact: true }).selectOption('keyword');
-      await page.getByLabel('Operator', { exact: true }).selectOption('startsWith');
-      await page.getByLabel('Keyword', { exact: true }).fill('hi');
-      await page.getByLabel('Finish keyword').fill('#stop');
-      await page.getByLabel('Expire after (minutes idle)').fill('30');
-      await page.getByRole('button', { name: 'Create bot' }).click();
-      await heading('Bot support created');
-      const inbound = await page.getByTestId('inbound-secret').textContent();
-      expect(inbound?.length).toBeGreaterThan(10);
-      await page.getByText(/\/hooks\/bots\//).waitFor();
-      await page.getByText(/\/hooks\/evolution\//).waitFor();
-      await shot('bot-created-light');
-      await page.getByRole('button', { name: 'I saved the secret, continue' }).click();
-      await heading('Bot support');
-      expect(await page.content()).not.toContain(inbound!);
-      await page.getByLabel('Message', { exact: true }).fill('hi there');
-      await page.getByRole('button', { name: 'Send as contact' }).click();
-      await page.locator('.try-result').waitFor();
-      await page.getByRole('button', { name: 'Refresh' }).click();
-      await shot('bot-light');
-    }
+    await page.getByRole('link', { name: 'New bot' }).click();
+    await heading('New bot');
+    await page.getByLabel('Name', { exact: true }).fill('support');
+    await page.getByLabel('Credential', { exact: true }).selectOption({ label: 'fake (openai)' });
+    await page.getByLabel('Model', { exact: true }).fill('gpt-4o-mini');
+    await page.getByLabel('System prompt').fill('You answer support questions.');
+    await page.getByLabel('Trigger', { exact: true }).selectOption('keyword');
+    await page.getByLabel('Operator', { exact: true }).selectOption('startsWith');
+    await page.getByLabel('Keyword', { exact: true }).fill('hi');
+    await page.getByLabel('Finish keyword').fill('#stop');
+    await page.getByLabel('Expire after (minutes idle)').fill('30');
+    await page.getByRole('button', { name: 'Create bot' }).click();
+    await heading('Bot support created');
+    const inbound = await page.getByTestId('inbound-secret').textContent();
+    expect(inbound?.length).toBeGreaterThan(10);
+    await page.getByText(/\/hooks\/bots\//).waitFor();
+    await page.getByText(/\/hooks\/evolution\//).waitFor();
+    await shot('bot-created-light');
+    await page.getByRole('button', { name: 'I saved the secret, continue' }).click();
+    await heading('Bot support');
+    expect(await page.content()).not.toContain(inbound!);
+    await page.getByLabel('Message', { exact: true }).fill('hi there');
+    await page.getByRole('button', { name: 'Send as contact' }).click();
+    await page.locator('.try-result').waitFor();
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await shot('bot-light');
 
     // Session expiry: with the cookie gone, the next call sends the user to sign-in with a message,
     // and signing in returns to where they were going.
