@@ -2,6 +2,10 @@ import { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { AuthService } from './auth/auth.service.ts';
 import { registerAuthRoutes } from './auth/auth.routes.ts';
+import type { BotEngine } from './bots/bot-engine.ts';
+import type { BotSessionsService } from './bots/bot-sessions.service.ts';
+import { registerBotsRoutes } from './bots/bots.routes.ts';
+import type { BotsService } from './bots/bots.service.ts';
 import { registerCredentialsRoutes } from './credentials/credentials.routes.ts';
 import type { CredentialsService } from './credentials/credentials.service.ts';
 import { ApiRegistry } from './http/api-registry.ts';
@@ -26,6 +30,9 @@ import type { UsageRepository } from './usage/usage.repository.ts';
 import type { UsersService } from './users/users.service.ts';
 
 export interface AppServices {
+  bots: BotsService;
+  botSessions: BotSessionsService;
+  botEngine: BotEngine;
   gateway: GatewayService;
   usage: UsageRepository;
   usageRecorder: UsageRecorder;
@@ -67,6 +74,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   registerTokensRoutes(app, api, deps.services.tokens);
   registerProvidersRoutes(app, api, deps.services.providers);
   registerCredentialsRoutes(app, api, deps.services.credentials);
+  registerBotsRoutes(app, api, {
+    bots: deps.services.bots,
+    sessions: deps.services.botSessions,
+    engine: deps.services.botEngine,
+  });
   registerUsageRoutes(app, api, deps.services.usage, deps.services.usageRecorder);
   registerGatewayRoutes(app, { gateway: deps.services.gateway, tokens: deps.services.tokens });
   const openapi = api.document(deps.version);

@@ -5,7 +5,12 @@ import { AuditLogRepository } from './audit/audit-log.repository.ts';
 import { AuthService } from './auth/auth.service.ts';
 import { LoginThrottleRepository } from './auth/login-throttle.repository.ts';
 import { SessionsRepository } from './auth/sessions.repository.ts';
-import { NO_CREDENTIAL_CONSUMERS } from './credentials/credential-usage.ts';
+import { BotEngine } from './bots/bot-engine.ts';
+import { BotQueueRepository } from './bots/bot-queue.repository.ts';
+import { BotSessionsService } from './bots/bot-sessions.service.ts';
+import { BotSessionsRepository, BotsRepository } from './bots/bots.repository.ts';
+import { BotsService, botCredentialUsage } from './bots/bots.service.ts';
+import { OutboxWorker } from './bots/outbox-worker.ts';
 import { CredentialsRepository } from './credentials/credentials.repository.ts';
 import { CredentialsService } from './credentials/credentials.service.ts';
 import { createLocalChangeFeed, createPostgresChangeFeed, type ChangeFeed } from './db/change-feed.ts';
@@ -48,6 +53,8 @@ export interface Keyway {
   cipher: Cipher;
   /** Verifies (or seals, on first start) the master key; then opens setup when no user exists. */
   verifyVault(): Promise<void>;
+  /** Starts the background work (bot turns left by other nodes, reply delivery); after the schema is verified. */
+  startBackground(): void;
   close(): Promise<void>;
 }
 
@@ -92,13 +99,14 @@ export async function assembleKeyway(
   const settings = new SettingsRepository(database.db);
   const users = new UsersService({ users: usersRepository, audit, changes });
   const providers = deps.providers ?? createDefaultRegistry();
+  const botsRepository = new BotsRepository(database.db);
   const credentials = new CredentialsService({
     repository: new CredentialsRepository(database.db),
     cipher,
     providers,
     upstream,
     policy: config.upstream,
-    usage: NO_CREDENTIAL_CONSUMERS,
+    usage: botCredentialUsage(botsRepository),
     audit,
     changes,
     redactor,
@@ -109,6 +117,39 @@ export async function assembleKeyway(
     repository: usage,
     recordUse: (uses) => credentials.recordUse(uses),
     logger,
+  });
+  const bots = new BotsService({
+    repository: botsRepository,
+    credentials,
+    cipher,
+    policy: config.upstream,
+    audit,
+    changes,
+  });
+  const gateway = new GatewayService({
+    credentials,
+    upstream,
+    adapters: TRANSLATING_ADAPTERS,
+    usage: usageRecorder,
+    timeouts: {
+      firstByteMs: config.gateway.firstByteTimeoutMs,
+      idleMs: config.gateway.idleTimeoutMs,
+      retries: config.gateway.retries,
+      maxRetryAfterMs: 20_000,
+    },
+    logger,
+    bots,
+  });
+  const botQueue = new BotQueueRepository(database.db);
+  const botSessions = new BotSessionsRepository(database.db);
+  const outbox = new OutboxWorker({ queue: botQueue, bots, upstream, logger });
+  const botEngine = new BotEngine({
+    bots,
+    sessions: botSessions,
+    queue: botQueue,
+    gateway,
+    logger,
+    onQueued: () => outbox.wake(),
   });
   const services: AppServices = {
     users,
@@ -124,19 +165,10 @@ export async function assembleKeyway(
     providers,
     usage,
     usageRecorder,
-    gateway: new GatewayService({
-      credentials,
-      upstream,
-      adapters: TRANSLATING_ADAPTERS,
-      usage: usageRecorder,
-      timeouts: {
-        firstByteMs: config.gateway.firstByteTimeoutMs,
-        idleMs: config.gateway.idleTimeoutMs,
-        retries: config.gateway.retries,
-        maxRetryAfterMs: 20_000,
-      },
-      logger,
-    }),
+    gateway,
+    bots,
+    botSessions: new BotSessionsService({ bots, sessions: botSessions }),
+    botEngine,
   };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness();
@@ -171,7 +203,14 @@ export async function assembleKeyway(
         outcome === 'created' ? 'sealed the vault check with this master key' : 'master key verified',
       );
     },
+    startBackground() {
+      botEngine.start();
+      outbox.start();
+    },
     async close() {
+      await botEngine.stop();
+      await outbox.stop();
+      bots.close();
       await usageRecorder.close();
       services.tokens.close();
       services.credentials.close();
@@ -250,6 +289,7 @@ export async function startKeyway(config: Readonly<Config>, deps: KeywayDeps): P
     throw error;
   }
   keyway.readiness.markReady();
+  keyway.startBackground();
   if (setupToken) {
     logger.info('no user exists yet: setup is open (the one-time setup command is printed on stderr)');
     process.stderr.write(

@@ -5,7 +5,8 @@ export interface Principal {
   userId: string;
   username: string;
   role: Role;
-  via: 'token' | 'session';
+  /** `bot`: a bot answering a contact, acting for its owner. */
+  via: 'token' | 'session' | 'bot';
   /** The API token used, when `via` is `token`. */
   tokenId?: string;
   /** The web session used, when `via` is `session`. */

@@ -4,6 +4,8 @@ import { AuditLogRepository } from '../audit/audit-log.repository.ts';
 import { loadConfig } from '../config/config.ts';
 import { CredentialsRepository } from '../credentials/credentials.repository.ts';
 import { rotateMasterKey } from '../credentials/master-key-rotation.ts';
+import { BotsRepository } from '../bots/bots.repository.ts';
+import { resealBotSecrets } from '../bots/bots.service.ts';
 import { prepareSchema } from '../db/schema/lifecycle.ts';
 import { SettingsRepository } from '../db/settings.repository.ts';
 import { KeywayError } from '../errors.ts';
@@ -81,6 +83,12 @@ export async function vaultCommand(args: string[], io: CliIO): Promise<number> {
       audit: new AuditLogRepository(database.db),
       logger: ctx.logger,
       batchSize,
+      others: [
+        {
+          name: 'bot channel',
+          resealBatch: (size) => resealBotSecrets(cipher, new BotsRepository(database.db), size),
+        },
+      ],
     });
     finish();
     io.out(

@@ -1,5 +1,6 @@
 import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../db/tables.ts';
+import { isUniqueViolation } from '../db/unique-violation.ts';
 
 /** A credential row as the service works with it; the sealed secret travels only inside the service. */
 export interface CredentialRecord {
@@ -288,7 +289,3 @@ const writableBy = (scope: Scope) => (eb: ExpressionBuilder<DB, 'credentials'>) 
   scope.admin
     ? eb.or([eb('owner_id', '=', scope.userId), eb('owner_id', 'is', null)])
     : eb('owner_id', '=', scope.userId);
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505';
-}

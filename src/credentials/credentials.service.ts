@@ -362,6 +362,21 @@ export class CredentialsService {
     );
   }
 
+  /**
+   * A credential the caller may use, by id, for a bot's requests: cached like `resolveModel`, so a
+   * warm bot makes no database round trip either.
+   */
+  async resolveById(actor: Principal, credentialId: string, model: string): Promise<ModelTarget> {
+    const key = `${actor.userId}\u0000#${credentialId}`;
+    let cached = this.#resolutions.get(key);
+    if (!cached || cached.expiresAt <= Date.now()) {
+      cached = { rows: [await this.#find(scopeOf(actor), credentialId)], expiresAt: Date.now() + 60_000 };
+      this.#resolutions.set(key, cached);
+    }
+    const row = cached.rows[0]!;
+    return { credential: row, provider: this.#provider(row.provider), model };
+  }
+
   /** Credentials the caller may use, for `/v1/models`. */
   async usable(actor: Principal): Promise<CredentialRecord[]> {
     return this.#repository.listVisible(scopeOf(actor));

@@ -20,6 +20,8 @@ export async function rotateMasterKey(deps: {
   audit: AuditLog;
   logger: Logger;
   batchSize: number;
+  /** Other sealed secrets (bots' channel secrets): each call re-seals one batch, 0 when done. */
+  others?: { name: string; resealBatch(batchSize: number): Promise<number> }[];
 }): Promise<{ resealed: number; batches: number }> {
   const { cipher, credentials, logger } = deps;
   const before = await credentials.countBySealingKey();
@@ -58,6 +60,15 @@ export async function rotateMasterKey(deps: {
     resealed += count;
     batches += 1;
     logger.info({ batch: batches, resealed }, `re-sealed batch ${batches} (${resealed} secrets so far)`);
+  }
+  for (const other of deps.others ?? []) {
+    for (;;) {
+      const count = await other.resealBatch(deps.batchSize);
+      if (count === 0) break;
+      resealed += count;
+      batches += 1;
+      logger.info({ batch: batches, resealed }, `re-sealed ${count} ${other.name} secrets`);
+    }
   }
   await resealMasterKeyCheck(cipher, deps.settings);
   await deps.audit.record({

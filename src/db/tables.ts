@@ -14,6 +14,13 @@ export interface DB {
   credentials: CredentialsTable;
   usage_events: UsageEventsTable;
   usage_daily: UsageDailyTable;
+  bots: BotsTable;
+  bot_fallback_credentials: BotFallbackCredentialsTable;
+  bot_sessions: BotSessionsTable;
+  bot_messages: BotMessagesTable;
+  bot_inbox: BotInboxTable;
+  bot_contacts: BotContactsTable;
+  bot_outbox: BotOutboxTable;
 }
 
 export interface UsageEventsTable {
@@ -129,4 +136,88 @@ export interface AuditLogTable {
   target_type: string | null;
   target_id: string | null;
   details: ColumnType<unknown, unknown | undefined, unknown>;
+}
+
+export interface BotsTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  /** null after the credential was deleted with `detach`: the bot answers nothing until one is set. */
+  credential_id: string | null;
+  model: string;
+  config: ColumnType<Record<string, unknown>, string, string>;
+  fallback_bot_id: string | null;
+  webhook_url: string | null;
+  evolution_server_url: string | null;
+  evolution_instance: string | null;
+  secrets_key_id: string;
+  secrets_nonce: Buffer;
+  secrets_ciphertext: Buffer;
+  version: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface BotFallbackCredentialsTable {
+  bot_id: string;
+  credential_id: string;
+  position: number;
+}
+
+export type BotSessionStatus = 'opened' | 'paused' | 'closed';
+
+export interface BotSessionsTable {
+  id: string;
+  bot_id: string;
+  contact: string;
+  contact_name: string | null;
+  status: BotSessionStatus;
+  close_reason: string | null;
+  opened_at: CreatedAt;
+  last_activity_at: ColumnType<Date, Date | undefined, Date>;
+  closed_at: Date | null;
+}
+
+export interface BotMessagesTable {
+  id: Generated<number>;
+  session_id: string;
+  role: 'user' | 'assistant';
+  content: string;
+  at: CreatedAt;
+}
+
+export type BotChannel = 'http' | 'webhook' | 'evolution';
+
+export interface BotInboxTable {
+  id: Generated<number>;
+  bot_id: string;
+  contact: string;
+  contact_name: string | null;
+  channel: BotChannel;
+  external_id: string | null;
+  text: string | null;
+  received_at: CreatedAt;
+  due_at: Date;
+  handled_at: Date | null;
+}
+
+export interface BotContactsTable {
+  bot_id: string;
+  contact: string;
+  busy_until: Date | null;
+}
+
+export interface BotOutboxTable {
+  id: Generated<number>;
+  bot_id: string;
+  contact: string;
+  channel: Exclude<BotChannel, 'http'>;
+  payload: ColumnType<Record<string, unknown>, string, never>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: Date;
+  leased_until: Date | null;
+  delivered_at: Date | null;
+  failed_at: Date | null;
+  last_error: string | null;
+  created_at: CreatedAt;
 }

@@ -20,6 +20,7 @@ import type {
 } from './adapters/adapter.ts';
 import { UpstreamStreamError } from './adapters/adapter.ts';
 import { buildOpenAiWireCall, translateOpenAiWireError, usageIn } from './adapters/openai-wire.ts';
+import type { BotModels, BotRoute } from './bot-models.ts';
 import { GatewayError } from './gateway-error.ts';
 import type { ChatCompletionChunk, ChatRequest, Usage } from './openai-types.ts';
 
@@ -40,6 +41,7 @@ export type GatewayResult =
 
 interface Attempt {
   target: ModelTarget;
+  botId: string | null;
   adapter: ProviderAdapter | null;
   call: UpstreamCall;
   /** To scrub from whatever the provider sends back (some echo the key in their errors). */
@@ -66,6 +68,7 @@ export class GatewayService {
   readonly #usage: UsageRecorder;
   readonly #timeouts: GatewayTimeouts;
   readonly #logger: Logger;
+  readonly #bots: BotModels | undefined;
 
   constructor(deps: {
     credentials: CredentialsService;
@@ -75,7 +78,10 @@ export class GatewayService {
     usage: UsageRecorder;
     timeouts: GatewayTimeouts;
     logger: Logger;
+    /** Serves `bot:<name>` model names; without it they are unknown models. */
+    bots?: BotModels;
   }) {
+    this.#bots = deps.bots;
     this.#credentials = deps.credentials;
     this.#upstream = deps.upstream;
     this.#adapters = deps.adapters;
@@ -87,11 +93,37 @@ export class GatewayService {
   async chat(
     principal: Principal,
     request: ChatRequest,
-    options: { startedAt: number; signal: AbortSignal; fallbackModels: string[]; log: Logger },
+    options: {
+      startedAt: number;
+      signal: AbortSignal;
+      fallbackModels: string[];
+      log: Logger;
+      /** A bot's own route (the bot engine's calls); `bot:<name>` model names are routed the same way. */
+      route?: BotRoute;
+    },
   ): Promise<GatewayResult> {
-    const models = [request.model, ...options.fallbackModels];
+    let route = options.route;
+    if (!route && request.model.startsWith('bot:')) {
+      if (!this.#bots)
+        throw new GatewayError(404, `The model "${request.model}" does not exist.`, {
+          code: 'model_not_found',
+          param: 'model',
+        });
+      try {
+        ({ request, route } = await this.#bots.apply(principal, request));
+      } catch (error) {
+        throw fromKeywayError(error);
+      }
+    }
     const attempts: Attempt[] = [];
-    for (const name of models) attempts.push(await this.#prepare(principal, request, name));
+    if (route) {
+      for (const target of route.targets) {
+        attempts.push(await this.#prepare(principal, request, target, route.botId));
+      }
+    } else {
+      for (const name of [request.model, ...options.fallbackModels])
+        attempts.push(await this.#prepare(principal, request, name, null));
+    }
     const stream = request.stream === true;
     const context: ResponseContext = {
       id: `chatcmpl-${ID_PREFIX}${(++idCounter).toString(36)}`,
@@ -210,17 +242,25 @@ export class GatewayService {
     );
   }
 
-  async #prepare(principal: Principal, request: ChatRequest, modelName: string): Promise<Attempt> {
-    if (modelName.startsWith('bot:')) {
-      throw new GatewayError(404, `Bots are not available yet: "${modelName}" cannot be used.`, {
-        code: 'model_not_found',
+  async #prepare(
+    principal: Principal,
+    request: ChatRequest,
+    model: string | { credentialId: string; model: string },
+    botId: string | null,
+  ): Promise<Attempt> {
+    if (typeof model === 'string' && model.startsWith('bot:')) {
+      throw new GatewayError(400, 'A bot cannot be a fallback model.', {
+        code: 'invalid_request',
         param: 'model',
       });
     }
     let target: ModelTarget;
     let secret: string | null;
     try {
-      target = await this.#credentials.resolveModel(principal, modelName);
+      target =
+        typeof model === 'string'
+          ? await this.#credentials.resolveModel(principal, model)
+          : await this.#credentials.resolveById(principal, model.credentialId, model.model);
       secret = this.#credentials.revealSecret(target.credential);
     } catch (error) {
       throw fromKeywayError(error);
@@ -239,7 +279,7 @@ export class GatewayService {
       const call = adapter
         ? adapter.buildRequest(input, request.stream === true)
         : buildOpenAiWireCall(input, request);
-      return { target, adapter, call, secret };
+      return { target, botId, adapter, call, secret };
     } catch (error) {
       throw fromKeywayError(error);
     }
@@ -390,7 +430,7 @@ export class GatewayService {
       at: new Date(),
       userId: principal.userId,
       tokenId: principal.tokenId ?? null,
-      botId: null,
+      botId: attempt.botId,
       credentialId: attempt.target.credential.id,
       provider: attempt.target.provider.id,
       model: attempt.target.model,

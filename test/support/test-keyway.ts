@@ -79,6 +79,7 @@ export async function createTestKeyway(
     ...(options.providers ? { providers: options.providers } : {}),
   });
   await keyway.verifyVault();
+  keyway.startBackground();
   keyway.readiness.markReady();
 
   const call: TestKeyway['call'] = async (method, path, { token, body, headers = {} } = {}) => {

@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Principal } from '../auth/principal.ts';
+import type { BotChannel } from '../db/tables.ts';
+import { KeywayError } from '../errors.ts';
+import { GatewayError } from '../gateway/gateway-error.ts';
+import type { GatewayService } from '../gateway/gateway.service.ts';
+import type { BotQueueRepository, InboxMessage } from './bot-queue.repository.ts';
+import { isExpired, isFinishKeyword, mergeBurst, splitReply } from './bot-rules.ts';
+import type { BotSessionsRepository, SessionRecord } from './bots.repository.ts';
+import { routeOf, withBot, type BotsService, type LoadedBot } from './bots.service.ts';
+
+/** A message as every channel hands it to the engine. */
+export interface InboundMessage {
+  contact: string;
+  contactName: string | null;
+  /** null: content the bot cannot read (an image, a sticker, a voice note). */
+  text: string | null;
+  fromMe: boolean;
+  externalId: string | null;
+}
+
+/** Why a bot stayed silent, as the HTTP channel reports it. */
+export type SilenceReason =
+  | 'ignored'
+  | 'from_me'
+  | 'paused'
+  | 'paused_by_operator'
+  | 'no_trigger'
+  | 'debounced'
+  | 'duplicate'
+  | 'finished'
+  | 'unknown_content'
+  | 'accepted';
+
+export interface BotOutcome {
+  replies: string[];
+  session: { id: string; status: SessionRecord['status'] } | null;
+  reason?: SilenceReason;
+  /** Set when the provider failed and the bot sent its failure text. */
+  failed?: boolean;
+}
+
+type Turn = { kind: 'busy' | 'empty' | 'not_due' } | { kind: 'done'; handled: number[]; outcome: BotOutcome };
+
+/** How long one node may hold a contact's turn: longer than a provider call with its retries. */
+const TURN_LEASE_MS = 180_000;
+const SWEEP_INTERVAL_MS = 1_000;
+const MAX_FALLBACK_DEPTH = 3;
+
+/**
+ * Answers contacts. Every inbound message is first stored (the inbox), so what was acknowledged is
+ * never lost; a contact's messages are then answered in turns, one node at a time per (bot, contact)
+ * through a lease in the database, once the debounce window of the last message has closed — so a
+ * burst split across nodes still becomes one prompt, and replies keep their order. Replies for
+ * webhook channels go to the outbox in the same transaction that marks the messages handled.
+ */
+export class BotEngine {
+  readonly #bots: BotsService;
+  readonly #sessions: BotSessionsRepository;
+  readonly #queue: BotQueueRepository;
+  readonly #gateway: GatewayService;
+  readonly #logger: Logger;
+  readonly #onQueued: () => void;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweeping = false;
+  #stopped = false;
+  readonly #inFlight = new Set<Promise<unknown>>();
+
+  constructor(deps: {
+    bots: BotsService;
+    sessions: BotSessionsRepository;
+    queue: BotQueueRepository;
+    gateway: GatewayService;
+    logger: Logger;
+    /** Called when replies were queued, so the outbox worker delivers at once. */
+    onQueued: () => void;
+  }) {
+    this.#bots = deps.bots;
+    this.#sessions = deps.sessions;
+    this.#queue = deps.queue;
+    this.#gateway = deps.gateway;
+    this.#logger = deps.logger;
+    this.#onQueued = deps.onQueued;
+  }
+
+  /** Starts the sweep that answers contacts whose receiving node went away before answering. */
+  start(): void {
+    this.#sweeper = setInterval(() => void this.#sweep(), SWEEP_INTERVAL_MS);
+    this.#sweeper.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#sweeper);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  /**
+   * The HTTP channel: stores the message, waits for its debounce window, answers and returns the
+   * replies. The last message of a burst gets the reply; earlier ones answer `debounced`.
+   */
+  async converse(bot: LoadedBot, message: InboundMessage): Promise<BotOutcome> {
+    const early = await this.#screen(bot, message);
+    if (early) return early;
+    const received = await this.#receive(bot, message, 'http');
+    if (!received) return { replies: [], session: null, reason: 'duplicate' };
+    await sleep(received.dueInMs);
+    const deadline = Date.now() + TURN_LEASE_MS;
+    while (Date.now() < deadline) {
+      const turn = await this.#track(this.#runTurn(bot.record.id, message.contact));
+      if (turn.kind === 'done' && turn.handled.includes(received.id)) return turn.outcome;
+      if (turn.kind === 'not_due' || (await this.#queue.isHandled(received.id)))
+        return { replies: [], session: null, reason: 'debounced' };
+      await sleep(100);
+    }
+    return { replies: [], session: null, reason: 'accepted' };
+  }
+
+  /**
+   * Webhook channels: stores the message and returns at once; the reply goes through the outbox.
+   * The receiving node answers when the window closes; any node's sweep answers if it went away.
+   */
+  async accept(
+    bot: LoadedBot,
+    message: InboundMessage,
+    channel: 'webhook' | 'evolution',
+  ): Promise<BotOutcome> {
+    const early = await this.#screen(bot, message);
+    if (early) return early;
+    const received = await this.#receive(bot, message, channel);
+    if (!received) return { replies: [], session: null, reason: 'duplicate' };
+    this.#schedule(bot.record.id, message.contact, received.dueInMs);
+    return { replies: [], session: null, reason: 'accepted' };
+  }
+
+  /** Rules that apply on arrival, before anything is stored: the ignore list and operator messages. */
+  async #screen(bot: LoadedBot, message: InboundMessage): Promise<BotOutcome | null> {
+    if (bot.isIgnored(message.contact)) return { replies: [], session: null, reason: 'ignored' };
+    if (!message.fromMe) return null;
+    const { takeover } = bot.behaviour;
+    if (takeover.pauseOnFromMe) {
+      const session = await this.#sessions.findOpen(bot.record.id, message.contact);
+      if (session?.status === 'opened') await this.#sessions.setStatus(session.id, 'paused', null);
+      return {
+        replies: [],
+        session: session ? { id: session.id, status: 'paused' } : null,
+        reason: 'paused_by_operator',
+      };
+    }
+    return takeover.listenFromMe ? null : { replies: [], session: null, reason: 'from_me' };
+  }
+
+  #receive(bot: LoadedBot, message: InboundMessage, channel: BotChannel) {
+    return this.#queue.receive({
+      botId: bot.record.id,
+      contact: message.contact,
+      contactName: message.contactName,
+      channel,
+      externalId: message.externalId,
+      text: message.text,
+      debounceSeconds: bot.behaviour.debounceSeconds,
+    });
+  }
+
+  #schedule(botId: string, contact: string, inMs: number): void {
+    if (this.#stopped) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      void this.#track(this.#runTurn(botId, contact)).catch((error: unknown) =>
+        this.#logger.error({ err: error, botId }, 'bot turn failed'),
+      );
+    }, inMs + 10);
+    this.#timers.add(timer);
+  }
+
+  async #sweep(): Promise<void> {
+    if (this.#sweeping || this.#stopped) return;
+    this.#sweeping = true;
+    try {
+      for (const { botId, contact } of await this.#queue.dueContacts(20)) {
+        await this.#track(this.#runTurn(botId, contact));
+      }
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'bot sweep failed; retrying');
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#inFlight.add(work);
+    void work.finally(() => this.#inFlight.delete(work)).catch(() => {});
+    return work;
+  }
+
+  /** One turn of (bot, contact): everything unhandled, once the last window closed, by one node. */
+  async #runTurn(botId: string, contact: string): Promise<Turn> {
+    if (!(await this.#queue.claimTurn(botId, contact, TURN_LEASE_MS))) return { kind: 'busy' };
+    try {
+      const { messages, due } = await this.#queue.pending(botId, contact);
+      if (messages.length === 0) return { kind: 'empty' };
+      if (!due) return { kind: 'not_due' };
+      const handled = messages.map((message) => message.id);
+      const bot = await this.#bots.loadById(botId);
+      if (!bot) {
+        await this.#queue.finishTurn(handled, []);
+        return { kind: 'empty' };
+      }
+      const outcome = await this.#answer(bot, messages, { forced: false, depth: 0 });
+      const channel = messages.at(-1)!.channel;
+      const parts = outcome.replies;
+      const delayMs = bot.behaviour.split.enabled ? bot.behaviour.split.delayMs : 0;
+      const queued =
+        channel === 'http'
+          ? []
+          : parts.map((text, index) => ({
+              botId,
+              contact,
+              channel,
+              delayMs: index * delayMs,
+              payload: {
+                type: 'bot.reply',
+                botId,
+                botName: bot.record.name,
+                contact,
+                sessionId: outcome.session?.id ?? null,
+                text,
+                part: index + 1,
+                parts: parts.length,
+              },
+            }));
+      await this.#queue.finishTurn(handled, queued);
+      if (queued.length > 0) this.#onQueued();
+      return { kind: 'done', handled, outcome };
+    } finally {
+      await this.#queue.releaseTurn(botId, contact);
+    }
+  }
+
+  /** The bot's rules for a merged burst: session, expiry, trigger or fallback, finish keyword, reply. */
+  async #answer(
+    bot: LoadedBot,
+    messages: InboxMessage[],
+    how: { forced: boolean; depth: number },
+  ): Promise<BotOutcome> {
+    const { record, behaviour } = bot;
+    const last = messages.at(-1)!;
+    const text = mergeBurst(messages.map((message) => message.text ?? ''));
+    let session = await this.#sessions.findOpen(record.id, last.contact);
+    if (session && isExpired(behaviour.expireMinutes, session.lastActivityAt, new Date())) {
+      await this.#sessions.setStatus(session.id, 'closed', 'expired');
+      session = undefined;
+    }
+    if (!session) {
+      if (!how.forced && !(text !== '' && bot.matchesTrigger(text))) {
+        const fallback =
+          record.fallbackBotId && how.depth < MAX_FALLBACK_DEPTH
+            ? await this.#bots.loadById(record.fallbackBotId)
+            : undefined;
+        if (fallback) return this.#answer(fallback, messages, { forced: true, depth: how.depth + 1 });
+        return { replies: [], session: null, reason: 'no_trigger' };
+      }
+      session = await this.#sessions.open(randomUUID(), record.id, last.contact, last.contactName, 'opened');
+    }
+    const sessionView = { id: session.id, status: session.status };
+    if (session.status === 'paused') {
+      if (text) await this.#sessions.append(session.id, [{ role: 'user', content: text }]);
+      return { replies: [], session: sessionView, reason: 'paused' };
+    }
+    if (isFinishKeyword(behaviour, text)) {
+      await this.#sessions.setStatus(session.id, 'closed', 'keyword_finish');
+      return { replies: [], session: { id: session.id, status: 'closed' }, reason: 'finished' };
+    }
+    if (text === '') {
+      const reply = behaviour.unknownMessage;
+      await this.#sessions.append(session.id, reply ? [{ role: 'assistant', content: reply }] : []);
+      return { replies: reply ? [reply] : [], session: sessionView, reason: 'unknown_content' };
+    }
+    const history = await this.#sessions.history(session.id, behaviour.historyWindow);
+    const reply = await this.#complete(bot, [...history, { role: 'user', content: text }]);
+    if (reply === null) {
+      await this.#sessions.append(session.id, [{ role: 'user', content: text }]);
+      const failure = behaviour.failureMessage;
+      return { replies: failure ? [failure] : [], session: sessionView, failed: true };
+    }
+    await this.#sessions.append(session.id, [
+      { role: 'user', content: text },
+      { role: 'assistant', content: reply },
+    ]);
+    return { replies: splitReply(reply, behaviour.split.enabled), session: sessionView };
+  }
+
+  /** The provider's answer through the gateway (usage recorded against the bot), or null on failure. */
+  async #complete(bot: LoadedBot, messages: { role: string; content: string }[]): Promise<string | null> {
+    const { record } = bot;
+    const owner: Principal = { userId: record.ownerId, username: '', role: 'member', via: 'bot' };
+    const log = this.#logger.child({ botId: record.id });
+    try {
+      const request = withBot(bot, { model: `bot:${record.name}`, messages, stream: false });
+      const result = await this.#gateway.chat(owner, request, {
+        startedAt: performance.now(),
+        signal: AbortSignal.timeout(TURN_LEASE_MS - 10_000),
+        fallbackModels: [],
+        log,
+        route: routeOf(bot),
+      });
+      if (result.kind !== 'json') throw new Error('expected a whole reply, got a stream');
+      if (result.status !== 200) throw new Error(`status ${result.status}`);
+      const body = JSON.parse(result.body) as { choices?: { message?: { content?: unknown } }[] };
+      const content = body.choices?.[0]?.message?.content;
+      if (typeof content !== 'string' || content.trim() === '') throw new Error('the reply had no text');
+      return content;
+    } catch (error) {
+      // The provider's own words stay in the log (never with the message body); the contact gets the
+      // bot's failure text.
+      const code =
+        error instanceof GatewayError || error instanceof KeywayError ? error.code : 'bot_reply_failed';
+      log.warn({ code, reason: error instanceof Error ? error.message : String(error) }, 'bot reply failed');
+      return null;
+    }
+  }
+}

@@ -1,0 +1,255 @@
+import type { Context, Hono } from 'hono';
+import { z } from 'zod';
+import { KeywayError } from '../errors.ts';
+import type { ApiRegistry } from '../http/api-registry.ts';
+import type { AppEnv } from '../http/app-env.ts';
+import type { BotEngine, BotOutcome } from './bot-engine.ts';
+import {
+  botViewSchema,
+  createBotSchema,
+  inboundMessageSchema,
+  sessionStatusSchema,
+  updateBotSchema,
+} from './bot.schema.ts';
+import type { BotSessionsService } from './bot-sessions.service.ts';
+import type { BotsService } from './bots.service.ts';
+import { evolutionWebhookSchema, readEvolutionEvent } from './channels/evolution-payload.ts';
+
+const outcomeSchema = z.object({
+  replies: z.array(z.string()),
+  session: z.object({ id: z.string(), status: z.enum(['opened', 'paused', 'closed']) }).nullable(),
+  reason: z
+    .string()
+    .optional()
+    .describe('Why the bot stayed silent: no_trigger, paused, ignored, debounced, …'),
+  failed: z.boolean().optional(),
+});
+
+const sessionSchema = z.object({
+  id: z.string(),
+  contact: z.string(),
+  contactName: z.string().nullable(),
+  status: z.enum(['opened', 'paused', 'closed']),
+  closeReason: z.string().nullable(),
+  messages: z.number(),
+  openedAt: z.string(),
+  lastActivityAt: z.string(),
+  closedAt: z.string().nullable(),
+});
+
+export interface BotsRouteDeps {
+  bots: BotsService;
+  sessions: BotSessionsService;
+  engine: BotEngine;
+}
+
+/** The bots REST API (owner-scoped) and the inbound channel hooks (authenticated by the bot's secret). */
+export function registerBotsRoutes(app: Hono<AppEnv>, api: ApiRegistry, deps: BotsRouteDeps): void {
+  const { bots, sessions, engine } = deps;
+  api.add(
+    app,
+    {
+      method: 'get',
+      path: '/api/bots',
+      summary: 'Your bots.',
+      tag: 'bots',
+      auth: 'user',
+      response: z.array(botViewSchema),
+    },
+    async ({ c, principal }) => c.json(await bots.list(principal)),
+  );
+
+  api.add(
+    app,
+    {
+      method: 'post',
+      path: '/api/bots',
+      summary: 'Create a bot. The response carries its inbound secret, shown this once.',
+      tag: 'bots',
+      auth: 'user',
+      body: createBotSchema,
+      response: botViewSchema,
+      status: 201,
+    },
+    async ({ c, body, principal }) => c.json(await bots.create(principal, body), 201),
+  );
+
+  api.add(
+    app,
+    {
+      method: 'get',
+      path: '/api/bots/:id',
+      summary: 'One bot.',
+      tag: 'bots',
+      auth: 'user',
+      response: botViewSchema,
+    },
+    async ({ c, principal }) => c.json(await bots.get(principal, c.req.param('id')!)),
+  );
+
+  api.add(
+    app,
+    {
+      method: 'patch',
+      path: '/api/bots/:id',
+      summary:
+        'Change a bot; nested objects are replaced whole. `rotateInboundSecret` returns a new secret once.',
+      tag: 'bots',
+      auth: 'user',
+      body: updateBotSchema,
+      response: botViewSchema,
+    },
+    async ({ c, body, principal }) => c.json(await bots.update(principal, c.req.param('id')!, body)),
+  );
+
+  api.add(
+    app,
+    {
+      method: 'delete',
+      path: '/api/bots/:id',
+      summary: 'Delete a bot and its sessions.',
+      tag: 'bots',
+      auth: 'user',
+      status: 204,
+    },
+    async ({ c, principal }) => {
+      await bots.delete(principal, c.req.param('id')!);
+      return c.body(null, 204);
+    },
+  );
+
+  api.add(
+    app,
+    {
+      method: 'post',
+      path: '/api/bots/:id/messages',
+      summary: 'Send a message as a contact (the HTTP channel) and get the bot’s replies.',
+      tag: 'bots',
+      auth: 'user',
+      body: inboundMessageSchema,
+      response: outcomeSchema,
+    },
+    async ({ c, body, principal }) => {
+      const bot = await bots.loadOwned(principal, c.req.param('id')!);
+      const outcome = await engine.converse(bot, {
+        contact: body.contact,
+        contactName: body.name ?? null,
+        text: body.text ?? null,
+        fromMe: body.fromMe,
+        externalId: body.messageId ?? null,
+      });
+      return c.json(outcome);
+    },
+  );
+
+  api.add(
+    app,
+    {
+      method: 'get',
+      path: '/api/bots/:id/sessions',
+      summary: 'The bot’s sessions, most recently active first.',
+      tag: 'bots',
+      auth: 'user',
+      query: z.object({
+        status: z.enum(['opened', 'paused', 'closed']).optional(),
+        limit: z.coerce.number().int().min(1).max(500).default(100),
+      }),
+      response: z.array(sessionSchema),
+    },
+    async ({ c, query, principal }) => c.json(await sessions.list(principal, c.req.param('id')!, query)),
+  );
+
+  api.add(
+    app,
+    {
+      method: 'post',
+      path: '/api/bots/:id/sessions/:contact/status',
+      summary: 'Open, pause (human takeover) or close the session of a contact.',
+      tag: 'bots',
+      auth: 'user',
+      body: sessionStatusSchema,
+      response: sessionSchema,
+    },
+    async ({ c, body, principal }) =>
+      c.json(
+        await sessions.setStatus(
+          principal,
+          c.req.param('id')!,
+          decodeURIComponent(c.req.param('contact')!),
+          body.status,
+        ),
+      ),
+  );
+
+  app.post('/hooks/bots/:id', async (c) => {
+    const bot = await bots.loadForHook(c.req.param('id'));
+    if (!bots.verifyInboundSecret(bot, presentedSecret(c))) throw wrongSecret();
+    const parsed = inboundMessageSchema.safeParse(await readJson(c));
+    if (!parsed.success) throw invalidPayload(parsed.error.issues[0]!);
+    const body = parsed.data;
+    const outcome = await engine.accept(
+      bot,
+      {
+        contact: body.contact,
+        contactName: body.name ?? null,
+        text: body.text ?? null,
+        fromMe: body.fromMe,
+        externalId: body.messageId ?? null,
+      },
+      'webhook',
+    );
+    return accepted(c, outcome);
+  });
+
+  app.post('/hooks/evolution/:id', async (c) => {
+    const bot = await bots.loadForHook(c.req.param('id'));
+    if (!bots.verifyInboundSecret(bot, presentedSecret(c))) throw wrongSecret();
+    if (!bot.record.evolutionServerUrl)
+      throw new KeywayError(
+        'channel_not_configured',
+        'This bot has no Evolution API connection; set channels.evolution first.',
+      );
+    const parsed = evolutionWebhookSchema.safeParse(await readJson(c));
+    if (!parsed.success) throw invalidPayload(parsed.error.issues[0]!);
+    const event = readEvolutionEvent(parsed.data);
+    if (event.kind === 'invalid')
+      throw new KeywayError('invalid_payload', `Not an Evolution API message: ${event.message}`);
+    if (event.kind === 'skipped') return c.json({ accepted: false, reason: event.reason }, 200);
+    if (event.instance !== undefined && event.instance !== bot.record.evolutionInstance) {
+      throw new KeywayError(
+        'instance_mismatch',
+        `This webhook came from instance "${event.instance}", but the bot answers through "${bot.record.evolutionInstance}".`,
+      );
+    }
+    return accepted(c, await engine.accept(bot, event.message, 'evolution'));
+  });
+}
+
+function accepted(c: Context<AppEnv>, outcome: BotOutcome) {
+  return c.json({ accepted: outcome.reason === 'accepted', reason: outcome.reason ?? null }, 202);
+}
+
+/** Evolution API cannot sign its webhooks, so the secret may also come as `?secret=`. */
+function presentedSecret(c: Context<AppEnv>): string | undefined {
+  return c.req.header('x-keyway-secret') ?? c.req.query('secret');
+}
+
+async function readJson(c: Context<AppEnv>): Promise<unknown> {
+  const type = c.req.header('content-type') ?? '';
+  if (!type.includes('application/json'))
+    throw new KeywayError('unsupported_media_type', 'Send the webhook as application/json.');
+  try {
+    return await c.req.json();
+  } catch {
+    throw new KeywayError('invalid_json', 'The body is not valid JSON.');
+  }
+}
+
+const wrongSecret = () =>
+  new KeywayError(
+    'invalid_secret',
+    'The inbound secret is missing or wrong (x-keyway-secret header or ?secret=).',
+  );
+
+const invalidPayload = (issue: z.core.$ZodIssue) =>
+  new KeywayError('invalid_payload', `${issue.path.join('.') || 'body'}: ${issue.message}`);

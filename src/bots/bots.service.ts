@@ -1,0 +1,455 @@
+import { randomBytes, randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+import type { AuditLog } from '../audit/audit-log.repository.ts';
+import type { Principal } from '../auth/principal.ts';
+import type { CredentialsService } from '../credentials/credentials.service.ts';
+import type { CredentialUsage } from '../credentials/credential-usage.ts';
+import type { ChangeFeed } from '../db/change-feed.ts';
+import { isUniqueViolation } from '../db/unique-violation.ts';
+import { KeywayError } from '../errors.ts';
+import type { ChatRequest } from '../gateway/openai-types.ts';
+import type { BotRoute, BotModels } from '../gateway/bot-models.ts';
+import { isUuid } from '../ids.ts';
+import { checkUpstreamUrl, type UpstreamPolicy } from '../providers/upstream-url-guard.ts';
+import { hintFor, type Cipher } from '../vault/cipher.ts';
+import { compileIgnoreList, compileTrigger, type TriggerMatcher } from './bot-rules.ts';
+import {
+  botBehaviourSchema,
+  type BotBehaviour,
+  type BotView,
+  type CreateBotInput,
+  type UpdateBotInput,
+} from './bot.schema.ts';
+import type { BotRecord, BotRowInput, BotsRepository } from './bots.repository.ts';
+
+/** The secrets of a bot, sealed together in one ciphertext bound to the bot's row. */
+interface BotSecrets {
+  inboundSecret: string;
+  evolutionApiKey: string | null;
+}
+
+/** A bot ready to answer: settings parsed, matchers compiled and secrets opened once per version. */
+export interface LoadedBot {
+  record: BotRecord;
+  behaviour: BotBehaviour;
+  matchesTrigger: TriggerMatcher;
+  isIgnored: (contact: string) => boolean;
+  secrets: BotSecrets;
+}
+
+type SealedBotSecrets = Pick<BotRowInput, 'secretsKeyId' | 'secretsNonce' | 'secretsCiphertext'>;
+
+const botAad = (id: string, ownerId: string) => `bot:${id}:${ownerId}`;
+
+/**
+ * Bots: their definitions and the rules for saving them (references the owner may use, regexes that
+ * compile, URLs the upstream policy allows). Also the `bot:<name>` model names of `/v1` and the
+ * credential-usage port the credentials capability asks before deleting a credential.
+ */
+export class BotsService implements BotModels {
+  readonly #repository: BotsRepository;
+  readonly #credentials: CredentialsService;
+  readonly #cipher: Cipher;
+  readonly #policy: UpstreamPolicy;
+  readonly #audit: AuditLog;
+  readonly #changes: ChangeFeed;
+  /** Loaded bots by id, checked against the row's version: a changed bot is loaded again. */
+  readonly #loaded = new Map<string, LoadedBot>();
+  /** `bot:<name>` resolutions by owner and name, dropped on any bot change. */
+  readonly #byName = new Map<string, { bot: LoadedBot; expiresAt: number }>();
+  readonly #unsubscribe: () => void;
+
+  constructor(deps: {
+    repository: BotsRepository;
+    credentials: CredentialsService;
+    cipher: Cipher;
+    policy: UpstreamPolicy;
+    audit: AuditLog;
+    changes: ChangeFeed;
+  }) {
+    this.#repository = deps.repository;
+    this.#credentials = deps.credentials;
+    this.#cipher = deps.cipher;
+    this.#policy = deps.policy;
+    this.#audit = deps.audit;
+    this.#changes = deps.changes;
+    this.#unsubscribe = deps.changes.subscribe((topic) => {
+      if (topic === '*' || topic.startsWith('bot:') || topic.startsWith('credential:')) {
+        this.#byName.clear();
+        if (topic === '*') this.#loaded.clear();
+        else if (topic.startsWith('bot:')) this.#loaded.delete(topic.slice(4));
+      }
+    });
+  }
+
+  async list(actor: Principal): Promise<BotView[]> {
+    return (await this.#repository.listOwned(actor.userId)).map((row) => this.#view(row));
+  }
+
+  async get(actor: Principal, id: string): Promise<BotView> {
+    return this.#view(await this.#find(actor, id));
+  }
+
+  async findByName(actor: Principal, name: string): Promise<BotView | undefined> {
+    const row = await this.#repository.findOwnedByName(actor.userId, name);
+    return row && this.#view(row);
+  }
+
+  async create(actor: Principal, input: CreateBotInput): Promise<BotView & { inboundSecret: string }> {
+    const behaviour = this.#behaviour(input);
+    await this.#checkReferences(actor, input, null);
+    const id = randomUUID();
+    const secrets: BotSecrets = {
+      inboundSecret: newInboundSecret(),
+      evolutionApiKey: input.channels.evolution?.apiKey ?? null,
+    };
+    if (input.channels.evolution && !secrets.evolutionApiKey)
+      throw invalid('channels.evolution.apiKey', 'The Evolution API instance key is required.');
+    const row = this.#row(input, behaviour, this.#seal(id, actor.userId, secrets));
+    try {
+      await this.#repository.insert(id, actor.userId, row);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw nameTaken(input.name);
+      throw error;
+    }
+    await this.#recordChange(actor, 'bot.create', id, { name: input.name });
+    const created = (await this.#repository.findOwned(actor.userId, id))!;
+    return { ...this.#view(created), inboundSecret: secrets.inboundSecret };
+  }
+
+  async update(actor: Principal, id: string, patch: UpdateBotInput): Promise<BotView> {
+    const current = await this.#find(actor, id);
+    const currentBehaviour = botBehaviourSchema.parse(current.config);
+    const secrets = this.#open(current);
+    const merged: CreateBotInput = {
+      ...currentBehaviour,
+      ...stripUndefined(patch),
+      name: patch.name ?? current.name,
+      credentialId: patch.credentialId ?? current.credentialId ?? '',
+      model: patch.model ?? current.model,
+      fallbackCredentialIds: patch.fallbackCredentialIds ?? current.fallbackCredentialIds,
+      fallbackBotId: patch.fallbackBotId === undefined ? current.fallbackBotId : patch.fallbackBotId,
+      channels: {
+        webhook:
+          patch.channels?.webhook !== undefined
+            ? patch.channels.webhook
+            : current.webhookUrl
+              ? { callbackUrl: current.webhookUrl }
+              : null,
+        evolution:
+          patch.channels?.evolution !== undefined
+            ? patch.channels.evolution
+            : current.evolutionServerUrl
+              ? { serverUrl: current.evolutionServerUrl, instance: current.evolutionInstance! }
+              : null,
+      },
+    };
+    if (!merged.credentialId) throw invalid('credentialId', 'The bot has no credential; set credentialId.');
+    const behaviour = this.#behaviour(merged);
+    await this.#checkReferences(actor, merged, id);
+    const evolution = merged.channels.evolution;
+    const next: BotSecrets = {
+      inboundSecret: patch.rotateInboundSecret ? newInboundSecret() : secrets.inboundSecret,
+      evolutionApiKey: evolution ? (evolution.apiKey ?? secrets.evolutionApiKey) : null,
+    };
+    if (evolution && !next.evolutionApiKey)
+      throw invalid('channels.evolution.apiKey', 'The Evolution API instance key is required.');
+    let updated: boolean;
+    try {
+      updated = await this.#repository.update(
+        actor.userId,
+        id,
+        current.version,
+        this.#row(merged, behaviour, this.#seal(id, actor.userId, next)),
+      );
+    } catch (error) {
+      if (isUniqueViolation(error)) throw nameTaken(merged.name);
+      throw error;
+    }
+    if (!updated)
+      throw new KeywayError('conflict', 'The bot was changed by someone else meanwhile; read it again.');
+    await this.#recordChange(actor, 'bot.update', id, { fields: Object.keys(patch) });
+    const view = this.#view((await this.#repository.findOwned(actor.userId, id))!);
+    return patch.rotateInboundSecret ? { ...view, inboundSecret: next.inboundSecret } : view;
+  }
+
+  async delete(actor: Principal, id: string): Promise<void> {
+    if (!isUuid(id) || !(await this.#repository.delete(actor.userId, id))) throw notFound();
+    await this.#recordChange(actor, 'bot.delete', id, {});
+  }
+
+  /** A bot of the caller's, loaded for answering (scoped; 404 for anyone else's). */
+  async loadOwned(actor: Principal, id: string): Promise<LoadedBot> {
+    return this.#load(await this.#find(actor, id));
+  }
+
+  /** A bot by id for the inbound hooks, which then check its inbound secret. */
+  async loadForHook(id: string): Promise<LoadedBot> {
+    if (!isUuid(id)) throw notFound();
+    const row = await this.#repository.findById(id);
+    if (!row) throw notFound();
+    return this.#load(row);
+  }
+
+  async loadById(id: string): Promise<LoadedBot | undefined> {
+    const row = await this.#repository.findById(id);
+    return row && this.#load(row);
+  }
+
+  /** Constant-time check of a presented inbound secret. */
+  verifyInboundSecret(bot: LoadedBot, presented: string | undefined): boolean {
+    if (!presented) return false;
+    const expected = createHash('sha256').update(bot.secrets.inboundSecret).digest();
+    const actual = createHash('sha256').update(presented).digest();
+    return timingSafeEqual(expected, actual);
+  }
+
+  /** `/v1` with `model: "bot:<name>"`: the bot's prompt, parameters and credentials. */
+  async apply(
+    principal: Principal,
+    request: ChatRequest,
+  ): Promise<{ request: ChatRequest; route: BotRoute }> {
+    const name = request.model.slice('bot:'.length);
+    const key = `${principal.userId}\u0000${name.toLowerCase()}`;
+    let cached = this.#byName.get(key);
+    if (!cached || cached.expiresAt <= Date.now()) {
+      const row = await this.#repository.findOwnedByName(principal.userId, name);
+      if (!row) {
+        throw new KeywayError('model_not_found', `You have no bot named "${name}".`, {
+          details: { param: 'model' },
+        });
+      }
+      cached = { bot: this.#load(row), expiresAt: Date.now() + 60_000 };
+      this.#byName.set(key, cached);
+    }
+    const bot = cached.bot;
+    return { request: withBot(bot, request), route: routeOf(bot) };
+  }
+
+  async #find(actor: Principal, id: string): Promise<BotRecord> {
+    if (!isUuid(id)) throw notFound();
+    const row = await this.#repository.findOwned(actor.userId, id);
+    if (!row) throw notFound();
+    return row;
+  }
+
+  #load(row: BotRecord): LoadedBot {
+    const cached = this.#loaded.get(row.id);
+    if (
+      cached &&
+      cached.record.version === row.version &&
+      cached.record.updatedAt.getTime() === row.updatedAt.getTime()
+    )
+      return cached;
+    const behaviour = botBehaviourSchema.parse(row.config);
+    const loaded: LoadedBot = {
+      record: row,
+      behaviour,
+      matchesTrigger: compileTrigger(behaviour.trigger),
+      isIgnored: compileIgnoreList(behaviour.ignore),
+      secrets: this.#open(row),
+    };
+    this.#loaded.set(row.id, loaded);
+    return loaded;
+  }
+
+  #behaviour(input: CreateBotInput): BotBehaviour {
+    const behaviour = botBehaviourSchema.parse(input);
+    compileTrigger(behaviour.trigger);
+    for (const pattern of behaviour.ignore) {
+      if (pattern.replaceAll('*', '') === '')
+        throw invalid(
+          'ignore',
+          `"${pattern}" would ignore every contact; remove it or stop the bot instead.`,
+        );
+    }
+    return behaviour;
+  }
+
+  /** Every reference must be something the owner may use; every URL one the upstream policy allows. */
+  async #checkReferences(actor: Principal, input: CreateBotInput, selfId: string | null): Promise<void> {
+    for (const [field, id] of [
+      ['credentialId', input.credentialId],
+      ...input.fallbackCredentialIds.map((id, index) => [`fallbackCredentialIds.${index}`, id]),
+    ] as [string, string][]) {
+      try {
+        await this.#credentials.get(actor, id);
+      } catch (error) {
+        if (error instanceof KeywayError && error.code === 'not_found')
+          throw invalid(field, 'No credential you may use has this id.');
+        throw error;
+      }
+    }
+    if (input.fallbackBotId) {
+      if (input.fallbackBotId === selfId) throw invalid('fallbackBotId', 'A bot cannot be its own fallback.');
+      const fallback = await this.#repository.findOwned(actor.userId, input.fallbackBotId);
+      if (!fallback) throw invalid('fallbackBotId', 'You have no bot with this id.');
+    }
+    const urls: [string, string | undefined][] = [
+      ['channels.webhook.callbackUrl', input.channels.webhook?.callbackUrl],
+      ['channels.evolution.serverUrl', input.channels.evolution?.serverUrl],
+    ];
+    for (const [field, url] of urls) {
+      if (url === undefined) continue;
+      const verdict = checkUpstreamUrl(url, this.#policy);
+      if (!verdict.ok)
+        throw new KeywayError('blocked_url', `${field}: ${verdict.message}`, { details: { field } });
+    }
+  }
+
+  #row(input: CreateBotInput, behaviour: BotBehaviour, sealed: SealedBotSecrets): BotRowInput {
+    return {
+      name: input.name,
+      credentialId: input.credentialId,
+      model: input.model,
+      config: behaviour,
+      fallbackBotId: input.fallbackBotId,
+      fallbackCredentialIds: [...new Set(input.fallbackCredentialIds)],
+      webhookUrl: input.channels.webhook?.callbackUrl ?? null,
+      evolutionServerUrl: input.channels.evolution?.serverUrl.replace(/\/+$/, '') ?? null,
+      evolutionInstance: input.channels.evolution?.instance ?? null,
+      ...sealed,
+    };
+  }
+
+  #seal(id: string, ownerId: string, secrets: BotSecrets): SealedBotSecrets {
+    const sealed = this.#cipher.seal(JSON.stringify(secrets), botAad(id, ownerId));
+    return { secretsKeyId: sealed.keyId, secretsNonce: sealed.nonce, secretsCiphertext: sealed.ciphertext };
+  }
+
+  #open(row: BotRecord): BotSecrets {
+    return JSON.parse(
+      this.#cipher.open(
+        { keyId: row.secretsKeyId, nonce: row.secretsNonce, ciphertext: row.secretsCiphertext },
+        botAad(row.id, row.ownerId),
+      ),
+    ) as BotSecrets;
+  }
+
+  #view(row: BotRecord): BotView {
+    const behaviour = botBehaviourSchema.parse(row.config);
+    const evolutionKey = row.evolutionServerUrl ? this.#open(row).evolutionApiKey : null;
+    return {
+      id: row.id,
+      name: row.name,
+      credentialId: row.credentialId,
+      model: row.model,
+      ...behaviour,
+      fallbackCredentialIds: row.fallbackCredentialIds,
+      fallbackBotId: row.fallbackBotId,
+      channels: {
+        webhook: row.webhookUrl ? { callbackUrl: row.webhookUrl } : null,
+        evolution:
+          row.evolutionServerUrl && row.evolutionInstance
+            ? {
+                serverUrl: row.evolutionServerUrl,
+                instance: row.evolutionInstance,
+                apiKeyHint: evolutionKey ? hintFor(evolutionKey) : '',
+              }
+            : null,
+      },
+      hooks: { webhook: `/hooks/bots/${row.id}`, evolution: `/hooks/evolution/${row.id}` },
+      version: row.version,
+      createdAt: row.createdAt.toISOString(),
+      updatedAt: row.updatedAt.toISOString(),
+    };
+  }
+
+  async #recordChange(actor: Principal, action: string, id: string, details: Record<string, unknown>) {
+    await this.#audit.record({ actorId: actor.userId, action, targetType: 'bot', targetId: id, details });
+    await this.#changes.publish(`bot:${id}`);
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+}
+
+/**
+ * Re-seals one batch of bot secrets under the cipher's current key (a step of a master-key rotation);
+ * returns how many it re-sealed, 0 when none is left.
+ */
+export async function resealBotSecrets(
+  cipher: Cipher,
+  repository: BotsRepository,
+  batch: number,
+): Promise<number> {
+  const rows = await repository.sealedNotUnder(cipher.current.id, batch);
+  for (const row of rows) {
+    const aad = botAad(row.id, row.ownerId);
+    const sealed = cipher.seal(
+      cipher.open({ keyId: row.keyId, nonce: row.nonce, ciphertext: row.ciphertext }, aad),
+      aad,
+    );
+    await repository.reseal(row.id, sealed.keyId, sealed.nonce, sealed.ciphertext);
+  }
+  return rows.length;
+}
+
+/** The credential-usage port over the bots table: which bots use a credential, and detaching them. */
+export function botCredentialUsage(repository: BotsRepository): CredentialUsage {
+  return {
+    async botsUsing(credentialIds) {
+      const byCredential = new Map<string, { id: string; name: string }[]>();
+      for (const row of await repository.botsUsing(credentialIds)) {
+        const list = byCredential.get(row.credentialId) ?? [];
+        if (!list.some((bot) => bot.id === row.id)) list.push({ id: row.id, name: row.name });
+        byCredential.set(row.credentialId, list);
+      }
+      return byCredential;
+    },
+    detach: (credentialId) => repository.detachCredential(credentialId),
+  };
+}
+
+/** The bot's messages (system prompt, seed messages) before the caller's, its parameters as defaults. */
+export function withBot(bot: LoadedBot, request: ChatRequest): ChatRequest {
+  const { behaviour } = bot;
+  const prefix = [
+    ...(behaviour.systemPrompt ? [{ role: 'system', content: behaviour.systemPrompt }] : []),
+    ...behaviour.seedMessages,
+  ];
+  const params = behaviour.params;
+  const defaults: Record<string, unknown> = {
+    temperature: params.temperature,
+    top_p: params.topP,
+    max_tokens: params.maxTokens,
+    presence_penalty: params.presencePenalty,
+    frequency_penalty: params.frequencyPenalty,
+    stop: params.stop,
+  };
+  const merged: Record<string, unknown> = { ...request };
+  for (const [key, value] of Object.entries(defaults))
+    if (value !== undefined && merged[key] === undefined) merged[key] = value;
+  return { ...(merged as ChatRequest), messages: [...prefix, ...request.messages] };
+}
+
+export function routeOf(bot: LoadedBot): BotRoute {
+  const { record } = bot;
+  if (!record.credentialId) {
+    throw new KeywayError(
+      'bot_without_credential',
+      `The bot "${record.name}" has no credential (it was deleted); set one to use the bot.`,
+    );
+  }
+  return {
+    botId: record.id,
+    targets: [record.credentialId, ...record.fallbackCredentialIds].map((credentialId) => ({
+      credentialId,
+      model: record.model,
+    })),
+  };
+}
+
+const newInboundSecret = () => `kwh_${randomBytes(24).toString('base64url')}`;
+
+const notFound = () => new KeywayError('not_found', 'No such bot.');
+
+const invalid = (field: string, message: string) =>
+  new KeywayError('validation_failed', `${field}: ${message}`, { details: { field } });
+
+const nameTaken = (name: string) =>
+  new KeywayError('name_taken', `You already have a bot named "${name}".`, { fix: 'Choose another name.' });
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,151 @@
+import type { Logger } from 'pino';
+import type { UpstreamClient } from '../providers/upstream-client.ts';
+import type { BotQueueRepository, OutboxItem } from './bot-queue.repository.ts';
+import type { BotsService } from './bots.service.ts';
+import { signWebhook } from './channels/webhook-signature.ts';
+
+const POLL_INTERVAL_MS = 500;
+const LEASE_MS = 30_000;
+const SEND_TIMEOUT_MS = 10_000;
+/** About a day of retries with capped exponential backoff, then the reply is marked failed. */
+const MAX_ATTEMPTS = 30;
+const MAX_BACKOFF_MS = 15 * 60_000;
+
+/** Backoff before attempt `attempts + 1`: 1 s, 2 s, 4 s … capped at 15 minutes. */
+export const retryDelayMs = (attempts: number) =>
+  Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.max(0, attempts - 1));
+
+/**
+ * Delivers queued replies: the generic webhook (signed POST to the bot's callback URL) and Evolution
+ * API (`POST /message/sendText/{instance}` with the instance key). Each reply is leased before it is
+ * sent, so two nodes never send the same one; the oldest reply of a contact goes first, so replies
+ * never overtake each other; failures retry with backoff from the database, across restarts.
+ */
+export class OutboxWorker {
+  readonly #queue: BotQueueRepository;
+  readonly #bots: BotsService;
+  readonly #upstream: UpstreamClient;
+  readonly #logger: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stopped = false;
+  #lastPrune = 0;
+
+  constructor(deps: {
+    queue: BotQueueRepository;
+    bots: BotsService;
+    upstream: UpstreamClient;
+    logger: Logger;
+  }) {
+    this.#queue = deps.queue;
+    this.#bots = deps.bots;
+    this.#upstream = deps.upstream;
+    this.#logger = deps.logger;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => this.wake(), POLL_INTERVAL_MS);
+    this.#timer.unref();
+    this.wake();
+  }
+
+  /** Delivers what is due now (called when this node queued replies, and on every poll). */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#drain()
+      .catch((error: unknown) => this.#logger.warn({ err: error }, 'outbox delivery round failed'))
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.wake();
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    for (;;) {
+      if (this.#stopped) return;
+      const items = await this.#queue.claimDeliveries(20, LEASE_MS);
+      if (items.length === 0) break;
+      await Promise.all(items.map((item) => this.#deliver(item)));
+    }
+    if (Date.now() - this.#lastPrune > 3_600_000) {
+      this.#lastPrune = Date.now();
+      await this.#queue.prune();
+    }
+  }
+
+  async #deliver(item: OutboxItem): Promise<void> {
+    const log = this.#logger.child({ botId: item.botId, delivery: item.id, channel: item.channel });
+    const bot = await this.#bots.loadById(item.botId);
+    if (!bot) return this.#queue.failedAttempt(item.id, 'the bot was deleted', null);
+    const { record, secrets } = bot;
+    let request: { url: string; headers: Record<string, string>; body: string };
+    if (item.channel === 'webhook') {
+      if (!record.webhookUrl) return this.#queue.failedAttempt(item.id, 'the bot has no callback URL', null);
+      const body = JSON.stringify({ ...item.payload, deliveryId: String(item.id) });
+      const timestamp = Math.floor(Date.now() / 1000);
+      request = {
+        url: record.webhookUrl,
+        body,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Keyway-Webhook/1',
+          'x-keyway-delivery': String(item.id),
+          'x-keyway-timestamp': String(timestamp),
+          'x-keyway-signature': signWebhook(secrets.inboundSecret, timestamp, body),
+        },
+      };
+    } else {
+      if (!record.evolutionServerUrl || !record.evolutionInstance || !secrets.evolutionApiKey)
+        return this.#queue.failedAttempt(item.id, 'the bot has no Evolution API connection', null);
+      request = {
+        url: `${record.evolutionServerUrl}/message/sendText/${encodeURIComponent(record.evolutionInstance)}`,
+        body: JSON.stringify({ number: item.contact, text: item.payload.text }),
+        headers: { 'content-type': 'application/json', apikey: secrets.evolutionApiKey },
+      };
+    }
+    let failure: string;
+    try {
+      const response = await this.#upstream.request({
+        method: 'POST',
+        timeoutMs: SEND_TIMEOUT_MS,
+        ...request,
+      });
+      await response.text().catch(() => '');
+      if (response.status >= 200 && response.status < 300) {
+        await this.#queue.delivered(item.id);
+        log.info({ attempts: item.attempts }, 'reply delivered');
+        return;
+      }
+      failure = `the receiver answered HTTP ${response.status}`;
+    } catch (error) {
+      failure = `the receiver could not be reached (${describe(error)})`;
+    }
+    const giveUp = item.attempts >= MAX_ATTEMPTS;
+    await this.#queue.failedAttempt(item.id, failure, giveUp ? null : retryDelayMs(item.attempts));
+    log.warn({ attempts: item.attempts, failure, gaveUp: giveUp }, 'reply delivery failed');
+  }
+}
+
+/** An error's kind without its message (which could quote a URL with a query string). */
+function describe(error: unknown): string {
+  if (error && typeof error === 'object') {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    if (error instanceof Error) return error.name;
+  }
+  return 'unknown error';
+}

@@ -1,0 +1,17 @@
+import type { Principal } from '../auth/principal.ts';
+import type { ChatRequest } from './openai-types.ts';
+
+/** Where a bot's requests go: its credential, then its fallback credentials, each with the bot's model. */
+export interface BotRoute {
+  botId: string;
+  targets: { credentialId: string; model: string }[];
+}
+
+/**
+ * The port through which `/v1` serves `model: "bot:<name>"`: the bots capability turns the request
+ * into the bot's (its prompt before the caller's messages, its parameters as defaults) and says which
+ * credentials answer it. The gateway does not depend on bots; bots plug this in.
+ */
+export interface BotModels {
+  apply(principal: Principal, request: ChatRequest): Promise<{ request: ChatRequest; route: BotRoute }>;
+}
