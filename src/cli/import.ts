@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { loadConfig } from '../config/config.ts';
 import { createPostgresChangeFeed } from '../db/change-feed.ts';
 import { sql } from 'kysely';
@@ -8,7 +9,8 @@ import { planChatbotUiImport } from '../importers/chatbot-ui.plan.ts';
 import { readChatbotUi } from '../importers/chatbot-ui.reader.ts';
 import { planEvolutionImport } from '../importers/evolution.plan.ts';
 import { readEvolution } from '../importers/evolution.reader.ts';
-import { applyImport, type BotWriter } from '../importers/import-applier.ts';
+import { createBotWriter } from '../importers/bot-writer.ts';
+import { applyImport, type ImportResult } from '../importers/import-applier.ts';
 import type { ImportPlan } from '../importers/import-plan.ts';
 import { renderImportReport } from '../importers/import-report.ts';
 import { openSourceDatabase, type SourceDatabase } from '../importers/source-database.ts';
@@ -23,14 +25,12 @@ import { DATABASE_FLAGS, describeDatabase, parseFlags, withSchemaContext, type C
 const USAGE = [
   'keyway import chatbot-ui --from postgres://… [--dry-run] [--owner-map chatbotuser=keywayuser,…]',
   '  a user per Chatbot-UI profile and a credential per key it holds; custom models become openai-compatible credentials',
-  'keyway import evolution-api --from postgres://…|mysql://… --server-url http://evolution:8080 [--owner U] [--instances a,b] [--dry-run]',
+  'keyway import evolution-api --from postgres://…|mysql://… --server-url http://evolution:8080 [--owner U] [--instances a,b]',
+  '                            [--webhook-secrets FILE] [--dry-run]',
   '  one credential per distinct OpenAI key, one bot per OpenaiBot with its triggers, session settings and Evolution channel',
   'Each takes --data DIR or --database-url URL (or KEYWAY_DATA_DIR / DATABASE_URL) and the master key as `serve` does;',
   'on the embedded database, stop the server first. A second run imports nothing twice; a failed run changes nothing.',
 ].join('\n');
-
-/** Bots are written through this, once the bots capability exists; until then they are reported. */
-const BOT_WRITER: BotWriter | undefined = undefined;
 
 /** `keyway import chatbot-ui|evolution-api`: offline, one transaction, idempotent. */
 export async function importCommand(args: string[], io: CliIO): Promise<number> {
@@ -69,6 +69,7 @@ async function importEvolution(args: string[], io: CliIO): Promise<number> {
       instances: { type: 'string' },
       owner: { type: 'string' },
       'server-url': { type: 'string' },
+      'webhook-secrets': { type: 'string' },
     },
     USAGE,
   );
@@ -87,15 +88,35 @@ async function importEvolution(args: string[], io: CliIO): Promise<number> {
     ?.split(',')
     .map((name) => name.trim())
     .filter(Boolean);
-  return runImport(io, values, 'import evolution-api', async (source, context, db) => {
-    const owner = await resolveEvolutionOwner(new UsersRepository(db), values.owner);
-    return planEvolutionImport(await readEvolution(source), {
-      ...context,
-      owner,
-      serverUrl: serverUrl ? serverUrl.replace(/\/+$/, '') : null,
-      instances: instances ?? null,
-    });
-  });
+  const secretsFile = values['webhook-secrets'];
+  return runImport(
+    io,
+    values,
+    'import evolution-api',
+    async (source, context, db) => {
+      const owner = await resolveEvolutionOwner(new UsersRepository(db), values.owner);
+      return planEvolutionImport(await readEvolution(source), {
+        ...context,
+        owner,
+        serverUrl: serverUrl ? serverUrl.replace(/\/+$/, '') : null,
+        instances: instances ?? null,
+      });
+    },
+    (result) => {
+      if (result.dryRun || result.createdBots.length === 0) return [];
+      if (!secretsFile) {
+        return [
+          `Each imported bot answers Evolution API at its webhook (see the table). Its inbound secret was not printed:`,
+          `  run again with --webhook-secrets FILE on a fresh import, or make a new one with PATCH /api/bots/:id {"rotateInboundSecret": true}.`,
+        ];
+      }
+      writeWebhookSecrets(secretsFile, result, serverUrl!);
+      return [
+        `The webhook URL of each new bot, with its inbound secret, is in ${secretsFile} (readable by you only): set it as the`,
+        `  instance's webhook in Evolution API (event MESSAGES_UPSERT), replacing KEYWAY_URL with this Keyway's address.`,
+      ];
+    },
+  );
 }
 
 type PlanContext = {
@@ -117,6 +138,8 @@ async function runImport(
     context: PlanContext,
     db: Parameters<typeof applyImport>[1]['db'],
   ) => Promise<ImportPlan>,
+  /** After a committed import: writes what it must and returns lines for the end of the report. */
+  afterCommit: (result: ImportResult) => string[] = () => [],
 ): Promise<number> {
   if (!values.from) throw new KeywayError('usage', `${purpose} needs --from URL.`, { fix: USAGE });
   const from = values.from;
@@ -175,11 +198,12 @@ async function runImport(
       );
 
       let lastProgress = 0;
+      const providers = createDefaultRegistry();
       const result = await applyImport(plan, {
         db: database.db,
         cipher,
         dryRun,
-        bots: BOT_WRITER,
+        bots: createBotWriter({ cipher, providers, policy: config.upstream, redactor, logger: ctx.logger }),
         onProgress: (done, total) => {
           if (total < 100) return;
           const now = Date.now();
@@ -192,7 +216,11 @@ async function runImport(
 
       // Servers read credentials from the database on a cache miss; tell the other nodes to drop
       // their cached model-name resolutions now that the import has committed (never before).
-      if (!dryRun && result.createdCredentialIds.length > 0 && config.database.kind === 'postgres') {
+      const topics = [
+        ...result.createdCredentialIds.map((id) => `credential:${id}`),
+        ...result.createdBots.map((bot) => `bot:${bot.id}`),
+      ];
+      if (!dryRun && topics.length > 0 && config.database.kind === 'postgres') {
         const feed = await createPostgresChangeFeed({
           url: config.database.url,
           logger: ctx.logger,
@@ -201,12 +229,14 @@ async function runImport(
           },
         });
         try {
-          for (const id of result.createdCredentialIds) await feed.publish(`credential:${id}`);
+          for (const topic of topics) await feed.publish(topic);
         } finally {
           await feed.close();
         }
       }
-      io.out(renderImportReport(result, plan.notes));
+      for (const bot of result.createdBots) redactor.register(bot.inboundSecret);
+      const closing = afterCommit(result);
+      io.out(renderImportReport(result, plan.notes) + closing.map((line) => line + '\n').join(''));
       return 0;
     });
   } catch (error) {
@@ -255,6 +285,20 @@ async function resolveEvolutionOwner(users: UsersRepository, owner: string | und
       : `Evolution API has no users: name the Keyway user who will own the credentials and bots (admins: ${admins.map((user) => user.username).join(', ')}).`,
     { fix: 'Add --owner USERNAME.' },
   );
+}
+
+/** One line per new bot: its Evolution instance, name, and webhook URL with the inbound secret. Mode 0600. */
+function writeWebhookSecrets(file: string, result: ImportResult, serverUrl: string): void {
+  const lines = [
+    `# Webhooks of the bots imported from Evolution API (${serverUrl}). Secrets: keep this file private.`,
+    '# instance\tbot\twebhook URL (set it on the instance, event MESSAGES_UPSERT)',
+    ...result.createdBots.map(
+      (bot) =>
+        `${bot.evolutionInstance ?? '-'}\t${bot.name}\tKEYWAY_URL/hooks/evolution/${bot.id}?secret=${encodeURIComponent(bot.inboundSecret)}`,
+    ),
+  ];
+  fs.writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
 }
 
 function registerUrlPassword(redactor: SecretRedactor, url: string): void {

@@ -1,4 +1,7 @@
+import { createBotSchema } from '../bots/bot.schema.ts';
+import { KeywayError } from '../errors.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
+import { checkUpstreamUrl } from '../providers/upstream-url-guard.ts';
 import type { UpstreamPolicy } from '../providers/upstream-url-guard.ts';
 import type {
   EvolutionBot,
@@ -28,6 +31,8 @@ export interface EvolutionPlanOptions {
   instances: readonly string[] | null;
 }
 
+const PLACEHOLDER_ID = '00000000-0000-4000-8000-000000000000';
+
 /** Evolution's default typing delay per character, in ms: a value other than it is worth reporting. */
 const DEFAULT_TIME_PER_CHAR = 50;
 
@@ -53,6 +58,14 @@ export function planEvolutionImport(snapshot: EvolutionSnapshot, options: Evolut
       origin: 'schema',
       message: `this Evolution API version has no column ${snapshot.missingColumns.join(', ')}: read as unset`,
     });
+  }
+  if (options.serverUrl !== null) {
+    const verdict = checkUpstreamUrl(options.serverUrl, options.policy);
+    if (!verdict.ok) {
+      throw new KeywayError('blocked_url', `--server-url: ${verdict.message}`, {
+        fix: 'If Evolution API runs on a private network, allow it with KEYWAY_UPSTREAM_ALLOW_PRIVATE=true (for the servers too).',
+      });
+    }
   }
   const wanted = options.instances ? new Set(options.instances) : null;
   for (const name of options.instances ?? []) {
@@ -140,6 +153,16 @@ export function planEvolutionImport(snapshot: EvolutionSnapshot, options: Evolut
     const mapped = mapBot(bot, setting, instance, options.serverUrl);
     if (!mapped.ok) {
       plan.skipped.push({ kind: 'bot', origin, message: mapped.reason });
+      continue;
+    }
+    // Validated by the very schema POST /api/bots uses, so the apply step cannot refuse it.
+    const valid = createBotSchema.safeParse({ name: 'check', credentialId: PLACEHOLDER_ID, ...mapped.input });
+    if (!valid.success) {
+      plan.skipped.push({
+        kind: 'bot',
+        origin,
+        message: valid.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '),
+      });
       continue;
     }
     const name = uniqueName(slug(`${instance.name}-${bot.description ?? 'bot'}`, 'evolution-bot'), botNames);

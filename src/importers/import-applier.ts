@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
+import type { Role } from '../auth/principal.ts';
 import { AuditLogRepository } from '../audit/audit-log.repository.ts';
 import { CredentialsRepository, type CredentialRecord } from '../credentials/credentials.repository.ts';
 import { sealSecret } from '../credentials/credentials.service.ts';
@@ -28,6 +29,16 @@ export interface ImportResult {
   createdCredentialIds: string[];
   /** Usernames created without a password. */
   usersWithoutPassword: string[];
+  /** Bots created, with the inbound secret their channel webhook needs (shown once, never printed). */
+  createdBots: CreatedBot[];
+}
+
+export interface CreatedBot {
+  id: string;
+  owner: string;
+  name: string;
+  evolutionInstance: string | null;
+  inboundSecret: string;
 }
 
 /**
@@ -38,9 +49,9 @@ export interface BotWriter {
   findByName(trx: Transaction<DB>, ownerId: string, name: string): Promise<{ id: string } | undefined>;
   create(
     trx: Transaction<DB>,
-    owner: { id: string; username: string },
+    owner: { id: string; username: string; role: Role },
     input: BotInput & { credentialId: string; fallbackBotId: string | null },
-  ): Promise<{ id: string }>;
+  ): Promise<{ id: string; inboundSecret: string }>;
 }
 
 export interface ApplyOptions {
@@ -89,12 +100,13 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
     rows: [],
     createdCredentialIds: [],
     usersWithoutPassword: [],
+    createdBots: [],
   };
   const total = plan.users.length + plan.credentials.length + plan.bots.length;
   let done = 0;
   const progress = () => options.onProgress?.(++done, total);
 
-  const owners = new Map<string, { id: string; username: string }>();
+  const owners = new Map<string, { id: string; username: string; role: Role }>();
   for (const planned of plan.users) {
     const existing = await users.findByUsername(planned.username);
     if (existing) {
@@ -234,7 +246,22 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
     }
     const created = await options.bots.create(trx, owner, { ...planned.input, credentialId, fallbackBotId });
     botIds.set(key, created.id);
-    result.rows.push(row('bot', owner.username, planned.input.name, 'created', planned.origin));
+    result.createdBots.push({
+      id: created.id,
+      owner: owner.username,
+      name: planned.input.name,
+      evolutionInstance: planned.input.channels?.evolution?.instance ?? null,
+      inboundSecret: created.inboundSecret,
+    });
+    result.rows.push(
+      row(
+        'bot',
+        owner.username,
+        planned.input.name,
+        'created',
+        `${planned.origin}; webhook /hooks/evolution/${created.id}`,
+      ),
+    );
     progress();
   }
 
