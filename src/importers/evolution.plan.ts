@@ -86,7 +86,13 @@ export function planEvolutionImport(snapshot: EvolutionSnapshot, options: Evolut
   const credentialNames = new Set<string>();
   const byKey = new Map<string, PlannedCredential>();
   const credentialOf = new Map<string, PlannedCredential>();
-  for (const creds of snapshot.creds) {
+  const byInstanceName = <T extends { instanceId: string }>(rows: T[], label: (row: T) => string) =>
+    [...rows].sort(
+      (a, b) =>
+        (instances.get(a.instanceId)?.name ?? '').localeCompare(instances.get(b.instanceId)?.name ?? '') ||
+        label(a).localeCompare(label(b)),
+    );
+  for (const creds of byInstanceName(snapshot.creds, (row) => row.name ?? row.id)) {
     const instance = instances.get(creds.instanceId);
     if (!instance) continue;
     const origin = `OpenaiCreds "${creds.name ?? creds.id}" of instance ${instance.name}`;
@@ -127,7 +133,7 @@ export function planEvolutionImport(snapshot: EvolutionSnapshot, options: Evolut
   const settingOf = new Map(snapshot.settings.map((setting) => [setting.instanceId, setting]));
   const botNames = new Set<string>();
   const plannedById = new Map<string, PlannedBot>();
-  for (const bot of snapshot.bots) {
+  for (const bot of byInstanceName(snapshot.bots, (row) => `${row.description ?? ''}\u0000${row.id}`)) {
     const instance = instances.get(bot.instanceId);
     if (!instance) continue;
     const origin = `bot "${bot.description ?? bot.id}" of instance ${instance.name}`;

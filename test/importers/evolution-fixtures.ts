@@ -106,7 +106,10 @@ const TABLES = ['Instance', 'OpenaiCreds', 'OpenaiBot', 'OpenaiSetting'] as cons
 const toColumn = (value: Value) => (Array.isArray(value) ? JSON.stringify(value) : value);
 
 /** The data in a new PostgreSQL database on the test server. */
-export function evolutionPostgres(data: EvolutionData, options: { withSplit?: boolean } = {}): Promise<SourceFixture> {
+export function evolutionPostgres(
+  data: EvolutionData,
+  options: { withSplit?: boolean } = {},
+): Promise<SourceFixture> {
   const inserts = TABLES.flatMap((table) =>
     data[table].map((row) => {
       const columns = Object.keys(row);
@@ -120,7 +123,10 @@ export function evolutionPostgres(data: EvolutionData, options: { withSplit?: bo
 }
 
 /** The data in a new MariaDB database. */
-export function evolutionMysql(data: EvolutionData, options: { withSplit?: boolean } = {}): Promise<SourceFixture> {
+export function evolutionMysql(
+  data: EvolutionData,
+  options: { withSplit?: boolean } = {},
+): Promise<SourceFixture> {
   const inserts = TABLES.flatMap((table) =>
     data[table].map((row): [string, unknown[]] => {
       const columns = Object.keys(row);
