@@ -172,18 +172,35 @@ describe.each(BACKENDS)('keyway import chatbot-ui, end to end [%s]', (backend) =
     }
   });
 
-  it('refuses while a server holds the embedded data directory, and needs --from', async () => {
+  it('needs --from; on the embedded database refuses while a server holds it; on PostgreSQL prints progress on a long import', async () => {
     const env: Record<string, string> = { ...target.env };
     const missing = await runKeyway(['import', 'chatbot-ui', ...target.flags], env);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('needs --from');
-    if (backend !== 'embedded') return;
+    if (backend === 'embedded') {
+      source = await chatbotUiFixture({
+        profiles: [{ username: 'alice', values: { openai_api_key: keys.aliceOpenai } }],
+      });
+      const { server } = await serveReady(pool, target.flags, env);
+      const refused = await runKeyway(['import', 'chatbot-ui', '--from', source.url, ...target.flags], env);
+      expect(refused.code).toBe(11);
+      expect(refused.stderr).toContain(`in use by another Keyway process: pid ${server.pid}`);
+      return;
+    }
+    // 40 profiles with 3 keys each: 160 items, past the 100 from which progress is shown.
     source = await chatbotUiFixture({
-      profiles: [{ username: 'alice', values: { openai_api_key: keys.aliceOpenai } }],
+      profiles: Array.from({ length: 40 }, (_, i) => ({
+        username: `user${i}`,
+        values: {
+          openai_api_key: fakeKey('sk-'),
+          groq_api_key: fakeKey('gsk_'),
+          mistral_api_key: fakeKey('mi'),
+        },
+      })),
     });
-    const { server } = await serveReady(pool, target.flags, env);
-    const refused = await runKeyway(['import', 'chatbot-ui', '--from', source.url, ...target.flags], env);
-    expect(refused.code).toBe(11);
-    expect(refused.stderr).toContain(`in use by another Keyway process: pid ${server.pid}`);
+    const long = await runKeyway(['import', 'chatbot-ui', '--from', source.url, ...target.flags], env);
+    expect(long.code, long.stderr).toBe(0);
+    expect(long.stderr).toContain('  160/160 (100%)');
+    expect(long.stdout).toContain('Created 40 user(s), 120 credential(s), 0 bot(s); reused 0; skipped 0.');
   });
 });
