@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { evolutionUpsert, startFakeEvolution } from './fakes/fake-evolution.ts';
 import { startFakeProvider, type FakeProvider } from './fakes/fake-providers.ts';
 import { ProcessPool, runKeyway } from './support/keyway-process.ts';
 import { bootstrapAdmin, callServer, serveReady } from './support/process-keyway.ts';
@@ -75,7 +76,9 @@ describe.each(BACKENDS)('canary: no secret is ever written out in plaintext [%s]
   const canary = `sk-canary-${randomBytes(16).toString('hex')}`;
   const rotatedCanary = `sk-canary-rotated-${randomBytes(16).toString('hex')}`;
   const wrongCanary = `sk-canary-wrong-${randomBytes(16).toString('hex')}`;
-  const canaries = [canary, rotatedCanary, wrongCanary];
+  // A bot's Evolution API instance key; Evolution also puts it in every webhook it sends.
+  const evolutionCanary = `evo-canary-${randomBytes(16).toString('hex')}`;
+  const canaries = [canary, rotatedCanary, wrongCanary, evolutionCanary];
 
   beforeEach(async () => {
     target = await createTestDatabase(backend);
@@ -217,6 +220,62 @@ describe.each(BACKENDS)('canary: no secret is ever written out in plaintext [%s]
       { model: 'nobody/gpt', messages: [{ role: 'user', content: canary }] },
       token,
     );
+    // Bots: the Evolution instance key goes in once, the inbound secret comes out once, at creation.
+    const evolution = await startFakeEvolution({ instances: { 'sales-1': evolutionCanary } });
+    try {
+      const created = await callServer(url, 'POST', '/api/bots', {
+        token: adminToken,
+        body: {
+          name: 'canary-bot',
+          credentialId: main.id,
+          model: 'gpt-4o-mini',
+          channels: { evolution: { serverUrl: evolution.url, instance: 'sales-1', apiKey: evolutionCanary } },
+        },
+      });
+      expect(created.status).toBe(201);
+      expect(created.text.includes(evolutionCanary)).toBe(false);
+      const bot = created.body as { id: string; inboundSecret: string };
+      canaries.push(bot.inboundSecret);
+      await call('GET', `/api/bots/${bot.id}`);
+      await call('GET', '/api/bots');
+      await call('PATCH', `/api/bots/${bot.id}`, { systemPrompt: 'Be brief.' });
+      await call('POST', '/api/bots', {
+        name: 'bad',
+        credentialId: main.id,
+        model: 'm',
+        channels: { evolution: { serverUrl: 'ftp://x', instance: 'a', apiKey: evolutionCanary } },
+      });
+      const hook = await fetch(`${url}/hooks/evolution/${bot.id}?secret=${bot.inboundSecret}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(
+          evolutionUpsert({
+            instance: 'sales-1',
+            remoteJid: '5511000000001@s.whatsapp.net',
+            text: 'hi',
+            apikey: evolutionCanary,
+          }),
+        ),
+      });
+      outputs.push(await hook.text());
+      expect(hook.status).toBe(202);
+      await evolution.waitForSent(1, 20_000);
+      const wrongSecret = await fetch(`${url}/hooks/evolution/${bot.id}?secret=${canary}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      outputs.push(await wrongSecret.text());
+      await call('GET', `/api/bots/${bot.id}/sessions`);
+      await call(
+        'POST',
+        '/v1/chat/completions',
+        { model: 'bot:canary-bot', messages: [{ role: 'user', content: 'hi' }] },
+        token,
+      );
+    } finally {
+      await evolution.close();
+    }
     expect((await cli(['usage'])).code).toBe(0);
     expect((await cli(['usage', '--group-by', 'credential', '--json'])).code).toBe(0);
     expect((await cli(['creds', 'rm', 'wrong'])).code).toBe(0);
@@ -239,5 +298,5 @@ describe.each(BACKENDS)('canary: no secret is ever written out in plaintext [%s]
     } else {
       expect(filesContaining(target.target.dataDir, canaries)).toEqual([]);
     }
-  });
+  }, 300_000);
 });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { loadConfig } from '../src/config/config.ts';
+import { createBotSchema } from '../src/bots/bot.schema.ts';
 import { credentialAad } from '../src/credentials/credentials.service.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { assembleKeyway, type Keyway } from '../src/main.ts';
@@ -174,6 +175,24 @@ describe.each(BACKENDS)('the master key [%s]', (backend) => {
     const expected = await seedCredentials(target, before, 300);
     const { keyIds: originalIds } = await decryptAll(target, before);
     expect(originalIds.size).toBe(1);
+    // A bot's channel secrets are sealed too, and must move with the rotation.
+    const evolutionKey = fakeSecret(-1);
+    const bot = await withKeyway(target, before, async (keyway, database) => {
+      const admin = await database.db
+        .selectFrom('users')
+        .select(['id', 'username'])
+        .executeTakeFirstOrThrow();
+      const credential = await database.db.selectFrom('credentials').select('id').executeTakeFirstOrThrow();
+      return keyway.services.bots.create(
+        { userId: admin.id, username: admin.username, role: 'admin', via: 'token' },
+        createBotSchema.parse({
+          name: 'rotated-bot',
+          credentialId: credential.id,
+          model: 'm',
+          channels: { evolution: { serverUrl: 'http://127.0.0.1:1', instance: 'i', apiKey: evolutionKey } },
+        }),
+      );
+    });
 
     const rotation = new KeywayProcess(
       ['vault', 'rotate-master-key', '--batch-size', '5', ...target.flags],
@@ -199,6 +218,12 @@ describe.each(BACKENDS)('the master key [%s]', (backend) => {
     expect(done.keyIds.size).toBe(1);
     expect([...done.keyIds][0]).not.toBe([...originalIds][0]);
     expect(done.byName).toEqual(expected);
+    const botAfter = await withKeyway(target, after, async (keyway, database) => {
+      const row = await database.db.selectFrom('bots').select('secrets_key_id').executeTakeFirstOrThrow();
+      expect(row.secrets_key_id).toBe([...done.keyIds][0]);
+      return keyway.services.bots.loadById(bot.id);
+    });
+    expect(botAfter?.secrets).toEqual({ inboundSecret: bot.inboundSecret, evolutionApiKey: evolutionKey });
     if (backend === 'embedded') {
       const files = fs
         .readdirSync(target.target.kind === 'embedded' ? target.target.dataDir : '')

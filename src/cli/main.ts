@@ -11,6 +11,7 @@ import { vaultCommand } from './vault.ts';
 import { loginCommand } from './login.ts';
 import { credsCommand } from './creds.ts';
 import { tokensCommand } from './tokens.ts';
+import { botsCommand } from './bots.ts';
 import { usageCommand } from './usage.ts';
 import { importCommand } from './import.ts';
 
@@ -24,6 +25,7 @@ Usage:
   keyway vault rotate-master-key [--batch-size 100]
   keyway login [--url URL] [--username U] [--password-stdin]
   keyway creds list | add --name N --provider P [--setting k=v] [--shared] [--secret-stdin] | test | rotate | rm
+  keyway bots list | create --name N --credential C --model M […] | show | rm | sessions   (keyway bots help)
   keyway tokens list | create --name N [--expires-in-days D] | revoke ID
   keyway import chatbot-ui --from postgres://… [--dry-run] [--owner-map user=keywayuser,…]
   keyway import evolution-api --from postgres://…|mysql://… --server-url URL [--owner U] [--instances a,b] [--dry-run]
@@ -53,6 +55,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         return await loginCommand(args, io);
       case 'creds':
         return await credsCommand(args, io);
+      case 'bots':
+        return await botsCommand(args, io);
       case 'tokens':
         return await tokensCommand(args, io);
       case 'usage':

@@ -111,11 +111,12 @@ export class UsageRepository {
       .selectFrom('usage_daily as d')
       .leftJoin('credentials as c', (join) => join.onRef('c.id', '=', 'd.credential_id'))
       .leftJoin('api_tokens as t', (join) => join.onRef('t.id', '=', 'd.token_id'))
+      .leftJoin('bots as b', (join) => join.onRef('b.id', '=', 'd.bot_id'))
       .select([
         sql<string>`${sql.ref(column)}::text`.as('key'),
         sql<
           string | null
-        >`max(${sql.raw(options.groupBy === 'credential' ? 'c.name' : options.groupBy === 'token' ? 't.name' : 'NULL')})`.as(
+        >`max(${sql.raw(({ credential: 'c.name', token: 't.name', bot: 'b.name' } as Record<string, string>)[options.groupBy] ?? 'NULL')})`.as(
           'label',
         ),
         sql<number>`sum(d.requests)::int`.as('requests'),
