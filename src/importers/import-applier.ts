@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Role } from '../auth/principal.ts';
-import { AuditLogRepository } from '../audit/audit-log.repository.ts';
 import { CredentialsRepository, type CredentialRecord } from '../credentials/credentials.repository.ts';
 import { sealSecret } from '../credentials/credentials.service.ts';
 import type { DB } from '../db/tables.ts';
@@ -9,6 +8,7 @@ import { KeywayError } from '../errors.ts';
 import { NO_PASSWORD_HASH } from '../users/password.ts';
 import { UsersRepository } from '../users/users.repository.ts';
 import type { Cipher } from '../vault/cipher.ts';
+import { ImportAuditLog } from './import-audit.repository.ts';
 import { credentialAddress, type BotInput, type ImportPlan } from './import-plan.ts';
 
 export type Outcome = 'created' | 'reused' | 'skipped';
@@ -93,7 +93,7 @@ export async function applyImport(plan: ImportPlan, options: ApplyOptions): Prom
 async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOptions): Promise<ImportResult> {
   const users = new UsersRepository(trx);
   const credentials = new CredentialsRepository(trx);
-  const audit = new AuditLogRepository(trx);
+  const audit = new ImportAuditLog(trx);
   const { cipher } = options;
   const result: ImportResult = {
     dryRun: options.dryRun,
@@ -107,8 +107,11 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
   const progress = () => options.onProgress?.(++done, total);
 
   const owners = new Map<string, { id: string; username: string; role: Role }>();
+  // Users that exist already, in one query; the ones created here have no credentials to load.
+  const existingUsers = new Map((await users.list()).map((user) => [user.username.toLowerCase(), user]));
+  const createdUserIds = new Set<string>();
   for (const planned of plan.users) {
-    const existing = await users.findByUsername(planned.username);
+    const existing = existingUsers.get(planned.username.toLowerCase());
     if (existing) {
       owners.set(planned.username.toLowerCase(), existing);
       result.rows.push(row('user', existing.username, existing.username, 'reused', planned.origin));
@@ -128,6 +131,7 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
         details: { username: created.username, role: created.role, importedFrom: plan.source },
       });
       owners.set(planned.username.toLowerCase(), created);
+      createdUserIds.add(created.id);
       result.usersWithoutPassword.push(created.username);
       result.rows.push(
         row('user', created.username, created.username, 'created', `${planned.origin}; no password yet`),
@@ -146,9 +150,11 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
   const storedFor = async (ownerId: string) => {
     let rows = stored.get(ownerId);
     if (!rows) {
-      rows = (await credentials.listVisible({ userId: ownerId, admin: false })).filter(
-        (record) => record.ownerId === ownerId,
-      );
+      rows = createdUserIds.has(ownerId)
+        ? []
+        : (await credentials.listVisible({ userId: ownerId, admin: false })).filter(
+            (record) => record.ownerId === ownerId,
+          );
       stored.set(ownerId, rows);
     }
     return rows;
@@ -265,6 +271,7 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
     progress();
   }
 
+  await audit.flush();
   for (const skipped of plan.skipped) {
     result.rows.push(
       row(
