@@ -20,6 +20,8 @@ import { UsersRepository } from '../users/users.repository.ts';
 import { Cipher } from '../vault/cipher.ts';
 import { loadMasterKeys } from '../vault/master-key.ts';
 import { inspectMasterKey, verifyMasterKey } from '../vault/vault-check.ts';
+import type { Database } from '../db/database.ts';
+import type { SchemaContext } from '../db/schema/migrator.ts';
 import { DATABASE_FLAGS, describeDatabase, parseFlags, withSchemaContext, type CliIO } from './common.ts';
 
 const USAGE = [
@@ -153,91 +155,94 @@ async function runImport(
     err: (text) => rawIo.err(redactor.redact(text)),
   };
   const config = loadConfig({ data: values.data, 'database-url': values['database-url'] }, io.env);
+  const importFrom = async (
+    source: SourceDatabase,
+    ctx: SchemaContext,
+    database: Database,
+  ): Promise<number> => {
+    // A dry run changes nothing, not even the schema: it only checks that it is current.
+    await prepareSchema(ctx, dryRun ? 'check' : config.migrate);
+    const keys = loadMasterKeys(
+      config.masterKey,
+      config.database.kind === 'embedded'
+        ? { kind: 'embedded', dataDir: config.database.dataDir }
+        : { kind: 'postgres' },
+    );
+    if (keys.generatedAt) {
+      io.err(
+        `Generated a new master key in ${keys.generatedAt}. Back it up now: losing it loses every stored secret.\n`,
+      );
+    }
+    const cipher = new Cipher(keys.current, keys.readable);
+    const settings = new SettingsRepository(database.db);
+    if (dryRun) {
+      const state = await inspectMasterKey(cipher, settings);
+      if (state.state === 'wrong') await verifyMasterKey(cipher, settings);
+    } else {
+      await verifyMasterKey(cipher, settings);
+    }
+
+    const providers = createDefaultRegistry();
+    const plan = await buildPlan(source, { providers, policy: config.upstream }, database.db);
+    for (const credential of plan.credentials) if (credential.secret) redactor.register(credential.secret);
+    for (const bot of plan.bots) {
+      const key = bot.input.channels?.evolution?.apiKey;
+      if (key) redactor.register(key);
+    }
+    io.err(
+      `${dryRun ? 'Planning' : 'Importing'} from ${source.description} into the ${describeDatabase(database)}: ${plan.users.length} user(s), ${plan.credentials.length} credential(s), ${plan.bots.length} bot(s).\n`,
+    );
+
+    let lastProgress = 0;
+    const result = await applyImport(plan, {
+      db: database.db,
+      cipher,
+      dryRun,
+      bots: createBotWriter({ cipher, providers, policy: config.upstream, redactor, logger: ctx.logger }),
+      onProgress: (done, total) => {
+        if (total < 100) return;
+        const now = Date.now();
+        if (done === total || now - lastProgress >= 1000) {
+          lastProgress = now;
+          io.err(`  ${done}/${total} (${Math.floor((done / total) * 100)}%)\n`);
+        }
+      },
+    });
+
+    // Servers read credentials from the database on a cache miss; tell the other nodes to drop
+    // their cached model-name resolutions now that the import has committed (never before).
+    const topics = [
+      ...result.createdCredentialIds.map((id) => `credential:${id}`),
+      ...result.createdBots.map((bot) => `bot:${bot.id}`),
+    ];
+    if (!dryRun && topics.length > 0 && config.database.kind === 'postgres') {
+      const feed = await createPostgresChangeFeed({
+        url: config.database.url,
+        logger: ctx.logger,
+        publish: async (channel, payload) => {
+          await sql`SELECT pg_notify(${channel}, ${payload})`.execute(database.db);
+        },
+      });
+      try {
+        for (const topic of topics) await feed.publish(topic);
+      } finally {
+        await feed.close();
+      }
+    }
+    for (const bot of result.createdBots) redactor.register(bot.inboundSecret);
+    const closing = afterCommit(result);
+    io.out(renderImportReport(result, plan.notes) + closing.map((line) => line + '\n').join(''));
+    return 0;
+  };
   try {
     return await withSchemaContext(io, values, purpose, async (ctx, database) => {
-      // A dry run changes nothing, not even the schema: it only checks that it is current.
-      await prepareSchema(ctx, dryRun ? 'check' : config.migrate);
-      const keys = loadMasterKeys(
-        config.masterKey,
-        config.database.kind === 'embedded'
-          ? { kind: 'embedded', dataDir: config.database.dataDir }
-          : { kind: 'postgres' },
-      );
-      if (keys.generatedAt) {
-        io.err(
-          `Generated a new master key in ${keys.generatedAt}. Back it up now: losing it loses every stored secret.\n`,
-        );
-      }
-      const cipher = new Cipher(keys.current, keys.readable);
-      const settings = new SettingsRepository(database.db);
-      if (dryRun) {
-        const state = await inspectMasterKey(cipher, settings);
-        if (state.state === 'wrong') await verifyMasterKey(cipher, settings);
-      } else {
-        await verifyMasterKey(cipher, settings);
-      }
-
+      // The source first: a wrong --from fails before anything of Keyway's is touched.
       const source = await openSourceDatabase(from);
-      let plan: ImportPlan;
       try {
-        plan = await buildPlan(
-          source,
-          { providers: createDefaultRegistry(), policy: config.upstream },
-          database.db,
-        );
+        return await importFrom(source, ctx, database);
       } finally {
         await source.close();
       }
-      for (const credential of plan.credentials) if (credential.secret) redactor.register(credential.secret);
-      for (const bot of plan.bots) {
-        const key = bot.input.channels?.evolution?.apiKey;
-        if (key) redactor.register(key);
-      }
-      io.err(
-        `${dryRun ? 'Planning' : 'Importing'} from ${source.description} into the ${describeDatabase(database)}: ${plan.users.length} user(s), ${plan.credentials.length} credential(s), ${plan.bots.length} bot(s).\n`,
-      );
-
-      let lastProgress = 0;
-      const providers = createDefaultRegistry();
-      const result = await applyImport(plan, {
-        db: database.db,
-        cipher,
-        dryRun,
-        bots: createBotWriter({ cipher, providers, policy: config.upstream, redactor, logger: ctx.logger }),
-        onProgress: (done, total) => {
-          if (total < 100) return;
-          const now = Date.now();
-          if (done === total || now - lastProgress >= 1000) {
-            lastProgress = now;
-            io.err(`  ${done}/${total} (${Math.floor((done / total) * 100)}%)\n`);
-          }
-        },
-      });
-
-      // Servers read credentials from the database on a cache miss; tell the other nodes to drop
-      // their cached model-name resolutions now that the import has committed (never before).
-      const topics = [
-        ...result.createdCredentialIds.map((id) => `credential:${id}`),
-        ...result.createdBots.map((bot) => `bot:${bot.id}`),
-      ];
-      if (!dryRun && topics.length > 0 && config.database.kind === 'postgres') {
-        const feed = await createPostgresChangeFeed({
-          url: config.database.url,
-          logger: ctx.logger,
-          publish: async (channel, payload) => {
-            await sql`SELECT pg_notify(${channel}, ${payload})`.execute(database.db);
-          },
-        });
-        try {
-          for (const topic of topics) await feed.publish(topic);
-        } finally {
-          await feed.close();
-        }
-      }
-      for (const bot of result.createdBots) redactor.register(bot.inboundSecret);
-      const closing = afterCommit(result);
-      io.out(renderImportReport(result, plan.notes) + closing.map((line) => line + '\n').join(''));
-      return 0;
     });
   } catch (error) {
     // Messages from the source database or drivers pass through the redactor like everything else.
