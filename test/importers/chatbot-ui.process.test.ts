@@ -203,4 +203,45 @@ describe.each(BACKENDS)('keyway import chatbot-ui, end to end [%s]', (backend) =
     expect(long.stderr).toContain('  160/160 (100%)');
     expect(long.stdout).toContain('Created 40 user(s), 120 credential(s), 0 bot(s); reused 0; skipped 0.');
   });
+
+  // The embedded database cannot be imported into while a server holds it (see the test above).
+  it.skipIf(backend !== 'postgres')(
+    'on PostgreSQL, a running server uses the imported key at once (its cached "no such credential" is dropped at commit)',
+    async () => {
+      const env: Record<string, string> = { ...target.env };
+      source = await chatbotUiFixture({
+        profiles: [{ username: 'alice' }],
+        models: [
+          {
+            username: 'alice',
+            name: 'Local Llama',
+            modelId: 'llama3',
+            baseUrl: local.url,
+            apiKey: keys.aliceLocal,
+          },
+        ],
+      });
+      await bootstrapAdmin(target.flags, env);
+      await runKeyway(
+        ['admin', 'create-user', '--username', 'alice', '--password-stdin', ...target.flags],
+        env,
+        'a long enough password\n',
+      );
+      const token = (
+        await runKeyway(['admin', 'create-token', '--username', 'alice', '--name', 't', ...target.flags], env)
+      ).stdout.trim();
+      const { url } = await serveReady(pool, target.flags, env);
+      const ask = () =>
+        callServer(url, 'POST', '/v1/chat/completions', {
+          token,
+          body: { model: 'local-llama/llama3', messages: [{ role: 'user', content: 'hi' }] },
+        });
+      expect((await ask()).status).toBe(404);
+      const imported = await runKeyway(['import', 'chatbot-ui', '--from', source.url, ...target.flags], env);
+      expect(imported.code, imported.stderr).toBe(0);
+      expect(imported.stdout).toMatch(/user\s+alice\s+alice\s+reused/);
+      const answered = await ask();
+      expect(answered.status, answered.text).toBe(200);
+    },
+  );
 });
