@@ -2,13 +2,32 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
     reporters: ['default', './test/support/postgres-guard-reporter.ts'],
     pool: 'forks',
     // Two cores: PGlite instances and child processes are CPU-heavy, more workers only contend.
     maxWorkers: 2,
     testTimeout: 90_000,
     hookTimeout: 90_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'server',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: ['test/web/bundle-size.test.ts', '**/node_modules/**'],
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+      {
+        // The web UI's logic (SSE parsing, markdown, highlighting, forms): pure functions, no database,
+        // so no PostgreSQL or PGlite is started for them.
+        extends: true,
+        test: {
+          name: 'web',
+          include: ['web/**/*.test.{ts,tsx}', 'test/web/bundle-size.test.ts'],
+          testTimeout: 10_000,
+        },
+      },
+    ],
   },
 });

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Logger } from 'pino';
 import type { AuthService } from './auth/auth.service.ts';
 import { registerAuthRoutes } from './auth/auth.routes.ts';
@@ -6,6 +6,8 @@ import type { BotEngine } from './bots/bot-engine.ts';
 import type { BotSessionsService } from './bots/bot-sessions.service.ts';
 import { registerBotsRoutes } from './bots/bots.routes.ts';
 import type { BotsService } from './bots/bots.service.ts';
+import { registerConversationsRoutes } from './chat/conversations.routes.ts';
+import type { ConversationsService } from './chat/conversations.service.ts';
 import { registerCredentialsRoutes } from './credentials/credentials.routes.ts';
 import type { CredentialsService } from './credentials/credentials.service.ts';
 import { ApiRegistry } from './http/api-registry.ts';
@@ -16,6 +18,7 @@ import { errorBody, handleError, handleNotFound } from './http/errors.ts';
 import { healthRoutes } from './http/health.routes.ts';
 import type { Readiness } from './http/readiness.ts';
 import { requestContext } from './http/request-context.ts';
+import { webAssets } from './http/web-assets.ts';
 import type { MetricsRegistry } from './observability/metrics.ts';
 import { registerProvidersRoutes } from './providers/providers.routes.ts';
 import type { ProviderRegistry } from './providers/registry.ts';
@@ -41,6 +44,7 @@ export interface AppServices {
   users: UsersService;
   credentials: CredentialsService;
   providers: ProviderRegistry;
+  conversations: ConversationsService;
 }
 
 export interface AppDeps {
@@ -49,6 +53,8 @@ export interface AppDeps {
   readiness: Readiness;
   version: string;
   bodyLimitBytes: number;
+  /** The built web app to serve at `/`; without one (or without its index.html) `/` answers JSON. */
+  webDir?: string | undefined;
   services: AppServices;
 }
 
@@ -80,12 +86,23 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     engine: deps.services.botEngine,
   });
   registerUsageRoutes(app, api, deps.services.usage, deps.services.usageRecorder);
+  registerConversationsRoutes(app, api, deps.services.conversations);
   registerGatewayRoutes(app, { gateway: deps.services.gateway, tokens: deps.services.tokens });
   const openapi = api.document(deps.version);
   app.get('/api/openapi.json', (c) => c.json(openapi));
 
-  app.get('/', (c) => c.json({ name: 'keyway', version: deps.version, ready: deps.readiness.ready }));
-  app.notFound(handleNotFound);
+  const serverInfo = (c: Context<AppEnv>) =>
+    c.json({ name: 'keyway', version: deps.version, ready: deps.readiness.ready });
+  if (deps.webDir) {
+    // The web app answers what no route did: `/`, its files, and the pages of its client-side routes.
+    const web = webAssets({ distDir: deps.webDir, fallbackRoot: serverInfo });
+    app.get('/', web);
+    app.get('/assets/*', web);
+    app.notFound(web);
+  } else {
+    app.get('/', serverInfo);
+    app.notFound(handleNotFound);
+  }
   app.onError(handleError);
   return app;
 }

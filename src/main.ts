@@ -3,9 +3,13 @@ import type { Config } from './config/config.ts';
 import { createApp, type AppServices } from './app.ts';
 import { AuditLogRepository } from './audit/audit-log.repository.ts';
 import { AuthService } from './auth/auth.service.ts';
+import { createChatModels } from './chat/chat-models.ts';
+import { ConversationsRepository } from './chat/conversations.repository.ts';
+import { ConversationsService } from './chat/conversations.service.ts';
 import { LoginThrottleRepository } from './auth/login-throttle.repository.ts';
 import { SessionsRepository } from './auth/sessions.repository.ts';
 import { BotEngine } from './bots/bot-engine.ts';
+import { botModelSource } from './bots/bot-model-source.ts';
 import { BotQueueRepository } from './bots/bot-queue.repository.ts';
 import { BotSessionsService } from './bots/bot-sessions.service.ts';
 import { BotSessionsRepository, BotsRepository } from './bots/bots.repository.ts';
@@ -151,6 +155,18 @@ export async function assembleKeyway(
     logger,
     onQueued: () => outbox.wake(),
   });
+  const conversations = new ConversationsService({
+    repository: new ConversationsRepository(database.db),
+    gateway,
+    models: createChatModels({
+      models: (principal) => gateway.models(principal),
+      resolveModel: (principal, model) => credentials.resolveModel(principal, model),
+      usable: (principal) => credentials.usable(principal),
+      isProvider: (id) => providers.get(id) !== undefined,
+      extraSources: [botModelSource(bots)],
+    }),
+    logger,
+  });
   const services: AppServices = {
     users,
     auth: new AuthService({
@@ -169,6 +185,7 @@ export async function assembleKeyway(
     bots,
     botSessions: new BotSessionsService({ bots, sessions: botSessions }),
     botEngine,
+    conversations,
   };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness();
@@ -188,6 +205,7 @@ export async function assembleKeyway(
     readiness,
     version,
     bodyLimitBytes: config.bodyLimitBytes,
+    webDir: config.webDir,
     services,
   });
 
@@ -211,6 +229,8 @@ export async function assembleKeyway(
       await botEngine.stop();
       await outbox.stop();
       bots.close();
+      // Answers still being stored write usage too: they finish first.
+      await conversations.close();
       await usageRecorder.close();
       services.tokens.close();
       services.credentials.close();

@@ -9,13 +9,15 @@ type User = { id: string; token: string };
 
 describe.each(BACKENDS)('bots [%s]', (backend) => {
   const key = fakeKey();
+  const backupKey = fakeKey();
+  const brokenKey = fakeKey();
   let upstream: FakeOpenAiChat;
   let kw: TestKeyway;
   let alice: User;
   let credentialId: string;
 
   beforeAll(async () => {
-    upstream = await startFakeOpenAiChat({ validKeys: [key] });
+    upstream = await startFakeOpenAiChat({ validKeys: [key, backupKey, brokenKey] });
   });
   afterAll(async () => {
     await upstream.close();
@@ -377,6 +379,29 @@ describe.each(BACKENDS)('bots [%s]', (backend) => {
       .join('\n');
     expect(info).not.toContain('my private question');
     expect(info).toContain('bot reply failed');
+  });
+
+  it('falls back to its fallback credentials when its credential fails before answering', async () => {
+    upstream.setScript((request) =>
+      request.headers.authorization === `Bearer ${brokenKey}`
+        ? { kind: 'error', status: 503, message: 'overloaded' }
+        : { kind: 'text', text: 'Answered by the backup.' },
+    );
+    const make = async (name: string, secret: string) =>
+      (
+        await kw.call('POST', '/api/credentials', {
+          token: alice.token,
+          body: { name, provider: 'openai', secret, settings: { baseUrl: upstream.url } },
+        })
+      ).body.id as string;
+    const broken = await make('broken', brokenKey);
+    const backup = await make('backup', backupKey);
+    const bot = await createBot({ name: 'b', credentialId: broken, fallbackCredentialIds: [backup] });
+    expect((await say(bot.id, 'c', 'hi')).replies).toEqual(['Answered by the backup.']);
+    expect(upstream.requests.map((request) => request.headers.authorization)).toEqual([
+      `Bearer ${brokenKey}`,
+      `Bearer ${backupKey}`,
+    ]);
   });
 
   it('lets fifty bots share one credential; deleting it names them, detach stops them', async () => {

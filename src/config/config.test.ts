@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from './config.ts';
+import path from 'node:path';
+import { BUNDLED_WEB_DIR, loadConfig } from './config.ts';
 
 describe('loadConfig', () => {
   it('defaults to the embedded database in ./data on 127.0.0.1:3000 with --migrate auto', () => {
@@ -48,6 +49,12 @@ describe('loadConfig', () => {
       shutdownTimeoutMs: 3000,
       migrationLockTimeoutMs: 120_000,
     });
+  });
+
+  it("serves the package's web/dist unless KEYWAY_WEB_DIR names another directory", () => {
+    expect(loadConfig({}, {}).webDir).toBe(BUNDLED_WEB_DIR);
+    expect(BUNDLED_WEB_DIR).toBe(path.resolve(import.meta.dirname, '../../web/dist'));
+    expect(loadConfig({}, { KEYWAY_WEB_DIR: '/srv/keyway-web' }).webDir).toBe('/srv/keyway-web');
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { KeywayError } from '../errors.ts';
 import type { DatabaseTarget } from '../db/database.ts';
@@ -25,6 +26,8 @@ export interface Config {
   masterKey: MasterKeySources;
   /** Which addresses user-supplied provider URLs may reach. */
   upstream: UpstreamPolicy;
+  /** The built web app served at `/` (`web/dist` of this package unless KEYWAY_WEB_DIR says otherwise). */
+  webDir: string;
   /** Calls to providers: timeouts and retries. */
   gateway: { connectTimeoutMs: number; firstByteTimeoutMs: number; idleTimeoutMs: number; retries: number };
 }
@@ -37,6 +40,9 @@ export interface ConfigFlags {
   'database-url'?: string | undefined;
   migrate?: string | undefined;
 }
+
+/** The web app as `npm run build` in web/ leaves it, next to this package's sources. */
+export const BUNDLED_WEB_DIR = fileURLToPath(new URL('../../web/dist', import.meta.url));
 
 const integer = (name: string, min: number, max: number) =>
   z.coerce
@@ -89,6 +95,7 @@ const schema = z.object({
   migrationLockTimeoutMs: seconds('KEYWAY_MIGRATION_LOCK_TIMEOUT', 3600).default(60_000),
   poolSize: integer('KEYWAY_DB_POOL_SIZE', 1, 1000).default(10),
   migrationsDir: z.string().min(1).optional(),
+  webDir: z.string().min(1).default(BUNDLED_WEB_DIR),
   allowLoopback: boolean('KEYWAY_UPSTREAM_ALLOW_LOOPBACK').default(true),
   allowPrivate: boolean('KEYWAY_UPSTREAM_ALLOW_PRIVATE').default(false),
   connectTimeoutMs: secondsFraction('KEYWAY_UPSTREAM_CONNECT_TIMEOUT', 600).default(10_000),
@@ -113,6 +120,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     migrationLockTimeoutMs: pick(env.KEYWAY_MIGRATION_LOCK_TIMEOUT),
     poolSize: pick(env.KEYWAY_DB_POOL_SIZE),
     migrationsDir: pick(env.KEYWAY_MIGRATIONS_DIR),
+    webDir: pick(env.KEYWAY_WEB_DIR),
     allowLoopback: pick(env.KEYWAY_UPSTREAM_ALLOW_LOOPBACK),
     allowPrivate: pick(env.KEYWAY_UPSTREAM_ALLOW_PRIVATE),
     connectTimeoutMs: pick(env.KEYWAY_UPSTREAM_CONNECT_TIMEOUT),
@@ -146,6 +154,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
       previousKeyFile: pick(env.KEYWAY_MASTER_KEY_PREVIOUS_FILE),
     },
     upstream: { allowLoopback: value.allowLoopback, allowPrivate: value.allowPrivate },
+    webDir: value.webDir,
     gateway: {
       connectTimeoutMs: value.connectTimeoutMs,
       firstByteTimeoutMs: value.firstByteTimeoutMs,

@@ -16,6 +16,8 @@ export interface ApiOperation<Body extends z.ZodType = z.ZodType, Query extends 
   body?: Body;
   query?: Query;
   response?: z.ZodType;
+  /** `text/event-stream`: `response` describes one event (each sent as an SSE `data:` line of JSON). */
+  responseType?: 'application/json' | 'text/event-stream';
   status?: 200 | 201 | 204;
 }
 
@@ -107,7 +109,11 @@ export class ApiRegistry {
               ? { description: 'Done' }
               : {
                   description: 'OK',
-                  content: { 'application/json': { schema: jsonSchema(operation.response) } },
+                  content: {
+                    [operation.responseType ?? 'application/json']: {
+                      schema: jsonSchema(operation.response),
+                    },
+                  },
                 },
           default: {
             description: 'Error',

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { getCookie } from 'hono/cookie';
+import { deleteCookie, getCookie } from 'hono/cookie';
 import type { AuthService } from '../auth/auth.service.ts';
 import { secretsEqual } from '../auth/auth.service.ts';
 import type { TokensService } from '../tokens/tokens.service.ts';
@@ -42,6 +42,10 @@ export function authenticate(deps: { auth: AuthService; tokens: TokensService })
         }
         c.set('principal', session.principal);
         c.set('csrfToken', session.csrfToken);
+      } else {
+        // Signed out, expired, reset or disabled: the browser drops the dead cookie, and any route
+        // that needs a user answers 401 `unauthenticated`, which the web UI takes as "sign in again".
+        deleteCookie(c, SESSION_COOKIE, { path: '/' });
       }
     }
     return next();

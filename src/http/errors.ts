@@ -28,6 +28,8 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   bot_without_credential: 409,
   instance_mismatch: 409,
   channel_not_configured: 409,
+  no_credentials: 409,
+  nothing_to_regenerate: 409,
   secret_unreadable: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,

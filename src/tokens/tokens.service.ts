@@ -13,6 +13,9 @@ const TOUCH_EVERY_MS = 60_000;
 
 interface CachedPrincipal {
   principal: Principal | null;
+  /** Kept for refused tokens too, so re-enabling a user or a token clears the refusal at once. */
+  userId: string | null;
+  tokenId: string | null;
   expiresAt: number;
   tokenExpiresAt: number | null;
 }
@@ -122,6 +125,8 @@ export class TokensService {
                 tokenId: row.tokenId,
               }
             : null,
+        userId: row?.userId ?? null,
+        tokenId: row?.tokenId ?? null,
         expiresAt: now + CACHE_TTL_MS,
         tokenExpiresAt: row?.expiresAt ? row.expiresAt.getTime() : null,
       };
@@ -152,9 +157,7 @@ export class TokensService {
     const [kind, id] = topic.split(':');
     if (kind !== 'token' && kind !== 'user') return;
     for (const [hash, entry] of this.#cache) {
-      const principal = entry.principal;
-      if (principal && (kind === 'token' ? principal.tokenId === id : principal.userId === id))
-        this.#cache.delete(hash);
+      if ((kind === 'token' ? entry.tokenId : entry.userId) === id) this.#cache.delete(hash);
     }
   }
 }

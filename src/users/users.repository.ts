@@ -77,20 +77,30 @@ export class UsersRepository {
     return Number(row.n);
   }
 
+  /**
+   * Changes a user. With `endSessions`, every web session of the user is deleted in the same
+   * transaction, so no request can slip through on an old session once the change is visible.
+   */
   async update(
     id: string,
     changes: { passwordHash?: string; role?: Role; disabled?: boolean },
+    options: { endSessions?: boolean } = {},
   ): Promise<UserRecord | undefined> {
-    return this.#db
-      .updateTable('users')
-      .set({
-        ...(changes.passwordHash ? { password_hash: changes.passwordHash } : {}),
-        ...(changes.role ? { role: changes.role } : {}),
-        ...(changes.disabled === undefined ? {} : { disabled_at: changes.disabled ? new Date() : null }),
-        updated_at: new Date(),
-      })
-      .where('id', '=', id)
-      .returning(USER_COLUMNS)
-      .executeTakeFirst();
+    return this.#db.transaction().execute(async (trx) => {
+      const user = await trx
+        .updateTable('users')
+        .set({
+          ...(changes.passwordHash ? { password_hash: changes.passwordHash } : {}),
+          ...(changes.role ? { role: changes.role } : {}),
+          ...(changes.disabled === undefined ? {} : { disabled_at: changes.disabled ? new Date() : null }),
+          updated_at: new Date(),
+        })
+        .where('id', '=', id)
+        .returning(USER_COLUMNS)
+        .executeTakeFirst();
+      if (user && options.endSessions)
+        await trx.deleteFrom('login_sessions').where('user_id', '=', id).execute();
+      return user;
+    });
   }
 }

@@ -86,11 +86,17 @@ export class UsersService {
       throw new KeywayError('forbidden', 'You cannot disable or demote yourself; ask another admin.');
     }
     if (changes.password !== undefined) checkPassword(changes.password);
-    const user = await this.#users.update(id, {
-      ...(changes.password !== undefined ? { passwordHash: await hashPassword(changes.password) } : {}),
-      ...(changes.role ? { role: changes.role } : {}),
-      ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
-    });
+    const user = await this.#users.update(
+      id,
+      {
+        ...(changes.password !== undefined ? { passwordHash: await hashPassword(changes.password) } : {}),
+        ...(changes.role ? { role: changes.role } : {}),
+        ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
+      },
+      // A reset password or a disabled account signs the user out of every browser at once. API
+      // tokens are separate credentials: a disabled user's are refused; a reset leaves them be.
+      { endSessions: changes.password !== undefined || changes.disabled === true },
+    );
     if (!user) throw new KeywayError('not_found', 'No such user.');
     await this.#audit.record({
       actorId: actor.userId,

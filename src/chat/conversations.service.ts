@@ -1,0 +1,440 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Principal } from '../auth/principal.ts';
+import { KeywayError } from '../errors.ts';
+import { GatewayError } from '../gateway/gateway-error.ts';
+import type { GatewayResult } from '../gateway/gateway.service.ts';
+import type { ChatRequest } from '../gateway/openai-types.ts';
+import { SseDecoder } from '../http/sse.ts';
+import { isUuid } from '../ids.ts';
+import type { ChatModels, ModelOption } from './chat-models.ts';
+import type {
+  ConversationRecord,
+  ConversationsRepository,
+  MessageRecord,
+} from './conversations.repository.ts';
+
+export const DEFAULT_TITLE = 'New chat';
+const TITLE_LENGTH = 60;
+
+/** The part of `GatewayService` a chat reply goes through: the same pipeline as `/v1`. */
+export interface ChatGateway {
+  chat(
+    principal: Principal,
+    request: ChatRequest,
+    options: { startedAt: number; signal: AbortSignal; fallbackModels: string[]; log: Logger },
+  ): Promise<GatewayResult>;
+}
+
+/** A message as the API shows it. */
+export interface MessageView {
+  id: string;
+  role: 'user' | 'assistant';
+  content: string;
+  model: string;
+  status: 'complete' | 'stopped' | 'failed';
+  /** Why a failed answer failed, in plain words; null otherwise. */
+  error: { code: string; message: string } | null;
+  createdAt: Date;
+}
+
+export type ConversationView = ConversationRecord;
+
+/** What a reply streams, one event per SSE `data:` line. */
+export type ChatEvent =
+  | { type: 'user'; message: MessageView }
+  | { type: 'delta'; text: string }
+  | { type: 'done'; message: MessageView }
+  | { type: 'error'; code: string; message: string; messageId?: string };
+
+export interface ReplyInput {
+  content?: string | undefined;
+  model?: string | undefined;
+  replaceFrom?: string | undefined;
+  regenerate?: boolean | undefined;
+}
+
+const toMessageView = (record: MessageRecord): MessageView => ({
+  id: record.id,
+  role: record.role,
+  content: record.content,
+  model: record.model,
+  status: record.status,
+  error: record.errorCode ? { code: record.errorCode, message: record.errorMessage ?? '' } : null,
+  createdAt: record.createdAt,
+});
+
+/** A title from the first user message: its first words, whitespace collapsed, at most ~60 characters. */
+export function titleFrom(content: string): string {
+  const text = content.replace(/\s+/g, ' ').trim();
+  if (text.length <= TITLE_LENGTH) return text || DEFAULT_TITLE;
+  const cut = text.slice(0, TITLE_LENGTH);
+  const space = cut.lastIndexOf(' ');
+  return `${space > TITLE_LENGTH / 2 ? cut.slice(0, space) : cut}…`;
+}
+
+/**
+ * The web UI's chat history, and replies produced through the gateway (so usage is recorded and
+ * credentials resolve as on `/v1`). An answer is stored once it ends — complete, stopped by the
+ * client (the partial text kept) or failed — whether or not the client is still there to see it.
+ */
+export class ConversationsService {
+  readonly #repository: ConversationsRepository;
+  readonly #gateway: ChatGateway;
+  readonly #models: ChatModels;
+  readonly #logger: Logger;
+  /** Replies still streaming or being stored: `close()` waits for them. */
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(deps: {
+    repository: ConversationsRepository;
+    gateway: ChatGateway;
+    models: ChatModels;
+    logger: Logger;
+  }) {
+    this.#repository = deps.repository;
+    this.#gateway = deps.gateway;
+    this.#models = deps.models;
+    this.#logger = deps.logger;
+  }
+
+  list(
+    actor: Principal,
+    options: { search?: string | undefined; limit: number },
+  ): Promise<ConversationView[]> {
+    const search = options.search?.trim();
+    return this.#repository.list(actor.userId, { limit: options.limit, ...(search ? { search } : {}) });
+  }
+
+  create(actor: Principal, input: { model: string; title?: string | undefined }): Promise<ConversationView> {
+    return this.#repository.insert(actor.userId, {
+      id: randomUUID(),
+      title: input.title?.trim() || DEFAULT_TITLE,
+      model: input.model,
+    });
+  }
+
+  async get(actor: Principal, id: string): Promise<ConversationView & { messages: MessageView[] }> {
+    const conversation = await this.#find(actor, id);
+    const messages = await this.#repository.messages(actor.userId, id);
+    return { ...conversation, messages: messages.map(toMessageView) };
+  }
+
+  async update(
+    actor: Principal,
+    id: string,
+    changes: { title?: string | undefined; model?: string | undefined },
+  ): Promise<ConversationView> {
+    if (!isUuid(id)) throw notFound();
+    const updated = await this.#repository.update(actor.userId, id, {
+      ...(changes.title !== undefined ? { title: changes.title.trim() || DEFAULT_TITLE } : {}),
+      ...(changes.model !== undefined ? { model: changes.model } : {}),
+    });
+    if (!updated) throw notFound();
+    return updated;
+  }
+
+  async delete(actor: Principal, id: string): Promise<void> {
+    if (!isUuid(id) || !(await this.#repository.delete(actor.userId, id))) throw notFound();
+  }
+
+  models(actor: Principal): Promise<ModelOption[]> {
+    return this.#models.list(actor);
+  }
+
+  /**
+   * Sends a message (or regenerates the last answer) and returns the reply as a stream of events.
+   * Everything that can be refused — bad input, an unknown conversation or message, a model the
+   * caller cannot use — is refused here, before anything is changed; once the stream is returned,
+   * failures are events and the answer is stored with its status.
+   */
+  async reply(
+    actor: Principal,
+    id: string,
+    input: ReplyInput,
+    options: { signal?: AbortSignal; log?: Logger } = {},
+  ): Promise<ReadableStream<ChatEvent>> {
+    const content = input.content;
+    if (input.regenerate) {
+      if (content !== undefined || input.replaceFrom !== undefined)
+        throw invalid('regenerate answers the last message again: send it without content or replaceFrom.');
+    } else if (content === undefined || content.trim() === '') {
+      throw invalid('content is required (or regenerate: true).', 'content');
+    }
+    const conversation = await this.#find(actor, id);
+    const model = input.model ?? conversation.model;
+    let history = await this.#repository.messages(actor.userId, id);
+
+    let drop: MessageRecord[] = [];
+    if (input.regenerate) {
+      const lastUser = history.findLastIndex((message) => message.role === 'user');
+      if (lastUser === -1)
+        throw new KeywayError('nothing_to_regenerate', 'This conversation has no message to answer again.');
+      drop = history.slice(lastUser + 1);
+      history = history.slice(0, lastUser + 1);
+    } else if (input.replaceFrom !== undefined) {
+      const at = isUuid(input.replaceFrom)
+        ? history.findIndex((message) => message.id === input.replaceFrom)
+        : -1;
+      if (at === -1)
+        throw new KeywayError('not_found', 'No such message in this conversation.', {
+          details: { field: 'replaceFrom' },
+        });
+      drop = history.slice(at);
+      history = history.slice(0, at);
+    }
+    // Before anything changes: a model the caller cannot use is a plain 4xx, nothing is lost.
+    await this.#models.check(actor, model);
+
+    if (drop.length > 0)
+      await this.#repository.deleteMessages(
+        actor.userId,
+        id,
+        drop.map((message) => message.id),
+      );
+    if (model !== conversation.model) await this.#repository.update(actor.userId, id, { model });
+    let userMessage: MessageRecord | undefined;
+    if (!input.regenerate) {
+      const isFirst = !history.some((message) => message.role === 'user');
+      userMessage = await this.#repository.append(
+        actor.userId,
+        id,
+        { id: randomUUID(), role: 'user', content: content!, model },
+        conversation.title === DEFAULT_TITLE && isFirst ? { title: titleFrom(content!) } : {},
+      );
+      if (!userMessage) throw notFound();
+      history = [...history, userMessage];
+    }
+
+    const request: ChatRequest = {
+      model,
+      // A failed answer is not part of what was said; a stopped one is (the user saw it).
+      messages: history
+        .filter((message) => message.status !== 'failed' && message.content !== '')
+        .map((message) => ({ role: message.role, content: message.content })),
+      stream: true,
+      stream_options: { include_usage: true },
+    };
+    const log = options.log ?? this.#logger;
+    const abort = new AbortController();
+    const onAbort = () => abort.abort();
+    if (options.signal?.aborted) abort.abort();
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    let output: ReadableStreamDefaultController<ChatEvent> | undefined;
+    let open = true;
+    const emit = (event: ChatEvent) => {
+      if (!open || !output) return;
+      try {
+        output.enqueue(event);
+      } catch {
+        open = false;
+      }
+    };
+    const stream = new ReadableStream<ChatEvent>({
+      start: (controller) => {
+        output = controller;
+        if (userMessage) controller.enqueue({ type: 'user', message: toMessageView(userMessage) });
+      },
+      cancel: () => {
+        // The client went away: the answer stops, and what arrived so far is still stored.
+        open = false;
+        abort.abort();
+      },
+    });
+    const work = this.#answer({ actor, conversationId: id, model, request, abort, emit, log })
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'could not finish a chat reply');
+        emit({
+          type: 'error',
+          code: 'internal_error',
+          message: 'Something went wrong on our side while answering. Try again.',
+        });
+      })
+      .finally(() => {
+        options.signal?.removeEventListener('abort', onAbort);
+        if (open) {
+          open = false;
+          output?.close();
+        }
+        this.#inFlight.delete(work);
+      });
+    this.#inFlight.add(work);
+    return stream;
+  }
+
+  /** Waits for the replies still being answered or stored (graceful shutdown). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async #answer(reply: {
+    actor: Principal;
+    conversationId: string;
+    model: string;
+    request: ChatRequest;
+    abort: AbortController;
+    emit: (event: ChatEvent) => void;
+    log: Logger;
+  }): Promise<void> {
+    const { abort, emit } = reply;
+    let text = '';
+    let failure: { code: string; message: string } | null = null;
+    try {
+      const result = await this.#gateway.chat(reply.actor, reply.request, {
+        startedAt: performance.now(),
+        signal: abort.signal,
+        fallbackModels: [],
+        log: reply.log,
+      });
+      if (result.kind !== 'stream') throw new Error('the gateway answered a streaming request with JSON');
+      const reader = result.stream.getReader();
+      const stop = () => void reader.cancel().catch(() => {});
+      if (abort.signal.aborted) stop();
+      else abort.signal.addEventListener('abort', stop, { once: true });
+      const decoder = new SseDecoder();
+      const textDecoder = new TextDecoder();
+      try {
+        // Read to the end even after [DONE] or an error event: the gateway records usage when its stream ends.
+        for (;;) {
+          const next = await reader.read();
+          const events = next.done
+            ? decoder.end()
+            : decoder.push(textDecoder.decode(next.value, { stream: true }));
+          for (const event of events) {
+            const piece = parseChunk(event.data);
+            if (failure) continue;
+            if (piece.kind === 'error') failure = piece.failure;
+            else if (piece.kind === 'text' && piece.text) {
+              text += piece.text;
+              emit({ type: 'delta', text: piece.text });
+            }
+          }
+          if (next.done) break;
+        }
+      } finally {
+        abort.signal.removeEventListener('abort', stop);
+      }
+    } catch (error) {
+      if (!abort.signal.aborted) {
+        failure = describeFailure(error);
+        if (failure.code === 'internal_error') reply.log.error({ err: error }, 'chat reply failed');
+      }
+    }
+    const status = abort.signal.aborted ? 'stopped' : failure ? 'failed' : 'complete';
+    const stored = await this.#repository.append(reply.actor.userId, reply.conversationId, {
+      id: randomUUID(),
+      role: 'assistant',
+      content: text,
+      model: reply.model,
+      status,
+      errorCode: status === 'failed' ? failure!.code : null,
+      errorMessage: status === 'failed' ? failure!.message : null,
+    });
+    if (status === 'failed')
+      emit({ type: 'error', ...failure!, ...(stored ? { messageId: stored.id } : {}) });
+    else if (stored) emit({ type: 'done', message: toMessageView(stored) });
+    else emit({ type: 'error', code: 'not_found', message: 'The conversation was deleted while answering.' });
+  }
+
+  async #find(actor: Principal, id: string): Promise<ConversationRecord> {
+    const conversation = isUuid(id) ? await this.#repository.find(actor.userId, id) : undefined;
+    if (!conversation) throw notFound();
+    return conversation;
+  }
+}
+
+const notFound = () => new KeywayError('not_found', 'No such conversation.');
+
+const invalid = (message: string, field?: string) =>
+  new KeywayError('validation_failed', message, field ? { details: { field } } : {});
+
+type Piece =
+  | { kind: 'text'; text: string }
+  | { kind: 'error'; failure: { code: string; message: string } }
+  | { kind: 'other' };
+
+/** One event of the gateway's stream (OpenAI chunks), as far as a chat needs it. */
+function parseChunk(data: string): Piece {
+  if (data === '[DONE]') return { kind: 'other' };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    return { kind: 'other' };
+  }
+  if (typeof parsed !== 'object' || parsed === null) return { kind: 'other' };
+  const chunk = parsed as {
+    error?: { code?: unknown; type?: unknown };
+    choices?: { delta?: { content?: unknown } }[];
+  };
+  if (chunk.error) {
+    const code = typeof chunk.error.code === 'string' ? chunk.error.code : null;
+    const type = typeof chunk.error.type === 'string' ? chunk.error.type : null;
+    return { kind: 'error', failure: failureFor(code, type, 502) };
+  }
+  const content = chunk.choices?.[0]?.delta?.content;
+  return typeof content === 'string' ? { kind: 'text', text: content } : { kind: 'other' };
+}
+
+/** A failure in Keyway's words: the provider's own message never reaches the chat (it may echo input). */
+function describeFailure(error: unknown): { code: string; message: string } {
+  if (error instanceof GatewayError) return failureFor(error.code, error.type, error.status);
+  if (error instanceof KeywayError && error.code === 'no_credentials')
+    return { code: error.code, message: error.message };
+  return { code: 'internal_error', message: 'Something went wrong on our side while answering. Try again.' };
+}
+
+function failureFor(
+  code: string | null,
+  type: string | null,
+  status: number,
+): { code: string; message: string } {
+  switch (code) {
+    case 'upstream_auth_failed':
+      return {
+        code: 'credential_rejected',
+        message:
+          'The provider rejected the stored key. Test or rotate the credential on the credentials page.',
+      };
+    case 'credential_unreadable':
+      return {
+        code: 'credential_unreadable',
+        message: "The stored key cannot be decrypted; the credential's owner must rotate it.",
+      };
+    case 'upstream_unreachable':
+    case 'upstream_blocked':
+      return {
+        code: 'provider_unreachable',
+        message: "The provider could not be reached. Try again, or check the credential's base URL.",
+      };
+    case 'upstream_timeout':
+      return {
+        code: 'provider_timeout',
+        message: 'The provider did not start answering in time. Try again.',
+      };
+    case 'upstream_interrupted':
+      return {
+        code: 'interrupted',
+        message: "The provider's answer broke off. What arrived was kept; try again.",
+      };
+    case 'ambiguous_model':
+      return {
+        code: 'ambiguous_model',
+        message: 'This model name matches several credentials. Pick the model again from the list.',
+      };
+    case 'model_not_found':
+      return { code: 'model_not_found', message: 'This model is not available. Pick another model.' };
+  }
+  if (status === 429 || type === 'rate_limit_error')
+    return {
+      code: 'rate_limited',
+      message: 'The provider is limiting requests for this key. Try again shortly.',
+    };
+  if (status >= 500)
+    return { code: 'provider_error', message: 'The provider failed to answer. Try again in a moment.' };
+  return {
+    code: 'provider_rejected',
+    message: `The provider refused the request (status ${status}). Try another model or a shorter conversation.`,
+  };
+}

@@ -1,0 +1,547 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProcessPool, type KeywayProcess } from '../support/keyway-process.ts';
+import { createTestDatabase, type TestDatabaseTarget } from '../support/test-database.ts';
+import { startSlowOpenAi, type SlowOpenAi } from './fake-upstream.ts';
+import { startUiFront } from './ui-front.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DIST = path.join(ROOT, 'web', 'dist');
+const SHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+/**
+ * The web UI in Debian's Chromium against a real `keyway serve` (embedded database) and a fake
+ * OpenAI upstream: first-run setup to sign-out, as a person would click through it.
+ */
+describe('web UI in a real browser [embedded]', () => {
+  const pool = new ProcessPool();
+  const password = 'a long admin password';
+  const secret = `sk-canary-ui-${randomBytes(16).toString('hex')}`;
+  let target: TestDatabaseTarget;
+  let upstream: SlowOpenAi;
+  let server: KeywayProcess;
+  let front: { url: string; close(): Promise<void> } | null = null;
+  let base: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  /** Every response body the browser received, every page's HTML, for the canary check. */
+  const seen: { where: string; text: string }[] = [];
+  const pending: Promise<void>[] = [];
+  const pageErrors: string[] = [];
+
+  const shot = async (name: string) => {
+    // From the top, so the sticky header is not captured in the middle of a full-page image.
+    await page.evaluate('window.scrollTo(0, 0)');
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+    seen.push({ where: `HTML of ${name}`, text: await page.content() });
+  };
+  const heading = (name: string | RegExp) =>
+    page.getByRole('heading', { level: 1, name, exact: true }).waitFor();
+  const nav = (name: string) =>
+    page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+
+  beforeAll(async () => {
+    // Builds web/dist when missing or older than web/src (what `npm start` does).
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build-web-if-needed.mjs')], {
+      stdio: 'inherit',
+    });
+    fs.mkdirSync(SHOTS, { recursive: true });
+    upstream = await startSlowOpenAi({ validKey: secret, models: ['gpt-4o-mini', 'gpt-4o'] });
+    target = await createTestDatabase('embedded');
+    server = pool.serve(target.flags, target.env);
+    const url = await server.ready();
+    // The server serves the UI itself once its static route is in; until then a front serves web/dist.
+    const root = await fetch(url + '/login');
+    if ((root.headers.get('content-type') ?? '').includes('text/html')) base = url;
+    else {
+      front = await startUiFront(DIST, url);
+      base = front.url;
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+    page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('response', (response) => {
+      pending.push(
+        response
+          .text()
+          .then((text) => void seen.push({ where: `${response.request().method()} ${response.url()}`, text }))
+          .catch(() => {}),
+      );
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await front?.close();
+    await pool.stopAll();
+    await upstream?.close();
+    await target?.dispose();
+  });
+
+  it('walks setup, sign-in, a credential, a streamed and a stopped reply, reload, a bot, expiry, usage, sign-out [embedded]', async () => {
+    const setupToken = /"token":"([^"]+)"/.exec(server.stderr)?.[1];
+    expect(setupToken, 'the setup token on stderr').toBeTruthy();
+
+    // First run: the app sends a signed-out visitor to sign-in, which links to setup.
+    await page.goto(base + '/');
+    await page.waitForURL(/\/(login|setup)/);
+    if (page.url().includes('/login'))
+      await page.getByRole('link', { name: 'Set up the first admin' }).click();
+    await heading('Set up Keyway');
+    await page.getByLabel('Setup token').fill(setupToken!);
+    await page.getByLabel('Admin username').fill('admin');
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByLabel('Repeat the password').fill('not the same one');
+    await page.getByRole('button', { name: 'Create admin and sign in' }).click();
+    await page.getByText('The two passwords differ.').waitFor();
+    await page.getByLabel('Repeat the password').fill(password);
+    await shot('setup-light');
+    await page.getByRole('button', { name: 'Create admin and sign in' }).click();
+
+    // Signed in, no credential yet: the chat says so and links to the credentials page.
+    await page.getByText('No provider credential is set up yet').waitFor();
+    expect(await page.getByRole('link', { name: 'Add a credential' }).getAttribute('href')).toBe(
+      '/credentials',
+    );
+
+    // Sign out and in again through the login form.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await heading('Sign in to Keyway');
+    await page.getByText('You are signed out.').waitFor();
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill('wrong password!');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Wrong username or password.').waitFor();
+    await shot('login-light');
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+
+    // A credential for the fake upstream; the key field is write-only.
+    await nav('Credentials');
+    await heading('Credentials');
+    await page.getByRole('button', { name: 'Add credential' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('fake');
+    await page.getByLabel('Provider').selectOption('openai');
+    const keyField = page.getByLabel('API key');
+    expect(await keyField.getAttribute('type')).toBe('password');
+    expect(await keyField.getAttribute('autocomplete')).toBe('off');
+    await keyField.fill(secret);
+    await page.getByLabel('Base URL').fill(upstream.url);
+    await page.getByRole('button', { name: 'Save credential' }).click();
+    await page.getByText('Saved "fake".').waitFor();
+    const card = page.locator('li.credential', { hasText: 'fake' });
+    await card.getByText(secret.slice(0, 3), { exact: false }).first().waitFor();
+    await card.getByRole('button', { name: 'Test' }).click();
+    await page.getByText('"fake" works').waitFor();
+    await card.getByText('valid', { exact: true }).waitFor();
+    await shot('credentials-light');
+
+    // Chat: pick the model, a full streamed reply rendered as Markdown with a highlighted code block.
+    await nav('Chat');
+    await page.getByLabel('Model').selectOption('fake/gpt-4o-mini');
+    const composer = page.getByLabel('Message', { exact: true });
+    await composer.fill('What is the answer?');
+    await composer.press('Enter');
+    await page.locator('.message.assistant .code-block').waitFor();
+    await page.locator('.message.assistant strong', { hasText: 'the answer' }).waitFor();
+    await page.locator('.message.assistant .tok-keyword', { hasText: 'const' }).waitFor();
+    await page.getByText('Done.').waitFor();
+    await page.waitForURL(/\/chat\/[^/]+$/);
+    const conversationUrl = page.url();
+    await page.getByRole('button', { name: 'Copy code' }).click();
+    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe('const answer = 42;');
+
+    // A slow reply, stopped mid-stream with the Stop button: the partial text stays, marked stopped.
+    await composer.fill('Tell me something long');
+    await composer.press('Enter');
+    await page.locator('.message.streaming', { hasText: 'word3' }).waitFor();
+    await page.getByRole('button', { name: /^Stop/ }).click();
+    await page.locator('.badge-stopped').waitFor();
+    expect(await page.locator('.message.streaming').count()).toBe(0);
+    await page.getByRole('button', { name: 'Send' }).waitFor();
+    const slowChat = upstream.chats.at(-1)!;
+    await expect.poll(() => slowChat.aborted, { timeout: 10_000 }).toBe(true);
+
+    // Reload: the conversation comes back from the server, with the stopped reply.
+    await page.reload();
+    expect(page.url()).toBe(conversationUrl);
+    await page
+      .getByRole('complementary', { name: 'Conversations' })
+      .getByRole('link', { name: /What is the answer/ })
+      .waitFor();
+    await page.locator('.message.assistant', { hasText: 'word3' }).locator('.badge-stopped').waitFor();
+    await page.getByText('Done.').waitFor();
+    await shot('chat-light');
+    await page.getByLabel('Theme').selectOption('dark');
+    await shot('chat-dark');
+    await page.setViewportSize({ width: 360, height: 740 });
+    await shot('chat-dark-360px');
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await page.getByLabel('Theme').selectOption('light');
+
+    // Regenerate the stopped reply and stop it with Esc; then edit the first question and resend:
+    // everything after it is replaced.
+    await page.getByRole('button', { name: 'Regenerate' }).click();
+    await page.locator('.message.streaming', { hasText: 'word2' }).waitFor();
+    await page.keyboard.press('Escape');
+    await page.locator('.badge-stopped').waitFor();
+    await page.getByRole('button', { name: 'Send' }).waitFor();
+    await page.getByRole('article', { name: 'You' }).first().getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Edit message').fill('What is the answer, briefly?');
+    await page.getByRole('button', { name: 'Send edit' }).click();
+    await expect.poll(() => page.locator('.message').count(), { timeout: 15_000 }).toBe(2);
+    await page.getByText('Done.').waitFor();
+    expect(await page.locator('.badge-stopped').count()).toBe(0);
+    expect(upstream.chats.at(-1)!.body.messages).toEqual([
+      { role: 'user', content: 'What is the answer, briefly?' },
+    ]);
+
+    // Rename and search the conversation; Ctrl+K starts a new chat, which is then deleted.
+    const sidebar = page.getByRole('complementary', { name: 'Conversations' });
+    await sidebar.getByRole('button', { name: /^Rename / }).click();
+    await page.getByLabel('New title').fill('Answers');
+    await page.getByLabel('New title').press('Enter');
+    await sidebar.getByRole('link', { name: 'Answers' }).waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Answers' }).waitFor();
+    await page.keyboard.press('Control+k');
+    await page.waitForURL(base + '/');
+    await page.getByRole('heading', { level: 1, name: 'New chat' }).waitFor();
+    await composer.fill('Second chat');
+    await composer.press('Enter');
+    await page.getByText('Done.').waitFor();
+    await sidebar.getByRole('link', { name: 'Second chat' }).waitFor();
+    await page.getByLabel('Search conversations').fill('answers');
+    await expect.poll(() => sidebar.getByRole('link').count()).toBe(1);
+    await page.getByLabel('Search conversations').fill('');
+    await expect.poll(() => sidebar.getByRole('link').count()).toBe(2);
+    page.once('dialog', (dialog) => void dialog.accept());
+    await sidebar.getByRole('button', { name: 'Delete Second chat' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New chat' }).waitFor();
+    await expect.poll(() => sidebar.getByRole('link').count()).toBe(1);
+
+    // Bots. GUARD until the bots API is merged into this branch: without it the page must show its
+    // neutral "not available" state; the lead removes this `if` after the merge.
+    const botsApi = await page.request.get(base + '/api/bots');
+    await nav('Bots');
+    await heading('Bots');
+    if (botsApi.status() === 404) {
+      await page.getByText('Bots are not available on this server yet.').waitFor();
+      console.warn(
+        '[web UI test] /api/bots answers 404 on this branch: checked the "not available" state only.',
+      );
+    } else {
+      await page.getByRole('link', { name: 'New bot' }).click();
+      await heading('New bot');
+      await page.getByLabel('Name', { exact: true }).fill('support');
+      await page.getByLabel('Credential', { exact: true }).selectOption({ label: 'fake (openai)' });
+      await page.getByLabel('Model', { exact: true }).fill('gpt-4o-mini');
+      await page.getByLabel('System prompt').fill('You answer support questions.');
+      await page.getByLabel('Trigger', { exact: true }).selectOption('keyword');
+      await page.getByLabel('Operator', { exact: true }).selectOption('startsWith');
+      await page.getByLabel('Keyword', { exact: true }).fill('hi');
+      await page.getByLabel('Finish keyword').fill('#stop');
+      await page.getByLabel('Expire after (minutes idle)').fill('30');
+      await page.getByRole('button', { name: 'Create bot' }).click();
+      await heading('Bot support created');
+      const inbound = await page.getByTestId('inbound-secret').textContent();
+      expect(inbound?.length).toBeGreaterThan(10);
+      await page.getByText(/\/hooks\/bots\//).waitFor();
+      await page.getByText(/\/hooks\/evolution\//).waitFor();
+      await shot('bot-created-light');
+      await page.getByRole('button', { name: 'I saved the secret, continue' }).click();
+      await heading('Bot support');
+      expect(await page.content()).not.toContain(inbound!);
+      await page.getByLabel('Message', { exact: true }).fill('hi there');
+      await page.getByRole('button', { name: 'Send as contact' }).click();
+      await page.locator('.try-result').waitFor();
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      await shot('bot-light');
+    }
+
+    // Session expiry: with the cookie gone, the next call sends the user to sign-in with a message,
+    // and signing in returns to where they were going.
+    await context.clearCookies();
+    await nav('Usage');
+    await page.getByText('Your session has ended. Sign in again to continue.').waitFor();
+    expect(new URL(page.url()).searchParams.get('next')).toBe('/usage');
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/usage$/);
+
+    // Usage shows the chat requests (and the bot's, when there is one).
+    await heading('Usage');
+    await expect
+      .poll(
+        async () => Number((await page.getByTestId('total-requests').textContent())?.replace(/\D/g, '')),
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBeGreaterThanOrEqual(2);
+    await page.locator('.chart svg rect').last().waitFor(); // today: the newest day is last
+    await shot('usage-light');
+    await page.getByRole('radio', { name: 'By model' }).click();
+    await page
+      .locator('.bar-list')
+      .getByText(/gpt-4o-mini/)
+      .first()
+      .waitFor();
+
+    // API tokens: shown once, then only the prefix.
+    await nav('API tokens');
+    await heading('API tokens');
+    await page.getByLabel('Token name').fill('laptop');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const token = await page.getByTestId('new-token').textContent();
+    expect(token).toMatch(/^kw_/);
+    await shot('tokens-light');
+    await page.getByRole('button', { name: 'Done' }).click();
+    expect(await page.content()).not.toContain(token!);
+
+    // Users (admin).
+    await nav('Users');
+    await heading('Users');
+    await page.getByLabel('Username', { exact: true }).fill('bob');
+    await page.getByLabel('Password', { exact: true }).fill('bob password 123');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByText('Created bob.').waitFor();
+    await page.getByRole('row', { name: /bob/ }).getByRole('button', { name: 'Disable' }).click();
+    await page.getByText('bob is disabled.').waitFor();
+    await shot('users-light');
+
+    // Sign out.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await heading('Sign in to Keyway');
+    expect((await page.request.get(base + '/api/me')).status()).toBe(401);
+    expect(pageErrors).toEqual([]);
+  }, 240_000);
+
+  it('never lets the credential key back into the browser: no page HTML, response body or storage holds it [embedded]', async () => {
+    await Promise.all(pending);
+    expect(seen.length).toBeGreaterThan(20);
+    const leaks = seen.filter((entry) => entry.text.includes(secret)).map((entry) => entry.where);
+    expect(leaks).toEqual([]);
+    // Evaluated in the page (this file is type-checked without the DOM library).
+    const storage = await page.evaluate<string>(`[localStorage, sessionStorage]
+      .map((store) => Array.from({ length: store.length }, (_, i) => store.key(i) + '=' + store.getItem(store.key(i))).join('\\n'))
+      .join('\\n')`);
+    expect(storage.includes(secret)).toBe(false);
+    expect((await page.content()).includes(secret)).toBe(false);
+  });
+
+  it('drives the bots pages through the documented bots API (bots.md), routed in the browser [embedded]', async () => {
+    // The bots API lives on another branch: this checks the UI against its documented shape, while
+    // the walk above checks it against the real server once merged.
+    type Json = Record<string, any>;
+    const bots = new Map<string, Json>();
+    const sessions: Json[] = [
+      {
+        id: 's1',
+        contact: '5511999990000@s.whatsapp.net',
+        name: 'Ana',
+        status: 'opened',
+        updatedAt: new Date().toISOString(),
+      },
+    ];
+    const calls: { method: string; path: string; body: Json | undefined }[] = [];
+    await page.route(/\/api\/bots(\/|$|\?)/, async (route) => {
+      const request = route.request();
+      const path = new URL(request.url()).pathname;
+      const body = request.postData() ? (JSON.parse(request.postData()!) as Json) : undefined;
+      calls.push({ method: request.method(), path, body });
+      const reply = (status: number, json?: unknown) =>
+        route.fulfill({
+          status,
+          contentType: 'application/json',
+          body: json === undefined ? '' : JSON.stringify(json),
+        });
+      const stored = (bot: Json) => {
+        const { inboundSecret: _secret, ...rest } = bot;
+        if (rest.channels?.evolution) {
+          const { apiKey: _key, ...evolution } = rest.channels.evolution;
+          rest.channels = { ...rest.channels, evolution: { ...evolution, apiKeySet: true } };
+        }
+        return rest;
+      };
+      const [, , , id, sub, contact] = path.split('/');
+      if (!id) {
+        if (request.method() === 'GET') return reply(200, [...bots.values()].map(stored));
+        const bot = {
+          ...body,
+          id: 'bot_1',
+          createdAt: new Date().toISOString(),
+          updatedAt: new Date().toISOString(),
+        };
+        bots.set(bot.id, stored(bot));
+        return reply(201, { ...stored(bot), inboundSecret: 'kwb_inbound_secret_0123456789' });
+      }
+      const bot = bots.get(id);
+      if (!bot) return reply(404, { error: { code: 'not_found', message: 'No such bot.' } });
+      if (!sub) {
+        if (request.method() === 'PATCH') {
+          const next = { ...bot, ...body, channels: { ...bot.channels, ...body!.channels } };
+          if (body!.channels?.evolution && !body!.channels.evolution.apiKey)
+            next.channels.evolution = { ...body!.channels.evolution, apiKeySet: true };
+          bots.set(id, stored(next));
+          return reply(200, stored(next));
+        }
+        if (request.method() === 'DELETE') {
+          bots.delete(id);
+          return reply(204);
+        }
+        return reply(200, bot);
+      }
+      if (sub === 'sessions' && !contact) return reply(200, sessions);
+      if (sub === 'sessions') {
+        const session = sessions.find((candidate) => candidate.contact === decodeURIComponent(contact!))!;
+        session.status = body!.status;
+        return reply(200, session);
+      }
+      if (sub === 'messages')
+        return reply(200, { replies: ['Hello from the bot!'], session: { id: 's2', status: 'opened' } });
+      return reply(404, { error: { code: 'not_found', message: 'No route.' } });
+    });
+
+    await page.goto(base + '/bots');
+    await heading('Sign in to Keyway');
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await heading('Bots');
+    await page.getByText('No bots yet.').waitFor();
+    await page.getByRole('link', { name: 'New bot' }).click();
+    await heading('New bot');
+
+    // Every group of settings, with a mistake first: an invalid regular expression.
+    await page.getByLabel('Name', { exact: true }).fill('support');
+    await page.getByLabel('Credential', { exact: true }).selectOption({ label: 'fake (openai)' });
+    await page.getByLabel('Model', { exact: true }).fill('gpt-4o-mini');
+    await page.getByLabel('System prompt').fill('You answer support questions.');
+    await page.getByRole('button', { name: 'Add seed message' }).click();
+    await page.getByLabel('Seed 1 content').fill('Be brief.');
+    await page.getByLabel('Temperature').fill('0.7');
+    await page.getByLabel('Max tokens').fill('500');
+    await page.getByLabel('Trigger', { exact: true }).selectOption('keyword');
+    await page.getByLabel('Operator', { exact: true }).selectOption('regex');
+    await page.getByLabel('Keyword', { exact: true }).fill('(hi');
+    await page.getByLabel('Finish keyword').fill('#stop');
+    await page.getByLabel('Expire after (minutes idle)').fill('30');
+    await page.getByLabel('Debounce (seconds)').fill('3');
+    await page.getByLabel('Ignored contacts').fill('*@g.us\n5511999990001@s.whatsapp.net');
+    await page.getByLabel('Split replies on blank lines').check();
+    await page.getByLabel('Failure reply').fill('Sorry, try again later.');
+    await page.getByLabel('Webhook callback URL').fill('https://example.com/callback');
+    await page.getByLabel('Evolution server URL').fill('http://evolution.local:8080');
+    await page.getByLabel('Evolution instance').fill('sales-1');
+    await page.getByLabel('Evolution API key').fill('evo-instance-key');
+    await page.getByRole('button', { name: 'Create bot' }).click();
+    await page.getByText(/^Not a valid regular expression/).waitFor();
+    expect(calls.filter((call) => call.method === 'POST')).toEqual([]);
+    await page.getByLabel('Keyword', { exact: true }).fill('^hi');
+    await page.getByRole('button', { name: 'Create bot' }).click();
+
+    // The secret is shown once, with the webhook URLs to copy.
+    await heading('Bot support created');
+    expect(await page.getByTestId('inbound-secret').textContent()).toBe('kwb_inbound_secret_0123456789');
+    await page.getByText(/\/hooks\/bots\/bot_1$/).waitFor();
+    await page.getByText(/\/hooks\/evolution\/bot_1$/).waitFor();
+    await page.getByRole('button', { name: 'Copy URL with secret' }).click();
+    expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(
+      `${base}/hooks/evolution/bot_1?secret=kwb_inbound_secret_0123456789`,
+    );
+    const created = calls.find((call) => call.method === 'POST' && call.path === '/api/bots')!.body;
+    expect(created).toMatchObject({
+      name: 'support',
+      model: 'gpt-4o-mini',
+      systemPrompt: 'You answer support questions.',
+      seedMessages: [{ role: 'user', content: 'Be brief.' }],
+      params: { temperature: 0.7, maxTokens: 500 },
+      trigger: { type: 'keyword', operator: 'regex', value: '^hi', caseSensitive: false },
+      keywordFinish: '#stop',
+      expireMinutes: 30,
+      debounceSeconds: 3,
+      ignore: ['*@g.us', '5511999990001@s.whatsapp.net'],
+      takeover: { pauseOnFromMe: true, listenFromMe: false },
+      split: { enabled: true, delayMs: 800 },
+      failureMessage: 'Sorry, try again later.',
+      channels: {
+        webhook: { callbackUrl: 'https://example.com/callback' },
+        evolution: {
+          serverUrl: 'http://evolution.local:8080',
+          instance: 'sales-1',
+          apiKey: 'evo-instance-key',
+        },
+      },
+    });
+    expect(typeof created!.credentialId).toBe('string');
+    await page.getByRole('button', { name: 'I saved the secret, continue' }).click();
+
+    // Editing: the form comes back filled, the write-only Evolution key empty and kept when left so.
+    await heading('Bot support');
+    expect(await page.content()).not.toContain('kwb_inbound_secret_0123456789');
+    expect(await page.getByLabel('System prompt').inputValue()).toBe('You answer support questions.');
+    expect(await page.getByLabel('Evolution API key').inputValue()).toBe('');
+    await page.getByLabel('Temperature').fill('0.2');
+    await page.getByRole('button', { name: 'Save bot' }).click();
+    await page.getByText('Saved.').waitFor();
+    const saved = calls.find((call) => call.method === 'PATCH')!.body!;
+    expect(saved.params).toEqual({ temperature: 0.2, maxTokens: 500 });
+    expect(saved.channels.evolution).toEqual({
+      serverUrl: 'http://evolution.local:8080',
+      instance: 'sales-1',
+    });
+
+    // Sessions: pause one; try the bot as a contact.
+    await page.getByRole('button', { name: 'Pause the session with 5511999990000@s.whatsapp.net' }).click();
+    await page.getByRole('row', { name: /Ana/ }).getByText('paused', { exact: true }).waitFor();
+    expect(calls.some((call) => call.path.endsWith('/sessions/5511999990000%40s.whatsapp.net/status'))).toBe(
+      true,
+    );
+    await page.getByLabel('Message', { exact: true }).fill('hi there');
+    await page.getByRole('button', { name: 'Send as contact' }).click();
+    await page.getByText('Hello from the bot!').waitFor();
+    await page.getByLabel('Theme').selectOption('dark');
+    await shot('bot-dark');
+    await page.getByLabel('Theme').selectOption('light');
+    await page.getByRole('link', { name: '← All bots' }).click();
+    await page.getByRole('link', { name: 'support' }).waitFor();
+    await shot('bots-light');
+
+    // A server without the bots API: a neutral notice, no crash.
+    await page.unroute(/\/api\/bots(\/|$|\?)/);
+    await page.route(/\/api\/bots(\/|$|\?)/, (route) =>
+      route.fulfill({
+        status: 404,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'not_found', message: 'No route for GET /api/bots.' } }),
+      }),
+    );
+    await page.reload();
+    await page.getByText('Bots are not available on this server yet.').waitFor();
+    await page.goto(base + '/bots/new');
+    await page.getByText('Bots are not available on this server yet.').waitFor();
+    await page.unroute(/\/api\/bots(\/|$|\?)/);
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+});

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../api/types.ts';
+import {
+  chatReducer,
+  emptyChat,
+  keepBefore,
+  keepForRegenerate,
+  parseChatEvent,
+  titleFrom,
+  type ChatView,
+} from './chat-stream.ts';
+
+const message = (id: string, role: 'user' | 'assistant', content: string): ChatMessage => ({
+  id,
+  role,
+  content,
+  model: 'main/gpt',
+  status: 'complete',
+  createdAt: '2026-11-22T07:00:00.000Z',
+});
+
+describe('parseChatEvent', () => {
+  it('parses the four event types and drops anything else', () => {
+    expect(parseChatEvent('{"type":"delta","text":"hi"}')).toEqual({ type: 'delta', text: 'hi' });
+    expect(parseChatEvent(JSON.stringify({ type: 'user', message: message('u1', 'user', 'q') }))?.type).toBe(
+      'user',
+    );
+    expect(
+      parseChatEvent(JSON.stringify({ type: 'done', message: message('a1', 'assistant', 'a') }))?.type,
+    ).toBe('done');
+    expect(parseChatEvent('{"type":"error","code":"no_credentials","message":"Add one"}')).toEqual({
+      type: 'error',
+      code: 'no_credentials',
+      message: 'Add one',
+    });
+    expect(parseChatEvent('[DONE]')).toBeNull();
+    expect(parseChatEvent('{"type":"ping"}')).toBeNull();
+    expect(parseChatEvent('{"type":"done","message":{"id":1}}')).toBeNull();
+    expect(parseChatEvent('{"type":"delta"}')).toBeNull();
+  });
+});
+
+describe('chatReducer', () => {
+  const run = (state: ChatView, ...events: string[]) =>
+    events.reduce(
+      (current, data) => chatReducer(current, { type: 'event', event: parseChatEvent(data)! }),
+      state,
+    );
+
+  it('shows the optimistic question, swaps in the stored one, streams deltas, then keeps the stored answer', () => {
+    let state = chatReducer(emptyChat, {
+      type: 'start',
+      keep: 0,
+      pending: { ...message('local-user-1', 'user', 'Hi?') },
+    });
+    expect(state.messages.map((m) => m.id)).toEqual(['local-user-1']);
+    expect(state.streaming).toEqual({ content: '' });
+    state = run(
+      state,
+      JSON.stringify({ type: 'user', message: message('u1', 'user', 'Hi?') }),
+      '{"type":"delta","text":"Hel"}',
+      '{"type":"delta","text":"lo"}',
+    );
+    expect(state.messages.map((m) => m.id)).toEqual(['u1']);
+    expect(state.streaming?.content).toBe('Hello');
+    state = run(state, JSON.stringify({ type: 'done', message: message('a1', 'assistant', 'Hello') }));
+    expect(state.streaming).toBeNull();
+    expect(state.messages.map((m) => `${m.id}:${m.content}`)).toEqual(['u1:Hi?', 'a1:Hello']);
+  });
+
+  it('keeps a stopped partial reply, marked stopped', () => {
+    let state = chatReducer(emptyChat, {
+      type: 'start',
+      keep: 0,
+      pending: message('local-user-1', 'user', 'Q'),
+    });
+    state = run(state, '{"type":"delta","text":"Part"}');
+    state = chatReducer(state, { type: 'stopped', at: '2026-11-22T07:00:01.000Z', model: 'main/gpt' });
+    expect(state.streaming).toBeNull();
+    expect(state.messages.at(-1)).toMatchObject({ role: 'assistant', content: 'Part', status: 'stopped' });
+    // A stop after the stream ended changes nothing.
+    expect(chatReducer(state, { type: 'stopped', at: 'x', model: null })).toBe(state);
+  });
+
+  it('turns an error into a message and keeps any partial text as failed', () => {
+    let state = chatReducer(emptyChat, {
+      type: 'start',
+      keep: 0,
+      pending: message('local-user-1', 'user', 'Q'),
+    });
+    state = run(
+      state,
+      '{"type":"delta","text":"Par"}',
+      '{"type":"error","code":"upstream_error","message":"boom"}',
+    );
+    expect(state.error).toEqual({ code: 'upstream_error', message: 'boom' });
+    expect(state.messages.at(-1)).toMatchObject({ content: 'Par', status: 'failed' });
+    expect(state.streaming).toBeNull();
+  });
+
+  it('cuts the conversation for edit-and-resend and for regenerate', () => {
+    const messages = [
+      message('u1', 'user', 'a'),
+      message('a1', 'assistant', 'b'),
+      message('u2', 'user', 'c'),
+      message('a2', 'assistant', 'd'),
+    ];
+    expect(keepBefore(messages, 'u2')).toBe(2);
+    expect(keepForRegenerate(messages)).toBe(3);
+    expect(keepForRegenerate(messages.slice(0, 3))).toBe(3);
+    const loaded = chatReducer(emptyChat, { type: 'load', messages });
+    const edited = chatReducer(loaded, {
+      type: 'start',
+      keep: 2,
+      pending: message('local-user-2', 'user', 'c2'),
+    });
+    expect(edited.messages.map((m) => m.id)).toEqual(['u1', 'a1', 'local-user-2']);
+    const regenerated = chatReducer(loaded, { type: 'start', keep: 3, pending: null });
+    expect(regenerated.messages.map((m) => m.id)).toEqual(['u1', 'a1', 'u2']);
+  });
+});
+
+describe('titleFrom', () => {
+  it('takes the first line, squeezed and shortened', () => {
+    expect(titleFrom('  Hello   there\nsecond line')).toBe('Hello there');
+    expect(titleFrom('x'.repeat(100))).toHaveLength(58);
+    expect(titleFrom('   ')).toBe('New chat');
+  });
+});

@@ -1,0 +1,638 @@
+import {
+  useCallback,
+  useEffect,
+  useReducer,
+  useRef,
+  useState,
+  type FormEvent,
+  type KeyboardEvent,
+} from 'react';
+import { ApiError, del, failure, get, isMissingRoute, patch, post, requestInit } from '../api/client.ts';
+import type {
+  ChatMessage,
+  Conversation,
+  ConversationSummary,
+  Credential,
+  ModelOption,
+} from '../api/types.ts';
+import { CopyButton } from '../components/copy-button.tsx';
+import { Notice } from '../components/field.tsx';
+import { Link } from '../components/link.tsx';
+import { MarkdownView } from '../components/markdown-view.tsx';
+import {
+  chatReducer,
+  emptyChat,
+  keepBefore,
+  keepForRegenerate,
+  parseChatEvent,
+  type ChatStreamEvent,
+} from '../lib/chat-stream.ts';
+import { navigate } from '../lib/router.ts';
+import { readSse } from '../lib/sse.ts';
+
+const MODEL_KEY = 'keyway.model';
+const rememberedModel = () => {
+  try {
+    return localStorage.getItem(MODEL_KEY) ?? '';
+  } catch {
+    return '';
+  }
+};
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+interface SendRequest {
+  content?: string;
+  replaceFrom?: string;
+  regenerate?: boolean;
+  /** How many messages on screen stay before the new ones. */
+  keep: number;
+}
+
+/** The chat: conversations on the side, one conversation with a streamed reply in the middle. */
+export function ChatPage({ conversationId }: { conversationId: string | null }) {
+  const [conversations, setConversations] = useState<ConversationSummary[]>([]);
+  const [search, setSearch] = useState('');
+  const [models, setModels] = useState<ModelOption[] | null>(null);
+  const [model, setModel] = useState(rememberedModel);
+  const [hasCredentials, setHasCredentials] = useState<boolean | null>(null);
+  const [chat, dispatch] = useReducer(chatReducer, emptyChat);
+  const [title, setTitle] = useState('New chat');
+  const [draft, setDraft] = useState('');
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [announce, setAnnounce] = useState('');
+  const [sidebarOpen, setSidebarOpen] = useState(false);
+  const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
+  const abort = useRef<AbortController | null>(null);
+  /** The conversation this page just created and is streaming into: no reload from the server. */
+  const created = useRef<string | null>(null);
+  const composer = useRef<HTMLTextAreaElement>(null);
+  const scroller = useRef<HTMLDivElement>(null);
+  const streaming = chat.streaming !== null;
+
+  const refreshList = useCallback(async (query: string) => {
+    try {
+      setConversations(
+        await get<ConversationSummary[]>(
+          `/api/conversations${query ? `?q=${encodeURIComponent(query)}` : ''}`,
+        ),
+      );
+    } catch (error) {
+      if (!isMissingRoute(error)) setLoadError(errorText(error));
+    }
+  }, []);
+
+  useEffect(() => {
+    const timer = setTimeout(() => void refreshList(search.trim()), search ? 250 : 0);
+    return () => clearTimeout(timer);
+  }, [search, refreshList]);
+
+  useEffect(() => {
+    get<ModelOption[]>('/api/models')
+      .then((found) => {
+        setModels(found);
+        setModel((current) =>
+          current && found.some((option) => option.id === current) ? current : (found[0]?.id ?? current),
+        );
+      })
+      .catch(() => setModels([]));
+    get<Credential[]>('/api/credentials')
+      .then((found) => setHasCredentials(found.length > 0))
+      .catch(() => setHasCredentials(null));
+  }, []);
+
+  // Load the conversation when the address changes (not the one this page is streaming into).
+  useEffect(() => {
+    setEditing(null);
+    if (conversationId === null) {
+      if (!abort.current) {
+        dispatch({ type: 'load', messages: [] });
+        setTitle('New chat');
+      }
+      return;
+    }
+    if (created.current === conversationId) return;
+    created.current = null;
+    abort.current?.abort();
+    let cancelled = false;
+    setLoadError(null);
+    get<Conversation>(`/api/conversations/${encodeURIComponent(conversationId)}`)
+      .then((found) => {
+        if (cancelled) return;
+        dispatch({ type: 'load', messages: found.messages });
+        setTitle(found.title);
+        if (found.model) setModel(found.model);
+      })
+      .catch((error: unknown) => {
+        if (cancelled) return;
+        setLoadError(
+          error instanceof ApiError && error.status === 404
+            ? 'This conversation does not exist (any more).'
+            : errorText(error),
+        );
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [conversationId]);
+
+  // Keep the newest text in view while it streams, unless the reader scrolled up.
+  useEffect(() => {
+    const element = scroller.current;
+    if (!element) return;
+    if (element.scrollHeight - element.scrollTop - element.clientHeight < 160)
+      element.scrollTop = element.scrollHeight;
+  }, [chat]);
+
+  const stop = useCallback(() => abort.current?.abort(), []);
+
+  const newChat = useCallback(() => {
+    abort.current?.abort();
+    created.current = null;
+    dispatch({ type: 'load', messages: [] });
+    setTitle('New chat');
+    setDraft('');
+    setSidebarOpen(false);
+    navigate('/');
+    setTimeout(() => composer.current?.focus(), 0);
+  }, []);
+
+  useEffect(() => {
+    const onKey = (event: globalThis.KeyboardEvent) => {
+      if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'k') {
+        event.preventDefault();
+        newChat();
+      } else if (event.key === 'Escape' && abort.current) {
+        event.preventDefault();
+        stop();
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [newChat, stop]);
+
+  const send = async (request: SendRequest) => {
+    if (abort.current || !model) return;
+    try {
+      localStorage.setItem(MODEL_KEY, model);
+    } catch {
+      // Not remembered; fine.
+    }
+    let id = conversationId;
+    const controller = new AbortController();
+    abort.current = controller;
+    const now = new Date().toISOString();
+    const pending: ChatMessage | null =
+      request.content !== undefined
+        ? {
+            id: `local-user-${now}`,
+            role: 'user',
+            content: request.content,
+            model,
+            status: 'complete',
+            createdAt: now,
+          }
+        : null;
+    dispatch({ type: 'start', keep: request.keep, pending });
+    setAnnounce('Sending…');
+    let stoppedByUser = false;
+    try {
+      if (!id) {
+        const conversation = await post<ConversationSummary>('/api/conversations', { model });
+        id = conversation.id;
+        created.current = id;
+        setTitle(conversation.title);
+        navigate(`/chat/${encodeURIComponent(id)}`);
+      }
+      const response = await fetch(
+        `/api/conversations/${encodeURIComponent(id)}/messages`,
+        requestInit('POST', {
+          signal: controller.signal,
+          body: {
+            model,
+            ...(request.content !== undefined ? { content: request.content } : {}),
+            ...(request.replaceFrom ? { replaceFrom: request.replaceFrom } : {}),
+            ...(request.regenerate ? { regenerate: true } : {}),
+          },
+        }),
+      );
+      if (!response.ok || !response.body) throw await failure(response);
+      setAnnounce('The assistant is replying…');
+      for await (const data of readSse(response.body)) {
+        const event = parseChatEvent(data);
+        if (!event) continue;
+        dispatch({ type: 'event', event });
+        if (event.type === 'done') setAnnounce('Reply complete.');
+        if (event.type === 'error') {
+          setAnnounce(`The reply failed: ${event.message}`);
+          if (event.code === 'no_credentials') setHasCredentials(false);
+        }
+      }
+    } catch (error) {
+      if (controller.signal.aborted) {
+        stoppedByUser = true;
+      } else {
+        const event: ChatStreamEvent =
+          error instanceof ApiError
+            ? { type: 'error', code: error.code, message: error.message }
+            : { type: 'error', code: 'network', message: `The connection broke: ${errorText(error)}` };
+        dispatch({ type: 'event', event });
+        if (event.code === 'no_credentials') setHasCredentials(false);
+        setAnnounce(`The reply failed: ${event.message}`);
+      }
+    } finally {
+      if (stoppedByUser) {
+        dispatch({ type: 'stopped', at: new Date().toISOString(), model });
+        setAnnounce('Stopped. The partial reply is kept.');
+      } else {
+        // A stream that ended without done or error (the server went away) is kept like a stop.
+        dispatch({ type: 'stopped', at: new Date().toISOString(), model });
+      }
+      abort.current = null;
+      void refreshList(search.trim());
+      if (id) {
+        get<ConversationSummary>(`/api/conversations/${encodeURIComponent(id)}`)
+          .then((found) => setTitle(found.title))
+          .catch(() => {});
+      }
+    }
+  };
+
+  const submit = (event?: FormEvent) => {
+    event?.preventDefault();
+    const content = draft.trim();
+    if (!content || streaming) return;
+    setDraft('');
+    void send({ content, keep: chat.messages.length });
+  };
+
+  const onComposerKey = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  };
+
+  const regenerate = () => void send({ regenerate: true, keep: keepForRegenerate(chat.messages) });
+
+  const resendEdit = () => {
+    if (!editing || !editing.text.trim()) return;
+    const keep = keepBefore(chat.messages, editing.id);
+    const replaceFrom = editing.id.startsWith('local-') ? undefined : editing.id;
+    setEditing(null);
+    void send({ content: editing.text.trim(), keep, ...(replaceFrom ? { replaceFrom } : {}) });
+  };
+
+  const changeModel = (next: string) => {
+    setModel(next);
+    if (conversationId)
+      void patch(`/api/conversations/${encodeURIComponent(conversationId)}`, { model: next }).catch(() => {});
+  };
+
+  const lastIndex = chat.messages.length - 1;
+  const modelChoices = models ?? [];
+  const noCredentials = hasCredentials === false || chat.error?.code === 'no_credentials';
+
+  return (
+    <div className={`chat ${sidebarOpen ? 'sidebar-open' : ''}`}>
+      <aside className="chat-sidebar" aria-label="Conversations">
+        <div className="sidebar-head">
+          <button type="button" className="button primary wide" onClick={newChat}>
+            New chat <kbd aria-hidden="true">Ctrl K</kbd>
+          </button>
+          <label className="visually-hidden" htmlFor="conversation-search">
+            Search conversations
+          </label>
+          <input
+            id="conversation-search"
+            type="search"
+            placeholder="Search conversations"
+            value={search}
+            onChange={(event) => setSearch(event.target.value)}
+          />
+        </div>
+        <ConversationList
+          conversations={conversations}
+          activeId={conversationId}
+          onChanged={(nextTitle, changedId) => {
+            if (changedId === conversationId && nextTitle !== null) setTitle(nextTitle);
+            if (changedId === conversationId && nextTitle === null) newChat();
+            void refreshList(search.trim());
+          }}
+          onOpen={() => setSidebarOpen(false)}
+          searching={search.trim() !== ''}
+        />
+      </aside>
+      <section className="chat-main" aria-labelledby="chat-title">
+        <div className="chat-head">
+          <button
+            type="button"
+            className="button small ghost sidebar-toggle"
+            aria-expanded={sidebarOpen}
+            onClick={() => setSidebarOpen((open) => !open)}
+          >
+            Chats
+          </button>
+          <h1 id="chat-title" className="chat-title" tabIndex={-1}>
+            {title}
+          </h1>
+          <div className="model-picker">
+            <label htmlFor="model">Model</label>
+            {models === null ? (
+              <select id="model" disabled>
+                <option>Loading models…</option>
+              </select>
+            ) : modelChoices.length > 0 ? (
+              <select
+                id="model"
+                value={model}
+                onChange={(event) => changeModel(event.target.value)}
+                disabled={streaming}
+              >
+                {!modelChoices.some((option) => option.id === model) && model ? (
+                  <option value={model}>{model}</option>
+                ) : null}
+                {(['model', 'bot'] as const).map((kind) => {
+                  const options = modelChoices.filter((option) => option.kind === kind);
+                  return options.length > 0 ? (
+                    <optgroup key={kind} label={kind === 'model' ? 'Models' : 'Bots'}>
+                      {options.map((option) => (
+                        <option key={option.id} value={option.id}>
+                          {option.label}
+                        </option>
+                      ))}
+                    </optgroup>
+                  ) : null;
+                })}
+              </select>
+            ) : (
+              <input
+                id="model"
+                value={model}
+                placeholder="credential/model"
+                onChange={(event) => setModel(event.target.value)}
+                disabled={streaming}
+              />
+            )}
+          </div>
+        </div>
+
+        {noCredentials ? (
+          <Notice kind="warning">
+            No provider credential is set up yet, so there is nothing to chat with.{' '}
+            <Link to="/credentials">Add a credential</Link> (an API key for OpenAI, Anthropic, a local
+            server…) and come back.
+          </Notice>
+        ) : null}
+        {loadError ? <Notice kind="error">{loadError}</Notice> : null}
+
+        <div className="messages" ref={scroller} role="log" aria-live="polite" aria-label="Messages">
+          {chat.messages.length === 0 && !streaming ? (
+            <div className="empty-chat">
+              <p>Ask anything. Enter sends, Shift+Enter starts a new line, Esc stops a reply.</p>
+            </div>
+          ) : null}
+          {chat.messages.map((message, index) => (
+            <article
+              key={message.id}
+              className={`message ${message.role}`}
+              aria-label={message.role === 'user' ? 'You' : 'Assistant'}
+            >
+              <div className="message-meta">
+                <span className="who">{message.role === 'user' ? 'You' : 'Assistant'}</span>
+                {message.role === 'assistant' && message.model ? (
+                  <span className="muted">{message.model}</span>
+                ) : null}
+                {message.status !== 'complete' ? (
+                  <span className={`badge badge-${message.status}`}>{message.status}</span>
+                ) : null}
+              </div>
+              {editing?.id === message.id ? (
+                <form
+                  className="edit-form"
+                  onSubmit={(event) => {
+                    event.preventDefault();
+                    resendEdit();
+                  }}
+                >
+                  <label className="visually-hidden" htmlFor={`edit-${message.id}`}>
+                    Edit message
+                  </label>
+                  <textarea
+                    id={`edit-${message.id}`}
+                    autoFocus
+                    value={editing.text}
+                    onChange={(event) => setEditing({ id: message.id, text: event.target.value })}
+                    onKeyDown={(event) => {
+                      if (event.key === 'Enter' && !event.shiftKey) {
+                        event.preventDefault();
+                        resendEdit();
+                      } else if (event.key === 'Escape') {
+                        event.stopPropagation();
+                        setEditing(null);
+                      }
+                    }}
+                  />
+                  <div className="row">
+                    <button type="submit" className="button small primary">
+                      Send edit
+                    </button>
+                    <button type="button" className="button small ghost" onClick={() => setEditing(null)}>
+                      Cancel
+                    </button>
+                  </div>
+                </form>
+              ) : message.role === 'user' ? (
+                <div className="user-text">{message.content}</div>
+              ) : (
+                <MarkdownView source={message.content} />
+              )}
+              {message.status === 'failed' && message.error ? (
+                <p className="error-text">{message.error.message}</p>
+              ) : null}
+              <div className="message-actions">
+                <CopyButton text={message.content} />
+                {message.role === 'user' && !streaming && editing === null ? (
+                  <button
+                    type="button"
+                    className="button small ghost"
+                    onClick={() => setEditing({ id: message.id, text: message.content })}
+                  >
+                    Edit
+                  </button>
+                ) : null}
+                {message.role === 'assistant' && index === lastIndex && !streaming ? (
+                  <button type="button" className="button small ghost" onClick={regenerate}>
+                    Regenerate
+                  </button>
+                ) : null}
+              </div>
+            </article>
+          ))}
+          {chat.streaming ? (
+            <article
+              className="message assistant streaming"
+              aria-busy="true"
+              aria-label="Assistant, replying"
+            >
+              <div className="message-meta">
+                <span className="who">Assistant</span>
+                <span className="typing" aria-hidden="true" />
+              </div>
+              <MarkdownView source={chat.streaming.content} />
+            </article>
+          ) : null}
+          {chat.error && chat.error.code !== 'no_credentials' ? (
+            <Notice kind="error">
+              {chat.error.message}{' '}
+              {lastIndex >= 0 && !streaming ? (
+                <button type="button" className="button small" onClick={regenerate}>
+                  Try again
+                </button>
+              ) : null}
+            </Notice>
+          ) : null}
+        </div>
+        <div className="visually-hidden" role="status" aria-live="polite">
+          {announce}
+        </div>
+
+        <form className="composer" onSubmit={submit}>
+          <label className="visually-hidden" htmlFor="composer">
+            Message
+          </label>
+          <textarea
+            id="composer"
+            ref={composer}
+            rows={2}
+            placeholder={model ? `Message ${model}` : 'Choose a model first'}
+            value={draft}
+            onChange={(event) => setDraft(event.target.value)}
+            onKeyDown={onComposerKey}
+            autoFocus
+          />
+          {streaming ? (
+            <button type="button" className="button danger" onClick={stop}>
+              Stop <kbd aria-hidden="true">Esc</kbd>
+            </button>
+          ) : (
+            <button type="submit" className="button primary" disabled={!draft.trim() || !model}>
+              Send
+            </button>
+          )}
+        </form>
+      </section>
+    </div>
+  );
+}
+
+function ConversationList({
+  conversations,
+  activeId,
+  onChanged,
+  onOpen,
+  searching,
+}: {
+  conversations: ConversationSummary[];
+  activeId: string | null;
+  /** After a rename (the new title) or a delete (null). */
+  onChanged: (title: string | null, id: string) => void;
+  onOpen: () => void;
+  searching: boolean;
+}) {
+  const [renaming, setRenaming] = useState<{ id: string; title: string } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const rename = async () => {
+    if (!renaming) return;
+    const { id, title } = renaming;
+    setRenaming(null);
+    if (!title.trim()) return;
+    try {
+      await patch(`/api/conversations/${encodeURIComponent(id)}`, { title: title.trim() });
+      onChanged(title.trim(), id);
+    } catch (caught) {
+      setError(errorText(caught));
+    }
+  };
+
+  const remove = async (conversation: ConversationSummary) => {
+    if (!window.confirm(`Delete "${conversation.title}" and all its messages?`)) return;
+    try {
+      await del(`/api/conversations/${encodeURIComponent(conversation.id)}`);
+      onChanged(null, conversation.id);
+    } catch (caught) {
+      setError(errorText(caught));
+    }
+  };
+
+  return (
+    <>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {conversations.length === 0 ? (
+        <p className="muted pad">{searching ? 'No conversation matches.' : 'No conversations yet.'}</p>
+      ) : null}
+      <ul className="conversation-list">
+        {conversations.map((conversation) => (
+          <li key={conversation.id} className={conversation.id === activeId ? 'active' : ''}>
+            {renaming?.id === conversation.id ? (
+              <form
+                onSubmit={(event) => {
+                  event.preventDefault();
+                  void rename();
+                }}
+              >
+                <label className="visually-hidden" htmlFor={`rename-${conversation.id}`}>
+                  New title
+                </label>
+                <input
+                  id={`rename-${conversation.id}`}
+                  autoFocus
+                  value={renaming.title}
+                  onChange={(event) => setRenaming({ id: conversation.id, title: event.target.value })}
+                  onBlur={() => void rename()}
+                  onKeyDown={(event) => {
+                    if (event.key === 'Escape') {
+                      event.stopPropagation();
+                      setRenaming(null);
+                    }
+                  }}
+                />
+              </form>
+            ) : (
+              <>
+                <Link
+                  to={`/chat/${encodeURIComponent(conversation.id)}`}
+                  aria-current={conversation.id === activeId ? 'page' : undefined}
+                  onClick={onOpen}
+                  className="conversation-link"
+                >
+                  {conversation.title}
+                </Link>
+                <span className="conversation-actions">
+                  <button
+                    type="button"
+                    className="icon-button"
+                    aria-label={`Rename ${conversation.title}`}
+                    title="Rename"
+                    onClick={() => setRenaming({ id: conversation.id, title: conversation.title })}
+                  >
+                    ✎
+                  </button>
+                  <button
+                    type="button"
+                    className="icon-button"
+                    aria-label={`Delete ${conversation.title}`}
+                    title="Delete"
+                    onClick={() => void remove(conversation)}
+                  >
+                    ×
+                  </button>
+                </span>
+              </>
+            )}
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
