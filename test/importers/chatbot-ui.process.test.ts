@@ -170,7 +170,7 @@ describe.each(BACKENDS)('keyway import chatbot-ui, end to end [%s]', (backend) =
     } else {
       expect(filesContaining(target.target.dataDir, secrets)).toEqual([]);
     }
-  });
+  }, 240_000); // several processes, each starting Keyway
 
   it('needs --from; on the embedded database refuses while a server holds it; on PostgreSQL prints progress on a long import', async () => {
     const env: Record<string, string> = { ...target.env };
@@ -202,7 +202,7 @@ describe.each(BACKENDS)('keyway import chatbot-ui, end to end [%s]', (backend) =
     expect(long.code, long.stderr).toBe(0);
     expect(long.stderr).toContain('  160/160 (100%)');
     expect(long.stdout).toContain('Created 40 user(s), 120 credential(s), 0 bot(s); reused 0; skipped 0.');
-  });
+  }, 240_000);
 
   // The embedded database cannot be imported into while a server holds it (see the test above).
   it.skipIf(backend !== 'postgres')(

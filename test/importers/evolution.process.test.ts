@@ -197,5 +197,5 @@ describe.each(BACKENDS)('keyway import evolution-api, end to end [%s]', (backend
     } else {
       expect(filesContaining(target.target.dataDir, scenario.secrets)).toEqual([]);
     }
-  });
+  }, 240_000); // several processes, each starting Keyway
 });

@@ -61,7 +61,14 @@ export async function mysqlFixture(
       password: decodeURIComponent(server.password),
       ...(database ? { database } : {}),
     });
-  const admin = await connect();
+  let admin: mysql.Connection;
+  try {
+    admin = await connect();
+  } catch (error) {
+    throw new Error(
+      `The Evolution API fixtures need MariaDB or MySQL at ${server.host} (TEST_MYSQL_URL, default root without a password on 127.0.0.1:3306): ${(error as Error).message}. Install and start mariadb-server (see NOTES-import.md, CI).`,
+    );
+  }
   await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   await admin.end();
   const connection = await connect(name);
