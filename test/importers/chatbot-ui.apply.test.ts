@@ -108,6 +108,11 @@ describe.each(BACKENDS)('applying a Chatbot-UI import [%s]', (backend) => {
       'credential bob/openai created',
       'credential bob/google created',
     ]);
+    // Created without a usable password: no password signs bob in until an admin sets one.
+    for (const password of ['', '!no-password', 'correct horse battery']) {
+      const login = await harness.call('POST', '/api/auth/login', { body: { username: 'bob', password } });
+      expect(login.status).not.toBe(200);
+    }
     const after = await counts();
     expect(after.users - before.users).toBe(2);
     expect(after.credentials - before.credentials).toBe(4);
