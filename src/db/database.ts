@@ -7,6 +7,7 @@ import { KeywayError, messageOf } from '../errors.ts';
 import type { DB } from './tables.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { createPGliteDialect } from './pglite-dialect.ts';
+import { openPGliteThread, type PGliteEngine } from './pglite-thread.ts';
 import { Mutex } from './mutex.ts';
 
 /** One dedicated connection: what session-level state (advisory locks, `SET`) needs. */
@@ -60,14 +61,15 @@ const NUMERIC = 1700;
 const DATE = 1082;
 const int8ToNumber = (value: string) => Number(value);
 const asText = (value: string) => value;
+// The embedded database's thread sets the same parsers (pglite-thread.worker.mjs).
 const PGLITE_PARSERS = { [INT8]: int8ToNumber, [NUMERIC]: asText, [DATE]: asText };
 
 async function openEmbedded(dataDir: string, options: OpenDatabaseOptions): Promise<Database> {
   const absolute = path.resolve(dataDir);
   const lock = acquireDataDirLock(absolute, { purpose: options.purpose, onStaleLock: options.onStaleLock });
-  let pglite: PGlite;
+  let pglite: PGliteEngine;
   try {
-    pglite = await PGlite.create(path.join(absolute, EMBEDDED_PGDATA), { parsers: PGLITE_PARSERS });
+    pglite = await openPGliteThread(path.join(absolute, EMBEDDED_PGDATA));
   } catch (error) {
     lock.release();
     throw new KeywayError(
@@ -100,7 +102,7 @@ export async function openMemoryDatabase(
 }
 
 function wrapPGlite(
-  pglite: PGlite,
+  pglite: PGliteEngine,
   location: string,
   afterClose: () => void,
   onQuery?: (sql: string) => void,

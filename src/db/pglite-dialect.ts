@@ -1,4 +1,3 @@
-import type { PGlite } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   PostgresAdapter,
@@ -12,13 +11,14 @@ import {
   type TransactionSettings,
 } from 'kysely';
 import type { Mutex } from './mutex.ts';
+import type { PGliteEngine } from './pglite-thread.ts';
 
 /**
- * Kysely over an in-process PGlite. PGlite is one PostgreSQL backend, so "a connection" is exclusive
- * use of it: the mutex is held from acquire to release, which keeps a transaction's statements from
- * interleaving with anybody else's. The same mutex guards `Database.withSession`.
+ * Kysely over PGlite (in its own thread, or in-process for in-memory databases). PGlite is one
+ * PostgreSQL backend, so "a connection" is exclusive use of it: the mutex is held from acquire to
+ * release, which keeps a transaction's statements from interleaving with anybody else's. The same mutex guards `Database.withSession`.
  */
-export function createPGliteDialect(pglite: PGlite, mutex: Mutex): Dialect {
+export function createPGliteDialect(pglite: PGliteEngine, mutex: Mutex): Dialect {
   return {
     createAdapter: () => new PostgresAdapter(),
     createDriver: () => new PGliteDriver(pglite, mutex),
@@ -28,10 +28,10 @@ export function createPGliteDialect(pglite: PGlite, mutex: Mutex): Dialect {
 }
 
 class PGliteDriver implements Driver {
-  readonly #pglite: PGlite;
+  readonly #pglite: PGliteEngine;
   readonly #mutex: Mutex;
 
-  constructor(pglite: PGlite, mutex: Mutex) {
+  constructor(pglite: PGliteEngine, mutex: Mutex) {
     this.#pglite = pglite;
     this.#mutex = mutex;
   }
@@ -64,10 +64,10 @@ class PGliteDriver implements Driver {
 }
 
 class PGliteConnection implements DatabaseConnection {
-  readonly #pglite: PGlite;
+  readonly #pglite: PGliteEngine;
   readonly release: () => void;
 
-  constructor(pglite: PGlite, release: () => void) {
+  constructor(pglite: PGliteEngine, release: () => void) {
     this.#pglite = pglite;
     this.release = release;
   }

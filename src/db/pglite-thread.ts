@@ -1,0 +1,84 @@
+import { Worker } from 'node:worker_threads';
+
+/** What Keyway uses of PGlite: an in-process instance and the one in its own thread both fit. */
+export interface PGliteEngine {
+  query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
+  exec(script: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+interface Reply {
+  id: number;
+  rows?: unknown[];
+  affectedRows?: number;
+  error?: { message: string } & Record<string, unknown>;
+}
+
+const WORKER_URL = new URL('./pglite-thread.worker.mjs', import.meta.url);
+
+/**
+ * PGlite in a worker thread. Statements cross by message (tens of microseconds each), and in
+ * exchange the database's work — writes, commits, their file I/O — runs beside the event loop instead
+ * of on it, so a batch of usage rows no longer stalls requests in flight. Errors come back with
+ * PostgreSQL's fields (`code`, `constraint`, …), as an in-process PGlite throws them.
+ */
+export async function openPGliteThread(dataDir: string): Promise<PGliteEngine> {
+  const worker = new Worker(WORKER_URL, { workerData: { dataDir } });
+  const pending = new Map<number, { resolve: (reply: Reply) => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  let failure: Error | undefined;
+
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', (message: { ready: boolean; error?: Reply['error'] }) =>
+      message.ready ? resolve() : reject(revive(message.error!)),
+    );
+    worker.once('error', reject);
+  });
+  worker.on('message', (reply: Reply) => {
+    const waiter = pending.get(reply.id);
+    if (!waiter) return;
+    pending.delete(reply.id);
+    if (reply.error) waiter.reject(revive(reply.error));
+    else waiter.resolve(reply);
+  });
+  const failAll = (error: Error) => {
+    failure = error;
+    for (const waiter of pending.values()) waiter.reject(error);
+    pending.clear();
+  };
+  worker.on('error', failAll);
+  worker.on('exit', (code) => failAll(new Error(`the embedded database thread stopped (exit code ${code})`)));
+
+  const send = (message: { op: 'query' | 'exec' | 'close'; sql?: string; params?: unknown[] }) => {
+    if (failure) return Promise.reject(failure);
+    const id = ++nextId;
+    return new Promise<Reply>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, ...message });
+    });
+  };
+
+  return {
+    async query<R>(sql: string, params: unknown[] = []) {
+      const reply = await send({ op: 'query', sql, params });
+      return {
+        rows: reply.rows as R[],
+        ...(reply.affectedRows === undefined ? {} : { affectedRows: reply.affectedRows }),
+      };
+    },
+    exec: (sql) => send({ op: 'exec', sql }),
+    async close() {
+      try {
+        await send({ op: 'close' });
+      } finally {
+        await worker.terminate();
+      }
+    },
+  };
+}
+
+/** A PGlite error from the thread, as an Error carrying PostgreSQL's fields. */
+function revive(error: { message: string } & Record<string, unknown>): Error {
+  const { message, ...fields } = error;
+  return Object.assign(new Error(message), fields);
+}

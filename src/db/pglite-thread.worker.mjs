@@ -1,0 +1,54 @@
+// The embedded database's own thread: PGlite runs here so that its work (every write, every commit's
+// file I/O) never blocks the event loop that serves requests. Plain JavaScript: worker threads start
+// without the TypeScript loader. The parsers must match PGLITE_PARSERS in database.ts.
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
+
+const parsers = { 20: (value) => Number(value), 1700: (value) => value, 1082: (value) => value };
+const ERROR_FIELDS = [
+  'name',
+  'code',
+  'severity',
+  'detail',
+  'hint',
+  'position',
+  'where',
+  'schema',
+  'table',
+  'column',
+  'dataType',
+  'constraint',
+  'routine',
+];
+
+/** An error as plain data: its message and PostgreSQL's fields (never the query's parameters). */
+function serialize(error) {
+  const out = { message: error instanceof Error ? error.message : String(error) };
+  for (const field of ERROR_FIELDS) if (error && error[field] !== undefined) out[field] = error[field];
+  return out;
+}
+
+let db;
+try {
+  db = await PGlite.create(workerData.dataDir, { parsers });
+  parentPort.postMessage({ ready: true });
+} catch (error) {
+  parentPort.postMessage({ ready: false, error: serialize(error) });
+}
+
+parentPort.on('message', async (message) => {
+  try {
+    if (message.op === 'query') {
+      const result = await db.query(message.sql, message.params);
+      parentPort.postMessage({ id: message.id, rows: result.rows, affectedRows: result.affectedRows });
+    } else if (message.op === 'exec') {
+      await db.exec(message.sql);
+      parentPort.postMessage({ id: message.id });
+    } else if (message.op === 'close') {
+      await db.close();
+      parentPort.postMessage({ id: message.id });
+    }
+  } catch (error) {
+    parentPort.postMessage({ id: message.id, error: serialize(error) });
+  }
+});
