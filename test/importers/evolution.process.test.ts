@@ -1,9 +1,8 @@
 import fs from 'node:fs';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { evolutionUpsert, startFakeEvolution, type FakeEvolution } from '../fakes/fake-evolution.ts';
 import { startFakeOpenAiChat, type FakeOpenAiChat } from '../fakes/fake-openai-chat.ts';
 import { ProcessPool, runKeyway } from '../support/keyway-process.ts';
 import { bootstrapAdmin, callServer, serveReady } from '../support/process-keyway.ts';
@@ -11,50 +10,13 @@ import { BACKENDS, createTestDatabase, type TestDatabaseTarget } from '../suppor
 import { evolutionMysql, evolutionPostgres, evolutionScenario } from './evolution-fixtures.ts';
 import { filesContaining, postgresText, type SourceFixture } from './source-fixtures.ts';
 
-interface SentText {
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: { number?: string; text?: string };
-}
-
-/** An Evolution API server as far as Keyway talks to it: `POST /message/sendText/{instance}`. */
-async function startFakeEvolution(): Promise<{ url: string; sent: SentText[]; close(): Promise<void> }> {
-  const sent: SentText[] = [];
-  const server = createServer((request, response) => {
-    let raw = '';
-    request.setEncoding('utf8');
-    request.on('data', (chunk: string) => (raw += chunk));
-    request.on('end', () => {
-      sent.push({ path: request.url ?? '', headers: request.headers, body: raw ? JSON.parse(raw) : {} });
-      response.writeHead(201, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ key: { id: 'SENT1' }, status: 'PENDING' }));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    sent,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
-async function until<T>(probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 // Keyway embedded reads Evolution from MariaDB; Keyway on PostgreSQL reads it from PostgreSQL.
 describe.each(BACKENDS)('keyway import evolution-api, end to end [%s]', (backend) => {
   const pool = new ProcessPool();
   let target: TestDatabaseTarget;
   let source: SourceFixture;
   let openai: FakeOpenAiChat;
-  let evolution: Awaited<ReturnType<typeof startFakeEvolution>>;
+  let evolution: FakeEvolution;
   let scratch: string;
   const scenario = evolutionScenario();
 
@@ -63,7 +25,8 @@ describe.each(BACKENDS)('keyway import evolution-api, end to end [%s]', (backend
     source =
       backend === 'embedded' ? await evolutionMysql(scenario.data) : await evolutionPostgres(scenario.data);
     openai = await startFakeOpenAiChat({ validKeys: [scenario.sharedKey, scenario.supportKey] });
-    evolution = await startFakeEvolution();
+    // It accepts a send only with the instance's own key (its token), as Evolution API does.
+    evolution = await startFakeEvolution({ instances: Object.fromEntries(scenario.tokens) });
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'keyway-import-'));
   });
   afterEach(async () => {
@@ -156,23 +119,22 @@ describe.each(BACKENDS)('keyway import evolution-api, end to end [%s]', (backend
     const delivered = await fetch(hook, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        event: 'messages.upsert',
-        instance: 'sales-3',
-        data: {
-          key: { remoteJid: '5511999990001@s.whatsapp.net', fromMe: false, id: 'MSG1' },
+      // As Evolution sends it, with the instance key inside the body: Keyway must not keep or log it.
+      body: JSON.stringify(
+        evolutionUpsert({
+          instance: 'sales-3',
+          remoteJid: '5511999990001@s.whatsapp.net',
+          text: 'buy shoes',
           pushName: 'Ana',
-          message: { conversation: 'buy shoes' },
-        },
-      }),
+          apikey: scenario.tokens.get('sales-3')!,
+          serverUrl: evolution.url,
+        }),
+      ),
     });
     expect(delivered.status).toBe(202);
-    const reply = await until(() => evolution.sent.find((sent) => sent.path === '/message/sendText/sales-3'));
-    expect(reply.headers.apikey).toBe(scenario.tokens.get('sales-3'));
-    expect(reply.body).toMatchObject({
-      number: '5511999990001@s.whatsapp.net',
-      text: 'Hello from the fake.',
-    });
+    const [reply] = await evolution.waitForSent(1, 30_000);
+    expect(reply).toMatchObject({ instance: 'sales-3', text: 'Hello from the fake.' });
+    expect(reply!.number).toContain('5511999990001');
     const asked = openai.requests.find((request) => request.path.startsWith('/v1/chat/completions'))!;
     expect(asked.headers.authorization).toBe(`Bearer ${scenario.sharedKey}`);
     expect((asked.body.messages as { content: string }[])[0]!.content).toBe('You sell shoes.');
