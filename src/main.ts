@@ -153,7 +153,10 @@ export async function assembleKeyway(
     queue: botQueue,
     gateway,
     logger,
-    onQueued: () => outbox.wake(),
+    onQueued: (delaysMs) => {
+      outbox.wake();
+      for (const delay of new Set(delaysMs)) if (delay > 0) outbox.wakeIn(delay);
+    },
   });
   const conversations = new ConversationsService({
     repository: new ConversationsRepository(database.db),

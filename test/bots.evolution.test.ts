@@ -180,6 +180,14 @@ describe.each(BACKENDS)('bots on Evolution API instances [%s]', (backend) => {
     await waitUntil(() => evolution.sent.length === 2);
     expect(evolution.sent[1]!.text).toBe('Text only, please.');
 
+    // Evolution reports the bot's own replies back as fromMe messages: they are not a takeover.
+    expect(
+      (
+        await hook(
+          evolutionUpsert({ instance: 'sales-1', remoteJid: contact, text: 'b answering', fromMe: true }),
+        )
+      ).body.reason,
+    ).toBe('own_reply');
     // The operator writes from the phone: the session pauses and the bot stops answering.
     expect(
       (

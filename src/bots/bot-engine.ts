@@ -25,6 +25,7 @@ export interface InboundMessage {
 export type SilenceReason =
   | 'ignored'
   | 'from_me'
+  | 'own_reply'
   | 'paused'
   | 'paused_by_operator'
   | 'no_trigger'
@@ -46,7 +47,8 @@ type Turn = { kind: 'busy' | 'empty' | 'not_due' } | { kind: 'done'; handled: nu
 
 /** How long one node may hold a contact's turn: longer than a provider call with its retries. */
 const TURN_LEASE_MS = 180_000;
-const SWEEP_INTERVAL_MS = 1_000;
+/** The sweep only catches turns whose receiving node went away; local timers answer on time. */
+const SWEEP_INTERVAL_MS = 5_000;
 const MAX_FALLBACK_DEPTH = 3;
 
 /**
@@ -62,7 +64,7 @@ export class BotEngine {
   readonly #queue: BotQueueRepository;
   readonly #gateway: GatewayService;
   readonly #logger: Logger;
-  readonly #onQueued: () => void;
+  readonly #onQueued: (delaysMs: number[]) => void;
   readonly #timers = new Set<NodeJS.Timeout>();
   #sweeper: NodeJS.Timeout | undefined;
   #sweeping = false;
@@ -75,8 +77,8 @@ export class BotEngine {
     queue: BotQueueRepository;
     gateway: GatewayService;
     logger: Logger;
-    /** Called when replies were queued, so the outbox worker delivers at once. */
-    onQueued: () => void;
+    /** Called when replies were queued (with each one's delay), so the outbox delivers them on time. */
+    onQueued: (delaysMs: number[]) => void;
   }) {
     this.#bots = deps.bots;
     this.#sessions = deps.sessions;
@@ -142,6 +144,11 @@ export class BotEngine {
   async #screen(bot: LoadedBot, message: InboundMessage): Promise<BotOutcome | null> {
     if (bot.isIgnored(message.contact)) return { replies: [], session: null, reason: 'ignored' };
     if (!message.fromMe) return null;
+    if (
+      message.text !== null &&
+      (await this.#queue.isOwnReply(bot.record.id, message.contact, message.text.trim()))
+    )
+      return { replies: [], session: null, reason: 'own_reply' };
     const { takeover } = bot.behaviour;
     if (takeover.pauseOnFromMe) {
       const session = await this.#sessions.findOpen(bot.record.id, message.contact);
@@ -235,7 +242,7 @@ export class BotEngine {
               },
             }));
       await this.#queue.finishTurn(handled, queued);
-      if (queued.length > 0) this.#onQueued();
+      if (queued.length > 0) this.#onQueued(queued.map((reply) => reply.delayMs));
       return { kind: 'done', handled, outcome };
     } finally {
       await this.#queue.releaseTurn(botId, contact);

@@ -231,6 +231,25 @@ export class BotQueueRepository {
       .execute();
   }
 
+  /**
+   * Whether a message is the channel echoing one of this bot's own replies: Evolution API reports the
+   * messages Keyway sent through it as `fromMe` messages too, which must not count as an operator
+   * taking over. Matched by text among the contact's replies of the last ten minutes (the echo can
+   * arrive before the send call has even returned).
+   */
+  async isOwnReply(botId: string, contact: string, text: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('bot_outbox')
+      .select('id')
+      .where('bot_id', '=', botId)
+      .where('contact', '=', contact)
+      .where('created_at', '>', sql<Date>`now() - interval '10 minutes'`)
+      .where(sql<string>`payload->>'text'`, '=', text)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** Handled inbox rows and delivered replies are kept a day (for redelivery dedup), then dropped. */
   async prune(): Promise<void> {
     await this.#db

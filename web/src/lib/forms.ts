@@ -332,3 +332,13 @@ export function botBody(form: BotForm, editing = false): { errors: FieldErrors; 
   };
   return { errors, body };
 }
+
+/** `baseUrl` → "Base URL", `apiVersion` → "API version": labels from settings' names. */
+export function settingLabel(key: string): string {
+  const words = key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(/[\s_-]+/)
+    .map((word) => (/^(url|api|id)$/i.test(word) ? word.toUpperCase() : word.toLowerCase()));
+  const text = words.join(' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}

@@ -1,4 +1,4 @@
-import { useSyncExternalStore } from 'react';
+import { useEffect, useSyncExternalStore } from 'react';
 
 /** A tiny history router: the URL is the state; links and code call `navigate`. */
 
@@ -44,6 +44,14 @@ export function match(pattern: string, path: string): Record<string, string> | n
 
 /** Where sign-in returns to: only a path of this app, never another origin. */
 export function safeNext(next: string | null): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/login')) return '/';
+  // `//host` and `/\host` would leave the origin (browsers read a backslash as a slash).
+  if (!next || !next.startsWith('/') || /^\/[/\\]/.test(next) || next.startsWith('/login')) return '/';
   return next;
+}
+
+/** Sets the document title (what a screen reader announces on navigation, and the tab's name). */
+export function useTitle(title: string): void {
+  useEffect(() => {
+    document.title = title ? `${title} — Keyway` : 'Keyway';
+  }, [title]);
 }

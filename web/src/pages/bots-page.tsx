@@ -5,7 +5,7 @@ import { CopyButton } from '../components/copy-button.tsx';
 import { Field, formatDate, Notice } from '../components/field.tsx';
 import { Link } from '../components/link.tsx';
 import { botBody, botToForm, emptyBotForm, type BotForm, type FieldErrors } from '../lib/forms.ts';
-import { navigate } from '../lib/router.ts';
+import { navigate, useTitle } from '../lib/router.ts';
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -26,6 +26,7 @@ export default function BotsPage({ botId }: { botId: string | null }) {
 }
 
 function BotList() {
+  useTitle('Bots');
   const [bots, setBots] = useState<Bot[] | null>(null);
   const [unavailable, setUnavailable] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -105,6 +106,7 @@ function BotEditorPage({ botId }: { botId: string | null }) {
   const [unavailable, setUnavailable] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [created, setCreated] = useState<Bot | null>(null);
+  useTitle(botId ? (bot ? `Bot ${bot.name}` : 'Bot') : 'New bot');
 
   useEffect(() => {
     get<Credential[]>('/api/credentials')

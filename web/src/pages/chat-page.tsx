@@ -27,7 +27,7 @@ import {
   parseChatEvent,
   type ChatStreamEvent,
 } from '../lib/chat-stream.ts';
-import { navigate } from '../lib/router.ts';
+import { navigate, useTitle } from '../lib/router.ts';
 import { readSse } from '../lib/sse.ts';
 
 const MODEL_KEY = 'keyway.model';
@@ -68,6 +68,10 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   const composer = useRef<HTMLTextAreaElement>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const streaming = chat.streaming !== null;
+  useTitle(title);
+  /** The conversation on screen now (a send that outlives a navigation must not retitle another). */
+  const shown = useRef(conversationId);
+  shown.current = conversationId;
 
   const refreshList = useCallback(async (query: string) => {
     try {
@@ -143,6 +147,14 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
       element.scrollTop = element.scrollHeight;
   }, [chat]);
 
+  // When a reply ends, the Stop button (or the edit form) that had focus is gone: the composer takes it.
+  useEffect(() => {
+    const active = document.activeElement;
+    const lost =
+      !active || active === document.body || (active instanceof HTMLButtonElement && active.disabled);
+    if (!streaming && (lost || active?.closest('.composer'))) composer.current?.focus();
+  }, [streaming]);
+
   const stop = useCallback(() => abort.current?.abort(), []);
 
   const newChat = useCallback(() => {
@@ -195,8 +207,10 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     dispatch({ type: 'start', keep: request.keep, pending });
     setAnnounce('Sending…');
     let stoppedByUser = false;
+    let createdNow = false;
     try {
       if (!id) {
+        createdNow = true;
         const conversation = await post<ConversationSummary>('/api/conversations', { model });
         id = conversation.id;
         created.current = id;
@@ -235,6 +249,18 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
           error instanceof ApiError
             ? { type: 'error', code: error.code, message: error.message }
             : { type: 'error', code: 'network', message: `The connection broke: ${errorText(error)}` };
+        // Refused before anything streamed: the question goes back into the composer.
+        if (error instanceof ApiError && request.content !== undefined) setDraft(request.content);
+        // A conversation made for a first message the server refused would stay behind empty.
+        if (error instanceof ApiError && createdNow && id) {
+          await del(`/api/conversations/${encodeURIComponent(id)}`).catch(() => {});
+          created.current = null;
+          id = null;
+          setTitle('New chat');
+          navigate('/', { replace: true });
+        }
+        // The server's copy is the truth after a failure (what it stored, what an edit removed).
+        dispatch({ type: 'load', messages: id ? await reloadMessages(id) : [] });
         dispatch({ type: 'event', event });
         if (event.code === 'no_credentials') setHasCredentials(false);
         setAnnounce(`The reply failed: ${event.message}`);
@@ -250,10 +276,21 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
       abort.current = null;
       void refreshList(search.trim());
       if (id) {
+        const sent = id;
         get<ConversationSummary>(`/api/conversations/${encodeURIComponent(id)}`)
-          .then((found) => setTitle(found.title))
+          .then((found) => {
+            if (shown.current === sent) setTitle(found.title);
+          })
           .catch(() => {});
       }
+    }
+  };
+
+  const reloadMessages = async (id: string): Promise<ChatMessage[]> => {
+    try {
+      return (await get<Conversation>(`/api/conversations/${encodeURIComponent(id)}`)).messages;
+    } catch {
+      return chat.messages;
     }
   };
 

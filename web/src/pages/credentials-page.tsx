@@ -2,7 +2,8 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { ApiError, del, get, post } from '../api/client.ts';
 import type { Credential, Provider } from '../api/types.ts';
 import { Field, formatDate, Notice } from '../components/field.tsx';
-import { credentialBody, type CredentialForm, type FieldErrors } from '../lib/forms.ts';
+import { credentialBody, settingLabel, type CredentialForm, type FieldErrors } from '../lib/forms.ts';
+import { useTitle } from '../lib/router.ts';
 import { useSession } from '../session.tsx';
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -10,6 +11,7 @@ const emptyForm: CredentialForm = { name: '', provider: '', secret: '', settings
 
 /** The vault: provider keys go in, never come out. */
 export default function CredentialsPage() {
+  useTitle('Credentials');
   const { me } = useSession();
   const [credentials, setCredentials] = useState<Credential[] | null>(null);
   const [providers, setProviders] = useState<Provider[]>([]);
@@ -199,7 +201,7 @@ function AddCredential({
       {properties.map(([key, schema]) => (
         <Field
           key={key}
-          label={key === 'baseUrl' ? 'Base URL' : key}
+          label={settingLabel(key)}
           hint={
             schema.description ??
             (key === 'baseUrl' && provider?.defaultBaseUrl

@@ -4,6 +4,7 @@ import type { Me } from '../api/types.ts';
 import { Field, Notice } from '../components/field.tsx';
 import { Link } from '../components/link.tsx';
 import { validateAccount, type FieldErrors } from '../lib/forms.ts';
+import { useTitle } from '../lib/router.ts';
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -23,6 +24,7 @@ export function LoginPage({
   const [busy, setBusy] = useState(false);
   const first = useRef<HTMLInputElement>(null);
   useEffect(() => first.current?.focus(), []);
+  useTitle('Sign in');
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -91,6 +93,7 @@ export function SetupPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [busy, setBusy] = useState(false);
   const first = useRef<HTMLInputElement>(null);
   useEffect(() => first.current?.focus(), []);
+  useTitle('Set up');
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();

@@ -3,11 +3,13 @@ import { del, get, post } from '../api/client.ts';
 import type { ApiToken } from '../api/types.ts';
 import { CopyButton } from '../components/copy-button.tsx';
 import { Field, formatDate, Notice } from '../components/field.tsx';
+import { useTitle } from '../lib/router.ts';
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** API tokens (`kw_…`) for apps, SDKs and the CLI: shown once, stored hashed. */
 export default function TokensPage() {
+  useTitle('API tokens');
   const [tokens, setTokens] = useState<ApiToken[] | null>(null);
   const [name, setName] = useState('');
   const [days, setDays] = useState('');

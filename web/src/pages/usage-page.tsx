@@ -3,6 +3,7 @@ import { get } from '../api/client.ts';
 import type { UsageGroup, UsageReport, UsageRow } from '../api/types.ts';
 import { Notice } from '../components/field.tsx';
 import { fillDays, type Metric, metricValue } from '../lib/usage.ts';
+import { useTitle } from '../lib/router.ts';
 import { useSession } from '../session.tsx';
 
 const GROUPS: { id: UsageGroup; label: string }[] = [
@@ -21,6 +22,7 @@ const number = new Intl.NumberFormat();
 
 /** Requests and tokens over time and per credential, model or bot, drawn with plain SVG. */
 export default function UsagePage() {
+  useTitle('Usage');
   const { me } = useSession();
   const [group, setGroup] = useState<UsageGroup>('day');
   const [metric, setMetric] = useState<Metric>('requests');

@@ -3,12 +3,14 @@ import { get, patch, post } from '../api/client.ts';
 import type { Role, User } from '../api/types.ts';
 import { Field, formatDate, Notice } from '../components/field.tsx';
 import { validateAccount, type FieldErrors } from '../lib/forms.ts';
+import { useTitle } from '../lib/router.ts';
 import { useSession } from '../session.tsx';
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Admin: create users, disable and enable them, reset passwords. */
 export default function UsersPage() {
+  useTitle('Users');
   const { me } = useSession();
   const [users, setUsers] = useState<User[] | null>(null);
   const [error, setError] = useState<string | null>(null);
