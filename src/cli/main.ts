@@ -13,6 +13,7 @@ import { credsCommand } from './creds.ts';
 import { tokensCommand } from './tokens.ts';
 import { botsCommand } from './bots.ts';
 import { usageCommand } from './usage.ts';
+import { importCommand } from './import.ts';
 
 const HELP = `Keyway ${appVersion()}: a provider key stored once, encrypted, used by everything that needs it.
 
@@ -26,6 +27,8 @@ Usage:
   keyway creds list | add --name N --provider P [--setting k=v] [--shared] [--secret-stdin] | test | rotate | rm
   keyway bots list | create --name N --credential C --model M […] | show | rm | sessions   (keyway bots help)
   keyway tokens list | create --name N [--expires-in-days D] | revoke ID
+  keyway import chatbot-ui --from postgres://… [--dry-run] [--owner-map user=keywayuser,…]
+  keyway import evolution-api --from postgres://…|mysql://… --server-url URL [--owner U] [--instances a,b] [--dry-run]
   keyway usage [--group-by day|credential|model|token] [--from D] [--to D] [--all] [--json]
   keyway --version
 
@@ -58,6 +61,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         return await tokensCommand(args, io);
       case 'usage':
         return await usageCommand(args, io);
+      case 'import':
+        return await importCommand(args, io);
       case '--version':
       case 'version':
         io.out(`${appVersion()}\n`);

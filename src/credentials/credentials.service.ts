@@ -68,6 +68,34 @@ export function credentialAad(row: {
   );
 }
 
+/**
+ * The stored columns of a credential's secret: AES-256-GCM bound to the row (see `credentialAad`), the
+ * fingerprint that finds duplicates, and the hint people see. Everything that writes a credential
+ * (this service, the importers) seals through here, so rows look the same whoever wrote them.
+ */
+export function sealSecret(
+  cipher: Cipher,
+  secret: string | null,
+  row: { id: string; ownerId: string | null; provider: string; version: number },
+): SealedColumns {
+  if (secret === null)
+    return {
+      secretKeyId: null,
+      secretNonce: null,
+      secretCiphertext: null,
+      fingerprint: null,
+      hint: '(no key)',
+    };
+  const sealed = cipher.seal(secret, credentialAad(row));
+  return {
+    secretKeyId: sealed.keyId,
+    secretNonce: sealed.nonce,
+    secretCiphertext: sealed.ciphertext,
+    fingerprint: cipher.fingerprint(secret),
+    hint: hintFor(secret),
+  };
+}
+
 const scopeOf = (actor: Principal): Scope => ({ userId: actor.userId, admin: isAdmin(actor) });
 
 /**
@@ -460,23 +488,8 @@ export class CredentialsService {
     secret: string | null,
     row: { id: string; ownerId: string | null; provider: string; version: number },
   ): SealedColumns {
-    if (secret === null)
-      return {
-        secretKeyId: null,
-        secretNonce: null,
-        secretCiphertext: null,
-        fingerprint: null,
-        hint: '(no key)',
-      };
-    this.#redactor.register(secret);
-    const sealed = this.#cipher.seal(secret, credentialAad(row));
-    return {
-      secretKeyId: sealed.keyId,
-      secretNonce: sealed.nonce,
-      secretCiphertext: sealed.ciphertext,
-      fingerprint: this.#cipher.fingerprint(secret),
-      hint: hintFor(secret),
-    };
+    if (secret !== null) this.#redactor.register(secret);
+    return sealSecret(this.#cipher, secret, row);
   }
 
   /** The decrypted secret of a row, from the cache after the first use. */

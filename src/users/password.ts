@@ -35,3 +35,9 @@ export async function verifyPassword(password: string, stored: string): Promise<
 
 /** A hash of nothing anyone knows: verified against when the username does not exist, so timing does not tell. */
 export const UNKNOWN_USER_HASH = `scrypt$${N}$${R}$${P}$${randomBytes(16).toString('base64')}$${randomBytes(LENGTH).toString('base64')}`;
+
+/**
+ * Stored for accounts that have no password yet (created by an import): it is not a scrypt hash, so
+ * `verifyPassword` never accepts anything against it. An admin sets a real one with PATCH /api/users/:id.
+ */
+export const NO_PASSWORD_HASH = '!no-password';

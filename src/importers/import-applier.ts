@@ -1,0 +1,297 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import type { Role } from '../auth/principal.ts';
+import { CredentialsRepository, type CredentialRecord } from '../credentials/credentials.repository.ts';
+import { sealSecret } from '../credentials/credentials.service.ts';
+import type { DB } from '../db/tables.ts';
+import { KeywayError } from '../errors.ts';
+import { NO_PASSWORD_HASH } from '../users/password.ts';
+import { UsersRepository } from '../users/users.repository.ts';
+import type { Cipher } from '../vault/cipher.ts';
+import { ImportAuditLog } from './import-audit.repository.ts';
+import { credentialAddress, type BotInput, type ImportPlan } from './import-plan.ts';
+
+export type Outcome = 'created' | 'reused' | 'skipped';
+
+/** One line of the final table. */
+export interface ImportRow {
+  kind: 'user' | 'credential' | 'bot';
+  owner: string;
+  name: string;
+  outcome: Outcome;
+  detail: string;
+}
+
+export interface ImportResult {
+  dryRun: boolean;
+  rows: ImportRow[];
+  /** Ids of the credentials created (for the change feed, after commit). */
+  createdCredentialIds: string[];
+  /** Usernames created without a password. */
+  usersWithoutPassword: string[];
+  /** Bots created, with the inbound secret their channel webhook needs (shown once, never printed). */
+  createdBots: CreatedBot[];
+}
+
+export interface CreatedBot {
+  id: string;
+  owner: string;
+  name: string;
+  evolutionInstance: string | null;
+  inboundSecret: string;
+}
+
+/**
+ * Writes bots inside the import's transaction. The bots capability plugs in here; without one, the
+ * planned bots are reported as not imported.
+ */
+export interface BotWriter {
+  findByName(trx: Transaction<DB>, ownerId: string, name: string): Promise<{ id: string } | undefined>;
+  create(
+    trx: Transaction<DB>,
+    owner: { id: string; username: string; role: Role },
+    input: BotInput & { credentialId: string; fallbackBotId: string | null },
+  ): Promise<{ id: string; inboundSecret: string }>;
+}
+
+export interface ApplyOptions {
+  db: Kysely<DB>;
+  cipher: Cipher;
+  dryRun: boolean;
+  bots?: BotWriter | undefined;
+  /** Called after each item inside the transaction; a throw aborts the whole import. */
+  onProgress?: ((done: number, total: number) => void) | undefined;
+}
+
+/** Thrown to roll a dry run back after it has computed exactly what a real run would do. */
+class DryRunRollback extends Error {
+  constructor(readonly result: ImportResult) {
+    super('dry run');
+  }
+}
+
+/**
+ * Applies a plan in ONE transaction: either everything is imported or nothing is. Users are found
+ * by username (case-insensitively) or created without a password; a credential is reused when its
+ * owner already has one of the same provider, key (fingerprint) and address; bots are found by
+ * (owner, name). Rows are written exactly as the credentials service writes them (the same sealing,
+ * row-bound encryption, fingerprint and audit entries). A dry run does all of it and rolls back.
+ */
+export async function applyImport(plan: ImportPlan, options: ApplyOptions): Promise<ImportResult> {
+  try {
+    return await options.db.transaction().execute(async (trx) => {
+      const result = await applyIn(trx, plan, options);
+      if (options.dryRun) throw new DryRunRollback(result);
+      return result;
+    });
+  } catch (error) {
+    if (error instanceof DryRunRollback) return error.result;
+    throw error;
+  }
+}
+
+async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOptions): Promise<ImportResult> {
+  const users = new UsersRepository(trx);
+  const credentials = new CredentialsRepository(trx);
+  const audit = new ImportAuditLog(trx);
+  const { cipher } = options;
+  const result: ImportResult = {
+    dryRun: options.dryRun,
+    rows: [],
+    createdCredentialIds: [],
+    usersWithoutPassword: [],
+    createdBots: [],
+  };
+  const total = plan.users.length + plan.credentials.length + plan.bots.length;
+  let done = 0;
+  const progress = () => options.onProgress?.(++done, total);
+
+  const owners = new Map<string, { id: string; username: string; role: Role }>();
+  // Users that exist already, in one query; the ones created here have no credentials to load.
+  const existingUsers = new Map((await users.list()).map((user) => [user.username.toLowerCase(), user]));
+  const createdUserIds = new Set<string>();
+  for (const planned of plan.users) {
+    const existing = existingUsers.get(planned.username.toLowerCase());
+    if (existing) {
+      owners.set(planned.username.toLowerCase(), existing);
+      result.rows.push(row('user', existing.username, existing.username, 'reused', planned.origin));
+    } else {
+      const created = await users.insert({
+        id: randomUUID(),
+        username: planned.username,
+        passwordHash: NO_PASSWORD_HASH,
+        role: 'member',
+      });
+      if (!created) throw new Error(`the username ${planned.username} was taken during the import`);
+      await audit.record({
+        actorId: null,
+        action: 'user.create',
+        targetType: 'user',
+        targetId: created.id,
+        details: { username: created.username, role: created.role, importedFrom: plan.source },
+      });
+      owners.set(planned.username.toLowerCase(), created);
+      createdUserIds.add(created.id);
+      result.usersWithoutPassword.push(created.username);
+      result.rows.push(
+        row('user', created.username, created.username, 'created', `${planned.origin}; no password yet`),
+      );
+    }
+    progress();
+  }
+  const ownerOf = (username: string) => {
+    const owner = owners.get(username.toLowerCase());
+    if (!owner) throw new Error(`the plan names user ${username} without planning it`);
+    return owner;
+  };
+
+  // Each owner's own credentials, loaded once: what reuse and name clashes are decided against.
+  const stored = new Map<string, CredentialRecord[]>();
+  const storedFor = async (ownerId: string) => {
+    let rows = stored.get(ownerId);
+    if (!rows) {
+      rows = createdUserIds.has(ownerId)
+        ? []
+        : (await credentials.listVisible({ userId: ownerId, admin: false })).filter(
+            (record) => record.ownerId === ownerId,
+          );
+      stored.set(ownerId, rows);
+    }
+    return rows;
+  };
+  const credentialIds = new Map<string, string>();
+  for (const planned of plan.credentials) {
+    const owner = ownerOf(planned.owner);
+    const own = await storedFor(owner.id);
+    const fingerprint = planned.secret === null ? null : cipher.fingerprint(planned.secret);
+    const address = credentialAddress(planned.settings);
+    const same = own.find(
+      (record) =>
+        record.provider === planned.provider &&
+        record.fingerprint === fingerprint &&
+        credentialAddress(record.settings) === address,
+    );
+    if (same) {
+      credentialIds.set(planned.ref, same.id);
+      result.rows.push(
+        row('credential', owner.username, same.name, 'reused', `${planned.origin}; same key already stored`),
+      );
+      progress();
+      continue;
+    }
+    const taken = new Set(own.map((record) => record.name.toLowerCase()));
+    let name = planned.name;
+    for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${planned.name}-${n}`;
+    const id = randomUUID();
+    const inserted = await credentials.insert({
+      id,
+      ownerId: owner.id,
+      createdBy: owner.id,
+      provider: planned.provider,
+      name,
+      settings: planned.settings,
+      ...sealSecret(cipher, planned.secret, {
+        id,
+        ownerId: owner.id,
+        provider: planned.provider,
+        version: 1,
+      }),
+    });
+    if (!inserted) throw new Error(`the credential name ${name} was taken during the import`);
+    await audit.record({
+      actorId: null,
+      action: 'credential.create',
+      targetType: 'credential',
+      targetId: id,
+      details: { name, provider: planned.provider, shared: false, importedFrom: plan.source },
+    });
+    own.push(inserted);
+    credentialIds.set(planned.ref, id);
+    result.createdCredentialIds.push(id);
+    result.rows.push(
+      row(
+        'credential',
+        owner.username,
+        name,
+        'created',
+        `${planned.provider}, ${inserted.hint}; ${planned.origin}${name === planned.name ? '' : ` (renamed: "${planned.name}" was taken)`}`,
+      ),
+    );
+    progress();
+  }
+
+  const botIds = new Map<string, string>();
+  for (const planned of plan.bots) {
+    const owner = ownerOf(planned.owner);
+    const key = `${owner.id}\u0000${planned.input.name.toLowerCase()}`;
+    if (!options.bots) {
+      result.rows.push(
+        row('bot', owner.username, planned.input.name, 'skipped', 'this Keyway has no bots capability yet'),
+      );
+      progress();
+      continue;
+    }
+    const existing = await options.bots.findByName(trx, owner.id, planned.input.name);
+    if (existing) {
+      botIds.set(key, existing.id);
+      result.rows.push(row('bot', owner.username, planned.input.name, 'reused', planned.origin));
+      progress();
+      continue;
+    }
+    const credentialId = credentialIds.get(planned.credentialRef);
+    if (!credentialId) throw new Error(`bot ${planned.input.name} names an unplanned credential`);
+    const fallbackBotId =
+      planned.fallbackBotName === null
+        ? null
+        : (botIds.get(`${owner.id}\u0000${planned.fallbackBotName.toLowerCase()}`) ?? null);
+    if (planned.fallbackBotName !== null && fallbackBotId === null) {
+      throw new KeywayError(
+        'import_failed',
+        `bot ${planned.input.name} falls back to ${planned.fallbackBotName}, which was not imported first`,
+      );
+    }
+    const created = await options.bots.create(trx, owner, { ...planned.input, credentialId, fallbackBotId });
+    botIds.set(key, created.id);
+    result.createdBots.push({
+      id: created.id,
+      owner: owner.username,
+      name: planned.input.name,
+      evolutionInstance: planned.input.channels?.evolution?.instance ?? null,
+      inboundSecret: created.inboundSecret,
+    });
+    result.rows.push(
+      row(
+        'bot',
+        owner.username,
+        planned.input.name,
+        'created',
+        `${planned.origin}; webhook /hooks/evolution/${created.id}`,
+      ),
+    );
+    progress();
+  }
+
+  await audit.flush();
+  for (const skipped of plan.skipped) {
+    result.rows.push(
+      row(
+        skipped.kind === 'source' ? 'credential' : skipped.kind,
+        '',
+        skipped.origin,
+        'skipped',
+        skipped.message,
+      ),
+    );
+  }
+  return result;
+}
+
+function row(
+  kind: ImportRow['kind'],
+  owner: string,
+  name: string,
+  outcome: Outcome,
+  detail: string,
+): ImportRow {
+  return { kind, owner, name, outcome, detail };
+}

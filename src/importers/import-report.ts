@@ -1,0 +1,68 @@
+import type { ImportResult, ImportRow, Outcome } from './import-applier.ts';
+import type { PlanNote } from './import-plan.ts';
+
+const DRY_WORDS: Record<Outcome, string> = { created: 'create', reused: 'reuse', skipped: 'skip' };
+
+/**
+ * The final table of an import: one line per user, credential and bot (created, reused or skipped,
+ * and why), a summary line, the notes, and what the admin must do next. Never a secret: credentials
+ * appear by name and hint only.
+ */
+export function renderImportReport(result: ImportResult, notes: PlanNote[]): string {
+  const lines: string[] = [];
+  const rows = [...result.rows].sort((a, b) => order(a) - order(b));
+  const table = [
+    ['KIND', 'OWNER', 'NAME', result.dryRun ? 'WOULD' : 'RESULT', 'DETAIL'],
+    ...rows.map((row) => [
+      row.kind,
+      row.owner || '-',
+      row.name,
+      result.dryRun ? DRY_WORDS[row.outcome] : row.outcome,
+      row.detail,
+    ]),
+  ];
+  const widths = [0, 1, 2, 3].map((column) => Math.max(...table.map((cells) => cells[column]!.length)));
+  for (const cells of table) {
+    lines.push(
+      cells
+        .map((cell, column) => (column < 4 ? cell.padEnd(widths[column]!) : cell))
+        .join('  ')
+        .trimEnd(),
+    );
+  }
+  lines.push('');
+  lines.push(summaryLine(result));
+  if (notes.length > 0) {
+    lines.push('', 'Notes:');
+    for (const note of notes) lines.push(`  - ${note.origin}: ${note.message}`);
+  }
+  if (result.usersWithoutPassword.length > 0) {
+    lines.push(
+      '',
+      `${result.usersWithoutPassword.length} user(s) ${result.dryRun ? 'would be' : 'were'} created without a password (${result.usersWithoutPassword.join(', ')}): they cannot sign in until an admin sets one,`,
+      '  in the web UI (Users) or with PATCH /api/users/:id {"password": "…"}; `keyway admin create-token --username U --name N` gives one an API token.',
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function summaryLine(result: ImportResult): string {
+  const count = (outcome: Outcome, kind?: ImportRow['kind']) =>
+    result.rows.filter((row) => row.outcome === outcome && (kind === undefined || row.kind === kind)).length;
+  const created = count('created');
+  const reused = count('reused');
+  const skipped = count('skipped');
+  if (result.dryRun) {
+    return `Dry run, nothing was written: would create ${count('created', 'user')} user(s), ${count('created', 'credential')} credential(s), ${count('created', 'bot')} bot(s); would reuse ${reused}; would skip ${skipped}.`;
+  }
+  if (created === 0) {
+    return `Nothing new: everything was already imported (${reused} reused, ${skipped} skipped).`;
+  }
+  return `Created ${count('created', 'user')} user(s), ${count('created', 'credential')} credential(s), ${count('created', 'bot')} bot(s); reused ${reused}; skipped ${skipped}.`;
+}
+
+function order(row: ImportRow): number {
+  const kind = { user: 0, credential: 1, bot: 2 }[row.kind];
+  const outcome = { created: 0, reused: 1, skipped: 2 }[row.outcome];
+  return outcome * 10 + kind;
+}
