@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { inTransaction } from '../db/in-transaction.ts';
 import type { BotSessionStatus, DB } from '../db/tables.ts';
 
 /** A bot row as the service works with it; the sealed secrets travel only inside the service. */
@@ -108,7 +109,7 @@ export class BotsRepository {
   }
 
   async insert(id: string, ownerId: string, input: BotRowInput): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    await inTransaction(this.#db, async (trx) => {
       await trx
         .insertInto('bots')
         .values({
@@ -133,7 +134,7 @@ export class BotsRepository {
 
   /** Writes the whole row; `false` when it changed since it was read (the caller retries or refuses). */
   async update(ownerId: string, id: string, version: number, input: BotRowInput): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
+    return inTransaction(this.#db, async (trx) => {
       const result = await trx
         .updateTable('bots')
         .set({
@@ -189,7 +190,7 @@ export class BotsRepository {
 
   /** Stops every bot from using a credential that is about to be deleted. */
   async detachCredential(credentialId: string): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    await inTransaction(this.#db, async (trx) => {
       await trx
         .updateTable('bots')
         .set((eb) => ({ credential_id: null, version: eb('version', '+', 1), updated_at: new Date() }))
@@ -365,7 +366,7 @@ export class BotSessionsRepository {
     sessionId: string,
     messages: { role: 'user' | 'assistant'; content: string }[],
   ): Promise<void> {
-    await this.#db.transaction().execute(async (trx) => {
+    await inTransaction(this.#db, async (trx) => {
       if (messages.length > 0) {
         await trx
           .insertInto('bot_messages')

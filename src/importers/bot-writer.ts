@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { AuditLogRepository } from '../audit/audit-log.repository.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -39,7 +39,7 @@ export function createBotWriter(deps: {
   const servicesFor = (trx: Transaction<DB>) => {
     let bots = services.get(trx);
     if (!bots) {
-      const db = runningInside(trx);
+      const db = trx;
       const changes = createLocalChangeFeed();
       const audit = new AuditLogRepository(db);
       const repository = new BotsRepository(db);
@@ -69,7 +69,7 @@ export function createBotWriter(deps: {
   };
   return {
     async findByName(trx, ownerId, name) {
-      const row = await new BotsRepository(runningInside(trx)).findOwnedByName(ownerId, name);
+      const row = await new BotsRepository(trx).findOwnedByName(ownerId, name);
       return row && { id: row.id };
     },
     async create(trx, owner, input) {
@@ -85,20 +85,4 @@ export function createBotWriter(deps: {
       return { id: created.id, inboundSecret: created.inboundSecret };
     },
   };
-}
-
-/**
- * The transaction seen as a database whose own `transaction()` calls run inside it: repositories
- * that group their writes in a transaction (bots and their fallback credentials) then join the
- * import's one instead of trying to open a second.
- */
-function runningInside(trx: Transaction<DB>): Kysely<DB> {
-  return new Proxy(trx, {
-    get(target, property) {
-      if (property === 'transaction')
-        return () => ({ execute: <T>(fn: (inner: Transaction<DB>) => Promise<T>) => fn(target) });
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
 }
