@@ -99,7 +99,7 @@ describe.each(BACKENDS)('keyway import evolution-api, end to end [%s]', (backend
         { role: 'user', content: 'My order is late.' },
       ],
       // The bot row holds expire's column default 0 (never), which Evolution uses over the instance's 60.
-      expireMinutes: 0,
+      expireMinutes: null,
       split: { enabled: true, delayMs: 500 },
       unknownMessage: 'Text only, please.',
       fallbackBotId: fallback.id,
