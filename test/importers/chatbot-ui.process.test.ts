@@ -5,7 +5,8 @@ import { fakeKey } from '../support/gateway-harness.ts';
 import { ProcessPool, runKeyway } from '../support/keyway-process.ts';
 import { bootstrapAdmin, callServer, serveReady } from '../support/process-keyway.ts';
 import { BACKENDS, createTestDatabase, type TestDatabaseTarget } from '../support/test-database.ts';
-import { chatbotUiFixture, filesContaining, postgresText, type SourceFixture } from './source-fixtures.ts';
+import { chatbotUiFixture, type SourceFixture } from './source-fixtures.ts';
+import { dumpPostgres, filesContaining } from '../support/secret-scan.ts';
 
 describe.each(BACKENDS)('keyway import chatbot-ui, end to end [%s]', (backend) => {
   const pool = new ProcessPool();
@@ -164,7 +165,7 @@ describe.each(BACKENDS)('keyway import chatbot-ui, end to end [%s]', (backend) =
     expect(everything).toContain('"msg":"request"'); // the server's logs are part of the scan
     for (const secret of secrets) expect(everything.includes(secret), 'a secret in the output').toBe(false);
     if (target.target.kind === 'postgres') {
-      const text = await postgresText(target.target.url);
+      const text = (await dumpPostgres(target.target.url)).text;
       expect(text.length).toBeGreaterThan(1000);
       for (const secret of secrets) expect(text.includes(secret), 'a secret in the database').toBe(false);
     } else {

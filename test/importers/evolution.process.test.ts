@@ -8,7 +8,8 @@ import { ProcessPool, runKeyway } from '../support/keyway-process.ts';
 import { bootstrapAdmin, callServer, serveReady } from '../support/process-keyway.ts';
 import { BACKENDS, createTestDatabase, type TestDatabaseTarget } from '../support/test-database.ts';
 import { evolutionMysql, evolutionPostgres, evolutionScenario } from './evolution-fixtures.ts';
-import { filesContaining, postgresText, type SourceFixture } from './source-fixtures.ts';
+import { type SourceFixture } from './source-fixtures.ts';
+import { dumpPostgres, filesContaining } from '../support/secret-scan.ts';
 
 // Keyway embedded reads Evolution from MariaDB; Keyway on PostgreSQL reads it from PostgreSQL.
 describe.each(BACKENDS)('keyway import evolution-api, end to end [%s]', (backend) => {
@@ -153,7 +154,7 @@ describe.each(BACKENDS)('keyway import evolution-api, end to end [%s]', (backend
     for (const secret of scenario.secrets)
       expect(everything.includes(secret), 'a secret in the output').toBe(false);
     if (target.target.kind === 'postgres') {
-      const text = await postgresText(target.target.url);
+      const text = (await dumpPostgres(target.target.url)).text;
       for (const secret of scenario.secrets)
         expect(text.includes(secret), 'a secret in the database').toBe(false);
     } else {

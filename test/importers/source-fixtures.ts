@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { databaseUrl } from '../support/test-database.ts';
@@ -175,50 +173,4 @@ export async function chatbotUiFixture(options: {
     ]);
   }
   return postgresFixture('cbui', script, params);
-}
-
-// ── secret scans ──
-
-/** Files under `dir` that contain any of the needles, byte for byte. */
-export function filesContaining(dir: string, needles: string[]): string[] {
-  const hits: string[] = [];
-  const walk = (current: string) => {
-    for (const entry of fs.readdirSync(current, { withFileTypes: true })) {
-      const full = path.join(current, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.isFile()) {
-        const bytes = fs.readFileSync(full);
-        for (const needle of needles)
-          if (bytes.includes(Buffer.from(needle))) hits.push(`${full} holds ${needle.slice(0, 6)}…`);
-      }
-    }
-  };
-  walk(dir);
-  return hits;
-}
-
-/** Every value of every row of every table of a PostgreSQL database, as text (bytea as hex and latin1). */
-export async function postgresText(url: string): Promise<string> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const tables = await client.query<{ table_name: string }>(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`,
-    );
-    let text = '';
-    for (const { table_name } of tables.rows) {
-      const rows = await client.query(`SELECT * FROM "${table_name}"`);
-      for (const row of rows.rows) {
-        for (const value of Object.values(row)) {
-          text +=
-            (Buffer.isBuffer(value)
-              ? value.toString('hex') + ' ' + value.toString('latin1')
-              : JSON.stringify(value)) + '\n';
-        }
-      }
-    }
-    return text;
-  } finally {
-    await client.end();
-  }
 }
