@@ -130,6 +130,33 @@ describe.each(BACKENDS)('bot replies through the webhook outbox, across restarts
     expect(upstream.requests).toHaveLength(1);
     await server.stop();
   });
+  it('a graceful stop abandons a turn waiting for its provider; the restart answers it, once', async () => {
+    const { pool, setUp } = fixture;
+    const { upstream, receiver, target } = fixture.state;
+    upstream.setScript((_request, index) =>
+      index === 0 ? { kind: 'stall' } : { kind: 'text', text: 'Answered after the restart.' },
+    );
+    const token = await bootstrapAdmin(target.flags, target.env);
+    let { server, url } = await serveReady(pool, target.flags, target.env);
+    const bot = await setUp(url, token, {});
+    expect((await inbound(url, bot, { contact: 'c1', text: 'hello' })).status).toBe(202);
+    const deadline = Date.now() + 15_000;
+    while (upstream.requests.length === 0 && Date.now() < deadline) await wait(50);
+    expect(upstream.requests).toHaveLength(1);
+
+    const stoppedAt = Date.now();
+    server.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+    // It does not wait for the stalled provider (up to the lease, minutes).
+    expect(Date.now() - stoppedAt).toBeLessThan(15_000);
+    expect(receiver.received).toHaveLength(0);
+
+    ({ server, url } = await serveReady(pool, target.flags, target.env));
+    await receiver.waitFor(1, 30_000);
+    await wait(1_500);
+    expect(receiver.received.map((delivery) => delivery.json.text)).toEqual(['Answered after the restart.']);
+    expect(upstream.requests).toHaveLength(2);
+  });
 });
 
 // Several nodes share one database only on PostgreSQL (an embedded data dir has one owner).

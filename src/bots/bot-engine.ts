@@ -43,6 +43,13 @@ export interface BotOutcome {
   failed?: boolean;
 }
 
+/** A turn cut short by a stop: nothing of it is recorded, so it runs again after the restart. */
+class TurnAbandoned extends Error {
+  constructor() {
+    super('the turn was abandoned: Keyway is stopping');
+  }
+}
+
 type Turn = { kind: 'busy' | 'empty' | 'not_due' } | { kind: 'done'; handled: number[]; outcome: BotOutcome };
 
 /** How long one node may hold a contact's turn: longer than a provider call with its retries. */
@@ -70,6 +77,8 @@ export class BotEngine {
   #sweeping = false;
   #stopped = false;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Aborted on stop: a turn waiting for its provider is abandoned, not answered with the failure text. */
+  readonly #stopping = new AbortController();
 
   constructor(deps: {
     bots: BotsService;
@@ -94,8 +103,13 @@ export class BotEngine {
     this.#sweeper.unref();
   }
 
+  /**
+   * Stops answering. Turns still waiting for their provider are abandoned: their messages stay
+   * unhandled and their lease is released, so the next start (or another node) answers them.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     clearInterval(this.#sweeper);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
@@ -113,8 +127,15 @@ export class BotEngine {
     if (!received) return { replies: [], session: null, reason: 'duplicate' };
     await sleep(received.dueInMs);
     const deadline = Date.now() + TURN_LEASE_MS;
-    while (Date.now() < deadline) {
-      const turn = await this.#track(this.#runTurn(bot.record.id, message.contact));
+    while (Date.now() < deadline && !this.#stopped) {
+      let turn: Turn;
+      try {
+        turn = await this.#track(this.#runTurn(bot.record.id, message.contact));
+      } catch (error) {
+        // Stopping: the message is stored and will be answered after the restart.
+        if (error instanceof TurnAbandoned) break;
+        throw error;
+      }
       if (turn.kind === 'done' && turn.handled.includes(received.id)) return turn.outcome;
       if (turn.kind === 'not_due' || (await this.#queue.isHandled(received.id)))
         return { replies: [], session: null, reason: 'debounced' };
@@ -178,9 +199,9 @@ export class BotEngine {
     if (this.#stopped) return;
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      void this.#track(this.#runTurn(botId, contact)).catch((error: unknown) =>
-        this.#logger.error({ err: error, botId }, 'bot turn failed'),
-      );
+      void this.#track(this.#runTurn(botId, contact)).catch((error: unknown) => {
+        if (!(error instanceof TurnAbandoned)) this.#logger.error({ err: error, botId }, 'bot turn failed');
+      });
     }, inMs + 10);
     this.#timers.add(timer);
   }
@@ -190,9 +211,11 @@ export class BotEngine {
     this.#sweeping = true;
     try {
       for (const { botId, contact } of await this.#queue.dueContacts(20)) {
+        if (this.#stopped) break;
         await this.#track(this.#runTurn(botId, contact));
       }
     } catch (error) {
+      if (error instanceof TurnAbandoned) return;
       this.#logger.warn({ err: error }, 'bot sweep failed; retrying');
     } finally {
       this.#sweeping = false;
@@ -311,7 +334,7 @@ export class BotEngine {
       const request = withBot(bot, { model: `bot:${record.name}`, messages, stream: false });
       const result = await this.#gateway.chat(owner, request, {
         startedAt: performance.now(),
-        signal: AbortSignal.timeout(TURN_LEASE_MS - 10_000),
+        signal: AbortSignal.any([AbortSignal.timeout(TURN_LEASE_MS - 10_000), this.#stopping.signal]),
         fallbackModels: [],
         log,
         route: routeOf(bot),
@@ -323,6 +346,7 @@ export class BotEngine {
       if (typeof content !== 'string' || content.trim() === '') throw new Error('the reply had no text');
       return content;
     } catch (error) {
+      if (this.#stopping.signal.aborted) throw new TurnAbandoned();
       // The provider's own words stay in the log (never with the message body); the contact gets the
       // bot's failure text.
       const code =
