@@ -52,8 +52,14 @@ class TurnAbandoned extends Error {
 
 type Turn = { kind: 'busy' | 'empty' | 'not_due' } | { kind: 'done'; handled: number[]; outcome: BotOutcome };
 
-/** How long one node may hold a contact's turn: longer than a provider call with its retries. */
-const TURN_LEASE_MS = 180_000;
+/**
+ * A contact's turn is leased for a minute and renewed every 20 s while it runs: a node that dies
+ * mid-turn blocks that contact for at most a minute, while a long provider call keeps its turn.
+ */
+const TURN_LEASE_MS = 60_000;
+const TURN_RENEW_MS = 20_000;
+/** The longest a turn waits for its provider (with retries and fallbacks). */
+const TURN_MAX_MS = 170_000;
 /** The sweep only catches turns whose receiving node went away; local timers answer on time. */
 const SWEEP_INTERVAL_MS = 5_000;
 const MAX_FALLBACK_DEPTH = 3;
@@ -126,7 +132,7 @@ export class BotEngine {
     const received = await this.#receive(bot, message, 'http');
     if (!received) return { replies: [], session: null, reason: 'duplicate' };
     await sleep(received.dueInMs);
-    const deadline = Date.now() + TURN_LEASE_MS;
+    const deadline = Date.now() + TURN_MAX_MS + 10_000;
     while (Date.now() < deadline && !this.#stopped) {
       let turn: Turn;
       try {
@@ -231,6 +237,12 @@ export class BotEngine {
   /** One turn of (bot, contact): everything unhandled, once the last window closed, by one node. */
   async #runTurn(botId: string, contact: string): Promise<Turn> {
     if (!(await this.#queue.claimTurn(botId, contact, TURN_LEASE_MS))) return { kind: 'busy' };
+    const renew = setInterval(() => {
+      this.#queue
+        .renewTurn(botId, contact, TURN_LEASE_MS)
+        .catch((error: unknown) => this.#logger.warn({ err: error, botId }, 'could not renew a bot turn'));
+    }, TURN_RENEW_MS);
+    renew.unref();
     try {
       const { messages, due } = await this.#queue.pending(botId, contact);
       if (messages.length === 0) return { kind: 'empty' };
@@ -268,6 +280,7 @@ export class BotEngine {
       if (queued.length > 0) this.#onQueued(queued.map((reply) => reply.delayMs));
       return { kind: 'done', handled, outcome };
     } finally {
+      clearInterval(renew);
       await this.#queue.releaseTurn(botId, contact);
     }
   }
@@ -334,7 +347,7 @@ export class BotEngine {
       const request = withBot(bot, { model: `bot:${record.name}`, messages, stream: false });
       const result = await this.#gateway.chat(owner, request, {
         startedAt: performance.now(),
-        signal: AbortSignal.any([AbortSignal.timeout(TURN_LEASE_MS - 10_000), this.#stopping.signal]),
+        signal: AbortSignal.any([AbortSignal.timeout(TURN_MAX_MS), this.#stopping.signal]),
         fallbackModels: [],
         log,
         route: routeOf(bot),

@@ -132,6 +132,16 @@ export class BotQueueRepository {
     return row !== undefined;
   }
 
+  /** Extends a turn this node holds (a long provider call). */
+  async renewTurn(botId: string, contact: string, leaseMs: number): Promise<void> {
+    await this.#db
+      .updateTable('bot_contacts')
+      .set({ busy_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})` })
+      .where('bot_id', '=', botId)
+      .where('contact', '=', contact)
+      .execute();
+  }
+
   async releaseTurn(botId: string, contact: string): Promise<void> {
     await this.#db
       .updateTable('bot_contacts')
