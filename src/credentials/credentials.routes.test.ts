@@ -1,14 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createDefaultRegistry } from '../providers/registry.ts';
 import { startFakeProvider, type FakeProvider } from '../../test/fakes/fake-providers.ts';
+import { fakeKey } from '../../test/support/gateway-harness.ts';
 import { BACKENDS } from '../../test/support/test-database.ts';
 import { createTestKeyway, type TestKeyway } from '../../test/support/test-keyway.ts';
-
-/** A fake key, made at run time so no real-looking key is ever committed. */
-const fakeKey = (prefix = 'sk-') => prefix + randomBytes(18).toString('base64url');
 
 describe.each(BACKENDS)('credentials API [%s]', (backend) => {
   let harness: TestKeyway;

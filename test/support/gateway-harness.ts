@@ -5,8 +5,11 @@ import type { ProviderRegistry } from '../../src/providers/registry.ts';
 import type { Backend } from './test-database.ts';
 import { createTestKeyway, type TestKeyway } from './test-keyway.ts';
 
-/** A fake provider key, made at run time. */
-export const fakeKey = (prefix = 'sk-') => prefix + randomBytes(18).toString('base64url');
+/**
+ * A fake provider key, made at run time. Hex after the prefix: a random `-` would make the key look
+ * like it has a longer prefix (`sk-f-…`) and change its hint.
+ */
+export const fakeKey = (prefix = 'sk-') => prefix + randomBytes(20).toString('hex');
 
 export interface GatewayHarness extends TestKeyway {
   server: RunningHttpServer;
