@@ -384,9 +384,13 @@ describe('web UI in a real browser [embedded]', () => {
       {
         id: 's1',
         contact: '5511999990000@s.whatsapp.net',
-        name: 'Ana',
+        contactName: 'Ana',
         status: 'opened',
-        updatedAt: new Date().toISOString(),
+        closeReason: null,
+        messages: 2,
+        openedAt: new Date().toISOString(),
+        lastActivityAt: new Date().toISOString(),
+        closedAt: null,
       },
     ];
     const calls: { method: string; path: string; body: Json | undefined }[] = [];

@@ -158,9 +158,11 @@ export interface Bot extends BotInput {
 export interface BotSession {
   id: string;
   contact: string;
-  name?: string | null;
+  contactName: string | null;
   status: 'opened' | 'paused' | 'closed';
-  createdAt?: string;
-  updatedAt?: string;
-  lastMessageAt?: string | null;
+  closeReason: string | null;
+  messages: number;
+  openedAt: string;
+  lastActivityAt: string;
+  closedAt: string | null;
 }

@@ -146,7 +146,7 @@ export const emptyBotForm: BotForm = {
   splitEnabled: false,
   splitDelayMs: '800',
   unknownMessage: '',
-  failureMessage: '',
+  failureMessage: 'Sorry, I cannot answer right now. Please try again later.',
   callbackUrl: '',
   evolutionServerUrl: '',
   evolutionInstance: '',

@@ -711,13 +711,13 @@ function Sessions({ bot }: { bot: Bot }) {
               {sessions.map((session) => (
                 <tr key={session.id}>
                   <td>
-                    {session.name ? `${session.name} ` : ''}
+                    {session.contactName ? `${session.contactName} ` : ''}
                     <code>{session.contact}</code>
                   </td>
                   <td>
                     <span className={`badge badge-${session.status}`}>{session.status}</span>
                   </td>
-                  <td>{formatDate(session.lastMessageAt ?? session.updatedAt)}</td>
+                  <td>{formatDate(session.lastActivityAt)}</td>
                   <td className="row">
                     {(['opened', 'paused', 'closed'] as const)
                       .filter((status) => status !== session.status)
