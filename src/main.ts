@@ -38,7 +38,7 @@ import { GatewayService } from './gateway/gateway.service.ts';
 import { UsageRecorder } from './usage/usage-recorder.ts';
 import { UsageRepository } from './usage/usage.repository.ts';
 import { Cipher } from './vault/cipher.ts';
-import { loadMasterKeys } from './vault/master-key.ts';
+import { loadMasterKeys, masterKeyStorage } from './vault/master-key.ts';
 import { verifyMasterKey } from './vault/vault-check.ts';
 
 export interface KeywayDeps {
@@ -72,12 +72,7 @@ export async function assembleKeyway(
   deps: KeywayDeps,
 ): Promise<Keyway> {
   const { logger, redactor, version } = deps;
-  const keys = loadMasterKeys(
-    config.masterKey,
-    config.database.kind === 'embedded'
-      ? { kind: 'embedded', dataDir: config.database.dataDir }
-      : { kind: 'postgres' },
-  );
+  const keys = loadMasterKeys(config.masterKey, masterKeyStorage(config.database));
   if (keys.generatedAt) {
     logger.warn(
       { file: keys.generatedAt },

@@ -18,7 +18,7 @@ import { SecretRedactor } from '../observability/secret-redactor.ts';
 import { createDefaultRegistry } from '../providers/registry.ts';
 import { UsersRepository } from '../users/users.repository.ts';
 import { Cipher } from '../vault/cipher.ts';
-import { loadMasterKeys } from '../vault/master-key.ts';
+import { loadMasterKeys, masterKeyStorage } from '../vault/master-key.ts';
 import { inspectMasterKey, verifyMasterKey } from '../vault/vault-check.ts';
 import type { Database } from '../db/database.ts';
 import type { SchemaContext } from '../db/schema/migrator.ts';
@@ -162,12 +162,7 @@ async function runImport(
   ): Promise<number> => {
     // A dry run changes nothing, not even the schema: it only checks that it is current.
     await prepareSchema(ctx, dryRun ? 'check' : config.migrate);
-    const keys = loadMasterKeys(
-      config.masterKey,
-      config.database.kind === 'embedded'
-        ? { kind: 'embedded', dataDir: config.database.dataDir }
-        : { kind: 'postgres' },
-    );
+    const keys = loadMasterKeys(config.masterKey, masterKeyStorage(config.database));
     if (keys.generatedAt) {
       io.err(
         `Generated a new master key in ${keys.generatedAt}. Back it up now: losing it loses every stored secret.\n`,

@@ -14,6 +14,7 @@ import {
   GENERATED_KEY_FILE,
   NEXT_KEY_FILE,
   loadMasterKeys,
+  masterKeyStorage,
   readKeyFile,
   writeNewKeyFile,
 } from '../vault/master-key.ts';
@@ -43,10 +44,7 @@ export async function vaultCommand(args: string[], io: CliIO): Promise<number> {
 
   return withSchemaContext(io, values, 'vault rotate-master-key', async (ctx, database) => {
     await prepareSchema(ctx, config.migrate);
-    const storage =
-      config.database.kind === 'embedded'
-        ? ({ kind: 'embedded', dataDir: config.database.dataDir } as const)
-        : ({ kind: 'postgres' } as const);
+    const storage = masterKeyStorage(config.database);
     let cipher: Cipher;
     let finish = () => {};
     if (generated) {

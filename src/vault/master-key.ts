@@ -24,14 +24,23 @@ export interface LoadedMasterKeys {
   generatedAt: string | undefined;
 }
 
+/** Where a generated master key may live: the embedded data directory; PostgreSQL deployments configure one. */
+export type MasterKeyStorage = { kind: 'embedded'; dataDir: string } | { kind: 'postgres' };
+
+/** The master-key storage of a configured database. */
+export function masterKeyStorage(
+  database: { kind: 'embedded'; dataDir: string } | { kind: 'postgres' },
+): MasterKeyStorage {
+  return database.kind === 'embedded'
+    ? { kind: 'embedded', dataDir: database.dataDir }
+    : { kind: 'postgres' };
+}
+
 /**
  * Loads the master key. A PostgreSQL deployment must configure one (every node needs the same key);
  * the embedded default generates one on first start, into the data directory, mode 0600.
  */
-export function loadMasterKeys(
-  sources: MasterKeySources,
-  storage: { kind: 'embedded'; dataDir: string } | { kind: 'postgres' },
-): LoadedMasterKeys {
+export function loadMasterKeys(sources: MasterKeySources, storage: MasterKeyStorage): LoadedMasterKeys {
   const previous = readKey(sources.previousKey, sources.previousKeyFile, 'KEYWAY_MASTER_KEY_PREVIOUS');
   const readable = previous ? [previous] : [];
   const configured = readKey(sources.key, sources.keyFile, 'KEYWAY_MASTER_KEY');
