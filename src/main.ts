@@ -148,10 +148,7 @@ export async function assembleKeyway(
     queue: botQueue,
     gateway,
     logger,
-    onQueued: (delaysMs) => {
-      outbox.wake();
-      for (const delay of new Set(delaysMs)) if (delay > 0) outbox.wakeIn(delay);
-    },
+    onQueued: (delaysMs) => outbox.queued(delaysMs),
   });
   const conversations = new ConversationsService({
     repository: new ConversationsRepository(database.db),

@@ -60,8 +60,7 @@ export class BotSessionsService {
     } else if (session.status !== status) {
       await this.#sessions.setStatus(session.id, status, status === 'closed' ? 'closed_by_user' : null);
     }
-    const rows = await this.#sessions.list(bot.record.id, { limit: 500 });
-    const current = rows.find((row) => row.id === session.id)!;
+    const current = (await this.#sessions.findById(session.id))!;
     const counts = await this.#sessions.countMessages([current.id]);
     return view(current, counts.get(current.id) ?? 0);
   }

@@ -282,6 +282,14 @@ export class BotSessionsRepository {
     this.#db = db;
   }
 
+  async findById(id: string): Promise<SessionRecord | undefined> {
+    return this.#db
+      .selectFrom('bot_sessions')
+      .select(SESSION_COLUMNS)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
   async findOpen(botId: string, contact: string): Promise<SessionRecord | undefined> {
     return this.#db
       .selectFrom('bot_sessions')

@@ -3,11 +3,13 @@ import { z } from 'zod';
 import { KeywayError } from '../errors.ts';
 import type { ApiRegistry } from '../http/api-registry.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import type { BotEngine, BotOutcome } from './bot-engine.ts';
+import { readJson } from '../http/read-json.ts';
+import type { BotEngine, BotOutcome, InboundMessage } from './bot-engine.ts';
 import {
   botViewSchema,
   createBotSchema,
   inboundMessageSchema,
+  type InboundMessageInput,
   sessionStatusSchema,
   updateBotSchema,
 } from './bot.schema.ts';
@@ -131,14 +133,7 @@ export function registerBotsRoutes(app: Hono<AppEnv>, api: ApiRegistry, deps: Bo
     },
     async ({ c, body, principal }) => {
       const bot = await bots.loadOwned(principal, c.req.param('id')!);
-      const outcome = await engine.converse(bot, {
-        contact: body.contact,
-        contactName: body.name ?? null,
-        text: body.text ?? null,
-        fromMe: body.fromMe,
-        externalId: body.messageId ?? null,
-      });
-      return c.json(outcome);
+      return c.json(await engine.converse(bot, inboundMessage(body)));
     },
   );
 
@@ -186,19 +181,7 @@ export function registerBotsRoutes(app: Hono<AppEnv>, api: ApiRegistry, deps: Bo
     if (!bots.verifyInboundSecret(bot, presentedSecret(c))) throw wrongSecret();
     const parsed = inboundMessageSchema.safeParse(await readJson(c));
     if (!parsed.success) throw invalidPayload(parsed.error.issues[0]!);
-    const body = parsed.data;
-    const outcome = await engine.accept(
-      bot,
-      {
-        contact: body.contact,
-        contactName: body.name ?? null,
-        text: body.text ?? null,
-        fromMe: body.fromMe,
-        externalId: body.messageId ?? null,
-      },
-      'webhook',
-    );
-    return accepted(c, outcome);
+    return accepted(c, await engine.accept(bot, inboundMessage(parsed.data), 'webhook'));
   });
 
   app.post('/hooks/evolution/:id', async (c) => {
@@ -225,6 +208,17 @@ export function registerBotsRoutes(app: Hono<AppEnv>, api: ApiRegistry, deps: Bo
   });
 }
 
+/** A message of the HTTP or the generic webhook channel, as the engine takes it. */
+function inboundMessage(body: InboundMessageInput): InboundMessage {
+  return {
+    contact: body.contact,
+    contactName: body.name ?? null,
+    text: body.text ?? null,
+    fromMe: body.fromMe,
+    externalId: body.messageId ?? null,
+  };
+}
+
 function accepted(c: Context<AppEnv>, outcome: BotOutcome) {
   return c.json({ accepted: outcome.reason === 'accepted', reason: outcome.reason ?? null }, 202);
 }
@@ -232,17 +226,6 @@ function accepted(c: Context<AppEnv>, outcome: BotOutcome) {
 /** Evolution API cannot sign its webhooks, so the secret may also come as `?secret=`. */
 function presentedSecret(c: Context<AppEnv>): string | undefined {
   return c.req.header('x-keyway-secret') ?? c.req.query('secret');
-}
-
-async function readJson(c: Context<AppEnv>): Promise<unknown> {
-  const type = c.req.header('content-type') ?? '';
-  if (!type.includes('application/json'))
-    throw new KeywayError('unsupported_media_type', 'Send the webhook as application/json.');
-  try {
-    return await c.req.json();
-  } catch {
-    throw new KeywayError('invalid_json', 'The body is not valid JSON.');
-  }
 }
 
 const wrongSecret = () =>

@@ -118,8 +118,7 @@ export class BotsService implements BotModels {
 
   async update(actor: Principal, id: string, patch: UpdateBotInput): Promise<BotView> {
     const current = await this.#find(actor, id);
-    const currentBehaviour = botBehaviourSchema.parse(current.config);
-    const secrets = this.#open(current);
+    const { behaviour: currentBehaviour, secrets } = this.#load(current);
     const merged: CreateBotInput = {
       ...currentBehaviour,
       ...stripUndefined(patch),
@@ -326,8 +325,9 @@ export class BotsService implements BotModels {
   }
 
   #view(row: BotRecord): BotView {
-    const behaviour = botBehaviourSchema.parse(row.config);
-    const evolutionKey = row.evolutionServerUrl ? this.#open(row).evolutionApiKey : null;
+    // The loaded bot is cached per version: a list does not parse and decrypt every bot each time.
+    const { behaviour, secrets } = this.#load(row);
+    const evolutionKey = row.evolutionServerUrl ? secrets.evolutionApiKey : null;
     return {
       id: row.id,
       name: row.name,

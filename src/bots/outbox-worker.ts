@@ -55,6 +55,12 @@ export class OutboxWorker {
     this.wake();
   }
 
+  /** Replies were queued on this node, each due after its delay: delivers each on time. */
+  queued(delaysMs: number[]): void {
+    this.wake();
+    for (const delay of new Set(delaysMs)) if (delay > 0) this.wakeIn(delay);
+  }
+
   /** Delivers what is due in `inMs` (reply parts sent with a delay, retries), on time. */
   wakeIn(inMs: number): void {
     if (this.#stopped) return;

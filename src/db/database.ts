@@ -8,6 +8,7 @@ import type { DB } from './tables.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
 import { createPGliteDialect } from './pglite-dialect.ts';
 import { openPGliteThread, type PGliteEngine } from './pglite-thread.ts';
+import { TYPE_PARSERS } from './type-parsers.mjs';
 import { Mutex } from './mutex.ts';
 
 /** One dedicated connection: what session-level state (advisory locks, `SET`) needs. */
@@ -55,15 +56,6 @@ export async function openDatabase(target: DatabaseTarget, options: OpenDatabase
     : openPostgres(target.url, target.poolSize ?? 10, options);
 }
 
-// Both backends return the same JavaScript types, so one query serves both.
-const INT8 = 20;
-const NUMERIC = 1700;
-const DATE = 1082;
-const int8ToNumber = (value: string) => Number(value);
-const asText = (value: string) => value;
-// The embedded database's thread sets the same parsers (pglite-thread.worker.mjs).
-const PGLITE_PARSERS = { [INT8]: int8ToNumber, [NUMERIC]: asText, [DATE]: asText };
-
 async function openEmbedded(dataDir: string, options: OpenDatabaseOptions): Promise<Database> {
   const absolute = path.resolve(dataDir);
   const lock = acquireDataDirLock(absolute, { purpose: options.purpose, onStaleLock: options.onStaleLock });
@@ -92,7 +84,7 @@ export async function openMemoryDatabase(
   options: { loadDataDir?: Blob | File } = {},
 ): Promise<Database & { pglite: PGlite }> {
   const pglite = await PGlite.create({
-    parsers: PGLITE_PARSERS,
+    parsers: TYPE_PARSERS,
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
   });
   return Object.assign(
@@ -151,9 +143,7 @@ async function openPostgres(url: string, poolSize: number, options: OpenDatabase
     connectionTimeoutMillis: 10_000,
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
-        if (oid === INT8) return int8ToNumber;
-        if (oid === DATE) return asText;
-        return pg.types.getTypeParser(oid, format);
+        return TYPE_PARSERS[oid] ?? pg.types.getTypeParser(oid, format);
       }) as typeof pg.types.getTypeParser,
     },
   });

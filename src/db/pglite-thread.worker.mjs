@@ -1,10 +1,10 @@
 // The embedded database's own thread: PGlite runs here so that its work (every write, every commit's
 // file I/O) never blocks the event loop that serves requests. Plain JavaScript: worker threads start
-// without the TypeScript loader. The parsers must match PGLITE_PARSERS in database.ts.
+// without the TypeScript loader.
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { TYPE_PARSERS } from './type-parsers.mjs';
 
-const parsers = { 20: (value) => Number(value), 1700: (value) => value, 1082: (value) => value };
 const ERROR_FIELDS = [
   'name',
   'code',
@@ -30,7 +30,7 @@ function serialize(error) {
 
 let db;
 try {
-  db = await PGlite.create(workerData.dataDir, { parsers });
+  db = await PGlite.create(workerData.dataDir, { parsers: TYPE_PARSERS });
   parentPort.postMessage({ ready: true });
 } catch (error) {
   parentPort.postMessage({ ready: false, error: serialize(error) });

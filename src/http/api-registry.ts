@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal.ts';
 import { KeywayError } from '../errors.ts';
 import type { AppEnv } from './app-env.ts';
+import { readJson } from './read-json.ts';
 
 /** One `/api` operation: how it is called, who may call it, and the schemas that validate it. */
 export interface ApiOperation<Body extends z.ZodType = z.ZodType, Query extends z.ZodType = z.ZodType> {
@@ -167,21 +168,6 @@ function jsonSchema(schema: z.ZodType): Record<string, unknown> {
     unrepresentable: 'any',
   }) as Record<string, unknown>;
   return rest;
-}
-
-async function readJson(c: Context<AppEnv>): Promise<unknown> {
-  const type = c.req.header('content-type') ?? '';
-  if (!/^application\/json\b/i.test(type)) {
-    throw new KeywayError(
-      'unsupported_media_type',
-      'Send the body as JSON with `content-type: application/json`.',
-    );
-  }
-  try {
-    return await c.req.json();
-  } catch {
-    throw new KeywayError('invalid_json', 'The request body is not valid JSON.');
-  }
 }
 
 function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query'): z.infer<S> {
