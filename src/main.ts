@@ -183,7 +183,11 @@ export async function assembleKeyway(
     conversations,
   };
   const metrics = new MetricsRegistry();
-  const readiness = new Readiness();
+  const readiness = new Readiness({
+    probe: async () => {
+      await sql`SELECT 1`.execute(database.db);
+    },
+  });
   metrics.gauge('keyway_build_info', 'Always 1; labelled with the running version.').set(1, { version });
   metrics
     .gauge('keyway_ready', '1 when this node is ready for traffic.')

@@ -147,8 +147,11 @@ async function openPostgres(url: string, poolSize: number, options: OpenDatabase
       }) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client that loses its server emits 'error' on the pool; without a listener that is fatal.
+  // A client that loses its server emits 'error': on the pool while it is idle, on the client itself
+  // while it is checked out (by Kysely, a session). Without a listener either one ends the process.
+  // The query running on it fails with the same error, and the pool drops the broken client.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const location = redactUrl(url);
   try {
     const client = await pool.connect();

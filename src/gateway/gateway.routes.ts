@@ -1,7 +1,9 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Context, Hono } from 'hono';
 import type { Principal } from '../auth/principal.ts';
+import { isDatabaseUnavailable } from '../db/database-unavailable.ts';
 import type { AppEnv } from '../http/app-env.ts';
+import { DATABASE_UNAVAILABLE_MESSAGE } from '../http/errors.ts';
 import type { TokensService } from '../tokens/tokens.service.ts';
 import { GatewayError } from './gateway-error.ts';
 import type { GatewayService } from './gateway.service.ts';
@@ -128,6 +130,21 @@ async function authenticate(c: Context<AppEnv>, tokens: TokensService): Promise<
   return principal;
 }
 
+function asGatewayError(c: Context<AppEnv>, error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  if (isDatabaseUnavailable(error)) {
+    c.get('log').warn({ err: error }, 'database unavailable');
+    return new GatewayError(503, DATABASE_UNAVAILABLE_MESSAGE, {
+      code: 'database_unavailable',
+      retryAfter: 1,
+    });
+  }
+  c.get('log').error({ err: error }, 'gateway error');
+  return new GatewayError(500, `Something went wrong in Keyway. Request id ${c.get('requestId')}.`, {
+    code: 'internal_error',
+  });
+}
+
 /** Runs a handler; any error becomes OpenAI's envelope, with the overhead header still set. */
 async function respond(
   c: Context<AppEnv>,
@@ -138,13 +155,7 @@ async function respond(
   try {
     return await handler(startedAt);
   } catch (error) {
-    const gatewayError =
-      error instanceof GatewayError
-        ? error
-        : (c.get('log').error({ err: error }, 'gateway error'),
-          new GatewayError(500, `Something went wrong in Keyway. Request id ${c.get('requestId')}.`, {
-            code: 'internal_error',
-          }));
+    const gatewayError = asGatewayError(c, error);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'x-request-id': c.get('requestId'),

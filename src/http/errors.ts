@@ -1,6 +1,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { isDatabaseUnavailable } from '../db/database-unavailable.ts';
 import { KeywayError } from '../errors.ts';
 import type { AppEnv } from './app-env.ts';
 
@@ -37,7 +38,12 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   too_many_attempts: 429,
   upstream_error: 502,
   not_ready: 503,
+  database_unavailable: 503,
 };
+
+/** What a request that lost the database is told: it may retry shortly; nothing about why. */
+export const DATABASE_UNAVAILABLE_MESSAGE =
+  'The database is unavailable right now. Nothing was changed by this request; try again in a moment.';
 
 /** `{"error":{"code","message","details?","requestId"}}`, the shape of every `/api` error. */
 export function errorBody(
@@ -61,6 +67,11 @@ export const handleError: ErrorHandler<AppEnv> = (error, c) => {
       errorBody(c, 'bad_request', error.message || 'The request could not be processed.'),
       error.status,
     );
+  }
+  if (isDatabaseUnavailable(error)) {
+    (c.get('log') ?? console).warn({ err: error }, 'database unavailable');
+    c.header('retry-after', '1');
+    return c.json(errorBody(c, 'database_unavailable', DATABASE_UNAVAILABLE_MESSAGE), 503);
   }
   // Anything else is a bug: log it whole, tell the client only how to find it in the log.
   (c.get('log') ?? console).error({ err: error }, 'unhandled error');

@@ -7,11 +7,12 @@ import type { Readiness } from './readiness.ts';
 export function healthRoutes(deps: { readiness: Readiness; metrics: MetricsRegistry; version: string }) {
   return new Hono<AppEnv>()
     .get('/healthz', (c) => c.json({ status: 'ok', version: deps.version }))
-    .get('/readyz', (c) =>
-      deps.readiness.ready
+    .get('/readyz', async (c) => {
+      const state = await deps.readiness.check();
+      return state.ready
         ? c.json({ status: 'ready' })
-        : c.json({ status: 'not_ready', reason: deps.readiness.reason }, 503),
-    )
+        : c.json({ status: 'not_ready', reason: state.reason }, 503);
+    })
     .get('/metrics', (c) =>
       c.text(deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }),
     );
