@@ -29,6 +29,7 @@ import { MetricsRegistry } from './observability/metrics.ts';
 import type { SecretRedactor } from './observability/secret-redactor.ts';
 import { createDefaultRegistry, type ProviderRegistry } from './providers/registry.ts';
 import { createUpstreamClient } from './providers/upstream-client.ts';
+import { PUBLIC_ONLY, type UpstreamPolicy } from './providers/upstream-url-guard.ts';
 import { TokensRepository } from './tokens/tokens.repository.ts';
 import { TokensService } from './tokens/tokens.service.ts';
 import { UsersRepository } from './users/users.repository.ts';
@@ -47,6 +48,8 @@ export interface KeywayDeps {
   version: string;
   /** Tests register extra providers; the default registry otherwise. */
   providers?: ProviderRegistry;
+  /** Tests whose fake providers listen on loopback let members reach them; `PUBLIC_ONLY` otherwise. */
+  membersUpstreamPolicy?: UpstreamPolicy;
 }
 
 /** Everything a running Keyway is made of, wired once. */
@@ -90,6 +93,10 @@ export async function assembleKeyway(
           },
         })
       : createLocalChangeFeed();
+  const upstreamPolicies = {
+    admins: config.upstream,
+    members: deps.membersUpstreamPolicy ?? PUBLIC_ONLY,
+  };
   const upstream = createUpstreamClient(config.upstream, {
     connectTimeoutMs: config.gateway.connectTimeoutMs,
   });
@@ -104,7 +111,7 @@ export async function assembleKeyway(
     cipher,
     providers,
     upstream,
-    policy: config.upstream,
+    policies: upstreamPolicies,
     usage: botCredentialUsage(botsRepository),
     audit,
     changes,

@@ -51,6 +51,16 @@ describe('loadConfig', () => {
     });
   });
 
+  it('lets admins reach loopback upstreams by default on the embedded database only', () => {
+    expect(loadConfig({}, {}).upstream).toEqual({ allowLoopback: true, allowPrivate: false });
+    const server = { DATABASE_URL: 'postgres://db/keyway' };
+    expect(loadConfig({}, server).upstream).toEqual({ allowLoopback: false, allowPrivate: false });
+    expect(loadConfig({}, { ...server, KEYWAY_UPSTREAM_ALLOW_LOOPBACK: 'true' }).upstream.allowLoopback).toBe(
+      true,
+    );
+    expect(loadConfig({}, { KEYWAY_UPSTREAM_ALLOW_LOOPBACK: 'false' }).upstream.allowLoopback).toBe(false);
+  });
+
   it("serves the package's web/dist unless KEYWAY_WEB_DIR names another directory", () => {
     expect(loadConfig({}, {}).webDir).toBe(BUNDLED_WEB_DIR);
     expect(BUNDLED_WEB_DIR).toBe(path.resolve(import.meta.dirname, '../../web/dist'));

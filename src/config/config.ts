@@ -96,7 +96,9 @@ const schema = z.object({
   poolSize: integer('KEYWAY_DB_POOL_SIZE', 1, 1000).default(10),
   migrationsDir: z.string().min(1).optional(),
   webDir: z.string().min(1).default(BUNDLED_WEB_DIR),
-  allowLoopback: boolean('KEYWAY_UPSTREAM_ALLOW_LOOPBACK').default(true),
+  // Default: on for the embedded database (one person or a small team next to a local Ollama), off on a
+  // PostgreSQL deployment. Members' credentials never reach loopback either way.
+  allowLoopback: boolean('KEYWAY_UPSTREAM_ALLOW_LOOPBACK').optional(),
   allowPrivate: boolean('KEYWAY_UPSTREAM_ALLOW_PRIVATE').default(false),
   connectTimeoutMs: secondsFraction('KEYWAY_UPSTREAM_CONNECT_TIMEOUT', 600).default(10_000),
   firstByteTimeoutMs: secondsFraction('KEYWAY_UPSTREAM_FIRST_BYTE_TIMEOUT', 3600).default(120_000),
@@ -153,7 +155,10 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
       previousKey: pick(env.KEYWAY_MASTER_KEY_PREVIOUS),
       previousKeyFile: pick(env.KEYWAY_MASTER_KEY_PREVIOUS_FILE),
     },
-    upstream: { allowLoopback: value.allowLoopback, allowPrivate: value.allowPrivate },
+    upstream: {
+      allowLoopback: value.allowLoopback ?? !value.databaseUrl,
+      allowPrivate: value.allowPrivate,
+    },
     webDir: value.webDir,
     gateway: {
       connectTimeoutMs: value.connectTimeoutMs,

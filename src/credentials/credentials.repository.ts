@@ -6,6 +6,11 @@ import { isUniqueViolation } from '../db/unique-violation.ts';
 export interface CredentialRecord {
   id: string;
   ownerId: string | null;
+  /**
+   * Whether the owner is an admin now (a shared credential counts: only admins make them). Decides
+   * which upstream addresses the credential may reach; read at every load, so a demotion takes effect.
+   */
+  ownerIsAdmin: boolean;
   provider: string;
   name: string;
   settings: Record<string, unknown>;
@@ -26,6 +31,9 @@ export interface CredentialRecord {
 const COLUMNS = [
   'id',
   'owner_id as ownerId',
+  sql<boolean>`coalesce((SELECT u.role = 'admin' FROM users u WHERE u.id = credentials.owner_id), true)`.as(
+    'ownerIsAdmin',
+  ),
   'provider',
   'name',
   'settings',

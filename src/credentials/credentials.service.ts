@@ -10,7 +10,12 @@ import { listModels } from '../providers/model-listing.ts';
 import type { ModelInfo, ProviderDefinition } from '../providers/provider.ts';
 import { checkKeyFormat, parseSettings, type ProviderRegistry } from '../providers/registry.ts';
 import type { UpstreamClient } from '../providers/upstream-client.ts';
-import { checkUpstreamUrl, type UpstreamPolicy } from '../providers/upstream-url-guard.ts';
+import {
+  checkUpstreamUrl,
+  policyForOwner,
+  type UpstreamPolicies,
+  type UpstreamPolicy,
+} from '../providers/upstream-url-guard.ts';
 import { hintFor, type Cipher } from '../vault/cipher.ts';
 import type { CredentialUsage } from './credential-usage.ts';
 import type {
@@ -108,7 +113,7 @@ export class CredentialsService {
   readonly #cipher: Cipher;
   readonly #providers: ProviderRegistry;
   readonly #upstream: UpstreamClient;
-  readonly #policy: UpstreamPolicy;
+  readonly #policies: UpstreamPolicies;
   readonly #usage: CredentialUsage;
   readonly #audit: AuditLog;
   readonly #changes: ChangeFeed;
@@ -126,7 +131,7 @@ export class CredentialsService {
     cipher: Cipher;
     providers: ProviderRegistry;
     upstream: UpstreamClient;
-    policy: UpstreamPolicy;
+    policies: UpstreamPolicies;
     usage: CredentialUsage;
     audit: AuditLog;
     changes: ChangeFeed;
@@ -137,7 +142,7 @@ export class CredentialsService {
     this.#cipher = deps.cipher;
     this.#providers = deps.providers;
     this.#upstream = deps.upstream;
-    this.#policy = deps.policy;
+    this.#policies = deps.policies;
     this.#usage = deps.usage;
     this.#audit = deps.audit;
     this.#changes = deps.changes;
@@ -165,7 +170,7 @@ export class CredentialsService {
     if (input.shared && !scope.admin)
       throw new KeywayError('forbidden', 'Only an admin may create a shared credential.');
     const provider = this.#provider(input.provider);
-    const settings = this.#settings(provider, input.settings ?? {});
+    const settings = this.#settings(provider, input.settings ?? {}, scope.admin);
     const secret = this.#secretFor(provider, input.secret);
     const id = randomUUID();
     const ownerId = input.shared ? null : actor.userId;
@@ -198,7 +203,7 @@ export class CredentialsService {
     const settings =
       changes.settings === undefined
         ? undefined
-        : this.#settings(this.#provider(current.provider), changes.settings);
+        : this.#settings(this.#provider(current.provider), changes.settings, current.ownerIsAdmin);
     const row = await this.#repository.update(scope, id, {
       ...(changes.name !== undefined ? { name: changes.name } : {}),
       ...(settings ? { settings } : {}),
@@ -393,6 +398,11 @@ export class CredentialsService {
     return models;
   }
 
+  /** Which upstream addresses calls with this credential may reach (by its owner's role). */
+  upstreamPolicy(row: CredentialRecord): UpstreamPolicy {
+    return policyForOwner(this.#policies, row.ownerIsAdmin);
+  }
+
   /** Called by the usage recorder, in batches: keeps `lastUsedAt` without a write per request. */
   recordUse(uses: { id: string; at: Date }[]): Promise<void> {
     return this.#repository.touchLastUsed(uses);
@@ -450,7 +460,12 @@ export class CredentialsService {
     return provider;
   }
 
-  #settings(provider: ProviderDefinition, input: Record<string, unknown>): Record<string, unknown> {
+  /** Parsed settings whose URLs the owner's upstream policy allows (a member's: public addresses only). */
+  #settings(
+    provider: ProviderDefinition,
+    input: Record<string, unknown>,
+    ownerIsAdmin: boolean,
+  ): Record<string, unknown> {
     const parsed = parseSettings(provider, input);
     if (!parsed.ok) {
       throw new KeywayError(
@@ -464,7 +479,7 @@ export class CredentialsService {
     for (const field of ['baseUrl', 'endpoint']) {
       const url = parsed.settings[field];
       if (typeof url !== 'string') continue;
-      const check = checkUpstreamUrl(url, this.#policy);
+      const check = checkUpstreamUrl(url, policyForOwner(this.#policies, ownerIsAdmin));
       if (!check.ok)
         throw new KeywayError('blocked_url', `settings.${field} is not allowed: ${check.message}`, {
           details: { field },
@@ -532,7 +547,12 @@ export class CredentialsService {
   }
 
   #call(row: CredentialRecord) {
-    return { provider: this.#provider(row.provider), secret: this.revealSecret(row), settings: row.settings };
+    return {
+      provider: this.#provider(row.provider),
+      secret: this.revealSecret(row),
+      settings: row.settings,
+      policy: this.upstreamPolicy(row),
+    };
   }
 
   #warnings(provider: ProviderDefinition, secret: string | null, view: CredentialView): string[] {

@@ -145,6 +145,7 @@ export class GatewayService {
             method: 'POST',
             headers: attempt.call.headers,
             body: attempt.call.body,
+            policy: this.#credentials.upstreamPolicy(attempt.target.credential),
             // The client's own signal: when it goes away, undici aborts the provider request at once.
             signal: options.signal,
             headersTimeoutMs: this.#timeouts.firstByteMs,
@@ -493,6 +494,15 @@ function upstreamError(
   retryAfter: number | undefined,
 ): GatewayError {
   const who = attempt.target.provider.label;
+  // A redirect is never relayed (it would reach the client without its Location, and following it
+  // could leave the provider's host): the credential's base URL is wrong.
+  if (status >= 300 && status < 400) {
+    return new GatewayError(
+      502,
+      `${who} answered the credential "${attempt.target.credential.name}" with a redirect (HTTP ${status}), which Keyway does not follow; check its base URL.`,
+      { type: 'upstream_error', code: 'upstream_redirect' },
+    );
+  }
   // Google answers a bad key with 400 INVALID_ARGUMENT; the adapter recognises it.
   if (
     status === 401 ||

@@ -48,7 +48,8 @@ export function createBotWriter(deps: {
         cipher: deps.cipher,
         providers: deps.providers,
         upstream: NO_UPSTREAM,
-        policy: deps.policy,
+        // The importer makes no upstream call; URLs are checked as an admin's would be.
+        policies: { admins: deps.policy, members: deps.policy },
         usage: botCredentialUsage(repository),
         audit,
         changes,

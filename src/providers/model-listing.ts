@@ -3,7 +3,7 @@ import { appVersion } from '../version.ts';
 import type { ModelInfo, ModelListResult, ProviderCall, WireFormat } from './provider.ts';
 import { AZURE_DEFAULT_API_VERSION, effectiveBaseUrl } from './registry.ts';
 import { UpstreamBlockedError } from './upstream-client.ts';
-import type { UpstreamClient } from './upstream-client.ts';
+import type { UpstreamClient, UpstreamResponse } from './upstream-client.ts';
 
 const LIST_TIMEOUT_MS = 20_000;
 /** Bounds a provider whose pagination never ends; real lists fit in one or two pages of 1000. */
@@ -201,12 +201,13 @@ async function fetchPage(
       method: 'GET',
       headers: lister.headers,
       timeoutMs: LIST_TIMEOUT_MS,
+      ...(call.policy ? { policy: call.policy } : {}),
       ...(signal ? { signal } : {}),
     });
     const text = await response.text();
     const { status } = response;
     if (status < 200 || status > 299) {
-      const detail = quote(errorDetail(text), call.secret);
+      const detail = quote(errorDetail(status, response.headers, text), call.secret);
       if (isKeyRejection(call.provider.wire, status, text)) {
         const verb = call.secret ? 'rejected the key' : 'wants a key';
         return { ok: false, reason: 'unauthorized', status, message: safe(`${label} ${verb}: ${detail}`) };
@@ -220,8 +221,9 @@ async function fetchPage(
     }
     const page = lister.page(parseJson(text));
     if (page === undefined) {
-      const message = `${label} answered with something that is not a model list: ${quote(text, call.secret)}`;
-      return { ok: false, reason: 'upstream_error', status, message: safe(message) };
+      // Not quoted: a base URL pointing at some other service would otherwise read its pages back.
+      const message = `${label} answered with something that is not a model list (${describeBody(response.headers, text)}); check the base URL.`;
+      return { ok: false, reason: 'upstream_error', status, message };
     }
     return { ok: true, page };
   } catch (error) {
@@ -263,13 +265,27 @@ const errorEnvelope = z.union([
   z.object({ detail: z.string() }),
 ]);
 
-function errorDetail(text: string): string {
+/**
+ * The message of a provider's error envelope. Anything else is described, never quoted: the body of
+ * whatever answered (a redirect page, another service's JSON) is not the provider's to relay.
+ */
+function errorDetail(status: number, headers: UpstreamResponse['headers'], text: string): string {
   const parsed = errorEnvelope.safeParse(parseJson(text));
-  if (!parsed.success) return text.trim() === '' ? '(empty response)' : text;
+  if (!parsed.success) {
+    if (status >= 300 && status < 400) return 'a redirect, which Keyway does not follow; check the base URL.';
+    return `a response that is not a provider error (${describeBody(headers, text)}); check the base URL.`;
+  }
   const envelope = parsed.data;
   if ('detail' in envelope) return envelope.detail;
   if ('message' in envelope) return envelope.message;
   return typeof envelope.error === 'string' ? envelope.error : envelope.error.message;
+}
+
+/** `empty`, or `1234 bytes of text/html`: what came back, without its content. */
+function describeBody(headers: UpstreamResponse['headers'], text: string): string {
+  if (text.trim() === '') return 'empty';
+  const type = /^[\w.+-]+\/[\w.+-]+/.exec(String(headers['content-type'] ?? ''))?.[0] ?? 'an unknown type';
+  return `${Buffer.byteLength(text)} bytes of ${type}`;
 }
 
 function connectionProblem(error: unknown): string {

@@ -1,3 +1,4 @@
+import type { UpstreamPolicy } from './upstream-url-guard.ts';
 import type { z } from 'zod';
 
 /**
@@ -32,6 +33,8 @@ export interface ProviderCall {
   provider: ProviderDefinition;
   secret: string | null;
   settings: Record<string, unknown>;
+  /** Which addresses the call may reach (by the credential's owner); the client's default otherwise. */
+  policy?: UpstreamPolicy;
 }
 
 export interface ModelInfo {

@@ -46,7 +46,9 @@ function httpUrl(what: string) {
         });
       }
       // Paths are appended to the base URL, so a query or fragment would end up in the wrong place.
-      if (url.search !== '' || url.hash !== '') {
+      // The raw text is checked: `new URL('http://host/x#')` parses to an empty hash, yet a path
+      // appended to that string lands in the fragment and the request goes to `/x`.
+      if (url.search !== '' || url.hash !== '' || /[?#]/.test(value)) {
         context.addIssue({ code: 'custom', message: `${what} must not contain a query string or fragment.` });
       }
     });

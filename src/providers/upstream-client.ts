@@ -12,6 +12,8 @@ export interface UpstreamRequest {
   signal?: AbortSignal;
   /** A deadline for the whole exchange up to the response headers and body being read. */
   timeoutMs?: number;
+  /** Which addresses this call may reach; the client's default (the strictest it was given) otherwise. */
+  policy?: UpstreamPolicy;
 }
 
 /** A response whose body must be consumed once, with `text()` or `json()`, to free the connection. */
@@ -52,14 +54,74 @@ export class UpstreamBlockedError extends Error {
 }
 
 /**
- * An `UpstreamClient` over one keep-alive undici Agent. Every address is checked where the socket is
- * opened (the DNS lookup the connection really uses), so a name that resolves to a forbidden address —
- * or starts to, after a DNS rebinding — is refused; IP literals skip the lookup and are checked first.
+ * An `UpstreamClient` over keep-alive undici Agents, one per policy in use. Every address is checked
+ * where the socket is opened (the DNS lookup the connection really uses), so a name that resolves to a
+ * forbidden address — or starts to, after a DNS rebinding — is refused; IP literals skip the lookup and
+ * are checked first. A request without a policy gets `defaultPolicy`.
  */
 export function createUpstreamClient(
-  policy: UpstreamPolicy,
+  defaultPolicy: UpstreamPolicy,
   options: { connectTimeoutMs?: number } = {},
 ): UpstreamClient & { close(): Promise<void> } {
+  const guards = new Map<string, PolicyGuard>();
+  const guardFor = (policy: UpstreamPolicy = defaultPolicy): PolicyGuard => {
+    const key = `${policy.allowLoopback}:${policy.allowPrivate}`;
+    let guard = guards.get(key);
+    if (!guard) {
+      guard = createPolicyGuard(policy, options.connectTimeoutMs ?? 10_000);
+      guards.set(key, guard);
+    }
+    return guard;
+  };
+
+  return {
+    async request(options) {
+      const guard = guardFor(options.policy);
+      const verdict = guard.check(options.url);
+      if (!verdict.ok) throw new UpstreamBlockedError(verdict.message);
+      const signals = [options.signal, timeoutSignal(options.timeoutMs)].filter((signal) => !!signal);
+      const response = await request(options.url, {
+        method: options.method,
+        headers: options.headers,
+        body: options.body ?? null,
+        signal: signals.length > 0 ? AbortSignal.any(signals) : null,
+        dispatcher: guard.agent,
+      });
+      return {
+        status: response.statusCode,
+        headers: response.headers,
+        text: () => response.body.text(),
+        json: () => response.body.json(),
+      };
+    },
+    async open(options) {
+      const guard = guardFor(options.policy);
+      const verdict = guard.check(options.url);
+      if (!verdict.ok) throw new UpstreamBlockedError(verdict.message);
+      const response = await request(options.url, {
+        method: options.method,
+        headers: options.headers,
+        body: options.body ?? null,
+        signal: options.signal ?? null,
+        headersTimeout: options.headersTimeoutMs,
+        bodyTimeout: options.bodyTimeoutMs,
+        dispatcher: guard.agent,
+      });
+      return { status: response.statusCode, headers: response.headers, body: response.body };
+    },
+    close: async () => {
+      await Promise.all([...guards.values()].map((guard) => guard.agent.close()));
+    },
+  };
+}
+
+interface PolicyGuard {
+  agent: Agent;
+  /** The URL's verdict under the policy; the gateway calls the same few URLs, so verdicts are kept. */
+  check(url: string): ReturnType<typeof checkUpstreamUrl>;
+}
+
+function createPolicyGuard(policy: UpstreamPolicy, connectTimeoutMs: number): PolicyGuard {
   const guardedLookup: LookupFunction = (hostname, options, callback) => {
     lookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, '');
@@ -75,58 +137,23 @@ export function createUpstreamClient(
     });
   };
   const agent = new Agent({
-    connect: { lookup: guardedLookup, timeout: options.connectTimeoutMs ?? 10_000 },
+    connect: { lookup: guardedLookup, timeout: connectTimeoutMs },
     keepAliveTimeout: 30_000,
     headersTimeout: 30_000,
     bodyTimeout: 60_000,
   });
-
-  // The gateway calls the same few URLs over and over: remember their verdicts (bounded).
   const verdicts = new Map<string, ReturnType<typeof checkUpstreamUrl>>();
-  const checkedUrl = (url: string) => {
-    let verdict = verdicts.get(url);
-    if (!verdict) {
-      verdict = checkUpstreamUrl(url, policy);
-      if (verdicts.size >= 1_000) verdicts.clear();
-      verdicts.set(url, verdict);
-    }
-    return verdict;
-  };
-
   return {
-    async request(options) {
-      const verdict = checkUpstreamUrl(options.url, policy);
-      if (!verdict.ok) throw new UpstreamBlockedError(verdict.message);
-      const signals = [options.signal, timeoutSignal(options.timeoutMs)].filter((signal) => !!signal);
-      const response = await request(options.url, {
-        method: options.method,
-        headers: options.headers,
-        body: options.body ?? null,
-        signal: signals.length > 0 ? AbortSignal.any(signals) : null,
-        dispatcher: agent,
-      });
-      return {
-        status: response.statusCode,
-        headers: response.headers,
-        text: () => response.body.text(),
-        json: () => response.body.json(),
-      };
+    agent,
+    check(url) {
+      let verdict = verdicts.get(url);
+      if (!verdict) {
+        verdict = checkUpstreamUrl(url, policy);
+        if (verdicts.size >= 1_000) verdicts.clear();
+        verdicts.set(url, verdict);
+      }
+      return verdict;
     },
-    async open(options) {
-      const verdict = checkedUrl(options.url);
-      if (!verdict.ok) throw new UpstreamBlockedError(verdict.message);
-      const response = await request(options.url, {
-        method: options.method,
-        headers: options.headers,
-        body: options.body ?? null,
-        signal: options.signal ?? null,
-        headersTimeout: options.headersTimeoutMs,
-        bodyTimeout: options.bodyTimeoutMs,
-        dispatcher: agent,
-      });
-      return { status: response.statusCode, headers: response.headers, body: response.body };
-    },
-    close: () => agent.close(),
   };
 }
 

@@ -9,6 +9,24 @@ export interface UpstreamPolicy {
   allowPrivate: boolean;
 }
 
+/** The public internet only. */
+export const PUBLIC_ONLY: UpstreamPolicy = Object.freeze({ allowLoopback: false, allowPrivate: false });
+
+/**
+ * The policy by who owns a credential (or bot): an admin's (and a shared one's, which only admins
+ * make) is what the operator configured; a member's is `PUBLIC_ONLY` in every deployment, so a member
+ * cannot use Keyway to read services on its host or network. (Tests whose fake providers listen on
+ * loopback widen `members` through the composition root; no setting does.)
+ */
+export interface UpstreamPolicies {
+  admins: UpstreamPolicy;
+  members: UpstreamPolicy;
+}
+
+export function policyForOwner(policies: UpstreamPolicies, ownerIsAdmin: boolean): UpstreamPolicy {
+  return ownerIsAdmin ? policies.admins : policies.members;
+}
+
 /** `forbidden` addresses are refused whatever the policy says. */
 export type AddressKind = 'public' | 'loopback' | 'private' | 'forbidden';
 

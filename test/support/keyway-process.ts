@@ -8,7 +8,8 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of Object.keys(env)) if (name.startsWith('KEYWAY_')) delete env[name];
   for (const name of ['DATABASE_URL', 'PORT', 'HOST', 'NODE_OPTIONS']) delete env[name];
-  return { ...env, KEYWAY_LOG_LEVEL: 'info', ...extra };
+  // The fake providers listen on loopback; on PostgreSQL an admin's loopback calls are off by default.
+  return { ...env, KEYWAY_LOG_LEVEL: 'info', KEYWAY_UPSTREAM_ALLOW_LOOPBACK: 'true', ...extra };
 }
 
 /** A `bin/keyway` child process whose output is collected as it arrives. */

@@ -45,12 +45,23 @@ export interface TestKeyway {
  */
 export async function createTestKeyway(
   backend: Backend,
-  options: { providers?: ProviderRegistry; env?: Record<string, string>; logLevel?: 'debug' | 'info' } = {},
+  options: {
+    providers?: ProviderRegistry;
+    env?: Record<string, string>;
+    logLevel?: 'debug' | 'info';
+    /**
+     * Members' credentials may reach the fakes on loopback (default, so that tests of other features
+     * can use members' credentials). `false`: production's rule, members reach public addresses only.
+     */
+    membersReachLoopback?: boolean;
+  } = {},
 ): Promise<TestKeyway> {
   const target = await createTestDatabase(backend);
   const env = {
     KEYWAY_MASTER_KEY: testMasterKey(),
     KEYWAY_LOG_LEVEL: options.logLevel ?? 'debug',
+    // The fake providers listen on loopback; on PostgreSQL an admin's loopback calls are off by default.
+    KEYWAY_UPSTREAM_ALLOW_LOOPBACK: 'true',
     ...options.env,
   };
   const config = loadConfig(
@@ -77,6 +88,9 @@ export async function createTestKeyway(
     redactor,
     version: 'test',
     ...(options.providers ? { providers: options.providers } : {}),
+    ...(options.membersReachLoopback === false
+      ? {}
+      : { membersUpstreamPolicy: { allowLoopback: true, allowPrivate: false } }),
   });
   await keyway.verifyVault();
   keyway.startBackground();

@@ -82,8 +82,9 @@ describe('translateOpenAiWireError and usageIn', () => {
       message: 'model crashed',
       type: 'api_error',
     });
+    // A body that is not an error envelope is described, never quoted (it may be another service's page).
     expect(translateOpenAiWireError(502, '<html>bad gateway</html>').message).toBe(
-      'The provider answered HTTP 502: <html>bad gateway</html>',
+      'The provider answered HTTP 502 with 24 bytes that are not an error message.',
     );
   });
 

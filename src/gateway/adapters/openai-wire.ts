@@ -61,8 +61,9 @@ export function translateOpenAiWireError(status: number, text: string): Upstream
   } catch {
     // not JSON: fall through
   }
+  // Not an error envelope: described, never quoted (a wrong base URL could point at another service).
   return {
-    message: `The provider answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`,
+    message: `The provider answered HTTP ${status} with ${text.trim() ? `${Buffer.byteLength(text)} bytes that are not an error message` : 'an empty body'}.`,
     type: status >= 500 ? 'api_error' : 'invalid_request_error',
     code: null,
   };
