@@ -172,6 +172,20 @@ describe.each(BACKENDS)('/v1 over an OpenAI-wire provider, with the official SDK
     expect(error.message).not.toContain(key);
   });
 
+  it('scrubs the stored key from a stream that echoes it, even split across network reads', async () => {
+    // Each event reaches Keyway in two reads cut in its middle, so the key itself is cut in two.
+    upstream.setScript(() => ({ kind: 'text', text: `echo: ${key}.`, pieceSize: 1000, splitWrites: true }));
+    const stream = await client.chat.completions.create({
+      model: 'work/gpt-4o',
+      messages: [{ role: 'user', content: 'x' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('echo: [REDACTED].');
+    expect(upstream.requests[0]!.piecesSent).toBeGreaterThan(0);
+  });
+
   it('turns a rejected stored key into 502 upstream_auth_failed that names the credential, not the key', async () => {
     await gateway.credential(alice.token, {
       name: 'stale',

@@ -123,6 +123,26 @@ describe('/v1 translated to Anthropic Messages, with the official SDK [embedded]
     });
   });
 
+  it('scrubs the stored key from translated answers, streamed and not', async () => {
+    upstream.setScript({
+      type: 'message',
+      content: [{ type: 'text', text: [`key: ${FAKE_ANTHROPIC_KEY}.`] }],
+    });
+    const completion = await client.chat.completions.create({
+      model: 'claude/claude-sonnet-4-5',
+      messages: [{ role: 'user', content: 'Hello' }],
+    });
+    expect(completion.choices[0]!.message.content).toBe('key: [REDACTED].');
+    const streamed = await drain(
+      await client.chat.completions.create({
+        model: 'claude/claude-sonnet-4-5',
+        messages: [{ role: 'user', content: 'Hello' }],
+        stream: true,
+      }),
+    );
+    expect(streamed.text).toBe('key: [REDACTED].');
+  });
+
   it('streams text with the role first and parallel tool calls indexed from 0 after a text block, plus the usage chunk', async () => {
     upstream.setScript({
       type: 'message',

@@ -192,6 +192,31 @@ describe.each(BACKENDS)('chat conversations API [%s]', (backend) => {
     ]);
   });
 
+  it('never shows or stores the key when the provider echoes it token by token, nor a NUL character', async () => {
+    upstream.setScript((_request, index) =>
+      index === 0
+        ? { kind: 'text', text: `Your key is ${key}, keep it safe.`, pieceSize: 3 }
+        : { kind: 'text', text: 'nul\u0000 in\u0000side', pieceSize: 4 },
+    );
+    const conversation = await newConversation(alice.token);
+    const first = await send(alice.token, conversation.id, { content: 'What is my key?' });
+    const firstText = await first.text();
+    expect(firstText).not.toContain(key);
+    for (let cut = 8; cut < key.length; cut += 8) expect(firstText).not.toContain(key.slice(0, cut + 4));
+    const second = await readEvents(await send(alice.token, conversation.id, { content: 'And NUL?' }));
+    expect(second.at(-1)).toMatchObject({
+      type: 'done',
+      message: { content: 'nul inside', status: 'complete' },
+    });
+    const stored = await messagesOf(alice.token, conversation.id);
+    expect(stored.map((message) => [message.role, message.content, message.status])).toEqual([
+      ['user', 'What is my key?', 'complete'],
+      ['assistant', 'Your key is [REDACTED], keep it safe.', 'complete'],
+      ['user', 'And NUL?', 'complete'],
+      ['assistant', 'nul inside', 'complete'],
+    ]);
+  });
+
   it('works with the web session cookie, which needs the CSRF token on writes', async () => {
     const login = await harness.keyway.app.request('/api/auth/login', {
       method: 'POST',

@@ -294,6 +294,15 @@ export class ConversationsService {
       else abort.signal.addEventListener('abort', stop, { once: true });
       const decoder = new SseDecoder();
       const textDecoder = new TextDecoder();
+      // Nothing the provider sends is stored or shown with the key in it (even split across
+      // deltas), or with a NUL character (PostgreSQL text cannot hold one).
+      const scrubber = result.contentScrubber();
+      const keep = (piece: string) => {
+        const clean = withoutNul(scrubber ? scrubber.push(piece) : piece);
+        if (!clean) return;
+        text += clean;
+        emit({ type: 'delta', text: clean });
+      };
       try {
         // Read to the end even after [DONE] or an error event: the gateway records usage when its stream ends.
         for (;;) {
@@ -305,14 +314,16 @@ export class ConversationsService {
             const piece = parseChunk(event.data);
             if (failure) continue;
             if (piece.kind === 'error') failure = piece.failure;
-            else if (piece.kind === 'text' && piece.text) {
-              text += piece.text;
-              emit({ type: 'delta', text: piece.text });
-            }
+            else if (piece.kind === 'text' && piece.text) keep(piece.text);
           }
           if (next.done) break;
         }
       } finally {
+        if (scrubber) {
+          const rest = withoutNul(scrubber.end());
+          text += rest;
+          if (rest) emit({ type: 'delta', text: rest });
+        }
         abort.signal.removeEventListener('abort', stop);
       }
     } catch (error) {
@@ -345,6 +356,8 @@ export class ConversationsService {
 }
 
 const notFound = () => new KeywayError('not_found', 'No such conversation.');
+
+const withoutNul = (text: string) => (text.includes('\u0000') ? text.replaceAll('\u0000', '') : text);
 
 const invalid = (message: string, field?: string) =>
   new KeywayError('validation_failed', message, field ? { details: { field } } : {});

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { latin1, scrubSecret, StreamScrubber } from './secret-scrubber.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.ts';
@@ -37,7 +38,16 @@ export interface GatewayTimeouts {
 
 export type GatewayResult =
   | { kind: 'json'; status: number; body: string; overheadMs: number }
-  | { kind: 'stream'; stream: ReadableStream<Uint8Array>; overheadMs: number };
+  | {
+      kind: 'stream';
+      stream: ReadableStream<Uint8Array>;
+      overheadMs: number;
+      /**
+       * For in-process consumers that reassemble the text: a scrubber of the credential's key across
+       * content deltas (a key streamed token by token is split across events, not just reads).
+       */
+      contentScrubber(): StreamScrubber | null;
+    };
 
 interface Attempt {
   target: ModelTarget;
@@ -179,6 +189,7 @@ export class GatewayService {
               kind: 'stream',
               stream: this.#relayStream(relay),
               overheadMs: performance.now() - options.startedAt - upstreamMs,
+              contentScrubber: () => (attempt.secret ? new StreamScrubber(attempt.secret) : null),
             };
           }
           const readAt = performance.now();
@@ -197,7 +208,7 @@ export class GatewayService {
         upstreamMs += performance.now() - readAt;
         const info = (attempt.adapter?.translateError ?? translateOpenAiWireError)(
           response.status,
-          scrub(text, attempt.secret),
+          scrubSecret(text, attempt.secret),
         );
         lastError = upstreamError(
           response.status,
@@ -299,7 +310,7 @@ export class GatewayService {
     }
     if (!attempt.adapter) {
       this.#record(relay.principal, attempt, 200, relay.startedAt, usageIn(text));
-      return scrub(text, attempt.secret);
+      return scrubSecret(text, attempt.secret);
     }
     let parsed: unknown;
     try {
@@ -318,7 +329,7 @@ export class GatewayService {
       throw fromKeywayError(error);
     }
     this.#record(relay.principal, attempt, 200, relay.startedAt, completion.usage ?? null);
-    return JSON.stringify(completion);
+    return scrubSecret(JSON.stringify(completion), attempt.secret);
   }
 
   /**
@@ -332,6 +343,10 @@ export class GatewayService {
     const translator = attempt.adapter?.createStreamTranslator(context);
     const textDecoder = new TextDecoder();
     const iterator = response.body[Symbol.asyncIterator]();
+    // The key may come back split across network reads: scrubbed across them, bytes as latin1 on
+    // the pass-through path, text on the translated one.
+    const secret = attempt.secret;
+    const scrubber = secret ? new StreamScrubber(translator ? secret : latin1(secret)) : null;
     let usage: Usage | null = null;
     let finished = false;
     const finish = (status: number) => {
@@ -350,9 +365,20 @@ export class GatewayService {
         // pull() must enqueue before it returns: a pull that yields nothing is not called again.
         pull: async (stream) => {
           const send = (chunks: ChatCompletionChunk[], tail = '') => {
-            const text = chunks.map((chunk) => encodeSse(JSON.stringify(chunk))).join('') + tail;
+            const encoded = chunks.map((chunk) => encodeSse(JSON.stringify(chunk))).join('');
+            const text = (scrubber ? scrubber.push(encoded) + (tail ? scrubber.end() : '') : encoded) + tail;
             if (text) stream.enqueue(encoder.encode(text));
             return text.length > 0;
+          };
+          /** Pass-through bytes, scrubbed; false when all of them are held back for now. */
+          const relayBytes = (bytes: Buffer): boolean => {
+            if (!scrubber) {
+              stream.enqueue(bytes);
+              return true;
+            }
+            const out = scrubber.push(bytes.toString('latin1'));
+            if (out) stream.enqueue(Buffer.from(out, 'latin1'));
+            return out.length > 0;
           };
           // Chunks translated before an error in the same read still reach the client, then the error.
           const pending: ChatCompletionChunk[] = [];
@@ -364,6 +390,9 @@ export class GatewayService {
                   for (const event of decoder.end()) pending.push(...translator.push(event));
                   pending.push(...translator.end());
                   send(pending.splice(0), encodeSse('[DONE]'));
+                } else if (scrubber) {
+                  const rest = scrubber.end();
+                  if (rest) stream.enqueue(Buffer.from(rest, 'latin1'));
                 }
                 finish(200);
                 stream.close();
@@ -372,21 +401,20 @@ export class GatewayService {
               const events = decoder.push(textDecoder.decode(next.value, { stream: true }));
               if (!translator) {
                 for (const event of events) usage = usageIn(event.data) ?? usage;
-                stream.enqueue(
-                  attempt.secret && next.value.includes(attempt.secret)
-                    ? Buffer.from(scrub(next.value.toString('utf8'), attempt.secret))
-                    : next.value,
-                );
-                return;
+                if (relayBytes(next.value)) return;
+                continue;
               }
               for (const event of events) pending.push(...translator.push(event));
               if (send(pending.splice(0))) return;
             }
           } catch (error) {
             send(pending.splice(0));
+            // What was held back ends here: released (or redacted) before the error event.
+            const rest = scrubber?.end();
+            if (rest) stream.enqueue(translator ? encoder.encode(rest) : Buffer.from(rest, 'latin1'));
             const info: UpstreamErrorInfo =
               error instanceof UpstreamStreamError
-                ? { ...error.info, message: scrub(error.info.message, attempt.secret) }
+                ? { ...error.info, message: scrubSecret(error.info.message, attempt.secret) }
                 : {
                     message: `The provider's stream broke off: ${describeNetworkError(error)}`,
                     type: 'api_error',
@@ -470,11 +498,6 @@ async function readText(response: UpstreamStreamingResponse): Promise<string> {
     if (size > 64 * 1024 * 1024) throw new Error('response too large');
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** The text without the secret in it. */
-function scrub(text: string, secret: string | null): string {
-  return secret && text.includes(secret) ? text.split(secret).join('[REDACTED]') : text;
 }
 
 /** `retry-after` in seconds or as an HTTP date, in milliseconds. */

@@ -3,8 +3,12 @@ import type { AddressInfo } from 'node:net';
 
 /** What the fake does with one request. */
 export type OpenAiScript =
-  /** Answers `text` (streamed in pieces of `pieceSize` characters, `delayMs` apart, when the request streams). */
-  | { kind: 'text'; text: string; pieceSize?: number; delayMs?: number }
+  /**
+   * Answers `text` (streamed in pieces of `pieceSize` characters, `delayMs` apart, when the request
+   * streams). `splitWrites`: each event goes out in two socket writes, 20 ms apart, cut in the middle
+   * of its content.
+   */
+  | { kind: 'text'; text: string; pieceSize?: number; delayMs?: number; splitWrites?: boolean }
   /** Answers with parallel tool calls (streamed as OpenAI does: id and name first, arguments in fragments). */
   | { kind: 'tools'; calls: { name: string; arguments: string }[]; delayMs?: number }
   /** Answers an error status with OpenAI's error envelope (and any headers, e.g. `retry-after`). */
@@ -154,7 +158,17 @@ export async function startFakeOpenAiChat(options: { validKeys: string[] }): Pro
         for (let at = 0; at < plan.text.length; at += size) {
           if (plan.delayMs) await wait(plan.delayMs);
           if (res.destroyed) return;
-          send(chunk({ content: plan.text.slice(at, at + size) }));
+          const content = plan.text.slice(at, at + size);
+          const event = chunk({ content });
+          if (!plan.splitWrites) send(event);
+          else {
+            const bytes = `data: ${JSON.stringify(event)}\n\n`;
+            const middle = bytes.indexOf(JSON.stringify(content)) + Math.floor(content.length / 2);
+            res.write(bytes.slice(0, middle));
+            await wait(20);
+            res.write(bytes.slice(middle));
+            record.piecesSent++;
+          }
         }
         send(chunk({}, 'stop'));
         if (includeUsage) send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage });
