@@ -96,8 +96,10 @@ async function importEvolution(args: string[], io: CliIO): Promise<number> {
     values,
     'import evolution-api',
     async (source, context, db) => {
+      // The source first: what it holds (or cannot give) matters before who will own it.
+      const snapshot = await readEvolution(source);
       const owner = await resolveEvolutionOwner(new UsersRepository(db), values.owner);
-      return planEvolutionImport(await readEvolution(source), {
+      return planEvolutionImport(snapshot, {
         ...context,
         owner,
         serverUrl: serverUrl ? serverUrl.replace(/\/+$/, '') : null,
@@ -230,15 +232,15 @@ async function runImport(
     return 0;
   };
   try {
-    return await withSchemaContext(io, values, purpose, async (ctx, database) => {
-      // The source first: a wrong --from fails before anything of Keyway's is touched.
-      const source = await openSourceDatabase(from);
-      try {
-        return await importFrom(source, ctx, database);
-      } finally {
-        await source.close();
-      }
-    });
+    // The source first: a wrong or unreachable --from fails before anything of Keyway's is touched.
+    const source = await openSourceDatabase(from);
+    try {
+      return await withSchemaContext(io, values, purpose, (ctx, database) =>
+        importFrom(source, ctx, database),
+      );
+    } finally {
+      await source.close();
+    }
   } catch (error) {
     // Messages from the source database or drivers pass through the redactor like everything else.
     if (error instanceof KeywayError) {
