@@ -47,6 +47,8 @@ async function openPostgres(url: URL, description: string): Promise<SourceDataba
   const client = new pg.Client({
     connectionString: url.toString(),
     application_name: 'keyway import',
+    // A host that drops packets would otherwise hang the import forever (mysql2 gives up after 10 s).
+    connectionTimeoutMillis: 15_000,
     ...(schema ? { options: `-c search_path=${quoteIdentifier('postgres', schema)}` } : {}),
   });
   // The server may close the connection at any moment (restart, pg_terminate_backend): pg then
