@@ -22,6 +22,9 @@ export const EXIT_CODES = {
   master_key_missing: 40,
   master_key_invalid: 41,
   master_key_wrong: 42,
+  // keyway import: the source database cannot be reached or read whole.
+  source_unreachable: 50,
+  source_rows_hidden: 51,
 } as const;
 
 const DRIFT_CODES = new Set([

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { loadConfig } from '../config/config.ts';
+import path from 'node:path';
+import { loadConfig, type Config } from '../config/config.ts';
 import { createPostgresChangeFeed } from '../db/change-feed.ts';
 import { sql } from 'kysely';
 import { prepareSchema } from '../db/schema/lifecycle.ts';
@@ -20,9 +22,20 @@ import { UsersRepository } from '../users/users.repository.ts';
 import { Cipher } from '../vault/cipher.ts';
 import { loadMasterKeys, masterKeyStorage } from '../vault/master-key.ts';
 import { inspectMasterKey, verifyMasterKey } from '../vault/vault-check.ts';
-import type { Database } from '../db/database.ts';
+import { EMBEDDED_PGDATA, openMemoryDatabase, type Database } from '../db/database.ts';
 import type { SchemaContext } from '../db/schema/migrator.ts';
-import { DATABASE_FLAGS, describeDatabase, parseFlags, withSchemaContext, type CliIO } from './common.ts';
+import { schemaContext } from '../db/schema/schema-context.ts';
+import { masterKeyFrom } from '../vault/cipher.ts';
+import { GENERATED_KEY_FILE } from '../vault/master-key.ts';
+import { appVersion } from '../version.ts';
+import {
+  commandLogger,
+  DATABASE_FLAGS,
+  describeDatabase,
+  parseFlags,
+  withSchemaContext,
+  type CliIO,
+} from './common.ts';
 
 const USAGE = [
   'keyway import chatbot-ui --from postgres://… [--dry-run] [--owner-map chatbotuser=keywayuser,…]',
@@ -96,8 +109,10 @@ async function importEvolution(args: string[], io: CliIO): Promise<number> {
     values,
     'import evolution-api',
     async (source, context, db) => {
+      // The source first: what it holds (or cannot give) matters before who will own it.
+      const snapshot = await readEvolution(source);
       const owner = await resolveEvolutionOwner(new UsersRepository(db), values.owner);
-      return planEvolutionImport(await readEvolution(source), {
+      return planEvolutionImport(snapshot, {
         ...context,
         owner,
         serverUrl: serverUrl ? serverUrl.replace(/\/+$/, '') : null,
@@ -110,12 +125,14 @@ async function importEvolution(args: string[], io: CliIO): Promise<number> {
         return [
           `Each imported bot answers Evolution API at its webhook (see the table). Its inbound secret was not printed:`,
           `  run again with --webhook-secrets FILE on a fresh import, or make a new one with PATCH /api/bots/:id {"rotateInboundSecret": true}.`,
+          `  Evolution API keeps one webhook per instance: set one bot's URL per instance (see the notes).`,
         ];
       }
       writeWebhookSecrets(secretsFile, result, serverUrl!);
       return [
         `The webhook URL of each new bot, with its inbound secret, is in ${secretsFile} (readable by you only): set it as the`,
         `  instance's webhook in Evolution API (event MESSAGES_UPSERT), replacing KEYWAY_URL with this Keyway's address.`,
+        `  Evolution API keeps one webhook per instance: set one bot's URL per instance (see the notes).`,
       ];
     },
   );
@@ -155,17 +172,24 @@ async function runImport(
     err: (text) => rawIo.err(redactor.redact(text)),
   };
   const config = loadConfig({ data: values.data, 'database-url': values['database-url'] }, io.env);
+  // A dry run into an embedded database that does not exist yet plans against one in memory.
+  const standIn = dryRun && config.database.kind === 'embedded' && !embeddedExists(config.database.dataDir);
   const importFrom = async (
     source: SourceDatabase,
     ctx: SchemaContext,
     database: Database,
   ): Promise<number> => {
-    // A dry run changes nothing, not even the schema: it only checks that it is current.
-    await prepareSchema(ctx, dryRun ? 'check' : config.migrate);
-    const keys = loadMasterKeys(config.masterKey, masterKeyStorage(config.database));
+    // A dry run changes nothing, not even the schema: it only checks that it is current (an
+    // embedded database that does not exist yet is stood in for by an empty one in memory).
+    await prepareSchema(ctx, standIn ? 'auto' : dryRun ? 'check' : config.migrate);
+    const keys = dryRun
+      ? dryRunMasterKeys(config)
+      : loadMasterKeys(config.masterKey, masterKeyStorage(config.database));
     if (keys.generatedAt) {
       io.err(
-        `Generated a new master key in ${keys.generatedAt}. Back it up now: losing it loses every stored secret.\n`,
+        dryRun
+          ? `A real import would generate a new master key in ${keys.generatedAt} (this dry run wrote none).\n`
+          : `Generated a new master key in ${keys.generatedAt}. Back it up now: losing it loses every stored secret.\n`,
       );
     }
     const cipher = new Cipher(keys.current, keys.readable);
@@ -184,8 +208,12 @@ async function runImport(
       const key = bot.input.channels?.evolution?.apiKey;
       if (key) redactor.register(key);
     }
+    const into =
+      standIn && config.database.kind === 'embedded'
+        ? `the embedded database in ${path.resolve(config.database.dataDir)} (it does not exist yet: planned against an empty one in memory)`
+        : `the ${describeDatabase(database)}`;
     io.err(
-      `${dryRun ? 'Planning' : 'Importing'} from ${source.description} into the ${describeDatabase(database)}: ${plan.users.length} user(s), ${plan.credentials.length} credential(s), ${plan.bots.length} bot(s).\n`,
+      `${dryRun ? 'Planning' : 'Importing'} from ${source.description} into ${into}: ${plan.users.length} user(s), ${plan.credentials.length} credential(s), ${plan.bots.length} bot(s).\n`,
     );
 
     let lastProgress = 0;
@@ -230,15 +258,18 @@ async function runImport(
     return 0;
   };
   try {
-    return await withSchemaContext(io, values, purpose, async (ctx, database) => {
-      // The source first: a wrong --from fails before anything of Keyway's is touched.
-      const source = await openSourceDatabase(from);
-      try {
-        return await importFrom(source, ctx, database);
-      } finally {
-        await source.close();
+    // The source first: a wrong or unreachable --from fails before anything of Keyway's is touched.
+    const source = await openSourceDatabase(from);
+    try {
+      if (standIn) {
+        return await withMemoryDatabase(config, (ctx, database) => importFrom(source, ctx, database));
       }
-    });
+      return await withSchemaContext(io, values, purpose, (ctx, database) =>
+        importFrom(source, ctx, database),
+      );
+    } finally {
+      await source.close();
+    }
   } catch (error) {
     // Messages from the source database or drivers pass through the redactor like everything else.
     if (error instanceof KeywayError) {
@@ -250,6 +281,43 @@ async function runImport(
       fix: 'Nothing was imported: the import runs in one transaction. Correct the cause and run it again.',
     });
   }
+}
+
+function embeddedExists(dataDir: string): boolean {
+  return fs.existsSync(path.join(path.resolve(dataDir), EMBEDDED_PGDATA));
+}
+
+/**
+ * A dry run into an embedded database that does not exist yet: opening it would create the data
+ * directory (PGlite's initdb), so the plan is made against an empty, migrated database in memory.
+ */
+async function withMemoryDatabase<T>(
+  config: Config,
+  fn: (ctx: SchemaContext, database: Database) => Promise<T>,
+): Promise<T> {
+  const database = await openMemoryDatabase();
+  try {
+    return await fn(
+      schemaContext(database, config, { logger: commandLogger(config), version: appVersion() }),
+      database,
+    );
+  } finally {
+    await database.close();
+  }
+}
+
+/**
+ * The master key for a dry run, which must write nothing: the configured one, the embedded key file
+ * if there is one, else a throwaway key (a real run would generate and keep one; nothing sealed in a
+ * dry run survives its rollback).
+ */
+function dryRunMasterKeys(config: Config): ReturnType<typeof loadMasterKeys> {
+  const storage = masterKeyStorage(config.database);
+  const configured = config.masterKey.key || config.masterKey.keyFile;
+  if (configured || storage.kind === 'postgres') return loadMasterKeys(config.masterKey, storage);
+  const file = path.join(path.resolve(storage.dataDir), GENERATED_KEY_FILE);
+  if (fs.existsSync(file)) return loadMasterKeys(config.masterKey, storage);
+  return { current: masterKeyFrom(randomBytes(32)), readable: [], generatedAt: file };
 }
 
 /** `a=b,c=d` → Map; a usage error on anything else. */
@@ -291,6 +359,7 @@ async function resolveEvolutionOwner(users: UsersRepository, owner: string | und
 function writeWebhookSecrets(file: string, result: ImportResult, serverUrl: string): void {
   const lines = [
     `# Webhooks of the bots imported from Evolution API (${serverUrl}). Secrets: keep this file private.`,
+    "# Evolution API keeps ONE webhook per instance: set one of its bots' URLs (the import report's notes say which).",
     '# instance\tbot\twebhook URL (set it on the instance, event MESSAGES_UPSERT)',
     ...result.createdBots.map(
       (bot) =>

@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createDefaultRegistry } from '../providers/registry.ts';
 import { planEvolutionImport } from './evolution.plan.ts';
-import type { EvolutionBot, EvolutionSetting, EvolutionSnapshot } from './evolution.reader.ts';
+import type {
+  EvolutionBot,
+  EvolutionRelease,
+  EvolutionSetting,
+  EvolutionSnapshot,
+} from './evolution.reader.ts';
 
 const key = () => 'sk-' + randomBytes(12).toString('hex');
 const token = () => randomBytes(16).toString('hex').toUpperCase();
@@ -13,6 +18,8 @@ const options = {
   serverUrl: 'http://evolution:8080',
   instances: null,
 };
+
+const BEFORE_2_3: EvolutionRelease = { kind: 'before-2.3', latest: '20250225180031_add_nats_integration' };
 
 const unsetSession = {
   expire: null,
@@ -75,6 +82,7 @@ function fiveInstancesOneKey(): { snapshot: EvolutionSnapshot; sharedKey: string
     sharedKey,
     tokens,
     snapshot: {
+      release: BEFORE_2_3,
       instances: tokens.map((value, i) => ({ id: `i${i + 1}`, name: `sales-${i + 1}`, token: value })),
       creds: tokens.map((_, i) => ({
         id: `c${i + 1}`,
@@ -124,6 +132,7 @@ describe('planEvolutionImport', () => {
   it('maps every trigger and session setting, taking unset ones from the instance settings', () => {
     const plan = planEvolutionImport(
       {
+        release: BEFORE_2_3,
         instances: [{ id: 'i1', name: 'shop', token: token() }],
         creds: [{ id: 'c1', name: 'main', apiKey: key(), instanceId: 'i1' }],
         bots: [
@@ -192,6 +201,7 @@ describe('planEvolutionImport', () => {
   it('skips assistant bots with the reason, reports advanced triggers, and wires the fallback bot first', () => {
     const plan = planEvolutionImport(
       {
+        release: BEFORE_2_3,
         instances: [{ id: 'i1', name: 'desk', token: token() }],
         creds: [{ id: 'c1', name: 'main', apiKey: key(), instanceId: 'i1' }],
         bots: [
@@ -237,5 +247,111 @@ describe('planEvolutionImport', () => {
     expect(plan.skipped.map((skip) => `${skip.origin}: ${skip.message}`)).toEqual([
       'instance sales-9: no such instance (--instances)',
     ]);
+  });
+
+  it('imports a "none" trigger as all from Evolution API 2.3 or later, as none before, and says which it saw', () => {
+    const snapshot = (release: EvolutionRelease): EvolutionSnapshot => ({
+      release,
+      instances: [{ id: 'i1', name: 'desk', token: token() }],
+      creds: [{ id: 'c1', name: 'main', apiKey: key(), instanceId: 'i1' }],
+      bots: [
+        bot('n1', 'i1', 'c1', { description: 'Everyone', triggerType: 'none' }),
+        bot('u1', 'i1', 'c1', { description: 'Unset', triggerType: null }),
+      ],
+      settings: [],
+      missingColumns: [],
+    });
+    const triggers = (plan: ReturnType<typeof planEvolutionImport>) =>
+      plan.bots.map((planned) => [planned.input.name, planned.input.trigger?.type]);
+    const notes = (plan: ReturnType<typeof planEvolutionImport>) =>
+      plan.notes.map((note) => `${note.origin}: ${note.message}`).join('\n');
+
+    const recent = planEvolutionImport(
+      snapshot({ kind: 'at-least-2.3', migration: '20250514232744_add_n8n_table' }),
+      options,
+    );
+    expect(triggers(recent)).toEqual([
+      ['desk-everyone', 'all'],
+      ['desk-unset', 'none'],
+    ]);
+    expect(notes(recent)).toContain(
+      'version: Evolution API 2.3 or later (migration 20250514232744_add_n8n_table applied): a bot with trigger "none" answers every message there, so it is imported with trigger all',
+    );
+
+    const older = planEvolutionImport(snapshot(BEFORE_2_3), options);
+    expect(triggers(older)).toEqual([
+      ['desk-everyone', 'none'],
+      ['desk-unset', 'none'],
+    ]);
+    expect(notes(older)).toContain('version: Evolution API before 2.3');
+
+    const unknown = planEvolutionImport(
+      snapshot({ kind: 'unknown', reason: 'it has no _prisma_migrations table' }),
+      options,
+    );
+    expect(triggers(unknown)).toEqual(triggers(older));
+    expect(notes(unknown)).toContain(
+      'the Evolution API version is unknown (it has no _prisma_migrations table): bots with trigger "none" are imported with trigger none; if this was 2.3 or later, they answered every message there: set their trigger to all',
+    );
+  });
+
+  it("keeps the instance's ignoreJids when a bot has its own list, even an empty one", () => {
+    const plan = planEvolutionImport(
+      {
+        release: BEFORE_2_3,
+        instances: [{ id: 'i1', name: 'desk', token: token() }],
+        creds: [{ id: 'c1', name: 'main', apiKey: key(), instanceId: 'i1' }],
+        bots: [
+          bot('a1', 'i1', 'c1', { description: 'Empty', ignoreJids: [] }),
+          bot('a2', 'i1', 'c1', {
+            description: 'Own',
+            ignoreJids: ['5511999990000@s.whatsapp.net', '@g.us'],
+          }),
+          bot('a3', 'i1', 'c1', { description: 'Unset', ignoreJids: null }),
+        ],
+        settings: [setting('i1', { ignoreJids: ['@g.us', '5511888880000@s.whatsapp.net'] })],
+        missingColumns: [],
+      },
+      options,
+    );
+    expect(
+      Object.fromEntries(plan.bots.map((planned) => [planned.input.name, planned.input.ignore])),
+    ).toEqual({
+      'desk-empty': ['*@g.us', '5511888880000@s.whatsapp.net'],
+      'desk-own': ['*@g.us', '5511888880000@s.whatsapp.net', '5511999990000@s.whatsapp.net'],
+      'desk-unset': ['*@g.us', '5511888880000@s.whatsapp.net'],
+    });
+  });
+
+  it('says plainly that an instance has one webhook when it gets several bots, and which URL to set', () => {
+    const plan = planEvolutionImport(
+      {
+        release: BEFORE_2_3,
+        instances: [
+          { id: 'i1', name: 'desk', token: token() },
+          { id: 'i2', name: 'shop', token: token() },
+          { id: 'i3', name: 'solo', token: token() },
+        ],
+        creds: [{ id: 'c1', name: 'main', apiKey: key(), instanceId: 'i1' }],
+        bots: [
+          bot('d1', 'i1', 'c1', { description: 'Help', triggerType: 'keyword', triggerValue: 'help' }),
+          bot('d2', 'i1', 'c1', { description: 'Rest', triggerType: null }),
+          bot('s1', 'i2', 'c1', { description: 'Buy', triggerType: 'keyword', triggerValue: 'buy' }),
+          bot('s2', 'i2', 'c1', { description: 'Sell', triggerType: 'keyword', triggerValue: 'sell' }),
+          bot('o1', 'i3', 'c1', { description: 'Only' }),
+        ],
+        settings: [setting('i1', { openaiIdFallback: 'd2' })],
+        missingColumns: [],
+      },
+      options,
+    );
+    const notes = plan.notes.map((note) => `${note.origin}: ${note.message}`);
+    expect(notes).toContain(
+      "instance desk: Evolution API sends an instance's messages to ONE webhook, and 2 bots were planned for it (desk-rest, desk-help), each with its own URL: set desk-help's URL: what its trigger does not match goes to its fallback bot desk-rest; the others receive nothing",
+    );
+    expect(notes).toContain(
+      "instance shop: Evolution API sends an instance's messages to ONE webhook, and 2 bots were planned for it (shop-buy, shop-sell), each with its own URL: only one of shop-buy, shop-sell can receive messages (with its fallback bot): merge their triggers into one bot, or choose one; the others receive nothing",
+    );
+    expect(notes.filter((note) => note.startsWith('instance solo'))).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import type { UpstreamPolicy } from '../providers/upstream-url-guard.ts';
 import type {
   EvolutionBot,
   EvolutionInstance,
+  EvolutionRelease,
   EvolutionSessionFields,
   EvolutionSetting,
   EvolutionSnapshot,
@@ -16,6 +17,7 @@ import {
   uniqueName,
   type BotInput,
   type ImportPlan,
+  type PlanNote,
   type PlannedBot,
   type PlannedCredential,
 } from './import-plan.ts';
@@ -59,6 +61,7 @@ export function planEvolutionImport(snapshot: EvolutionSnapshot, options: Evolut
       message: `this Evolution API version has no column ${snapshot.missingColumns.join(', ')}: read as unset`,
     });
   }
+  plan.notes.push({ kind: 'source', origin: 'version', message: releaseNote(snapshot.release) });
   if (options.serverUrl !== null) {
     const verdict = checkUpstreamUrl(options.serverUrl, options.policy);
     if (!verdict.ok) {
@@ -133,6 +136,7 @@ export function planEvolutionImport(snapshot: EvolutionSnapshot, options: Evolut
   const settingOf = new Map(snapshot.settings.map((setting) => [setting.instanceId, setting]));
   const botNames = new Set<string>();
   const plannedById = new Map<string, PlannedBot>();
+  const instanceOf = new Map<PlannedBot, string>();
   for (const bot of byInstanceName(snapshot.bots, (row) => `${row.description ?? ''}\u0000${row.id}`)) {
     const instance = instances.get(bot.instanceId);
     if (!instance) continue;
@@ -156,7 +160,7 @@ export function planEvolutionImport(snapshot: EvolutionSnapshot, options: Evolut
       continue;
     }
     const setting = settingOf.get(bot.instanceId);
-    const mapped = mapBot(bot, setting, instance, options.serverUrl);
+    const mapped = mapBot(bot, setting, instance, options.serverUrl, snapshot.release);
     if (!mapped.ok) {
       plan.skipped.push({ kind: 'bot', origin, message: mapped.reason });
       continue;
@@ -181,6 +185,7 @@ export function planEvolutionImport(snapshot: EvolutionSnapshot, options: Evolut
     };
     for (const message of mapped.notes) plan.notes.push({ kind: 'bot', origin: `bot ${name}`, message });
     plannedById.set(bot.id, planned);
+    instanceOf.set(planned, instance.name);
   }
 
   // The instance's fallback bot: every other bot of the instance falls back to it. It is created first.
@@ -205,7 +210,50 @@ export function planEvolutionImport(snapshot: EvolutionSnapshot, options: Evolut
   }
   for (const id of fallbackIds) plan.bots.push(plannedById.get(id)!);
   for (const [id, planned] of plannedById) if (!fallbackIds.has(id)) plan.bots.push(planned);
+  plan.notes.push(...oneWebhookPerInstance(plan.bots, instanceOf));
   return plan;
+}
+
+/**
+ * Evolution API keeps ONE webhook per instance, and Keyway gives each bot its own URL (there is no
+ * per-instance route): of an instance's bots, only the one whose URL is set receives messages, and
+ * through it its fallback bot. Said plainly for every instance with more than one bot.
+ */
+function oneWebhookPerInstance(bots: PlannedBot[], instanceOf: Map<PlannedBot, string>): PlanNote[] {
+  const byInstance = new Map<string, PlannedBot[]>();
+  for (const bot of bots) {
+    const instance = instanceOf.get(bot)!;
+    byInstance.set(instance, [...(byInstance.get(instance) ?? []), bot]);
+  }
+  const notes: PlanNote[] = [];
+  for (const [instance, group] of [...byInstance].sort(([a], [b]) => a.localeCompare(b))) {
+    if (group.length < 2) continue;
+    const names = group.map((bot) => bot.input.name);
+    const fallbacks = new Set(group.map((bot) => bot.fallbackBotName).filter((name) => name !== null));
+    const entries = group.filter((bot) => !fallbacks.has(bot.input.name));
+    const advice =
+      entries.length === 1
+        ? `set ${entries[0]!.input.name}'s URL: what its trigger does not match goes to its fallback bot ${entries[0]!.fallbackBotName ?? ''}`.trimEnd()
+        : `only one of ${entries.map((bot) => bot.input.name).join(', ')} can receive messages (with its fallback bot): merge their triggers into one bot, or choose one`;
+    notes.push({
+      kind: 'source',
+      origin: `instance ${instance}`,
+      message: `Evolution API sends an instance's messages to ONE webhook, and ${names.length} bots were planned for it (${names.join(', ')}), each with its own URL: ${advice}; the others receive nothing`,
+    });
+  }
+  return notes;
+}
+
+/** What the report says about the source's version, and so about its `none` triggers. */
+function releaseNote(release: EvolutionRelease): string {
+  switch (release.kind) {
+    case 'at-least-2.3':
+      return `Evolution API 2.3 or later (migration ${release.migration} applied): a bot with trigger "none" answers every message there, so it is imported with trigger all`;
+    case 'before-2.3':
+      return `Evolution API before 2.3 (last migration ${release.latest ?? 'unknown'}): a bot with trigger "none" starts only explicitly or as a fallback, so it is imported with trigger none`;
+    case 'unknown':
+      return `the Evolution API version is unknown (${release.reason}): bots with trigger "none" are imported with trigger none; if this was 2.3 or later, they answered every message there: set their trigger to all`;
+  }
 }
 
 type MappedBot = { ok: true; input: Omit<BotInput, 'name'>; notes: string[] } | { ok: false; reason: string };
@@ -216,6 +264,7 @@ export function mapBot(
   setting: EvolutionSetting | undefined,
   instance: EvolutionInstance,
   serverUrl: string | null,
+  release: EvolutionRelease,
 ): MappedBot {
   const notes: string[] = [];
   const field = <K extends keyof EvolutionSessionFields>(key: K): EvolutionSessionFields[K] =>
@@ -255,8 +304,13 @@ export function mapBot(
         'its "advanced" trigger has no Keyway equivalent: imported with trigger none (sessions start only when started explicitly); set a keyword or regex trigger',
       );
       break;
+    case 'none':
+      // Since 2.3, Evolution's findBotByTrigger matches `none` with `all`: every message.
+      input.trigger = { type: release.kind === 'at-least-2.3' ? 'all' : 'none' };
+      break;
     default:
-      // Evolution starts an untriggered bot only explicitly (or as the fallback): Keyway's `none`.
+      // An unset trigger matches nothing in any version: the bot starts only explicitly (or as the
+      // fallback), Keyway's `none`.
       input.trigger = { type: 'none' };
   }
 
@@ -266,8 +320,10 @@ export function mapBot(
   if (expire !== null && expire > 0) input.expireMinutes = expire;
   const debounce = field('debounceTime');
   if (debounce !== null && debounce > 0) input.debounceSeconds = debounce;
-  const ignore = field('ignoreJids');
-  if (ignore && ignore.length > 0) input.ignore = ignore.map(ignoreEntry);
+  // Evolution drops a message from the instance's ignoreJids before it looks for a bot, and then
+  // the bot's own list applies too: both lists, not the bot's instead of the instance's.
+  const ignore = [...new Set([...(setting?.ignoreJids ?? []), ...(bot.ignoreJids ?? [])].map(ignoreEntry))];
+  if (ignore.length > 0) input.ignore = ignore;
   input.takeover = {
     pauseOnFromMe: field('stopBotFromMe') ?? false,
     listenFromMe: field('listeningFromMe') ?? false,

@@ -60,7 +60,24 @@ export interface EvolutionSetting extends EvolutionSessionFields {
   speechToText: boolean | null;
 }
 
+/**
+ * Which Evolution API made the database, as far as the importer needs to know: 2.3 changed what a
+ * `none` trigger does (its `findBotByTrigger` matches `all` and `none` alike: every message).
+ */
+export type EvolutionRelease =
+  | { kind: 'at-least-2.3'; migration: string }
+  | { kind: 'before-2.3'; latest: string | null }
+  | { kind: 'unknown'; reason: string };
+
+/**
+ * The migrations Evolution API 2.3.0 added (the N8N and EvoAI integrations), named alike in its
+ * postgresql-migrations and mysql-migrations folders: applied, the database is 2.3 or later.
+ */
+export const EVOLUTION_2_3_MIGRATIONS = ['20250514232744_add_n8n_table', '20250515211815_add_evoai_table'];
+
 export interface EvolutionSnapshot {
+  /** Read from Prisma's `_prisma_migrations`. */
+  release: EvolutionRelease;
   instances: EvolutionInstance[];
   creds: EvolutionCreds[];
   bots: EvolutionBot[];
@@ -179,10 +196,37 @@ export async function readEvolution(source: SourceDatabase): Promise<EvolutionSn
     speechToText: bool(row.speechToText),
     ...sessionFields(row),
   }));
+  const release = await readRelease(source);
   instances.sort((a, b) => a.name.localeCompare(b.name));
   bots.sort((a, b) => a.id.localeCompare(b.id));
   creds.sort((a, b) => a.id.localeCompare(b.id));
-  return { instances, creds, bots, settings, missingColumns };
+  return { release, instances, creds, bots, settings, missingColumns };
+}
+
+/**
+ * The release from Prisma's migration history: a 2.3 migration applied (finished, not rolled back),
+ * or a later one (a database baselined past them), means 2.3 or later.
+ */
+async function readRelease(source: SourceDatabase): Promise<EvolutionRelease> {
+  const table = '_prisma_migrations';
+  const columns = await source.columns(table);
+  if (!columns || !columns.has('migration_name')) {
+    return { kind: 'unknown', reason: `it has no ${table} table` };
+  }
+  const wanted = ['migration_name', 'finished_at', 'rolled_back_at'].filter((column) => columns.has(column));
+  const applied = (await source.rows(table, wanted))
+    .filter((row) => row.finished_at !== null && row.finished_at !== undefined)
+    .filter((row) => row.rolled_back_at === null || row.rolled_back_at === undefined)
+    .map((row) => String(row.migration_name))
+    .sort();
+  if (applied.length === 0) return { kind: 'unknown', reason: `its ${table} lists no applied migration` };
+  const marker = applied.find((name) => EVOLUTION_2_3_MIGRATIONS.includes(name));
+  if (marker) return { kind: 'at-least-2.3', migration: marker };
+  // Timestamps are 14 digits (one early MySQL migration has 13: it sorts first, as it should).
+  const first = EVOLUTION_2_3_MIGRATIONS[0]!.slice(0, 14);
+  const later = applied.find((name) => /^\d{14}_/.test(name) && name.slice(0, 14) >= first);
+  if (later) return { kind: 'at-least-2.3', migration: later };
+  return { kind: 'before-2.3', latest: applied.at(-1) ?? null };
 }
 
 function sessionFields(row: Record<string, unknown>): EvolutionSessionFields {

@@ -102,16 +102,62 @@ function mysqlSchema(withSplit: boolean): string[] {
   ];
 }
 
+/** Prisma's migration history, as `prisma migrate deploy` creates it in each dialect. */
+const MIGRATIONS_PG = `
+  CREATE TABLE "_prisma_migrations" (
+    "id" varchar(36) PRIMARY KEY, "checksum" varchar(64) NOT NULL, "finished_at" timestamptz,
+    "migration_name" varchar(255) NOT NULL, "logs" text, "rolled_back_at" timestamptz,
+    "started_at" timestamptz NOT NULL DEFAULT now(), "applied_steps_count" integer NOT NULL DEFAULT 0);`;
+const MIGRATIONS_MYSQL = `CREATE TABLE \`_prisma_migrations\` (
+    \`id\` VARCHAR(36) NOT NULL, \`checksum\` VARCHAR(64) NOT NULL, \`finished_at\` DATETIME(3) NULL,
+    \`migration_name\` VARCHAR(255) NOT NULL, \`logs\` TEXT NULL, \`rolled_back_at\` DATETIME(3) NULL,
+    \`started_at\` DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3), \`applied_steps_count\` INTEGER UNSIGNED NOT NULL DEFAULT 0,
+    PRIMARY KEY (\`id\`)) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`;
+
+/**
+ * Migration names as Evolution API's prisma folders hold them: up to 2.2.3, and those 2.3.0 added.
+ * Both dialects name these alike.
+ */
+export const EVOLUTION_MIGRATIONS = {
+  before23: [
+    '20240809105427_init',
+    '20241011100803_split_messages_and_time_per_char_integrations',
+    '20250225180031_add_nats_integration',
+  ],
+  from23: [
+    '20250514232744_add_n8n_table',
+    '20250515211815_add_evoai_table',
+    '20250612155048_add_coluns_trypebot_tables',
+  ],
+};
+
+export interface EvolutionFixtureOptions {
+  withSplit?: boolean;
+  /** Applied migration names for `_prisma_migrations`; without them the table is not created. */
+  migrations?: string[];
+}
+
+function migrationRows(names: string[]): Row[] {
+  return names.map((name) => ({
+    id: randomBytes(16).toString('hex').slice(0, 36),
+    checksum: randomBytes(32).toString('hex'),
+    finished_at: '2025-06-20 12:00:00',
+    migration_name: name,
+    applied_steps_count: 1,
+  }));
+}
+
 const TABLES = ['Instance', 'OpenaiCreds', 'OpenaiBot', 'OpenaiSetting'] as const;
 const toColumn = (value: Value) => (Array.isArray(value) ? JSON.stringify(value) : value);
 
 /** The data in a new PostgreSQL database on the test server. */
 export function evolutionPostgres(
   data: EvolutionData,
-  options: { withSplit?: boolean } = {},
+  options: EvolutionFixtureOptions = {},
 ): Promise<SourceFixture> {
-  const inserts = TABLES.flatMap((table) =>
-    data[table].map((row) => {
+  const tables = withMigrations(data, options.migrations);
+  const inserts = Object.entries(tables).flatMap(([table, rows]) =>
+    rows.map((row) => {
       const columns = Object.keys(row);
       return [
         `INSERT INTO "${table}" (${columns.map((column) => `"${column}"`).join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`,
@@ -119,16 +165,18 @@ export function evolutionPostgres(
       ];
     }),
   );
-  return postgresFixture('evo', postgresSchema(options.withSplit ?? true), inserts);
+  const schema = postgresSchema(options.withSplit ?? true) + (options.migrations ? MIGRATIONS_PG : '');
+  return postgresFixture('evo', schema, inserts);
 }
 
 /** The data in a new MariaDB database. */
 export function evolutionMysql(
   data: EvolutionData,
-  options: { withSplit?: boolean } = {},
+  options: EvolutionFixtureOptions = {},
 ): Promise<SourceFixture> {
-  const inserts = TABLES.flatMap((table) =>
-    data[table].map((row): [string, unknown[]] => {
+  const tables = withMigrations(data, options.migrations);
+  const inserts = Object.entries(tables).flatMap(([table, rows]) =>
+    rows.map((row): [string, unknown[]] => {
       const columns = Object.keys(row);
       return [
         `INSERT INTO \`${table}\` (${columns.map((column) => `\`${column}\``).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
@@ -136,7 +184,17 @@ export function evolutionMysql(
       ];
     }),
   );
-  return mysqlFixture('evo', [...mysqlSchema(options.withSplit ?? true), ...inserts]);
+  const schema = [
+    ...mysqlSchema(options.withSplit ?? true),
+    ...(options.migrations ? [MIGRATIONS_MYSQL] : []),
+  ];
+  return mysqlFixture('evo', [...schema, ...inserts]);
+}
+
+function withMigrations(data: EvolutionData, migrations: string[] | undefined): Record<string, Row[]> {
+  const tables: Record<string, Row[]> = Object.fromEntries(TABLES.map((table) => [table, data[table]]));
+  if (migrations) tables._prisma_migrations = migrationRows(migrations);
+  return tables;
 }
 
 /**

@@ -3,7 +3,13 @@ import { planEvolutionImport } from '../../src/importers/evolution.plan.ts';
 import { readEvolution } from '../../src/importers/evolution.reader.ts';
 import { openSourceDatabase } from '../../src/importers/source-database.ts';
 import { createDefaultRegistry } from '../../src/providers/registry.ts';
-import { evolutionMysql, evolutionPostgres, evolutionScenario } from './evolution-fixtures.ts';
+import {
+  EVOLUTION_MIGRATIONS,
+  evolutionMysql,
+  evolutionPostgres,
+  evolutionScenario,
+  type EvolutionData,
+} from './evolution-fixtures.ts';
 import type { SourceFixture } from './source-fixtures.ts';
 
 const options = {
@@ -74,4 +80,63 @@ describe('reading Evolution API databases', () => {
       'no column OpenaiBot.splitMessages, OpenaiBot.timePerChar, OpenaiSetting.splitMessages, OpenaiSetting.timePerChar',
     );
   });
+
+  /**
+   * One instance as Evolution API 2.3 leaves it: a bot with trigger "none" (which 2.3 answers for
+   * every message), its own empty ignoreJids (the manager saves []) and the instance's ['@g.us'].
+   */
+  function instanceWithNoneTrigger(): EvolutionData {
+    const instanceId = 'cinstance0000000000000001';
+    const credsId = 'ccreds00000000000000000001';
+    return {
+      Instance: [{ id: instanceId, name: 'desk', token: 'A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6' }],
+      OpenaiCreds: [{ id: credsId, name: 'main', apiKey: 'sk-' + 'x'.repeat(40), instanceId }],
+      OpenaiBot: [
+        {
+          id: 'cbot00000000000000000000001',
+          description: 'Everyone',
+          botType: 'chatCompletion',
+          model: 'gpt-4o-mini',
+          triggerType: 'none',
+          ignoreJids: [],
+          openaiCredsId: credsId,
+          instanceId,
+        },
+      ],
+      OpenaiSetting: [
+        { id: 'csetting000000000000000001', ignoreJids: ['@g.us'], openaiCredsId: credsId, instanceId },
+      ],
+    };
+  }
+
+  it.each([
+    ['PostgreSQL', evolutionPostgres],
+    ['MariaDB', evolutionMysql],
+  ])(
+    'from %s: tells 2.3 from 2.2 by _prisma_migrations ("none" answers everything since 2.3), and keeps the instance ignoreJids',
+    async (_, make) => {
+      const recent = await make(instanceWithNoneTrigger(), {
+        migrations: [...EVOLUTION_MIGRATIONS.before23, ...EVOLUTION_MIGRATIONS.from23],
+      });
+      fixtures.push(recent);
+      const older = await make(instanceWithNoneTrigger(), { migrations: EVOLUTION_MIGRATIONS.before23 });
+      fixtures.push(older);
+
+      const fromRecent = (await planOf(recent.url)).plan;
+      expect(fromRecent.bots.map((bot) => [bot.input.name, bot.input.trigger, bot.input.ignore])).toEqual([
+        ['desk-everyone', { type: 'all' }, ['*@g.us']],
+      ]);
+      expect(fromRecent.notes.map((note) => note.message)).toContain(
+        'Evolution API 2.3 or later (migration 20250514232744_add_n8n_table applied): a bot with trigger "none" answers every message there, so it is imported with trigger all',
+      );
+
+      const fromOlder = (await planOf(older.url)).plan;
+      expect(fromOlder.bots.map((bot) => [bot.input.trigger, bot.input.ignore])).toEqual([
+        [{ type: 'none' }, ['*@g.us']],
+      ]);
+      expect(fromOlder.notes.map((note) => note.message).join('\n')).toContain(
+        'Evolution API before 2.3 (last migration 20250225180031_add_nats_integration)',
+      );
+    },
+  );
 });
