@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { AuthService } from './auth/auth.service.ts';
 import { registerAuthRoutes } from './auth/auth.routes.ts';
@@ -62,6 +62,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestContext(deps.logger, deps.metrics));
+  app.use(wellFormedPath);
   for (const prefix of ['/api/*', '/v1/*', '/hooks/*']) {
     // Until the schema and the vault are verified, nothing may touch the database.
     app.use(prefix, async (c, next) => {
@@ -106,3 +107,22 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.onError(handleError);
   return app;
 }
+
+/**
+ * A path with a malformed percent escape (`%E0%A4%A`, a lone `%`) is refused here, once, with 400
+ * `invalid_path`: a route that decodes a parameter can then never meet one.
+ */
+const wellFormedPath: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const url = c.req.url;
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  const end = url.indexOf('?', start);
+  const path = url.slice(start, end === -1 ? undefined : end);
+  if (path.includes('%')) {
+    try {
+      decodeURIComponent(path);
+    } catch {
+      return c.json(errorBody(c, 'invalid_path', 'The path holds a malformed percent escape.'), 400);
+    }
+  }
+  return next();
+};

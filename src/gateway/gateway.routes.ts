@@ -4,6 +4,7 @@ import type { Principal } from '../auth/principal.ts';
 import { isDatabaseUnavailable } from '../db/database-unavailable.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import { DATABASE_UNAVAILABLE_MESSAGE } from '../http/errors.ts';
+import { findJsonProblem, MAX_JSON_DEPTH } from '../http/json-shape.ts';
 import type { TokensService } from '../tokens/tokens.service.ts';
 import { GatewayError } from './gateway-error.ts';
 import type { GatewayService } from './gateway.service.ts';
@@ -30,6 +31,11 @@ export function registerGatewayRoutes(
       } catch {
         throw new GatewayError(400, 'The request body is not valid JSON.', { code: 'invalid_json' });
       }
+      // Text with NUL goes to the provider as it is (nothing of it is stored); nesting is bounded.
+      if (findJsonProblem(body, { rejectNul: false }))
+        throw new GatewayError(400, `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`, {
+          code: 'json_too_deep',
+        });
       const parsed = chatRequestSchema.safeParse(body);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;

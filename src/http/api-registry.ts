@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal.ts';
 import { KeywayError } from '../errors.ts';
 import type { AppEnv } from './app-env.ts';
-import { readJson } from './read-json.ts';
+import { findJsonProblem } from './json-shape.ts';
+import { jsonProblemError, readJson } from './read-json.ts';
 
 /** One `/api` operation: how it is called, who may call it, and the schemas that validate it. */
 export interface ApiOperation<Body extends z.ZodType = z.ZodType, Query extends z.ZodType = z.ZodType> {
@@ -60,7 +61,9 @@ export class ApiRegistry {
       if (operation.auth === 'admin' && principal?.role !== 'admin')
         throw new KeywayError('forbidden', 'Only an admin may do this.');
       const body = operation.body ? parseWith(operation.body, await readJson(c), 'body') : undefined;
-      const query = operation.query ? parseWith(operation.query, c.req.query(), 'query') : undefined;
+      const query = operation.query
+        ? parseWith(operation.query, readQuery(c.req.query()), 'query')
+        : undefined;
       return handler({ c, body, query, principal } as never);
     });
   }
@@ -168,6 +171,13 @@ function jsonSchema(schema: z.ZodType): Record<string, unknown> {
     unrepresentable: 'any',
   }) as Record<string, unknown>;
   return rest;
+}
+
+/** The query string's values, refused with 400 `invalid_text` if one holds a NUL character. */
+function readQuery(query: Record<string, string>): Record<string, string> {
+  const problem = findJsonProblem(query, { rejectNul: true });
+  if (problem) throw jsonProblemError(problem);
+  return query;
 }
 
 function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query'): z.infer<S> {

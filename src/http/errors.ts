@@ -12,6 +12,9 @@ import type { AppEnv } from './app-env.ts';
 const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   validation_failed: 400,
   invalid_json: 400,
+  json_too_deep: 400,
+  invalid_text: 400,
+  invalid_path: 400,
   unknown_provider: 400,
   invalid_settings: 400,
   blocked_url: 400,

@@ -6,7 +6,7 @@ import type { AppEnv } from '../http/app-env.ts';
 import type { UsageRecorder } from './usage-recorder.ts';
 import type { UsageRepository } from './usage.repository.ts';
 
-const isoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a day is YYYY-MM-DD');
+const isoDay = z.iso.date({ error: 'a day is a real date written YYYY-MM-DD' });
 
 /** `GET /api/usage`: the caller's usage (admins: everyone's with all=true), grouped one way. */
 export function registerUsageRoutes(
