@@ -170,6 +170,7 @@ export async function assembleKeyway(
       sessions: new SessionsRepository(database.db),
       throttle: new LoginThrottleRepository(database.db),
       settings,
+      trustedProxies: config.trustedProxies,
     }),
     tokens: new TokensService({ repository: new TokensRepository(database.db), changes, audit, logger }),
     credentials,
