@@ -13,7 +13,7 @@ const SETUP_TOKEN_KEY = 'setup.token_hash';
 const SESSION_IDLE_MS = 7 * 24 * 3600_000;
 const SESSION_EXTEND_EVERY_MS = 60_000;
 const THROTTLE_WINDOW_MS = 15 * 60_000;
-/** Password checks per account from one address in a window. */
+/** Failed sign-ins per (account, address) in a window; a check under way counts until it succeeds. */
 const ACCOUNT_ADDRESS_LIMIT = 5;
 /** Failed password checks from one address, whatever the account, in a window. */
 const ADDRESS_LIMIT = 20;
