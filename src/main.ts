@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { KeywayError } from './errors.ts';
 import type { Config } from './config/config.ts';
 import { createApp, type AppServices } from './app.ts';
 import { AuditLogRepository } from './audit/audit-log.repository.ts';
@@ -22,7 +23,7 @@ import { openDatabase, type Database } from './db/database.ts';
 import { prepareSchema } from './db/schema/lifecycle.ts';
 import { schemaContext } from './db/schema/schema-context.ts';
 import { SettingsRepository } from './db/settings.repository.ts';
-import { startHttpServer } from './http/http-server.ts';
+import { startHttpServer, startingUpFetch } from './http/http-server.ts';
 import { Readiness } from './http/readiness.ts';
 import type { Logger } from './observability/logger.ts';
 import { MetricsRegistry } from './observability/metrics.ts';
@@ -177,6 +178,7 @@ export async function assembleKeyway(
       sessions: new SessionsRepository(database.db),
       throttle: new LoginThrottleRepository(database.db),
       settings,
+      trustedProxies: config.trustedProxies,
     }),
     tokens: new TokensService({ repository: new TokensRepository(database.db), changes, audit, logger }),
     credentials,
@@ -256,75 +258,102 @@ export interface RunningKeyway {
 }
 
 /**
- * Starts a node: database → keyway → listen → schema → vault → ready. Throws a `KeywayError`, with
- * nothing left open, when it cannot start.
+ * Starts a node: listen → database → keyway → schema → vault → ready. Throws a `KeywayError`, with
+ * nothing left open, when it cannot start. The port is bound first, so a port in use is reported
+ * before a data directory or a master key is created; until the app exists every request gets 503.
+ * When `stop` fires during start-up, the step under way finishes, everything is closed, and it throws
+ * `startup_interrupted`.
  */
-export async function startKeyway(config: Readonly<Config>, deps: KeywayDeps): Promise<RunningKeyway> {
+export async function startKeyway(
+  config: Readonly<Config>,
+  deps: KeywayDeps,
+  options: { stop?: AbortSignal } = {},
+): Promise<RunningKeyway> {
   const started = performance.now();
   const { logger } = deps;
-  const database = await openDatabase(config.database, {
-    purpose: 'serve',
-    onStaleLock: (message) => logger.warn(message),
-  });
-  logger.info(
-    { database: database.kind, location: database.location },
-    `opened the ${database.kind} database at ${database.location}`,
+  const startingUp = startingUpFetch(deps.version);
+  let keyway: Keyway | undefined;
+  const server = await startHttpServer(
+    (request) => (keyway ? keyway.app.fetch(request) : startingUp(request)),
+    {
+      port: config.port,
+      host: config.host,
+    },
   );
-
-  let keyway: Keyway;
-  let server;
-  try {
-    keyway = await assembleKeyway(database, config, deps);
-    keyway.readiness.markNotReady('verifying the database schema');
-    server = await startHttpServer(keyway.app.fetch, { port: config.port, host: config.host });
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
   logger.info({ url: server.url }, `listening on ${server.url}`);
+  let database: Database | undefined;
 
   const shutdown = async (reason: string) => {
-    keyway.readiness.markNotReady('shutting down');
+    keyway?.readiness.markNotReady('shutting down');
     logger.info({ reason }, 'shutting down: finishing in-flight requests');
     const { forced } = await server.close(config.shutdownTimeoutMs);
     if (forced)
       logger.warn(`in-flight requests did not finish within ${config.shutdownTimeoutMs} ms and were cut off`);
-    await keyway.close();
-    await database.close();
+    await keyway?.close();
+    await database?.close();
     logger.info('stopped');
+  };
+  const checkpoint = () => {
+    if (options.stop?.aborted) {
+      throw new KeywayError(
+        'startup_interrupted',
+        `${String(options.stop.reason)} during start-up: stopped.`,
+      );
+    }
   };
 
   let setupToken: string | null;
   try {
+    checkpoint();
+    const opened = await openDatabase(config.database, {
+      purpose: 'serve',
+      onStaleLock: (message) => logger.warn(message),
+    });
+    database = opened;
+    logger.info(
+      { database: opened.kind, location: opened.location },
+      `opened the ${opened.kind} database at ${opened.location}`,
+    );
+    checkpoint();
+    const assembled = await assembleKeyway(opened, config, deps);
+    assembled.readiness.markNotReady('verifying the database schema');
+    keyway = assembled;
+    checkpoint();
     if (config.migrate === 'off') {
       logger.warn(
         '--migrate off: the database schema is NOT checked. Keyway may fail at any query if it is behind or altered.',
       );
     }
-    const { applied, warnings } = await prepareSchema(schemaContext(database, config, deps), config.migrate);
+    const { applied, warnings } = await prepareSchema(schemaContext(opened, config, deps), config.migrate);
     for (const warning of warnings) logger.warn({ code: warning.code, fix: warning.fix }, warning.message);
     logger.info(
       { applied },
       applied.length > 0 ? `applied ${applied.length} migration(s)` : 'schema is up to date',
     );
-    keyway.readiness.markNotReady('verifying the master key');
-    await keyway.verifyVault();
-    setupToken = await keyway.services.auth.openSetup();
+    checkpoint();
+    assembled.readiness.markNotReady('verifying the master key');
+    await assembled.verifyVault();
+    setupToken = await assembled.services.auth.openSetup();
+    checkpoint();
   } catch (error) {
-    await shutdown('startup failed');
+    await shutdown(
+      error instanceof KeywayError && error.code === 'startup_interrupted' ? error.message : 'startup failed',
+    );
     throw error;
   }
   keyway.readiness.markReady();
   keyway.startBackground();
   if (setupToken) {
     logger.info('no user exists yet: setup is open (the one-time setup command is printed on stderr)');
+    // The password is left empty: a placeholder that passed the password rules would be pasted as is.
     process.stderr.write(
-      `\n  Keyway has no users yet. Create the first admin (the token works once, for this run):\n` +
+      `\n  Keyway has no users yet. Create the first admin (the token works once, for this run),\n` +
+        `  with a password of at least 10 characters between the empty quotes:\n` +
         `    curl -X POST ${server.url}/api/setup -H 'content-type: application/json' \\\n` +
-        `         -d '{"token":"${setupToken}","username":"admin","password":"at least 10 characters"}'\n` +
+        `         -d '{"token":"${setupToken}","username":"admin","password":""}'\n` +
         `  or, with the server stopped: keyway admin create-user --username admin --admin --password-stdin\n\n`,
     );
   }
   logger.info({ ms: Math.round(performance.now() - started) }, `ready on ${server.url}`);
-  return { url: server.url, database, setupToken, shutdown };
+  return { url: server.url, database: database!, setupToken, shutdown };
 }

@@ -1,6 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../../test/support/test-database.ts';
 import { createTestKeyway, type TestKeyway } from '../../test/support/test-keyway.ts';
+import { SettingsRepository } from '../db/settings.repository.ts';
+import { verifyPassword } from '../users/password.ts';
+import { UsersRepository } from '../users/users.repository.ts';
+import { AuthService } from './auth.service.ts';
+import { LoginThrottleRepository } from './login-throttle.repository.ts';
+import { SessionsRepository } from './sessions.repository.ts';
 
 const json = { 'content-type': 'application/json' };
 
@@ -8,18 +14,29 @@ describe.each(BACKENDS)('setup, sign-in and tokens [%s]', (backend) => {
   let harness: TestKeyway;
 
   beforeEach(async () => {
-    harness = await createTestKeyway(backend);
+    // The load balancer in front of this Keyway is 10.0.0.1.
+    harness = await createTestKeyway(backend, { env: { KEYWAY_TRUSTED_PROXIES: '10.0.0.1, fd00::/8' } });
   });
   afterEach(async () => {
     await harness.close();
   });
 
-  async function login(username: string, password: string) {
-    const response = await harness.keyway.app.request('/api/auth/login', {
-      method: 'POST',
-      headers: json,
-      body: JSON.stringify({ username, password }),
-    });
+  /** A sign-in; `from` is the socket's peer address, `forwardedFor` the X-Forwarded-For it sends. */
+  async function login(
+    username: string,
+    password: string,
+    origin: { from?: string; forwardedFor?: string } = {},
+  ) {
+    const response = await harness.keyway.app.request(
+      '/api/auth/login',
+      {
+        method: 'POST',
+        headers: { ...json, ...(origin.forwardedFor ? { 'x-forwarded-for': origin.forwardedFor } : {}) },
+        body: JSON.stringify({ username, password }),
+      },
+      // What @hono/node-server hands the app for a request that came over a socket.
+      origin.from ? { incoming: { socket: { remoteAddress: origin.from } } } : undefined,
+    );
     const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0]!;
     return {
       response,
@@ -114,6 +131,97 @@ describe.each(BACKENDS)('setup, sign-in and tokens [%s]', (backend) => {
     // Another account from the same address is not blocked by erin's failures (the address limit is higher).
     await harness.user('fred');
     expect((await login('fred', 'correct horse battery')).response.status).toBe(200);
+  });
+
+  it('lets at most 5 of 50 concurrent wrong passwords be checked; the owner still signs in from another address', async () => {
+    await harness.user('olga');
+    const attacker = { from: '198.51.100.7' };
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => login('olga', `guess number ${i}`, attacker)),
+    );
+    const statuses = answers.map((answer) => answer.response.status);
+    // A 401 is the answer of a password that was checked; a 429 was refused before any check.
+    expect(statuses.filter((status) => status === 401)).toHaveLength(5);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(45);
+    // Even the right password is refused from the attacking address…
+    const blocked = await login('olga', 'correct horse battery', attacker);
+    expect([blocked.response.status, blocked.body.error.code]).toEqual([429, 'too_many_attempts']);
+    // …but not from the owner's address, which has not failed.
+    expect((await login('OLGA', 'correct horse battery', { from: '203.0.113.9' })).response.status).toBe(200);
+  });
+
+  it('checks at most 5 passwords (scrypt runs) for 50 concurrent attempts, across nodes sharing the database', async () => {
+    await harness.user('petra');
+    let checks = 0;
+    // Two services over one database: two nodes.
+    const nodes = [0, 1].map(
+      () =>
+        new AuthService({
+          users: new UsersRepository(harness.database.db),
+          usersService: harness.keyway.services.users,
+          sessions: new SessionsRepository(harness.database.db),
+          throttle: new LoginThrottleRepository(harness.database.db),
+          settings: new SettingsRepository(harness.database.db),
+          verifyPassword: (password, stored) => {
+            checks++;
+            return verifyPassword(password, stored);
+          },
+        }),
+    );
+    const origin = { peer: '192.0.2.50', forwardedFor: undefined };
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) =>
+        nodes[i % 2]!.login({ username: 'petra', password: `wrong ${i}`, origin }),
+      ),
+    );
+    expect(checks).toBe(5);
+    const codes = outcomes.map((outcome) => (outcome.status === 'rejected' ? outcome.reason.code : 'ok'));
+    expect(codes.filter((code) => code === 'invalid_login')).toHaveLength(5);
+    expect(codes.filter((code) => code === 'too_many_attempts')).toHaveLength(45);
+  });
+
+  it('limits failures per address across accounts (20); a success does not count', async () => {
+    await harness.user('quinn');
+    const sprayer = { from: '198.51.100.20' };
+    for (let i = 0; i < 4; i++)
+      expect((await login('quinn', `wrong ${i}`, sprayer)).response.status).toBe(401);
+    // A success does not count towards the address's limit, and clears the account's failures there.
+    expect((await login('quinn', 'correct horse battery', sprayer)).response.status).toBe(200);
+    for (let i = 0; i < 16; i++)
+      expect((await login(`nobody${i}`, 'wrong password', sprayer)).response.status).toBe(401);
+    const refused = await login('someone-else', 'wrong password', sprayer);
+    expect([refused.response.status, refused.body.error.code]).toEqual([429, 'too_many_attempts']);
+    expect(Number(refused.response.headers.get('retry-after'))).toBeGreaterThan(60);
+    expect((await login('quinn', 'correct horse battery', sprayer)).response.status).toBe(429);
+    expect((await login('quinn', 'correct horse battery', { from: '198.51.100.21' })).response.status).toBe(
+      200,
+    );
+  });
+
+  it('believes X-Forwarded-For only from a trusted proxy, and only its right-most untrusted address', async () => {
+    await harness.user('rita');
+    // Straight from the internet: a made-up X-Forwarded-For on every try does not make a fresh address.
+    for (let i = 0; i < 5; i++) {
+      const spoofed = { from: '198.51.100.30', forwardedFor: `203.0.113.${i}` };
+      expect((await login('rita', `wrong ${i}`, spoofed)).response.status).toBe(401);
+    }
+    expect(
+      (await login('rita', 'wrong', { from: '198.51.100.30', forwardedFor: '203.0.113.99' })).response.status,
+    ).toBe(429);
+
+    // Through the trusted proxy: the client is the address the proxy appended, whatever the client
+    // wrote further left.
+    const viaProxy = (claimed: string) => ({ from: '10.0.0.1', forwardedFor: `${claimed}, 192.0.2.77` });
+    for (let i = 0; i < 5; i++)
+      expect((await login('rita', `wrong ${i}`, viaProxy(`203.0.113.${i}`))).response.status).toBe(401);
+    expect((await login('rita', 'correct horse battery', viaProxy('203.0.113.200'))).response.status).toBe(
+      429,
+    );
+    // Another client behind the same proxy is not blocked.
+    expect(
+      (await login('rita', 'correct horse battery', { from: '10.0.0.1', forwardedFor: '192.0.2.78' }))
+        .response.status,
+    ).toBe(200);
   });
 
   it('shows a token once, stores only its hash, and stops it at once when revoked', async () => {

@@ -73,7 +73,10 @@ export function registerAuthRoutes(app: Hono<AppEnv>, api: ApiRegistry, auth: Au
       response: meSchema,
     },
     async ({ c, body }) => {
-      const signedIn = await auth.login({ ...body, address: clientAddress(c) });
+      const signedIn = await auth.login({
+        ...body,
+        origin: { peer: peerAddress(c), forwardedFor: c.req.header('x-forwarded-for') },
+      });
       setCookie(c, SESSION_COOKIE, signedIn.sessionToken, {
         httpOnly: true,
         sameSite: 'Lax',
@@ -122,12 +125,12 @@ export function registerAuthRoutes(app: Hono<AppEnv>, api: ApiRegistry, auth: Au
   );
 }
 
-/** The peer address (no proxy header is trusted: a client could set it to dodge the throttle). */
-function clientAddress(c: Context<AppEnv>): string {
+/** The socket's peer; undefined when the app is called in-process, without a socket. */
+function peerAddress(c: Context<AppEnv>): string | undefined {
   try {
-    return getConnInfo(c).remote.address ?? 'unknown';
+    return getConnInfo(c).remote.address;
   } catch {
-    return 'unknown';
+    return undefined;
   }
 }
 

@@ -4,6 +4,7 @@ import { KeywayError } from '../errors.ts';
 import { UNKNOWN_USER_HASH, verifyPassword } from '../users/password.ts';
 import type { UsersRepository } from '../users/users.repository.ts';
 import { checkPassword, toUserView, type UsersService, type UserView } from '../users/users.service.ts';
+import { resolveClientAddress, throttleBucket, TrustedProxies } from './client-address.ts';
 import type { LoginThrottleRepository } from './login-throttle.repository.ts';
 import type { Principal } from './principal.ts';
 import type { SessionsRepository } from './sessions.repository.ts';
@@ -12,9 +13,10 @@ const SETUP_TOKEN_KEY = 'setup.token_hash';
 const SESSION_IDLE_MS = 7 * 24 * 3600_000;
 const SESSION_EXTEND_EVERY_MS = 60_000;
 const THROTTLE_WINDOW_MS = 15 * 60_000;
-const ACCOUNT_LIMIT = 5;
+/** Failed sign-ins per (account, address) in a window; a check under way counts until it succeeds. */
+const ACCOUNT_ADDRESS_LIMIT = 5;
+/** Failed password checks from one address, whatever the account, in a window. */
 const ADDRESS_LIMIT = 20;
-const BLOCK_MS = 15 * 60_000;
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
@@ -26,9 +28,19 @@ export interface SignedIn {
   expiresAt: Date;
 }
 
+/** Where a sign-in came from, as the socket and the proxy header say; the service decides which to believe. */
+export interface SignInOrigin {
+  peer: string | undefined;
+  forwardedFor: string | undefined;
+}
+
 /**
- * Sign-in for people: the one-time setup, password login with throttling per account and per
- * address (shared by every node), and server-side sessions that can be revoked.
+ * Sign-in for people: the one-time setup, password login with throttling per (account, address) and
+ * per address (shared by every node), and server-side sessions that can be revoked.
+ *
+ * There is deliberately no account-wide lock: it would let anyone lock any user out by failing on
+ * purpose from a few addresses. An account's owner can always sign in from an address that has not
+ * failed; each attacking address gets 5 checks per account and 20 in all per 15 minutes.
  */
 export class AuthService {
   readonly #users: UsersRepository;
@@ -36,6 +48,8 @@ export class AuthService {
   readonly #sessions: SessionsRepository;
   readonly #throttle: LoginThrottleRepository;
   readonly #settings: SettingsRepository;
+  readonly #trustedProxies: TrustedProxies;
+  readonly #verifyPassword: typeof verifyPassword;
 
   constructor(deps: {
     users: UsersRepository;
@@ -43,12 +57,18 @@ export class AuthService {
     sessions: SessionsRepository;
     throttle: LoginThrottleRepository;
     settings: SettingsRepository;
+    /** Proxies whose X-Forwarded-For is believed (none by default). */
+    trustedProxies?: readonly string[];
+    /** The password check; tests count its calls. */
+    verifyPassword?: typeof verifyPassword;
   }) {
     this.#users = deps.users;
     this.#usersService = deps.usersService;
     this.#sessions = deps.sessions;
     this.#throttle = deps.throttle;
     this.#settings = deps.settings;
+    this.#trustedProxies = new TrustedProxies(deps.trustedProxies ?? []);
+    this.#verifyPassword = deps.verifyPassword ?? verifyPassword;
   }
 
   /**
@@ -86,41 +106,51 @@ export class AuthService {
     return this.#usersService.createUnchecked({ ...input, role: 'admin' }, null);
   }
 
-  async login(input: { username: string; password: string; address: string }): Promise<SignedIn> {
+  /**
+   * Checks a password and opens a session. Each attempt is reserved in the database before the
+   * password is checked, so concurrent guesses cannot outrun the limit; a success gives its
+   * reservation back.
+   */
+  async login(input: { username: string; password: string; origin: SignInOrigin }): Promise<SignedIn> {
     const now = new Date();
-    const keys = [`user:${input.username.toLowerCase()}`, `addr:${input.address}`];
-    const blocked = await this.#throttle.blockedUntil(keys, now);
-    if (blocked) {
-      throw new KeywayError('too_many_attempts', 'Too many failed sign-ins. Try again later.', {
-        details: { retryAfterSeconds: Math.ceil((blocked.getTime() - now.getTime()) / 1000) },
-      });
+    const address = throttleBucket(resolveClientAddress(input.origin, this.#trustedProxies));
+    // The address never holds a space, so `address username` cannot be read two ways.
+    const accountKey = `account:${address} ${input.username.toLowerCase()}`;
+    const addressKey = `address:${address}`;
+    await this.#reserve(accountKey, ACCOUNT_ADDRESS_LIMIT, now);
+    try {
+      await this.#reserve(addressKey, ADDRESS_LIMIT, now);
+    } catch (error) {
+      await this.#throttle.release(accountKey);
+      throw error;
     }
     const user = await this.#users.findCredentials(input.username);
     // Verify against a dummy hash for unknown users, so the answer takes as long either way.
-    const valid = await verifyPassword(input.password, user?.passwordHash ?? UNKNOWN_USER_HASH);
+    const valid = await this.#verifyPassword(input.password, user?.passwordHash ?? UNKNOWN_USER_HASH);
     if (!user || !valid || user.disabledAt) {
-      await this.#throttle.recordFailure(keys[0]!, {
-        now,
-        windowMs: THROTTLE_WINDOW_MS,
-        limit: ACCOUNT_LIMIT,
-        blockMs: BLOCK_MS,
-      });
-      await this.#throttle.recordFailure(keys[1]!, {
-        now,
-        windowMs: THROTTLE_WINDOW_MS,
-        limit: ADDRESS_LIMIT,
-        blockMs: BLOCK_MS,
-      });
+      // The reservations stay: they are this failure's count.
       throw new KeywayError('invalid_login', 'Wrong username or password.');
     }
-    await this.#throttle.clear(keys[0]!);
+    await this.#throttle.clear(accountKey);
+    await this.#throttle.release(addressKey);
     const sessionToken = randomBytes(32).toString('base64url');
     const csrfToken = randomBytes(24).toString('base64url');
     const expiresAt = new Date(now.getTime() + SESSION_IDLE_MS);
     await this.#sessions.insert({ id: sha256(sessionToken), userId: user.id, csrfToken, expiresAt });
-    // Expired sessions are refused when presented; sign-in is a rare moment to also sweep them away.
+    // Expired sessions and throttle counts are refused or ignored when met; sign-in is a rare moment
+    // to also sweep them away.
     await this.#sessions.deleteExpired(now);
+    await this.#throttle.deleteExpired(new Date(now.getTime() - THROTTLE_WINDOW_MS));
     return { sessionToken, csrfToken, user: toUserView(user), expiresAt };
+  }
+
+  async #reserve(key: string, limit: number, now: Date): Promise<void> {
+    const reservation = await this.#throttle.reserve(key, { now, windowMs: THROTTLE_WINDOW_MS, limit });
+    if (!reservation.granted) {
+      throw new KeywayError('too_many_attempts', 'Too many failed sign-ins. Try again later.', {
+        details: { retryAfterSeconds: Math.max(1, Math.ceil(reservation.retryAfterMs / 1000)) },
+      });
+    }
   }
 
   async logout(principal: Principal): Promise<void> {

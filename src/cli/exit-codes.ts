@@ -13,6 +13,7 @@ export const EXIT_CODES = {
   database_open_failed: 10,
   data_dir_locked: 11,
   migration_lock_timeout: 12,
+  port_in_use: 13,
   schema_behind: 20,
   schema_ahead: 21,
   checksum_mismatch: 22,

@@ -36,13 +36,20 @@ Database: the embedded database in --data (KEYWAY_DATA_DIR, default ./data), or 
 with --database-url (DATABASE_URL). Flags override environment variables.
 `;
 
-/** Runs one command line and returns the exit code; failures are printed as facts and a fix, never a stack. */
-export async function runCli(argv: string[], io: CliIO): Promise<number> {
+/**
+ * Runs one command line and returns the exit code; failures are printed as facts and a fix, never a
+ * stack. `stop`: what ends `serve` (bin/keyway passes one that SIGTERM and SIGINT fire).
+ */
+export async function runCli(
+  argv: string[],
+  io: CliIO,
+  options: { stop?: AbortSignal } = {},
+): Promise<number> {
   const [command, ...args] = argv;
   try {
     switch (command) {
       case 'serve':
-        return await serveCommand(args, io);
+        return await serveCommand(args, io, options.stop);
       case 'migrate':
         return await migrateCommand(args, io);
       case 'doctor':

@@ -9,8 +9,12 @@ import { DATABASE_FLAGS, parseFlags, type CliIO } from './common.ts';
 const USAGE =
   'keyway serve [--port 3000] [--host 127.0.0.1] [--data ./data] [--database-url URL] [--migrate auto|check|off]';
 
-/** `keyway serve`: runs until SIGTERM or SIGINT, then stops gracefully and resolves with the exit code. */
-export async function serveCommand(args: string[], io: CliIO): Promise<number> {
+/**
+ * `keyway serve`: runs until `stop` fires (SIGTERM or SIGINT), then stops gracefully and resolves
+ * with the exit code: 0 for a stop asked for, during start-up too. `bin/keyway` passes a `stop` it
+ * listens for before any module loads; without one, the handlers are installed here.
+ */
+export async function serveCommand(args: string[], io: CliIO, stop = stopOnSignals()): Promise<number> {
   const { values, positionals } = parseFlags(
     args,
     { ...DATABASE_FLAGS, port: { type: 'string' }, host: { type: 'string' }, migrate: { type: 'string' } },
@@ -21,24 +25,35 @@ export async function serveCommand(args: string[], io: CliIO): Promise<number> {
   const config = loadConfig(values, io.env);
   const redactor = new SecretRedactor();
   const logger = createLogger({ level: config.logLevel, redactor, base: { version: appVersion() } });
-  const keyway = await startKeyway(config, { logger, redactor, version: appVersion() });
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn(`${signal} again: exiting without waiting`);
-        process.exit(1);
-      }
-      stopping = true;
-      keyway.shutdown(signal).then(
-        () => resolve(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  let keyway;
+  try {
+    keyway = await startKeyway(config, { logger, redactor, version: appVersion() }, { stop });
+  } catch (error) {
+    if (error instanceof KeywayError && error.code === 'startup_interrupted') return 0;
+    throw error;
+  }
+  if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
+  try {
+    await keyway.shutdown(String(stop.reason));
+    return 0;
+  } catch (error) {
+    logger.error({ err: error }, 'shutdown failed');
+    return 1;
+  }
+}
+
+/**
+ * Fires on the first SIGTERM or SIGINT; a second one exits at once (the data-directory lock is still
+ * released, by its exit handler). `bin/keyway` does the same in plain JavaScript, before loading.
+ */
+export function stopOnSignals(): AbortSignal {
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!stop.signal.aborted) return stop.abort(signal);
+    process.stderr.write(`keyway: ${signal} again: exiting without waiting\n`);
+    process.exit(1);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return stop.signal;
 }

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseProxyList } from '../auth/client-address.ts';
 import { KeywayError } from '../errors.ts';
 import type { DatabaseTarget } from '../db/database.ts';
 import type { MigrateMode } from '../db/schema/lifecycle.ts';
@@ -28,6 +29,11 @@ export interface Config {
   upstream: UpstreamPolicy;
   /** The built web app served at `/` (`web/dist` of this package unless KEYWAY_WEB_DIR says otherwise). */
   webDir: string;
+  /**
+   * Proxies (addresses and CIDR ranges) whose `X-Forwarded-For` names the client; none by default,
+   * when the socket's peer is the client.
+   */
+  trustedProxies: readonly string[];
   /** Calls to providers: timeouts and retries. */
   gateway: { connectTimeoutMs: number; firstByteTimeoutMs: number; idleTimeoutMs: number; retries: number };
 }
@@ -104,6 +110,18 @@ const schema = z.object({
   firstByteTimeoutMs: secondsFraction('KEYWAY_UPSTREAM_FIRST_BYTE_TIMEOUT', 3600).default(120_000),
   idleTimeoutMs: secondsFraction('KEYWAY_UPSTREAM_IDLE_TIMEOUT', 3600).default(120_000),
   retries: integer('KEYWAY_UPSTREAM_RETRIES', 0, 10).default(2),
+  trustedProxies: z
+    .string()
+    .default('')
+    .transform((text, ctx) => {
+      const parsed = parseProxyList(text);
+      if ('entries' in parsed) return parsed.entries;
+      ctx.addIssue({
+        code: 'custom',
+        message: `KEYWAY_TRUSTED_PROXIES must list IP addresses or CIDR ranges, separated by commas ("${parsed.invalid}" is neither)`,
+      });
+      return z.NEVER;
+    }),
 });
 
 /** Parses flags over environment variables; throws `invalid_config` naming the setting and the rule. */
@@ -129,6 +147,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     firstByteTimeoutMs: pick(env.KEYWAY_UPSTREAM_FIRST_BYTE_TIMEOUT),
     idleTimeoutMs: pick(env.KEYWAY_UPSTREAM_IDLE_TIMEOUT),
     retries: pick(env.KEYWAY_UPSTREAM_RETRIES),
+    trustedProxies: pick(env.KEYWAY_TRUSTED_PROXIES),
   });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => issue.message);
@@ -160,6 +179,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
       allowPrivate: value.allowPrivate,
     },
     webDir: value.webDir,
+    trustedProxies: Object.freeze(value.trustedProxies),
     gateway: {
       connectTimeoutMs: value.connectTimeoutMs,
       firstByteTimeoutMs: value.firstByteTimeoutMs,

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
+import { KeywayError } from '../errors.ts';
 
 export interface RunningHttpServer {
   /** `http://host:port`, with the port actually bound (for `--port 0`). */
@@ -12,16 +13,20 @@ export interface RunningHttpServer {
   close(timeoutMs: number): Promise<{ forced: boolean }>;
 }
 
-/** Listens with the app's fetch handler; resolves once the port is bound. */
+/**
+ * Listens with the app's fetch handler; resolves once the port is bound. A port that cannot be bound
+ * is a `port_in_use` (or `invalid_config`) error naming the flag to change.
+ */
 export function startHttpServer(
   fetch: (request: Request) => Response | Promise<Response>,
   options: { port: number; host: string },
 ): Promise<RunningHttpServer> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, port: options.port, hostname: options.host }) as Server;
-    server.once('error', reject);
+    const failed = (error: NodeJS.ErrnoException) => reject(listenError(error, options));
+    server.once('error', failed);
     server.once('listening', () => {
-      server.off('error', reject);
+      server.off('error', failed);
       const address = server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       resolve({
@@ -30,6 +35,43 @@ export function startHttpServer(
       });
     });
   });
+}
+
+/**
+ * Answers while the node starts, before the app exists: the process is up (`/healthz`), nothing else
+ * is ready yet. Listening this early is what lets a port in use be reported before anything is created.
+ */
+export function startingUpFetch(version: string): (request: Request) => Response {
+  return (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === '/healthz') return Response.json({ status: 'ok', version });
+    if (path === '/readyz')
+      return Response.json({ status: 'not_ready', reason: 'starting' }, { status: 503 });
+    return Response.json(
+      { error: { code: 'not_ready', message: 'Keyway is not ready: starting.' } },
+      { status: 503, headers: { 'retry-after': '1' } },
+    );
+  };
+}
+
+function listenError(error: NodeJS.ErrnoException, options: { port: number; host: string }): unknown {
+  const where = `${options.host}:${options.port}`;
+  if (error.code === 'EADDRINUSE') {
+    return new KeywayError('port_in_use', `Port ${options.port} on ${options.host} is already in use.`, {
+      fix: 'Stop the process that holds it, or choose another port with --port (or PORT); --port 0 picks a free one.',
+      cause: error,
+    });
+  }
+  if (error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') {
+    return new KeywayError(
+      'invalid_config',
+      error.code === 'EACCES'
+        ? `Not allowed to listen on ${where}: ports below 1024 need privileges.`
+        : `Cannot listen on ${where}: ${options.host} is not an address of this machine.`,
+      { fix: 'Choose another --port (or PORT) or --host (or HOST).', cause: error },
+    );
+  }
+  return error;
 }
 
 function closeGracefully(server: Server, timeoutMs: number): Promise<{ forced: boolean }> {

@@ -97,9 +97,33 @@ export class Cipher {
   }
 }
 
-/** `sk-…AbCd`: enough to recognise a key, never enough to use it. */
+/**
+ * Prefixes that every key of a provider starts with: public, so showing one tells nothing about the
+ * key. Longest first, so `sk-proj-` wins over `sk-`.
+ */
+const PUBLIC_KEY_PREFIXES = [
+  'sk-svcacct-',
+  'sk-admin-',
+  'sk-proj-',
+  'sk-ant-',
+  'sk-or-',
+  'pplx-',
+  'gsk_',
+  'xai-',
+  'AIza',
+  'sk-',
+];
+/** Below this many characters (not counting a public prefix) a hint shows nothing at all. */
+const HINT_MIN_LENGTH = 16;
+const HINT_TAIL = 4;
+
+/**
+ * `sk-…AbCd`: enough to tell keys apart, never enough to use or guess one. A known public prefix, then
+ * at most the last 4 characters, and none at all when the rest is shorter than 16 characters (a short
+ * secret such as a password would be mostly shown otherwise).
+ */
 export function hintFor(secret: string): string {
-  if (secret.length < 12) return '…' + secret.slice(-2);
-  const prefix = /^[A-Za-z]+[-_](?:[a-z]+[-_])?/.exec(secret)?.[0] ?? '';
-  return `${prefix.slice(0, 8)}…${secret.slice(-4)}`;
+  const prefix = PUBLIC_KEY_PREFIXES.find((candidate) => secret.startsWith(candidate)) ?? '';
+  const rest = secret.slice(prefix.length);
+  return rest.length < HINT_MIN_LENGTH ? '…' : `${prefix}…${rest.slice(-HINT_TAIL)}`;
 }

@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LOCK_FILE } from '../src/db/data-dir-lock.ts';
+import { ProcessPool, type KeywayProcess } from './support/keyway-process.ts';
+import { BACKENDS, createTestDatabase, type TestDatabaseTarget } from './support/test-database.ts';
+
+/** Sends `signal` the moment the server writes a log line matching `pattern` (not at the next poll). */
+function signalOn(server: KeywayProcess, pattern: RegExp, signal: NodeJS.Signals): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onData = () => {
+      if (!server.logs().some((line) => pattern.test(String(line.msg)))) return;
+      server.child.stdout!.off('data', onData);
+      server.kill(signal);
+      resolve();
+    };
+    server.child.stdout!.on('data', onData);
+    void server.exited.then(() =>
+      reject(new Error(`exited before ${pattern}:\n${server.stdout}\n${server.stderr}`)),
+    );
+  });
+}
+
+const POINTS = [
+  { when: 'as soon as it listens, before the database is open', log: /^listening on /, signal: 'SIGTERM' },
+  { when: 'while migrations run', log: /^applying migration /, signal: 'SIGINT' },
+  { when: 'right after ready', log: /^ready on /, signal: 'SIGTERM' },
+] as const;
+
+describe.each(BACKENDS)('a stop signal at any moment of start-up [%s]', (backend) => {
+  let target: TestDatabaseTarget;
+  let pool: ProcessPool;
+
+  beforeEach(async () => {
+    target = await createTestDatabase(backend);
+    pool = new ProcessPool();
+  });
+  afterEach(async () => {
+    await pool.stopAll();
+    await target.dispose();
+  });
+
+  it.each(POINTS)('$signal $when: exit 0, nothing left behind, the next start is clean', async (point) => {
+    const server = pool.serve(target.flags, target.env);
+    await signalOn(server, point.log, point.signal);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.logs().at(-1)?.msg).toBe('stopped');
+    if (point.log.source.startsWith('^listening') && backend === 'embedded') {
+      // Opening PGlite takes a while: the stop came before any migration ran.
+      expect(server.logs().some((line) => /^applying migration/.test(String(line.msg)))).toBe(false);
+    }
+    if (target.target.kind === 'embedded') {
+      expect(fs.existsSync(path.join(target.target.dataDir, LOCK_FILE))).toBe(false);
+    }
+
+    const next = pool.serve(target.flags, target.env);
+    await next.ready();
+    expect(next.stdout + next.stderr).not.toMatch(/stale|unreadable lock/i);
+    next.kill('SIGTERM');
+    expect(await next.exited).toEqual({ code: 0, signal: null });
+  });
+});
