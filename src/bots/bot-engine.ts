@@ -3,11 +3,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.ts';
 import type { BotChannel } from '../db/tables.ts';
-import { KeywayError } from '../errors.ts';
+import { KeywayError, messageOf } from '../errors.ts';
 import { GatewayError } from '../gateway/gateway-error.ts';
 import type { GatewayService } from '../gateway/gateway.service.ts';
 import type { BotQueueRepository, InboxMessage } from './bot-queue.repository.ts';
-import { isExpired, isFinishKeyword, mergeBurst, splitReply } from './bot-rules.ts';
+import { isExpired, isFinishKeyword, mergeBurst, splitReply, withoutNul } from './bot-rules.ts';
 import type { BotSessionsRepository, SessionRecord } from './bots.repository.ts';
 import { routeOf, withBot, type BotsService, type LoadedBot } from './bots.service.ts';
 
@@ -50,7 +50,9 @@ class TurnAbandoned extends Error {
   }
 }
 
-type Turn = { kind: 'busy' | 'empty' | 'not_due' } | { kind: 'done'; handled: number[]; outcome: BotOutcome };
+type Turn =
+  | { kind: 'busy' | 'empty' | 'not_due' | 'failed' }
+  | { kind: 'done'; handled: number[]; outcome: BotOutcome };
 
 /**
  * A contact's turn is leased for a minute and renewed every 20 s while it runs: a node that dies
@@ -63,6 +65,19 @@ const TURN_MAX_MS = 170_000;
 /** The sweep only catches turns whose receiving node went away; local timers answer on time. */
 const SWEEP_INTERVAL_MS = 5_000;
 const MAX_FALLBACK_DEPTH = 3;
+/**
+ * A turn that throws (its reply could not be stored, say) is retried, but not forever: every retry
+ * is a paid provider call. After this many failures in a row the contact gets the bot's failure text.
+ */
+export const MAX_TURN_FAILURES = 3;
+const MAX_TURN_BACKOFF_MS = 5 * 60_000;
+
+/**
+ * The wait after the `failures`-th failed turn in a row: 1 s, 4 s, then none (the next turn sends the
+ * failure text without calling the provider); should even that fail, 64 s, 256 s, then 5 minutes.
+ */
+export const turnRetryDelayMs = (failures: number) =>
+  failures === MAX_TURN_FAILURES ? 0 : Math.min(MAX_TURN_BACKOFF_MS, 1_000 * 4 ** (failures - 1));
 
 /**
  * Answers contacts. Every inbound message is first stored (the inbox), so what was acknowledged is
@@ -126,7 +141,8 @@ export class BotEngine {
    * The HTTP channel: stores the message, waits for its debounce window, answers and returns the
    * replies. The last message of a burst gets the reply; earlier ones answer `debounced`.
    */
-  async converse(bot: LoadedBot, message: InboundMessage): Promise<BotOutcome> {
+  async converse(bot: LoadedBot, inbound: InboundMessage): Promise<BotOutcome> {
+    const message = storable(inbound);
     const early = await this.#screen(bot, message);
     if (early) return early;
     const received = await this.#receive(bot, message, 'http');
@@ -156,9 +172,10 @@ export class BotEngine {
    */
   async accept(
     bot: LoadedBot,
-    message: InboundMessage,
+    inbound: InboundMessage,
     channel: 'webhook' | 'evolution',
   ): Promise<BotOutcome> {
+    const message = storable(inbound);
     const early = await this.#screen(bot, message);
     if (early) return early;
     const received = await this.#receive(bot, message, channel);
@@ -218,7 +235,13 @@ export class BotEngine {
     try {
       for (const { botId, contact } of await this.#queue.dueContacts(20)) {
         if (this.#stopped) break;
-        await this.#track(this.#runTurn(botId, contact));
+        try {
+          await this.#track(this.#runTurn(botId, contact));
+        } catch (error) {
+          // One contact's trouble does not hold up the others.
+          if (error instanceof TurnAbandoned) return;
+          this.#logger.warn({ botId, reason: messageOf(error) }, 'bot sweep could not run a turn');
+        }
       }
     } catch (error) {
       if (error instanceof TurnAbandoned) return;
@@ -234,55 +257,102 @@ export class BotEngine {
     return work;
   }
 
-  /** One turn of (bot, contact): everything unhandled, once the last window closed, by one node. */
+  /**
+   * One turn of (bot, contact): everything unhandled, once the last window closed, by one node. A
+   * turn that fails is counted and retried after a backoff (`turnRetryDelayMs`); after
+   * `MAX_TURN_FAILURES` the messages are answered with the bot's failure text, without a provider call.
+   */
   async #runTurn(botId: string, contact: string): Promise<Turn> {
-    if (!(await this.#queue.claimTurn(botId, contact, TURN_LEASE_MS))) return { kind: 'busy' };
+    const claimed = await this.#queue.claimTurn(botId, contact, TURN_LEASE_MS);
+    if (!claimed) return { kind: 'busy' };
     const renew = setInterval(() => {
       this.#queue
         .renewTurn(botId, contact, TURN_LEASE_MS)
         .catch((error: unknown) => this.#logger.warn({ err: error, botId }, 'could not renew a bot turn'));
     }, TURN_RENEW_MS);
     renew.unref();
+    let retry: { inMs: number } | undefined;
     try {
       const { messages, due } = await this.#queue.pending(botId, contact);
       if (messages.length === 0) return { kind: 'empty' };
       if (!due) return { kind: 'not_due' };
-      const handled = messages.map((message) => message.id);
-      const bot = await this.#bots.loadById(botId);
-      if (!bot) {
-        await this.#queue.finishTurn(handled, []);
-        return { kind: 'empty' };
+      try {
+        return await this.#turn(botId, contact, messages, claimed.failures >= MAX_TURN_FAILURES);
+      } catch (error) {
+        if (error instanceof TurnAbandoned) throw error;
+        const failures = claimed.failures + 1;
+        const inMs = turnRetryDelayMs(failures);
+        await this.#queue.failTurn(botId, contact, inMs);
+        // The reason without the error's other fields: a database error can quote the row (a message).
+        this.#logger.error(
+          {
+            botId,
+            failures,
+            retryInMs: inMs,
+            code: (error as { code?: unknown }).code,
+            reason: messageOf(error),
+          },
+          'bot turn failed',
+        );
+        // The HTTP channel's caller is waiting and runs the retry itself, to get its reply.
+        if (messages.at(-1)!.channel !== 'http') retry = { inMs };
+        return { kind: 'failed' };
       }
-      const outcome = await this.#answer(bot, messages, { forced: false, depth: 0 });
-      const channel = messages.at(-1)!.channel;
-      const parts = outcome.replies;
-      const delayMs = bot.behaviour.split.enabled ? bot.behaviour.split.delayMs : 0;
-      const queued =
-        channel === 'http'
-          ? []
-          : parts.map((text, index) => ({
-              botId,
-              contact,
-              channel,
-              delayMs: index * delayMs,
-              payload: {
-                type: 'bot.reply',
-                botId,
-                botName: bot.record.name,
-                contact,
-                sessionId: outcome.session?.id ?? null,
-                text,
-                part: index + 1,
-                parts: parts.length,
-              },
-            }));
-      await this.#queue.finishTurn(handled, queued);
-      if (queued.length > 0) this.#onQueued(queued.map((reply) => reply.delayMs));
-      return { kind: 'done', handled, outcome };
     } finally {
       clearInterval(renew);
       await this.#queue.releaseTurn(botId, contact);
+      if (retry) this.#schedule(botId, contact, retry.inMs);
     }
+  }
+
+  async #turn(botId: string, contact: string, messages: InboxMessage[], givingUp: boolean): Promise<Turn> {
+    const handled = messages.map((message) => message.id);
+    const bot = await this.#bots.loadById(botId);
+    if (!bot) {
+      await this.#queue.finishTurn({ botId, contact }, handled, []);
+      return { kind: 'empty' };
+    }
+    const outcome = givingUp
+      ? this.#gaveUp(bot)
+      : await this.#answer(bot, messages, { forced: false, depth: 0 });
+    const channel = messages.at(-1)!.channel;
+    const parts = outcome.replies;
+    const delayMs = bot.behaviour.split.enabled ? bot.behaviour.split.delayMs : 0;
+    const queued =
+      channel === 'http'
+        ? []
+        : parts.map((text, index) => ({
+            botId,
+            contact,
+            channel,
+            delayMs: index * delayMs,
+            payload: {
+              type: 'bot.reply',
+              botId,
+              botName: bot.record.name,
+              contact,
+              sessionId: outcome.session?.id ?? null,
+              text,
+              part: index + 1,
+              parts: parts.length,
+            },
+          }));
+    await this.#queue.finishTurn({ botId, contact }, handled, queued);
+    if (queued.length > 0) this.#onQueued(queued.map((reply) => reply.delayMs));
+    return { kind: 'done', handled, outcome };
+  }
+
+  /**
+   * The turn failed `MAX_TURN_FAILURES` times: its messages are answered with the failure text and
+   * nothing else is written (whatever failed may be a write), so the contact is not stuck.
+   */
+  #gaveUp(bot: LoadedBot): BotOutcome {
+    this.#logger.warn(
+      { botId: bot.record.id, failures: MAX_TURN_FAILURES },
+      'bot turn kept failing; the contact gets the failure text',
+    );
+    const failure = bot.behaviour.failureMessage;
+    return { replies: failure ? [failure] : [], session: null, failed: true };
   }
 
   /** The bot's rules for a merged burst: session, expiry, trigger or fallback, finish keyword, reply. */
@@ -356,8 +426,10 @@ export class BotEngine {
       if (result.status !== 200) throw new Error(`status ${result.status}`);
       const body = JSON.parse(result.body) as { choices?: { message?: { content?: unknown } }[] };
       const content = body.choices?.[0]?.message?.content;
-      if (typeof content !== 'string' || content.trim() === '') throw new Error('the reply had no text');
-      return content;
+      // A NUL cannot be stored (nor sent in JSON to most channels): dropped before anything keeps it.
+      const reply = typeof content === 'string' ? withoutNul(content) : '';
+      if (reply.trim() === '') throw new Error('the reply had no text');
+      return reply;
     } catch (error) {
       if (this.#stopping.signal.aborted) throw new TurnAbandoned();
       // The provider's own words stay in the log (never with the message body); the contact gets the
@@ -368,4 +440,21 @@ export class BotEngine {
       return null;
     }
   }
+}
+
+/**
+ * A message as the bot can store it: PostgreSQL text cannot hold U+0000, and a contact's message must
+ * not be lost for one, so NUL is dropped from every field a channel hands in.
+ */
+function storable(message: InboundMessage): InboundMessage {
+  const contact = withoutNul(message.contact);
+  if (contact === '')
+    throw new KeywayError('invalid_payload', 'contact: empty once its NUL characters are removed.');
+  return {
+    contact,
+    contactName: message.contactName === null ? null : withoutNul(message.contactName),
+    text: message.text === null ? null : withoutNul(message.text),
+    fromMe: message.fromMe,
+    externalId: message.externalId === null ? null : withoutNul(message.externalId) || null,
+  };
 }

@@ -97,39 +97,77 @@ export class BotQueueRepository {
   /**
    * Contacts whose window has closed and nobody answered: what a node's sweep picks up (after a
    * crash, or when the node that received the message went away). A waiting HTTP caller gets a grace
-   * period to answer its own message first.
+   * period to answer its own message first. Contacts backing off after a failed turn wait for their
+   * retry time; bots of a disabled owner wait until the owner is enabled again.
    */
   async dueContacts(limit: number): Promise<{ botId: string; contact: string }[]> {
     return this.#db
       .selectFrom('bot_inbox')
-      .select(['bot_id as botId', 'contact'])
-      .where('handled_at', 'is', null)
-      .groupBy(['bot_id', 'contact'])
+      .innerJoin('bots', 'bots.id', 'bot_inbox.bot_id')
+      .innerJoin('users', 'users.id', 'bots.owner_id')
+      .leftJoin('bot_contacts', (join) =>
+        join
+          .onRef('bot_contacts.bot_id', '=', 'bot_inbox.bot_id')
+          .onRef('bot_contacts.contact', '=', 'bot_inbox.contact'),
+      )
+      .select(['bot_inbox.bot_id as botId', 'bot_inbox.contact'])
+      .where('bot_inbox.handled_at', 'is', null)
+      .where('users.disabled_at', 'is', null)
+      .where((eb) =>
+        eb.or([eb('bot_contacts.retry_at', 'is', null), eb('bot_contacts.retry_at', '<=', sql<Date>`now()`)]),
+      )
+      .groupBy(['bot_inbox.bot_id', 'bot_inbox.contact'])
       .having(
-        sql<boolean>`max(due_at) <= now() - CASE WHEN bool_or(channel = 'http') THEN interval '10 seconds' ELSE interval '0 seconds' END`,
+        sql<boolean>`max(bot_inbox.due_at) <= now() - CASE WHEN bool_or(bot_inbox.channel = 'http') THEN interval '10 seconds' ELSE interval '0 seconds' END`,
       )
       .limit(limit)
       .execute();
   }
 
-  /** Takes the turn of (bot, contact) for `leaseMs`; false while another node holds it. */
-  async claimTurn(botId: string, contact: string, leaseMs: number): Promise<boolean> {
+  /**
+   * Takes the turn of (bot, contact) for `leaseMs`: null while another node holds it, while the
+   * contact backs off after a failed turn, or when the bot's owner is disabled (so no path of the
+   * engine calls a provider for a disabled owner). Returns how many turns failed in a row before.
+   */
+  async claimTurn(botId: string, contact: string, leaseMs: number): Promise<{ failures: number } | null> {
     const row = await this.#db
       .insertInto('bot_contacts')
-      .values({
-        bot_id: botId,
-        contact,
-        busy_until: sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})`,
-      })
+      .columns(['bot_id', 'contact', 'busy_until'])
+      .expression((eb) =>
+        eb
+          .selectFrom('bots')
+          .innerJoin('users', 'users.id', 'bots.owner_id')
+          .select([
+            'bots.id',
+            sql<string>`${contact}::text`.as('contact'),
+            sql<Date>`now() + make_interval(secs => ${leaseMs / 1000})`.as('busy_until'),
+          ])
+          .where('bots.id', '=', botId)
+          .where('users.disabled_at', 'is', null),
+      )
       .onConflict((oc) =>
         oc
           .columns(['bot_id', 'contact'])
           .doUpdateSet({ busy_until: (eb) => eb.ref('excluded.busy_until') })
-          .where(sql<boolean>`bot_contacts.busy_until IS NULL OR bot_contacts.busy_until < now()`),
+          .where(sql<boolean>`(bot_contacts.busy_until IS NULL OR bot_contacts.busy_until < now())`)
+          .where(sql<boolean>`(bot_contacts.retry_at IS NULL OR bot_contacts.retry_at <= now())`),
       )
-      .returning('bot_id')
+      .returning('failures')
       .executeTakeFirst();
-    return row !== undefined;
+    return row ? { failures: row.failures } : null;
+  }
+
+  /** A turn failed: counted, and no turn of this contact before `retryInMs` from now. */
+  async failTurn(botId: string, contact: string, retryInMs: number): Promise<void> {
+    await this.#db
+      .updateTable('bot_contacts')
+      .set((eb) => ({
+        failures: eb('failures', '+', 1),
+        retry_at: sql<Date>`now() + make_interval(secs => ${retryInMs / 1000})`,
+      }))
+      .where('bot_id', '=', botId)
+      .where('contact', '=', contact)
+      .execute();
   }
 
   /** Extends a turn this node holds (a long provider call). */
@@ -152,10 +190,11 @@ export class BotQueueRepository {
   }
 
   /**
-   * Ends a turn in one transaction: its messages handled and its replies queued together, so a
-   * crash leaves either the whole turn to do again or nothing.
+   * Ends a turn in one transaction: its messages handled, its replies queued and its failure count
+   * reset together, so a crash leaves either the whole turn to do again or nothing.
    */
   async finishTurn(
+    turn: { botId: string; contact: string },
     inboxIds: number[],
     replies: {
       botId: string;
@@ -166,6 +205,13 @@ export class BotQueueRepository {
     }[],
   ): Promise<number[]> {
     return this.#db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('bot_contacts')
+        .set({ failures: 0, retry_at: null })
+        .where('bot_id', '=', turn.botId)
+        .where('contact', '=', turn.contact)
+        .where('failures', '>', 0)
+        .execute();
       if (inboxIds.length > 0) {
         await trx
           .updateTable('bot_inbox')
@@ -193,7 +239,8 @@ export class BotQueueRepository {
 
   /**
    * Leases deliverable replies: the oldest undelivered reply of each (bot, contact) only, so a later
-   * reply never overtakes an earlier one, even across nodes.
+   * reply never overtakes an earlier one, even across nodes. Replies of a disabled owner's bots stay
+   * queued (their attempts untouched) until the owner is enabled again.
    */
   async claimDeliveries(limit: number, leaseMs: number): Promise<OutboxItem[]> {
     const result = await sql<OutboxItem>`
@@ -201,6 +248,8 @@ export class BotQueueRepository {
         attempts = attempts + 1
       WHERE id IN (
         SELECT o.id FROM bot_outbox o
+        JOIN bots b ON b.id = o.bot_id
+        JOIN users u ON u.id = b.owner_id AND u.disabled_at IS NULL
         WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= now()
           AND (o.leased_until IS NULL OR o.leased_until < now())
           AND NOT EXISTS (
@@ -209,7 +258,7 @@ export class BotQueueRepository {
               AND earlier.delivered_at IS NULL AND earlier.failed_at IS NULL)
         ORDER BY o.id
         LIMIT ${limit}
-        FOR UPDATE SKIP LOCKED)
+        FOR UPDATE OF o SKIP LOCKED)
       RETURNING id, bot_id AS "botId", contact, channel, payload, attempts`.execute(this.#db);
     return result.rows.map((row) => ({
       ...row,

@@ -5,8 +5,10 @@ import {
   compileTrigger,
   isExpired,
   isFinishKeyword,
+  matchesWildcard,
   mergeBurst,
   splitReply,
+  withoutNul,
 } from './bot-rules.ts';
 import { createBotSchema, updateBotSchema } from './bot.schema.ts';
 
@@ -57,6 +59,68 @@ describe('bot rules', () => {
     // Regex characters in a pattern are literal.
     expect(compileIgnoreList(['a.b'])('axb')).toBe(false);
     expect(compileIgnoreList([])('anyone')).toBe(false);
+  });
+
+  it('matches backtracking bombs in linear time (RE2 and the wildcard matcher)', () => {
+    const timed = (work: () => boolean) => {
+      const started = performance.now();
+      const result = work();
+      return { result, ms: performance.now() - started };
+    };
+    const bomb = keyword('regex', '^(a+)+$');
+    expect(timed(() => bomb('a'.repeat(49_999) + '!'))).toMatchObject({ result: false });
+    expect(timed(() => bomb('a'.repeat(49_999) + '!')).ms).toBeLessThan(50);
+    expect(bomb('aaaa')).toBe(true);
+    const glob = compileIgnoreList(['*a*a*a*a*a*a*a*a*b']);
+    expect(timed(() => glob('a'.repeat(200))).ms).toBeLessThan(50);
+    expect(glob('a'.repeat(200))).toBe(false);
+    expect(glob('x' + 'a'.repeat(8) + 'b')).toBe(true);
+  });
+
+  it('matches wildcards like a shell glob with only "*"', () => {
+    const cases: [string, string, boolean][] = [
+      ['*@g.us', '1203@g.us', true],
+      ['*@g.us', '1203@g.usx', false],
+      ['a*b*c', 'abc', true],
+      ['a*b*c', 'axxbyyc', true],
+      ['a*b*c', 'axxbyy', false],
+      ['**', '', true],
+      ['a**', 'a', true],
+      ['*ab', 'aab', true],
+      ['*aab', 'aaab', true],
+      ['exact', 'exact', true],
+      ['exact', 'exactly', false],
+      ['', '', true],
+      ['', 'x', false],
+    ];
+    for (const [pattern, text, expected] of cases)
+      expect([pattern, text, matchesWildcard(pattern, text)]).toEqual([pattern, text, expected]);
+  });
+
+  it('refuses, by name, regexes that need backtracking, and translates JavaScript syntax', () => {
+    const codeOf = (value: string) => {
+      try {
+        keyword('regex', value);
+        return 'accepted';
+      } catch (error) {
+        return `${(error as KeywayError).code}: ${(error as KeywayError).message}`;
+      }
+    };
+    expect(codeOf('(a)\\1')).toMatch(/^unsupported_regex: .*backreference/);
+    expect(codeOf('a(?=b)')).toMatch(/^unsupported_regex: .*lookahead/);
+    expect(codeOf('a(?!b)')).toMatch(/^unsupported_regex: .*negative lookahead/);
+    expect(codeOf('(?<=b)a')).toMatch(/^unsupported_regex: .*lookbehind/);
+    expect(codeOf('(.*a){400}')).toMatch(/^unsupported_regex: .*too complex/);
+    // Escaped or inside a class, these are plain characters.
+    expect(codeOf('\\(?=')).toBe('accepted');
+    expect(codeOf('[(?=]')).toBe('accepted');
+    expect(keyword('regex', '^\\u00e9t\\u00e9$')('ÉTÉ')).toBe(true);
+    expect(keyword('regex', '^(?<n>\\d+)$')('42')).toBe(true);
+  });
+
+  it('drops NUL characters and nothing else', () => {
+    expect(withoutNul('a\u0000b\u0000')).toBe('ab');
+    expect(withoutNul('plain ü')).toBe('plain ü');
   });
 
   it('finishes on the keyword only, and only when one is set', () => {

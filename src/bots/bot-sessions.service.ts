@@ -52,6 +52,12 @@ export class BotSessionsService {
     status: BotSessionStatus,
   ): Promise<SessionView> {
     const bot = await this.#bots.loadOwned(actor, botId);
+    if (contact.includes('\u0000') || contact.length > 200)
+      throw new KeywayError(
+        'validation_failed',
+        'contact: a contact id has at most 200 characters and no NUL character (U+0000).',
+        { details: { field: 'contact' } },
+      );
     let session = await this.#sessions.findOpen(bot.record.id, contact);
     if (!session) {
       if (status === 'closed')

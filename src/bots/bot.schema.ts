@@ -8,7 +8,15 @@ import { z } from 'zod';
 const TRIGGER_OPERATORS = ['equals', 'contains', 'startsWith', 'endsWith', 'regex'] as const;
 export type TriggerOperator = (typeof TRIGGER_OPERATORS)[number];
 
-const text = (max: number) => z.string().max(max);
+/**
+ * Every string a bot stores: PostgreSQL's `text` and `jsonb` cannot hold U+0000, so it is refused here
+ * with a 400 naming the field, not met as a database error (a 500) on save.
+ */
+const str = () =>
+  z.string().refine((value) => !value.includes('\u0000'), 'must not contain the NUL character (U+0000)');
+const url = () =>
+  z.url().refine((value) => !value.includes('\u0000'), 'must not contain the NUL character (U+0000)');
+const text = (max: number) => str().max(max);
 
 export const triggerSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('all') }).strict(),
@@ -16,7 +24,7 @@ export const triggerSchema = z.discriminatedUnion('type', [
     .object({
       type: z.literal('keyword'),
       operator: z.enum(TRIGGER_OPERATORS),
-      value: z.string().min(1).max(500),
+      value: str().min(1).max(500),
       caseSensitive: z.boolean().default(false),
     })
     .strict(),
@@ -36,26 +44,26 @@ export const paramsSchema = z
     maxTokens: z.number().int().min(1).max(1_000_000).optional(),
     presencePenalty: z.number().min(-2).max(2).optional(),
     frequencyPenalty: z.number().min(-2).max(2).optional(),
-    stop: z.array(z.string().min(1).max(100)).max(4).optional(),
+    stop: z.array(str().min(1).max(100)).max(4).optional(),
   })
   .strict();
 
 /** A contact id, or a pattern with `*` wildcards such as `*@g.us` (every WhatsApp group). */
-const contactPattern = z.string().min(1).max(200);
+const contactPattern = str().min(1).max(200);
 
 const channelsSchema = z
   .object({
     webhook: z
-      .object({ callbackUrl: z.url().max(2_000) })
+      .object({ callbackUrl: url().max(2_000) })
       .strict()
       .nullable()
       .optional(),
     evolution: z
       .object({
-        serverUrl: z.url().max(2_000),
-        instance: z.string().min(1).max(200),
+        serverUrl: url().max(2_000),
+        instance: str().min(1).max(200),
         /** The instance's API key; write-only. Omit on update to keep the stored one. */
-        apiKey: z.string().min(1).max(500).optional(),
+        apiKey: str().min(1).max(500).optional(),
       })
       .strict()
       .nullable()
@@ -101,8 +109,7 @@ export const botBehaviourSchema = z.object({
 });
 export type BotBehaviour = z.infer<typeof botBehaviourSchema>;
 
-const name = z
-  .string()
+const name = str()
   .min(1)
   .max(100)
   .regex(
@@ -113,7 +120,7 @@ const name = z
 const references = {
   name,
   credentialId: z.uuid(),
-  model: z.string().min(1).max(300),
+  model: str().min(1).max(300),
   fallbackCredentialIds: z.array(z.uuid()).max(5).default([]),
   fallbackBotId: z.uuid().nullable().default(null),
   channels: channelsSchema.default({}),
@@ -130,7 +137,7 @@ export const updateBotSchema = z
     ),
     name: name.optional(),
     credentialId: z.uuid().optional(),
-    model: z.string().min(1).max(300).optional(),
+    model: str().min(1).max(300).optional(),
     fallbackCredentialIds: z.array(z.uuid()).max(5).optional(),
     fallbackBotId: z.uuid().nullable().optional(),
     channels: channelsSchema.optional(),

@@ -21,6 +21,8 @@ export interface BotRecord {
   version: number;
   createdAt: Date;
   updatedAt: Date;
+  /** The owner's account is disabled: the bot answers nothing and delivers nothing until re-enabled. */
+  ownerDisabled: boolean;
 }
 
 export interface BotRowInput {
@@ -71,7 +73,9 @@ export class BotsRepository {
   #select(db: Kysely<DB> = this.#db) {
     return db
       .selectFrom('bots')
+      .innerJoin('users', 'users.id', 'bots.owner_id')
       .select(COLUMNS)
+      .select(sql<boolean>`users.disabled_at IS NOT NULL`.as('ownerDisabled'))
       .select((eb) =>
         eb
           .selectFrom('bot_fallback_credentials')
@@ -96,6 +100,8 @@ export class BotsRepository {
   }
 
   async findOwnedByName(ownerId: string, name: string): Promise<BotRecord | undefined> {
+    // No bot is named with a NUL (names are validated), and PostgreSQL refuses one as a parameter.
+    if (name.includes('\u0000')) return undefined;
     const row = await this.#select()
       .where('bots.owner_id', '=', ownerId)
       .where(sql`lower(bots.name)`, '=', name.toLowerCase())

@@ -170,23 +170,23 @@ export function registerBotsRoutes(app: Hono<AppEnv>, api: ApiRegistry, deps: Bo
         await sessions.setStatus(
           principal,
           c.req.param('id')!,
-          decodeURIComponent(c.req.param('contact')!),
+          // Hono has decoded the path parameter once already; decoding again would turn a contact
+          // holding `%` into another contact (or fail on `%zz`).
+          c.req.param('contact')!,
           body.status,
         ),
       ),
   );
 
   app.post('/hooks/bots/:id', async (c) => {
-    const bot = await bots.loadForHook(c.req.param('id'));
-    if (!bots.verifyInboundSecret(bot, presentedSecret(c))) throw wrongSecret();
+    const bot = await bots.loadForHook(c.req.param('id'), presentedSecret(c));
     const parsed = inboundMessageSchema.safeParse(await readJson(c));
     if (!parsed.success) throw invalidPayload(parsed.error.issues[0]!);
     return accepted(c, await engine.accept(bot, inboundMessage(parsed.data), 'webhook'));
   });
 
   app.post('/hooks/evolution/:id', async (c) => {
-    const bot = await bots.loadForHook(c.req.param('id'));
-    if (!bots.verifyInboundSecret(bot, presentedSecret(c))) throw wrongSecret();
+    const bot = await bots.loadForHook(c.req.param('id'), presentedSecret(c));
     if (!bot.record.evolutionServerUrl)
       throw new KeywayError(
         'channel_not_configured',
@@ -227,12 +227,6 @@ function accepted(c: Context<AppEnv>, outcome: BotOutcome) {
 function presentedSecret(c: Context<AppEnv>): string | undefined {
   return c.req.header('x-keyway-secret') ?? c.req.query('secret');
 }
-
-const wrongSecret = () =>
-  new KeywayError(
-    'invalid_secret',
-    'The inbound secret is missing or wrong (x-keyway-secret header or ?secret=).',
-  );
 
 const invalidPayload = (issue: z.core.$ZodIssue) =>
   new KeywayError('invalid_payload', `${issue.path.join('.') || 'body'}: ${issue.message}`);

@@ -17,6 +17,7 @@ import {
   type BotBehaviour,
   type BotView,
   type CreateBotInput,
+  type Trigger,
   type UpdateBotInput,
 } from './bot.schema.ts';
 import type { BotRecord, BotRowInput, BotsRepository } from './bots.repository.ts';
@@ -181,12 +182,30 @@ export class BotsService implements BotModels {
     return this.#load(await this.#find(actor, id));
   }
 
-  /** A bot by id for the inbound hooks, which then check its inbound secret. */
-  async loadForHook(id: string): Promise<LoadedBot> {
+  /**
+   * A bot by id for the inbound hooks, authenticated by its inbound secret (constant-time). A bot
+   * whose owner is disabled refuses the message (`bot_owner_disabled`), so the channel knows it was
+   * not taken: nothing is stored, no provider is called.
+   */
+  async loadForHook(id: string, presentedSecret: string | undefined): Promise<LoadedBot> {
     if (!isUuid(id)) throw notFound();
     const row = await this.#repository.findById(id);
     if (!row) throw notFound();
-    return this.#load(row);
+    const bot = this.#load(row);
+    if (!this.#verifyInboundSecret(bot, presentedSecret)) {
+      throw new KeywayError(
+        'invalid_secret',
+        'The inbound secret is missing or wrong (x-keyway-secret header or ?secret=).',
+      );
+    }
+    if (row.ownerDisabled) {
+      throw new KeywayError(
+        'bot_owner_disabled',
+        `The bot "${row.name}" is stopped: its owner's account is disabled. The message was not accepted.`,
+        { fix: 'An administrator can enable the account again; the bot then answers new messages.' },
+      );
+    }
+    return bot;
   }
 
   async loadById(id: string): Promise<LoadedBot | undefined> {
@@ -195,7 +214,7 @@ export class BotsService implements BotModels {
   }
 
   /** Constant-time check of a presented inbound secret. */
-  verifyInboundSecret(bot: LoadedBot, presented: string | undefined): boolean {
+  #verifyInboundSecret(bot: LoadedBot, presented: string | undefined): boolean {
     if (!presented) return false;
     const expected = createHash('sha256').update(bot.secrets.inboundSecret).digest();
     const actual = createHash('sha256').update(presented).digest();
@@ -236,14 +255,15 @@ export class BotsService implements BotModels {
     if (
       cached &&
       cached.record.version === row.version &&
-      cached.record.updatedAt.getTime() === row.updatedAt.getTime()
+      cached.record.updatedAt.getTime() === row.updatedAt.getTime() &&
+      cached.record.ownerDisabled === row.ownerDisabled
     )
       return cached;
     const behaviour = botBehaviourSchema.parse(row.config);
     const loaded: LoadedBot = {
       record: row,
       behaviour,
-      matchesTrigger: compileTrigger(behaviour.trigger),
+      matchesTrigger: storedTrigger(behaviour.trigger),
       isIgnored: compileIgnoreList(behaviour.ignore),
       secrets: this.#open(row),
     };
@@ -304,7 +324,9 @@ export class BotsService implements BotModels {
       fallbackBotId: input.fallbackBotId,
       fallbackCredentialIds: [...new Set(input.fallbackCredentialIds)],
       webhookUrl: input.channels.webhook?.callbackUrl ?? null,
-      evolutionServerUrl: input.channels.evolution?.serverUrl.replace(/\/+$/, '') ?? null,
+      evolutionServerUrl: input.channels.evolution
+        ? withoutTrailingSlashes(input.channels.evolution.serverUrl)
+        : null,
       evolutionInstance: input.channels.evolution?.instance ?? null,
       ...sealed,
     };
@@ -440,6 +462,20 @@ export function routeOf(bot: LoadedBot): BotRoute {
   };
 }
 
+/**
+ * The trigger of a stored bot. A regex saved before triggers ran on RE2 may use what RE2 refuses
+ * (a lookahead): that bot must still list and load, so its trigger starts no session (a fallback bot
+ * or an explicit start still work) until it is saved again, which names the problem.
+ */
+function storedTrigger(trigger: Trigger): TriggerMatcher {
+  try {
+    return compileTrigger(trigger);
+  } catch (error) {
+    if (error instanceof KeywayError) return () => false;
+    throw error;
+  }
+}
+
 const newInboundSecret = () => `kwh_${randomBytes(24).toString('base64url')}`;
 
 const notFound = () => new KeywayError('not_found', 'No such bot.');
@@ -449,6 +485,12 @@ const invalid = (field: string, message: string) =>
 
 const nameTaken = (name: string) =>
   new KeywayError('name_taken', `You already have a bot named "${name}".`, { fix: 'Choose another name.' });
+
+function withoutTrailingSlashes(url: string): string {
+  let end = url.length;
+  while (end > 0 && url[end - 1] === '/') end--;
+  return url.slice(0, end);
+}
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, entry]) => entry !== undefined)) as Partial<T>;

@@ -115,6 +115,9 @@ export class OutboxWorker {
     const log = this.#logger.child({ botId: item.botId, delivery: item.id, channel: item.channel });
     const bot = await this.#bots.loadById(item.botId);
     if (!bot) return this.#queue.failedAttempt(item.id, 'the bot was deleted', null);
+    // Claimed just before its owner was disabled: kept for when the owner is enabled again.
+    if (bot.record.ownerDisabled)
+      return this.#queue.failedAttempt(item.id, "the bot's owner is disabled", retryDelayMs(item.attempts));
     const { record, secrets } = bot;
     let request: { url: string; headers: Record<string, string>; body: string };
     if (item.channel === 'webhook') {

@@ -233,6 +233,10 @@ export interface BotContactsTable {
   bot_id: string;
   contact: string;
   busy_until: Date | null;
+  /** Consecutive failed turns; reset when a turn ends. */
+  failures: ColumnType<number, number | undefined, number>;
+  /** No turn before this time (backoff after a failure). */
+  retry_at: Date | null;
 }
 
 export interface BotOutboxTable {
