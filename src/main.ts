@@ -3,6 +3,8 @@ import { KeywayError } from './errors.ts';
 import type { Config } from './config/config.ts';
 import { createApp, type AppServices } from './app.ts';
 import { AuditLogRepository } from './audit/audit-log.repository.ts';
+import { AccessRepository } from './auth/access.repository.ts';
+import { AccessWatch } from './auth/access-watch.ts';
 import { AuthService } from './auth/auth.service.ts';
 import { createChatModels } from './chat/chat-models.ts';
 import { ConversationsRepository } from './chat/conversations.repository.ts';
@@ -98,10 +100,12 @@ export async function assembleKeyway(
     admins: config.upstream,
     members: deps.membersUpstreamPolicy ?? PUBLIC_ONLY,
   };
-  const upstream = createUpstreamClient(config.upstream, {
+  // Every call names its policy (by the credential's or bot's owner); one that forgot would get the strictest.
+  const upstream = createUpstreamClient(PUBLIC_ONLY, {
     connectTimeoutMs: config.gateway.connectTimeoutMs,
   });
   const audit = new AuditLogRepository(database.db);
+  const accessRepository = new AccessRepository(database.db);
   const usersRepository = new UsersRepository(database.db);
   const settings = new SettingsRepository(database.db);
   const users = new UsersService({ users: usersRepository, audit, changes });
@@ -129,9 +133,14 @@ export async function assembleKeyway(
     repository: botsRepository,
     credentials,
     cipher,
-    policy: config.upstream,
+    policies: upstreamPolicies,
     audit,
     changes,
+  });
+  const access = new AccessWatch({
+    changes,
+    stillHasAccess: (principal) => accessRepository.stillHasAccess(principal),
+    logger,
   });
   const gateway = new GatewayService({
     credentials,
@@ -146,6 +155,7 @@ export async function assembleKeyway(
     },
     logger,
     bots,
+    access,
   });
   const botQueue = new BotQueueRepository(database.db);
   const botSessions = new BotSessionsRepository(database.db);
@@ -242,6 +252,7 @@ export async function assembleKeyway(
       await usageRecorder.close();
       services.tokens.close();
       services.credentials.close();
+      access.close();
       await changes.close();
       await upstream.close();
     },

@@ -23,6 +23,8 @@ export interface BotRecord {
   updatedAt: Date;
   /** The owner's account is disabled: the bot answers nothing and delivers nothing until re-enabled. */
   ownerDisabled: boolean;
+  /** The owner is an admin now: decides which addresses the bot's callbacks may reach. */
+  ownerIsAdmin: boolean;
 }
 
 export interface BotRowInput {
@@ -76,6 +78,7 @@ export class BotsRepository {
       .innerJoin('users', 'users.id', 'bots.owner_id')
       .select(COLUMNS)
       .select(sql<boolean>`users.disabled_at IS NOT NULL`.as('ownerDisabled'))
+      .select(sql<boolean>`users.role = 'admin'`.as('ownerIsAdmin'))
       .select((eb) =>
         eb
           .selectFrom('bot_fallback_credentials')

@@ -180,7 +180,8 @@ export function registerBotsRoutes(app: Hono<AppEnv>, api: ApiRegistry, deps: Bo
 
   app.post('/hooks/bots/:id', async (c) => {
     const bot = await bots.loadForHook(c.req.param('id'), presentedSecret(c));
-    const parsed = inboundMessageSchema.safeParse(await readJson(c));
+    // A contact's text may hold NUL: cleaned by the channel mapping, never refused (nothing is lost).
+    const parsed = inboundMessageSchema.safeParse(await readJson(c, { allowNul: true }));
     if (!parsed.success) throw invalidPayload(parsed.error.issues[0]!);
     return accepted(c, await engine.accept(bot, inboundMessage(parsed.data), 'webhook'));
   });
@@ -192,7 +193,7 @@ export function registerBotsRoutes(app: Hono<AppEnv>, api: ApiRegistry, deps: Bo
         'channel_not_configured',
         'This bot has no Evolution API connection; set channels.evolution first.',
       );
-    const parsed = evolutionWebhookSchema.safeParse(await readJson(c));
+    const parsed = evolutionWebhookSchema.safeParse(await readJson(c, { allowNul: true }));
     if (!parsed.success) throw invalidPayload(parsed.error.issues[0]!);
     const event = readEvolutionEvent(parsed.data);
     if (event.kind === 'invalid')

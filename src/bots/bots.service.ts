@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.repository.ts';
-import type { Principal } from '../auth/principal.ts';
+import { isAdmin, type Principal } from '../auth/principal.ts';
 import type { CredentialsService } from '../credentials/credentials.service.ts';
 import type { CredentialUsage } from '../credentials/credential-usage.ts';
 import type { ChangeFeed } from '../db/change-feed.ts';
@@ -9,7 +9,12 @@ import { KeywayError } from '../errors.ts';
 import type { ChatRequest } from '../gateway/openai-types.ts';
 import type { BotRoute, BotModels } from '../gateway/bot-models.ts';
 import { isUuid } from '../ids.ts';
-import { checkUpstreamUrl, type UpstreamPolicy } from '../providers/upstream-url-guard.ts';
+import {
+  checkUpstreamUrl,
+  policyForOwner,
+  type UpstreamPolicies,
+  type UpstreamPolicy,
+} from '../providers/upstream-url-guard.ts';
 import { hintFor, type Cipher } from '../vault/cipher.ts';
 import { compileIgnoreList, compileTrigger, type TriggerMatcher } from './bot-rules.ts';
 import {
@@ -50,7 +55,7 @@ export class BotsService implements BotModels {
   readonly #repository: BotsRepository;
   readonly #credentials: CredentialsService;
   readonly #cipher: Cipher;
-  readonly #policy: UpstreamPolicy;
+  readonly #policies: UpstreamPolicies;
   readonly #audit: AuditLog;
   readonly #changes: ChangeFeed;
   /** Loaded bots by id, checked against the row's version: a changed bot is loaded again. */
@@ -63,14 +68,14 @@ export class BotsService implements BotModels {
     repository: BotsRepository;
     credentials: CredentialsService;
     cipher: Cipher;
-    policy: UpstreamPolicy;
+    policies: UpstreamPolicies;
     audit: AuditLog;
     changes: ChangeFeed;
   }) {
     this.#repository = deps.repository;
     this.#credentials = deps.credentials;
     this.#cipher = deps.cipher;
-    this.#policy = deps.policy;
+    this.#policies = deps.policies;
     this.#audit = deps.audit;
     this.#changes = deps.changes;
     this.#unsubscribe = deps.changes.subscribe((topic) => {
@@ -250,13 +255,19 @@ export class BotsService implements BotModels {
     return row;
   }
 
+  /** Which addresses the bot's callbacks (webhook, Evolution API) may reach: by its owner's role. */
+  upstreamPolicy(record: BotRecord): UpstreamPolicy {
+    return policyForOwner(this.#policies, record.ownerIsAdmin);
+  }
+
   #load(row: BotRecord): LoadedBot {
     const cached = this.#loaded.get(row.id);
     if (
       cached &&
       cached.record.version === row.version &&
       cached.record.updatedAt.getTime() === row.updatedAt.getTime() &&
-      cached.record.ownerDisabled === row.ownerDisabled
+      cached.record.ownerDisabled === row.ownerDisabled &&
+      cached.record.ownerIsAdmin === row.ownerIsAdmin
     )
       return cached;
     const behaviour = botBehaviourSchema.parse(row.config);
@@ -309,7 +320,7 @@ export class BotsService implements BotModels {
     ];
     for (const [field, url] of urls) {
       if (url === undefined) continue;
-      const verdict = checkUpstreamUrl(url, this.#policy);
+      const verdict = checkUpstreamUrl(url, policyForOwner(this.#policies, isAdmin(actor)));
       if (!verdict.ok)
         throw new KeywayError('blocked_url', `${field}: ${verdict.message}`, { details: { field } });
     }

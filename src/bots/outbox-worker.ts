@@ -149,6 +149,7 @@ export class OutboxWorker {
       const response = await this.#upstream.request({
         method: 'POST',
         timeoutMs: SEND_TIMEOUT_MS,
+        policy: this.#bots.upstreamPolicy(record),
         ...request,
       });
       await response.text().catch(() => '');

@@ -404,6 +404,11 @@ function failureFor(
   status: number,
 ): { code: string; message: string } {
   switch (code) {
+    case 'access_revoked':
+      return {
+        code,
+        message: 'Your access was revoked while answering: the account was disabled or signed out.',
+      };
     case 'upstream_auth_failed':
       return {
         code: 'credential_rejected',

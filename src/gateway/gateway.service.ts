@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { AccessRevoked, type AccessWatch, type WatchedAccess } from '../auth/access-watch.ts';
 import { latin1, scrubSecret, StreamScrubber } from './secret-scrubber.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -71,6 +72,15 @@ const encoder = new TextEncoder();
  * with retries and fallbacks before the first byte reaches the client, then relay the answer — a
  * stream chunk by chunk as it arrives — and record usage off the request path.
  */
+export interface ChatOptions {
+  startedAt: number;
+  signal: AbortSignal;
+  fallbackModels: string[];
+  log: Logger;
+  /** A bot's own route (the bot engine's calls); `bot:<name>` model names are routed the same way. */
+  route?: BotRoute;
+}
+
 export class GatewayService {
   readonly #credentials: CredentialsService;
   readonly #upstream: UpstreamClient;
@@ -79,6 +89,7 @@ export class GatewayService {
   readonly #timeouts: GatewayTimeouts;
   readonly #logger: Logger;
   readonly #bots: BotModels | undefined;
+  readonly #access: AccessWatch | undefined;
 
   constructor(deps: {
     credentials: CredentialsService;
@@ -90,8 +101,11 @@ export class GatewayService {
     logger: Logger;
     /** Serves `bot:<name>` model names; without it they are unknown models. */
     bots?: BotModels;
+    /** Stops work whose principal loses access; without it nothing is watched. */
+    access?: AccessWatch;
   }) {
     this.#bots = deps.bots;
+    this.#access = deps.access;
     this.#credentials = deps.credentials;
     this.#upstream = deps.upstream;
     this.#adapters = deps.adapters;
@@ -100,17 +114,35 @@ export class GatewayService {
     this.#logger = deps.logger;
   }
 
-  async chat(
+  /**
+   * Answers a chat request. The work is watched: if the principal loses access meanwhile (user
+   * disabled, token revoked), the provider call stops at once — before the first byte it fails with
+   * 403 `access_revoked`, after it the stream ends with an `access_revoked` error event.
+   */
+  async chat(principal: Principal, request: ChatRequest, options: ChatOptions): Promise<GatewayResult> {
+    const access = this.#access?.watch(principal);
+    if (!access) return this.#chat(principal, request, options, null);
+    try {
+      const result = await this.#chat(
+        principal,
+        request,
+        { ...options, signal: AbortSignal.any([options.signal, access.signal]) },
+        access,
+      );
+      if (result.kind === 'json') access.release();
+      return result;
+    } catch (error) {
+      access.release();
+      if (access.signal.aborted) throw accessRevoked();
+      throw error;
+    }
+  }
+
+  async #chat(
     principal: Principal,
     request: ChatRequest,
-    options: {
-      startedAt: number;
-      signal: AbortSignal;
-      fallbackModels: string[];
-      log: Logger;
-      /** A bot's own route (the bot engine's calls); `bot:<name>` model names are routed the same way. */
-      route?: BotRoute;
-    },
+    options: ChatOptions,
+    access: WatchedAccess | null,
   ): Promise<GatewayResult> {
     let route = options.route;
     if (!route && request.model.startsWith('bot:')) {
@@ -176,13 +208,14 @@ export class GatewayService {
         }
         upstreamMs += performance.now() - sentAt;
         if (response.status >= 200 && response.status < 300) {
-          const relay = {
+          const relay: Relay = {
             attempt,
             response,
             context,
             principal,
             startedAt: options.startedAt,
             log: options.log,
+            access,
           };
           if (stream) {
             return {
@@ -352,6 +385,7 @@ export class GatewayService {
     const finish = (status: number) => {
       if (finished) return;
       finished = true;
+      relay.access?.release();
       this.#record(
         relay.principal,
         attempt,
@@ -412,8 +446,9 @@ export class GatewayService {
             // What was held back ends here: released (or redacted) before the error event.
             const rest = scrubber?.end();
             if (rest) stream.enqueue(translator ? encoder.encode(rest) : Buffer.from(rest, 'latin1'));
-            const info: UpstreamErrorInfo =
-              error instanceof UpstreamStreamError
+            const info: UpstreamErrorInfo = relay.access?.signal.aborted
+              ? { message: accessRevoked().message, type: 'permission_error', code: 'access_revoked' }
+              : error instanceof UpstreamStreamError
                 ? { ...error.info, message: scrubSecret(error.info.message, attempt.secret) }
                 : {
                     message: `The provider's stream broke off: ${describeNetworkError(error)}`,
@@ -481,6 +516,8 @@ export class GatewayService {
 }
 
 interface Relay {
+  /** Released when the relay ends; aborted when the principal loses access. */
+  access: WatchedAccess | null;
   attempt: Attempt;
   response: UpstreamStreamingResponse;
   context: ResponseContext;
@@ -584,6 +621,13 @@ function describeNetworkError(error: unknown): string {
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'the connection was reset';
   if (code === 'ENOTFOUND') return 'the host name does not resolve';
   return 'a network error';
+}
+
+function accessRevoked(): GatewayError {
+  return new GatewayError(403, new AccessRevoked().message, {
+    type: 'permission_error',
+    code: 'access_revoked',
+  });
 }
 
 /** Domain errors met while resolving a model, in OpenAI's terms. */

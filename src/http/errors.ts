@@ -30,6 +30,7 @@ const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
   setup_closed: 409,
   credential_in_use: 409,
   bot_without_credential: 409,
+  bot_owner_disabled: 409,
   instance_mismatch: 409,
   channel_not_configured: 409,
   no_credentials: 409,

@@ -41,6 +41,8 @@ export function createBotWriter(deps: {
     if (!bots) {
       const db = trx;
       const changes = createLocalChangeFeed();
+      // The importer makes no upstream call; URLs are checked as an admin's would be.
+      const policies = { admins: deps.policy, members: deps.policy };
       const audit = new AuditLogRepository(db);
       const repository = new BotsRepository(db);
       const credentials = new CredentialsService({
@@ -48,8 +50,7 @@ export function createBotWriter(deps: {
         cipher: deps.cipher,
         providers: deps.providers,
         upstream: NO_UPSTREAM,
-        // The importer makes no upstream call; URLs are checked as an admin's would be.
-        policies: { admins: deps.policy, members: deps.policy },
+        policies,
         usage: botCredentialUsage(repository),
         audit,
         changes,
@@ -60,7 +61,7 @@ export function createBotWriter(deps: {
         repository,
         credentials,
         cipher: deps.cipher,
-        policy: deps.policy,
+        policies,
         audit,
         changes,
       });

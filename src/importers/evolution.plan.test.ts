@@ -234,6 +234,40 @@ describe('planEvolutionImport', () => {
     expect(plan.notes.map((note) => note.message).join('\n')).toMatch(/no column OpenaiBot.splitMessages/);
   });
 
+  it('does not import a trigger regex that Keyway would refuse at save (backreferences, lookaround)', () => {
+    const plan = planEvolutionImport(
+      {
+        release: BEFORE_2_3,
+        instances: [{ id: 'i1', name: 'desk', token: token() }],
+        creds: [{ id: 'c1', name: 'main', apiKey: key(), instanceId: 'i1' }],
+        bots: [
+          bot('a1', 'i1', 'c1', {
+            description: 'Echo',
+            triggerType: 'keyword',
+            triggerOperator: 'regex',
+            triggerValue: '(a)\\1',
+          }),
+          bot('a2', 'i1', 'c1', {
+            description: 'Fine',
+            triggerType: 'keyword',
+            triggerOperator: 'regex',
+            triggerValue: '^(hi|hello)',
+          }),
+        ],
+        settings: [setting('i1')],
+        missingColumns: [],
+      },
+      options,
+    );
+    expect(plan.bots.map((planned) => planned.input.name)).toEqual(['desk-fine']);
+    expect(plan.skipped).toEqual([
+      expect.objectContaining({
+        kind: 'bot',
+        message: expect.stringMatching(/trigger regex cannot be used/),
+      }),
+    ]);
+  });
+
   it('imports only --instances, says which do not exist, and leaves the channel out on a dry run', () => {
     const { snapshot } = fiveInstancesOneKey();
     const plan = planEvolutionImport(snapshot, {

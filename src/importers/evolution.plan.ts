@@ -1,5 +1,6 @@
 import { createBotSchema } from '../bots/bot.schema.ts';
-import { KeywayError } from '../errors.ts';
+import { validateTrigger } from '../bots/bot-rules.ts';
+import { KeywayError, messageOf } from '../errors.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { checkUpstreamUrl } from '../providers/upstream-url-guard.ts';
 import type { UpstreamPolicy } from '../providers/upstream-url-guard.ts';
@@ -288,14 +289,14 @@ export function mapBot(
     case 'keyword': {
       if (!bot.triggerValue) return { ok: false, reason: 'a keyword trigger without a keyword' };
       const operator = bot.triggerOperator ?? 'equals';
-      if (operator === 'regex') {
-        try {
-          new RegExp(bot.triggerValue);
-        } catch {
-          return { ok: false, reason: 'its trigger regex does not compile' };
-        }
+      const trigger = { type: 'keyword', operator, value: bot.triggerValue, caseSensitive: false } as const;
+      // The check a bot gets when it is saved: a regex RE2 cannot run in linear time is not imported.
+      try {
+        validateTrigger(trigger);
+      } catch (error) {
+        return { ok: false, reason: `its trigger regex cannot be used: ${messageOf(error)}` };
       }
-      input.trigger = { type: 'keyword', operator, value: bot.triggerValue, caseSensitive: false };
+      input.trigger = trigger;
       break;
     }
     case 'advanced':
