@@ -23,11 +23,12 @@ async function withKeyway<T>(
   env: Record<string, string>,
   fn: (keyway: Keyway, database: Database) => Promise<T>,
 ): Promise<T> {
+  // The fake Evolution API listens on loopback, which an admin's bot may call only when allowed.
   const config = loadConfig(
     target.target.kind === 'postgres'
       ? { 'database-url': target.target.url }
       : { data: target.target.dataDir },
-    env,
+    { KEYWAY_UPSTREAM_ALLOW_LOOPBACK: 'true', ...env },
   );
   const database = await openDatabase(config.database, { purpose: 'test' });
   const keyway = await assembleKeyway(database, config, {

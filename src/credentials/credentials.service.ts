@@ -603,6 +603,12 @@ export class CredentialsService {
       this.#resolutions.clear();
       return;
     }
+    // A user changed (role, disabled): resolutions carry the owner's role, which decides what a
+    // credential may reach; they are rebuilt.
+    if (topic.startsWith('user:')) {
+      this.#resolutions.clear();
+      return;
+    }
     if (!topic.startsWith('credential:')) return;
     // Any change (a new credential, a rename, a delete) can change what a prefix resolves to.
     this.#resolutions.clear();

@@ -117,6 +117,27 @@ describe.each(BACKENDS)('what a credential may reach [%s]', (backend) => {
     expect(hits).toBeGreaterThan(0);
   });
 
+  it('demoting an admin takes their credentials off loopback at once, cached resolutions included', async () => {
+    const ops = await harness.user('ops', 'admin');
+    await create(ops.token, 'internal', `${internalUrl}/v1`);
+    const ask = () =>
+      harness.call('POST', '/v1/chat/completions', {
+        token: ops.token,
+        body: { model: 'internal/anything', messages: [{ role: 'user', content: 'hi' }] },
+      });
+    expect((await ask()).status).toBe(404);
+    const reached = hits;
+    const demoted = await harness.call('PATCH', `/api/users/${ops.id}`, {
+      token: admin.token,
+      body: { role: 'member' },
+    });
+    expect(demoted.status).toBe(200);
+    const after = await ask();
+    expect(after.status).toBe(502);
+    expect(after.body.error.code).toBe('upstream_blocked');
+    expect(hits).toBe(reached);
+  });
+
   it('answers an upstream redirect with 502 naming the credential, never a bare 302', async () => {
     const saved = await create(admin.token, 'moved', `${internalUrl}/redirect/v1`);
     const chat = await harness.call('POST', '/v1/chat/completions', {

@@ -1,5 +1,5 @@
 import type { ProviderRegistry } from '../providers/registry.ts';
-import type { UpstreamPolicy } from '../providers/upstream-url-guard.ts';
+import { classifyAddress, type UpstreamPolicy } from '../providers/upstream-url-guard.ts';
 import { USERNAME_PATTERN } from '../users/users.service.ts';
 import type { ChatbotUiProfile, ChatbotUiSnapshot, ProfileColumn } from './chatbot-ui.reader.ts';
 import {
@@ -128,6 +128,13 @@ export function planChatbotUiImport(snapshot: ChatbotUiSnapshot, options: Chatbo
       origin: `${origin} of ${owner}`,
       message: `call it as ${credential.name}/${model.modelId}${same ? ` (shares credential ${credential.name}: same base URL and key)` : ''}`,
     });
+    if (!same && isOnLocalNetwork(model.baseUrl)) {
+      plan.notes.push({
+        kind: 'credential',
+        origin: `${origin} of ${owner}`,
+        message: `its base URL is on this host or a private network, which only an admin's credentials may reach: it answers once ${owner} is an admin (or map it to one with --owner-map); a member's calls are refused (upstream_blocked)`,
+      });
+    }
   }
   return plan;
 }
@@ -203,4 +210,17 @@ function ownerFor(username: string, ownerMap: ReadonlyMap<string, string>): stri
   const mapped = ownerMap.get(username) ?? ownerMap.get(username.toLowerCase());
   const owner = mapped ?? username;
   return USERNAME_PATTERN.test(owner) ? owner : null;
+}
+
+/** A base URL on loopback (`localhost` included) or a private range: what members' credentials cannot reach. */
+function isOnLocalNetwork(baseUrl: string): boolean {
+  let host: string;
+  try {
+    host = new URL(baseUrl).hostname;
+  } catch {
+    return false;
+  }
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const kind = classifyAddress(host)?.kind;
+  return kind === 'loopback' || kind === 'private';
 }

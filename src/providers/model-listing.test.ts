@@ -287,20 +287,32 @@ describe('listModels, bodies Keyway does not understand', () => {
       ok: false,
       reason: 'upstream_error',
       status: 200,
-      message: 'OpenAI answered with something that is not a model list: {"models":"gpt-4o"}',
+      message:
+        'OpenAI answered with something that is not a model list (19 bytes of an unknown type); check the base URL.',
     });
   });
 
-  it('quotes no more than 300 characters of a long error page, and never the key', async () => {
+  it('describes, never quotes, an error page that is not a provider error (it may be another service)', async () => {
     const page = `<html><body>Bad gateway for sk-secret-value-1234. ${'Try again later. '.repeat(400)}</body></html>`;
 
     const result = await listModels(call, stub(502, page));
 
     expect(result).toMatchObject({ ok: false, reason: 'upstream_error', status: 502 });
     const message = result.ok ? '' : result.message;
-    expect(message.startsWith('OpenAI answered HTTP 502: <html><body>Bad gateway for [REDACTED]. Try')).toBe(
-      true,
+    expect(message).toBe(
+      `OpenAI answered HTTP 502: a response that is not a provider error (${Buffer.byteLength(page)} bytes of an unknown type); check the base URL.`,
     );
+  });
+
+  it("quotes no more than 300 characters of a provider's own error message, and never the key", async () => {
+    const body = JSON.stringify({
+      error: { message: `Bad gateway for sk-secret-value-1234. ${'Try again later. '.repeat(400)}` },
+    });
+
+    const result = await listModels(call, stub(502, body));
+
+    const message = result.ok ? '' : result.message;
+    expect(message.startsWith('OpenAI answered HTTP 502: Bad gateway for [REDACTED]. Try')).toBe(true);
     expect(message.length).toBeLessThan(360);
     expect(message).not.toContain('sk-secret-value-1234');
   });

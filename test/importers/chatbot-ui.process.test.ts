@@ -110,6 +110,10 @@ describe.each(BACKENDS)('keyway import chatbot-ui, end to end [%s]', (backend) =
       'call it as local-llama/qwen2 (shares credential local-llama: same base URL and key)',
     );
     expect(first.stdout).toContain('GPT-4 Turbo: azure-openai/gpt-4o');
+    // The custom models run on this host: a member's credential may not call it, and the report says so.
+    expect(first.stdout).toContain(
+      "only an admin's credentials may reach: it answers once alice is an admin",
+    );
     expect(first.stdout).toMatch(/4 user\(s\) were created without a password \(alice, bob, carol, erin\)/);
 
     const second = await cli(importArgs);
@@ -134,10 +138,22 @@ describe.each(BACKENDS)('keyway import chatbot-ui, end to end [%s]', (backend) =
       outputs.push(response.text);
       return response;
     };
-    const chat = await call('POST', '/v1/chat/completions', aliceToken, {
-      model: 'local-llama/llama3',
-      messages: [{ role: 'user', content: 'hi' }],
-    });
+    const ask = () =>
+      call('POST', '/v1/chat/completions', aliceToken, {
+        model: 'local-llama/llama3',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+    const refused = await ask();
+    expect(refused.status, refused.text).toBe(502);
+    expect(refused.body.error.code).toBe('upstream_blocked');
+    expect(local.requests).toHaveLength(0);
+    // As the report says: once alice is an admin, her imported local model answers.
+    const users = await call('GET', '/api/users', adminToken);
+    const alice = (users.body as { id: string; username: string }[]).find(
+      (user) => user.username === 'alice',
+    )!;
+    expect((await call('PATCH', `/api/users/${alice.id}`, adminToken, { role: 'admin' })).status).toBe(200);
+    const chat = await ask();
     expect(chat.status, chat.text).toBe(200);
     expect(chat.body.choices[0].message.content).toBe('Hello from the fake.');
     expect(local.requests.at(-1)!.headers.authorization).toBe(`Bearer ${keys.aliceLocal}`);
@@ -222,8 +238,9 @@ describe.each(BACKENDS)('keyway import chatbot-ui, end to end [%s]', (backend) =
         ],
       });
       await bootstrapAdmin(target.flags, env);
+      // An admin: only an admin's credentials may call the local model (a member's reach public addresses).
       await runKeyway(
-        ['admin', 'create-user', '--username', 'alice', '--password-stdin', ...target.flags],
+        ['admin', 'create-user', '--username', 'alice', '--admin', '--password-stdin', ...target.flags],
         env,
         'a long enough password\n',
       );
