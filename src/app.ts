@@ -63,7 +63,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(wellFormedPath);
-  for (const prefix of ['/api/*', '/v1/*', '/hooks/*']) {
+  // `/v1` has the same gates, answering in OpenAI's envelope (src/gateway/gateway.routes.ts).
+  for (const prefix of ['/api/*', '/hooks/*']) {
     // Until the schema and the vault are verified, nothing may touch the database.
     app.use(prefix, async (c, next) => {
       if (!deps.readiness.ready)
@@ -88,7 +89,12 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   registerUsageRoutes(app, api, deps.services.usage, deps.services.usageRecorder);
   registerConversationsRoutes(app, api, deps.services.conversations);
-  registerGatewayRoutes(app, { gateway: deps.services.gateway, tokens: deps.services.tokens });
+  registerGatewayRoutes(app, {
+    gateway: deps.services.gateway,
+    tokens: deps.services.tokens,
+    readiness: deps.readiness,
+    bodyLimitBytes: deps.bodyLimitBytes,
+  });
   const openapi = api.document(deps.version);
   app.get('/api/openapi.json', (c) => c.json(openapi));
 

@@ -1,6 +1,7 @@
 import OpenAI, { APIError } from 'openai';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeOpenAiChat, type FakeOpenAiChat } from './fakes/fake-openai-chat.ts';
+import { startFakeProvider } from './fakes/fake-providers.ts';
 import { fakeKey, startGatewayHarness, type GatewayHarness } from './support/gateway-harness.ts';
 import { BACKENDS } from './support/test-database.ts';
 
@@ -48,7 +49,7 @@ describe.each(BACKENDS)('/v1 over an OpenAI-wire provider, with the official SDK
     expect(data.usage?.total_tokens).toBe(18);
     expect(upstream.requests[0]!.headers.authorization).toBe(`Bearer ${key}`);
     expect(upstream.requests[0]!.body.model).toBe('gpt-4o-mini');
-    expect(Number(response.headers.get('x-keyway-overhead-ms'))).toBeGreaterThanOrEqual(0);
+    expect(response.headers.get('x-keyway-overhead-ms')).toMatch(/^\d+\.\d{2}$/);
     expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -382,6 +383,50 @@ describe.each(BACKENDS)('/v1 over an OpenAI-wire provider, with the official SDK
     // The chat fake does not list models: a credential whose listing fails simply contributes none.
     const models = await client.models.list();
     expect(models.data).toEqual([]);
+  });
+
+  it('retrieves one model as OpenAI does, and answers an unknown one, path or method in its envelope', async () => {
+    const lister = await startFakeProvider({
+      wire: 'openai',
+      validKeys: [key],
+      models: ['gpt-4o', 'o3-mini'],
+    });
+    try {
+      await gateway.credential(alice.token, {
+        name: 'listed',
+        provider: 'openai',
+        secret: key,
+        settings: { baseUrl: lister.url },
+      });
+      const model = await client.models.retrieve('listed/o3-mini');
+      expect(model).toMatchObject({ id: 'listed/o3-mini', object: 'model', owned_by: 'openai' });
+      const missing = (await client.models
+        .retrieve('listed/gpt-5')
+        .catch((error: unknown) => error)) as APIError;
+      expect(missing.status).toBe(404);
+      expect(missing.error).toMatchObject({ type: 'invalid_request_error', code: 'model_not_found' });
+    } finally {
+      await lister.close();
+    }
+    for (const [method, path] of [
+      ['POST', '/v1/responses-not-here'],
+      ['GET', '/v1/chat/completions'],
+      ['DELETE', '/v1/models'],
+    ] as const) {
+      const response = await fetch(`${gateway.server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${alice.token}` },
+      });
+      expect(response.status, `${method} ${path}`).toBe(404);
+      expect(await response.json()).toEqual({
+        error: {
+          message: `Invalid URL (${method} ${path}).`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'not_found',
+        },
+      });
+    }
   });
 
   it("never lets a member reach another member's credential through any model name", async () => {

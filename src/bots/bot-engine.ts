@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.ts';
 import type { BotChannel } from '../db/tables.ts';
 import { KeywayError, messageOf } from '../errors.ts';
-import { GatewayError } from '../gateway/gateway-error.ts';
 import type { GatewayService } from '../gateway/gateway.service.ts';
 import type { BotQueueRepository, InboxMessage } from './bot-queue.repository.ts';
 import { isExpired, isFinishKeyword, mergeBurst, splitReply, withoutNul } from './bot-rules.ts';
@@ -415,17 +414,15 @@ export class BotEngine {
     const log = this.#logger.child({ botId: record.id });
     try {
       const request = withBot(bot, { model: `bot:${record.name}`, messages, stream: false });
-      const result = await this.#gateway.chat(owner, request, {
+      const result = await this.#gateway.complete(owner, request, {
         startedAt: performance.now(),
         signal: AbortSignal.any([AbortSignal.timeout(TURN_MAX_MS), this.#stopping.signal]),
         fallbackModels: [],
         log,
         route: routeOf(bot),
       });
-      if (result.kind !== 'json') throw new Error('expected a whole reply, got a stream');
-      if (result.status !== 200) throw new Error(`status ${result.status}`);
-      const body = JSON.parse(result.body) as { choices?: { message?: { content?: unknown } }[] };
-      const content = body.choices?.[0]?.message?.content;
+      if (result.kind !== 'whole') throw new Error('expected a whole reply, got a stream');
+      const content = result.completion().choices[0]?.message.content;
       // A NUL cannot be stored (nor sent in JSON to most channels): dropped before anything keeps it.
       const reply = typeof content === 'string' ? withoutNul(content) : '';
       if (reply.trim() === '') throw new Error('the reply had no text');
@@ -434,8 +431,7 @@ export class BotEngine {
       if (this.#stopping.signal.aborted) throw new TurnAbandoned();
       // The provider's own words stay in the log (never with the message body); the contact gets the
       // bot's failure text.
-      const code =
-        error instanceof GatewayError || error instanceof KeywayError ? error.code : 'bot_reply_failed';
+      const code = error instanceof KeywayError ? error.code : 'bot_reply_failed';
       log.warn({ code, reason: error instanceof Error ? error.message : String(error) }, 'bot reply failed');
       return null;
     }

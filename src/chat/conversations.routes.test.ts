@@ -395,7 +395,8 @@ describe.each(BACKENDS)('chat conversations API [%s]', (backend) => {
       token: alice.token,
       body: { content: 'hello', model: 'nowhere/model' },
     });
-    expect([unknown.status, unknown.body.error.code]).toEqual([400, 'model_not_found']);
+    // One status per code, everywhere (the error catalogue): a missing model is 404, as on /v1.
+    expect([unknown.status, unknown.body.error.code]).toEqual([404, 'model_not_found']);
     expect(upstream.requests).toEqual([]);
   });
 

@@ -2,10 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.ts';
 import { KeywayError } from '../errors.ts';
-import { GatewayError } from '../gateway/gateway-error.ts';
-import type { GatewayResult } from '../gateway/gateway.service.ts';
+import { ProviderFailure } from '../gateway/provider-failure.ts';
+import type { Completion } from '../gateway/gateway.service.ts';
 import type { ChatRequest } from '../gateway/openai-types.ts';
-import { SseDecoder } from '../http/sse.ts';
 import { isUuid } from '../ids.ts';
 import type { ChatModels, ModelOption } from './chat-models.ts';
 import type {
@@ -19,11 +18,11 @@ const TITLE_LENGTH = 60;
 
 /** The part of `GatewayService` a chat reply goes through: the same pipeline as `/v1`. */
 export interface ChatGateway {
-  chat(
+  complete(
     principal: Principal,
     request: ChatRequest,
     options: { startedAt: number; signal: AbortSignal; fallbackModels: string[]; log: Logger },
-  ): Promise<GatewayResult>;
+  ): Promise<Completion>;
 }
 
 /** A message as the API shows it. */
@@ -281,50 +280,23 @@ export class ConversationsService {
     let text = '';
     let failure: { code: string; message: string } | null = null;
     try {
-      const result = await this.#gateway.chat(reply.actor, reply.request, {
+      const result = await this.#gateway.complete(reply.actor, reply.request, {
         startedAt: performance.now(),
         signal: abort.signal,
         fallbackModels: [],
         log: reply.log,
       });
-      if (result.kind !== 'stream') throw new Error('the gateway answered a streaming request with JSON');
-      const reader = result.stream.getReader();
-      const stop = () => void reader.cancel().catch(() => {});
-      if (abort.signal.aborted) stop();
-      else abort.signal.addEventListener('abort', stop, { once: true });
-      const decoder = new SseDecoder();
-      const textDecoder = new TextDecoder();
-      // Nothing the provider sends is stored or shown with the key in it (even split across
-      // deltas), or with a NUL character (PostgreSQL text cannot hold one).
-      const scrubber = result.contentScrubber();
-      const keep = (piece: string) => {
-        const clean = withoutNul(scrubber ? scrubber.push(piece) : piece);
-        if (!clean) return;
+      if (result.kind !== 'stream') throw new Error('the gateway answered a streaming request whole');
+      // Typed chunks, the key already scrubbed (also across chunks); NUL is dropped here because
+      // PostgreSQL text cannot hold it. Leaving the loop early (a stop) stops the provider.
+      for await (const chunk of result.chunks()) {
+        if (abort.signal.aborted) break;
+        const piece = chunk.choices[0]?.delta.content;
+        if (typeof piece !== 'string' || piece === '') continue;
+        const clean = withoutNul(piece);
+        if (!clean) continue;
         text += clean;
         emit({ type: 'delta', text: clean });
-      };
-      try {
-        // Read to the end even after [DONE] or an error event: the gateway records usage when its stream ends.
-        for (;;) {
-          const next = await reader.read();
-          const events = next.done
-            ? decoder.end()
-            : decoder.push(textDecoder.decode(next.value, { stream: true }));
-          for (const event of events) {
-            const piece = parseChunk(event.data);
-            if (failure) continue;
-            if (piece.kind === 'error') failure = piece.failure;
-            else if (piece.kind === 'text' && piece.text) keep(piece.text);
-          }
-          if (next.done) break;
-        }
-      } finally {
-        if (scrubber) {
-          const rest = withoutNul(scrubber.end());
-          text += rest;
-          if (rest) emit({ type: 'delta', text: rest });
-        }
-        abort.signal.removeEventListener('abort', stop);
       }
     } catch (error) {
       if (!abort.signal.aborted) {
@@ -362,39 +334,13 @@ const withoutNul = (text: string) => (text.includes('\u0000') ? text.replaceAll(
 const invalid = (message: string, field?: string) =>
   new KeywayError('validation_failed', message, field ? { details: { field } } : {});
 
-type Piece =
-  | { kind: 'text'; text: string }
-  | { kind: 'error'; failure: { code: string; message: string } }
-  | { kind: 'other' };
-
-/** One event of the gateway's stream (OpenAI chunks), as far as a chat needs it. */
-function parseChunk(data: string): Piece {
-  if (data === '[DONE]') return { kind: 'other' };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(data);
-  } catch {
-    return { kind: 'other' };
-  }
-  if (typeof parsed !== 'object' || parsed === null) return { kind: 'other' };
-  const chunk = parsed as {
-    error?: { code?: unknown; type?: unknown };
-    choices?: { delta?: { content?: unknown } }[];
-  };
-  if (chunk.error) {
-    const code = typeof chunk.error.code === 'string' ? chunk.error.code : null;
-    const type = typeof chunk.error.type === 'string' ? chunk.error.type : null;
-    return { kind: 'error', failure: failureFor(code, type, 502) };
-  }
-  const content = chunk.choices?.[0]?.delta?.content;
-  return typeof content === 'string' ? { kind: 'text', text: content } : { kind: 'other' };
-}
-
 /** A failure in Keyway's words: the provider's own message never reaches the chat (it may echo input). */
 function describeFailure(error: unknown): { code: string; message: string } {
-  if (error instanceof GatewayError) return failureFor(error.code, error.type, error.status);
-  if (error instanceof KeywayError && error.code === 'no_credentials')
-    return { code: error.code, message: error.message };
+  if (error instanceof ProviderFailure) return failureFor(error.code, error.reply.type, error.reply.status);
+  if (error instanceof KeywayError) {
+    if (error.code === 'no_credentials') return { code: error.code, message: error.message };
+    return failureFor(error.code, null, error.status);
+  }
   return { code: 'internal_error', message: 'Something went wrong on our side while answering. Try again.' };
 }
 
@@ -415,7 +361,7 @@ function failureFor(
         message:
           'The provider rejected the stored key. Test or rotate the credential on the credentials page.',
       };
-    case 'credential_unreadable':
+    case 'secret_unreadable':
       return {
         code: 'credential_unreadable',
         message: "The stored key cannot be decrypted; the credential's owner must rotate it.",

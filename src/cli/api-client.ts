@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KeywayError } from '../errors.ts';
+import { isErrorCode, KeywayError } from '../errors.ts';
 import type { CliIO } from './common.ts';
 
 /** Where `keyway login` keeps the server URL and the API token it created (mode 0600). */
@@ -80,7 +80,7 @@ export class ApiClient {
     };
     if (!response.ok) {
       throw new KeywayError(
-        payload.error?.code ?? 'http_error',
+        isErrorCode(payload.error?.code) ? payload.error.code : 'http_error',
         payload.error?.message ?? `HTTP ${response.status}`,
         {
           ...(payload.error?.details ? { details: payload.error.details } : {}),

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { KeywayError } from '../errors.ts';
+import { isErrorCode, KeywayError } from '../errors.ts';
 import { saveLogin } from './api-client.ts';
 import { parseFlags, type CliIO } from './common.ts';
 import { promptVisible, readSecret } from './prompt.ts';
@@ -57,7 +57,10 @@ async function request(
   const json = response.status === 204 ? {} : await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = (json as { error?: { code?: string; message?: string } }).error;
-    throw new KeywayError(error?.code ?? 'http_error', error?.message ?? `HTTP ${response.status}`);
+    throw new KeywayError(
+      isErrorCode(error?.code) ? error.code : 'http_error',
+      error?.message ?? `HTTP ${response.status}`,
+    );
   }
   return { headers: response.headers, json };
 }

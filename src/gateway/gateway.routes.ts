@@ -1,116 +1,227 @@
 import type { HttpBindings } from '@hono/node-server';
-import type { Context, Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { Principal } from '../auth/principal.ts';
-import { isDatabaseUnavailable } from '../db/database-unavailable.ts';
+import { KeywayError } from '../errors.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { DATABASE_UNAVAILABLE_MESSAGE } from '../http/errors.ts';
+import { bearerPrincipal } from '../http/authenticate.ts';
+import { bodyLimit } from '../http/body-limit.ts';
 import { findJsonProblem, MAX_JSON_DEPTH } from '../http/json-shape.ts';
+import type { Readiness } from '../http/readiness.ts';
+import { encodeSse } from '../http/sse.ts';
 import type { TokensService } from '../tokens/tokens.service.ts';
-import { GatewayError } from './gateway-error.ts';
-import type { GatewayService } from './gateway.service.ts';
-import { chatRequestSchema } from './openai-types.ts';
+import type { GatewayService, StreamedCompletion } from './gateway.service.ts';
+import { chatRequestSchema, type ChatCompletionChunk } from './openai-types.ts';
+import { toOpenAiError } from './v1-errors.ts';
 
 const OVERHEAD_HEADER = 'x-keyway-overhead-ms';
 const FALLBACK_HEADER = 'x-keyway-fallback-models';
+const encoder = new TextEncoder();
 
 /**
- * The OpenAI-compatible endpoint. Authenticated by Keyway API tokens only (no cookies), errors in
- * OpenAI's envelope, and `x-keyway-overhead-ms` (time spent in Keyway, the provider's time excluded)
- * on every response.
+ * The OpenAI-compatible endpoint, the one layer that speaks HTTP for the gateway core: it reads and
+ * validates the body, authenticates by Keyway API token only (no cookies), encodes SSE, answers every
+ * error — unknown paths and methods included — in OpenAI's envelope, and sets
+ * `x-keyway-overhead-ms` (time spent in Keyway, the provider's time excluded) on every response.
  */
 export function registerGatewayRoutes(
   app: Hono<AppEnv>,
-  deps: { gateway: GatewayService; tokens: TokensService },
+  deps: { gateway: GatewayService; tokens: TokensService; readiness: Readiness; bodyLimitBytes: number },
 ): void {
-  app.post('/v1/chat/completions', (c) =>
-    respond(c, async (startedAt) => {
-      const principal = await authenticate(c, deps.tokens);
-      let body: unknown;
-      try {
-        body = await readJson(c);
-      } catch {
-        throw new GatewayError(400, 'The request body is not valid JSON.', { code: 'invalid_json' });
-      }
-      // Text with NUL goes to the provider as it is (nothing of it is stored); nesting is bounded.
-      if (findJsonProblem(body, { rejectNul: false }))
-        throw new GatewayError(400, `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`, {
-          code: 'json_too_deep',
-        });
-      const parsed = chatRequestSchema.safeParse(body);
+  const v1 = new Hono<AppEnv>();
+  v1.use(async (c, next) => {
+    if (!deps.readiness.ready)
+      throw new KeywayError('not_ready', `Keyway is not ready: ${deps.readiness.reason}.`);
+    return next();
+  });
+  v1.use(bodyLimit(deps.bodyLimitBytes));
+
+  v1.post('/chat/completions', (c) =>
+    respond(c, deps.tokens, async (principal, startedAt) => {
+      const parsed = chatRequestSchema.safeParse(await readBody(c));
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
-        throw new GatewayError(400, `Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}`, {
-          param: issue.path.join('.') || null,
-          code: 'invalid_request',
-        });
+        throw new KeywayError(
+          'invalid_request',
+          `Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}`,
+          {
+            details: { param: issue.path.join('.') || null },
+          },
+        );
       }
       const fallbackModels = (c.req.header(FALLBACK_HEADER) ?? '')
         .split(',')
         .map((name) => name.trim())
         .filter(Boolean)
         .slice(0, 5);
-      const result = await deps.gateway.chat(principal, parsed.data, {
+      const completion = await deps.gateway.complete(principal, parsed.data, {
         startedAt,
         signal: clientGone(c),
         fallbackModels,
         log: c.get('log'),
       });
-      const overhead = result.overheadMs.toFixed(2);
-      if (result.kind === 'stream') {
-        return new Response(result.stream, {
-          status: 200,
-          headers: {
-            'content-type': 'text/event-stream; charset=utf-8',
-            'cache-control': 'no-cache',
-            'x-request-id': c.get('requestId'),
-            [OVERHEAD_HEADER]: overhead,
+      const headers = {
+        'x-request-id': c.get('requestId'),
+        [OVERHEAD_HEADER]: completion.overheadMs.toFixed(2),
+      };
+      if (completion.kind === 'stream') {
+        const encodeError = (failure: KeywayError) => encoder.encode(errorEvent(failure, c));
+        return new Response(
+          completion.passthrough
+            ? completion.passthrough(encodeError)
+            : encodeChunks(completion, encodeError),
+          {
+            status: 200,
+            headers: {
+              'content-type': 'text/event-stream; charset=utf-8',
+              'cache-control': 'no-cache',
+              ...headers,
+            },
           },
-        });
+        );
       }
-      return new Response(result.body, {
-        status: result.status,
-        headers: {
-          'content-type': 'application/json',
-          'x-request-id': c.get('requestId'),
-          [OVERHEAD_HEADER]: overhead,
-        },
+      return new Response(completion.passthrough ?? JSON.stringify(completion.completion()), {
+        status: 200,
+        headers: { 'content-type': 'application/json', ...headers },
       });
     }),
   );
 
-  app.get('/v1/models', (c) =>
-    respond(c, async (startedAt) => {
-      const principal = await authenticate(c, deps.tokens);
+  v1.get('/models', (c) =>
+    respond(c, deps.tokens, async (principal, startedAt) => {
       const models = await deps.gateway.models(principal);
       const created = Math.floor(Date.now() / 1000);
       c.header(OVERHEAD_HEADER, (performance.now() - startedAt).toFixed(2));
-      return c.json({
-        object: 'list',
-        data: models.map((model) => ({ id: model.id, object: 'model', created, owned_by: model.owned_by })),
-      });
+      return c.json({ object: 'list', data: models.map((model) => modelObject(model, created)) });
     }),
+  );
+
+  // Ids hold a slash (`work/gpt-4o`); SDKs send it encoded (`work%2Fgpt-4o`) or not.
+  v1.get('/models/:id{.+}', (c) =>
+    respond(c, deps.tokens, async (principal, startedAt) => {
+      const model = await deps.gateway.model(principal, c.req.param('id'));
+      c.header(OVERHEAD_HEADER, (performance.now() - startedAt).toFixed(2));
+      return c.json(modelObject(model, Math.floor(Date.now() / 1000)));
+    }),
+  );
+
+  // Anything else under /v1 answers as OpenAI does (SDKs and LangChain misreport Keyway's own envelope).
+  // Answered before authentication: nothing is there for anyone.
+  v1.all('*', (c) =>
+    openAiErrorResponse(
+      c,
+      new KeywayError('not_found', `Invalid URL (${c.req.method} ${c.req.path}).`),
+      c.get('startedAt') ?? performance.now(),
+    ),
+  );
+  v1.onError((error, c) => openAiErrorResponse(c, error, c.get('startedAt') ?? performance.now()));
+  app.route('/v1', v1);
+}
+
+function modelObject(model: { id: string; owned_by: string }, created: number) {
+  return { id: model.id, object: 'model', created, owned_by: model.owned_by };
+}
+
+/** Authenticates, runs a handler; any error becomes OpenAI's envelope, with the overhead header still set. */
+async function respond(
+  c: Context<AppEnv>,
+  tokens: TokensService,
+  handler: (principal: Principal, startedAt: number) => Promise<Response>,
+): Promise<Response> {
+  // From the first middleware on, so the overhead header counts routing, auth and parsing too.
+  const startedAt = c.get('startedAt') ?? performance.now();
+  try {
+    const principal = await bearerPrincipal(c.req.header('authorization'), tokens);
+    if (!principal) {
+      throw new KeywayError(
+        'invalid_api_key',
+        'Send a Keyway API token as `Authorization: Bearer kw_…` (unknown, revoked or expired tokens are refused).',
+      );
+    }
+    return await handler(principal, startedAt);
+  } catch (error) {
+    return openAiErrorResponse(c, error, startedAt);
+  }
+}
+
+function openAiErrorResponse(c: Context<AppEnv>, error: unknown, startedAt: number): Response {
+  const answer = toOpenAiError(error, c);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'x-request-id': c.get('requestId'),
+    [OVERHEAD_HEADER]: (performance.now() - startedAt).toFixed(2),
+  };
+  if (answer.retryAfterSeconds !== undefined) headers['retry-after'] = String(answer.retryAfterSeconds);
+  // 499 (client closed) is only for the logs: nobody reads the answer.
+  const status = answer.status === 499 ? 400 : answer.status;
+  return new Response(JSON.stringify(answer.body), { status, headers });
+}
+
+/** A failure after the first byte, as the `error` event SDKs raise. */
+function errorEvent(failure: KeywayError, c: Context<AppEnv>): string {
+  return encodeSse(JSON.stringify(toOpenAiError(failure, c).body));
+}
+
+/** Typed chunks as OpenAI's SSE: one event per chunk, `[DONE]` at the end, an error event on failure. */
+function encodeChunks(
+  completion: StreamedCompletion,
+  encodeError: (failure: KeywayError) => Uint8Array,
+): ReadableStream<Uint8Array> {
+  const iterator = completion.chunks()[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>(
+    {
+      pull: async (stream) => {
+        let next: IteratorResult<ChatCompletionChunk>;
+        try {
+          next = await iterator.next();
+        } catch (error) {
+          stream.enqueue(
+            encodeError(
+              error instanceof KeywayError ? error : new KeywayError('internal_error', 'The answer failed.'),
+            ),
+          );
+          stream.close();
+          return;
+        }
+        if (next.done) {
+          stream.enqueue(encoder.encode(encodeSse('[DONE]')));
+          stream.close();
+          return;
+        }
+        stream.enqueue(encoder.encode(encodeSse(JSON.stringify(next.value))));
+      },
+      cancel: async () => {
+        // The client went away: ending the iteration stops the provider.
+        await iterator.return?.();
+      },
+    },
+    { highWaterMark: 0 },
   );
 }
 
 /**
- * On the Node server, the body is read straight from the socket and a disconnect is watched on the
- * response: building a web `Request` for that (what `c.req.json()` and `c.req.raw.signal` do) costs
- * more than the rest of Keyway's work on a request. Elsewhere (`app.request()` in tests), the web way.
+ * The body as JSON. On the Node server it is read straight from the socket: building a web `Request`
+ * for that (what `c.req.json()` does) costs more than the rest of Keyway's work on a request. Text
+ * with NUL goes to the provider as it is (nothing of it is stored); nesting is bounded.
  */
-function nodeBindings(c: Context<AppEnv>): HttpBindings | undefined {
-  const env = c.env as Partial<HttpBindings> | undefined;
-  // Without a content-length the body-limit middleware reads through the web Request: stay on that path.
-  return env?.incoming && env.outgoing && c.req.header('content-length') ? (env as HttpBindings) : undefined;
+async function readBody(c: Context<AppEnv>): Promise<unknown> {
+  let body: unknown;
+  try {
+    const node = nodeBindings(c);
+    if (!node) body = await c.req.json();
+    else {
+      const chunks: Buffer[] = [];
+      for await (const chunk of node.incoming) chunks.push(chunk as Buffer);
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    }
+  } catch {
+    throw new KeywayError('invalid_json', 'The request body is not valid JSON.');
+  }
+  if (findJsonProblem(body, { rejectNul: false }))
+    throw new KeywayError('json_too_deep', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+  return body;
 }
 
-async function readJson(c: Context<AppEnv>): Promise<unknown> {
-  const node = nodeBindings(c);
-  if (!node) return c.req.json();
-  const chunks: Buffer[] = [];
-  for await (const chunk of node.incoming) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-
+/** A signal that aborts when the client goes away before the answer is complete. */
 function clientGone(c: Context<AppEnv>): AbortSignal {
   const node = nodeBindings(c);
   if (!node) return c.req.raw.signal;
@@ -121,55 +232,9 @@ function clientGone(c: Context<AppEnv>): AbortSignal {
   return controller.signal;
 }
 
-async function authenticate(c: Context<AppEnv>, tokens: TokensService): Promise<Principal> {
-  const match = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '');
-  const principal = match ? await tokens.authenticate(match[1]!) : null;
-  if (!principal) {
-    throw new GatewayError(
-      401,
-      'Send a Keyway API token as `Authorization: Bearer kw_…` (unknown, revoked or expired tokens are refused).',
-      {
-        code: 'invalid_api_key',
-      },
-    );
-  }
-  return principal;
-}
-
-function asGatewayError(c: Context<AppEnv>, error: unknown): GatewayError {
-  if (error instanceof GatewayError) return error;
-  if (isDatabaseUnavailable(error)) {
-    c.get('log').warn({ err: error }, 'database unavailable');
-    return new GatewayError(503, DATABASE_UNAVAILABLE_MESSAGE, {
-      code: 'database_unavailable',
-      retryAfter: 1,
-    });
-  }
-  c.get('log').error({ err: error }, 'gateway error');
-  return new GatewayError(500, `Something went wrong in Keyway. Request id ${c.get('requestId')}.`, {
-    code: 'internal_error',
-  });
-}
-
-/** Runs a handler; any error becomes OpenAI's envelope, with the overhead header still set. */
-async function respond(
-  c: Context<AppEnv>,
-  handler: (startedAt: number) => Promise<Response>,
-): Promise<Response> {
-  // From the first middleware on, so the overhead header counts routing, auth and parsing too.
-  const startedAt = c.get('startedAt') ?? performance.now();
-  try {
-    return await handler(startedAt);
-  } catch (error) {
-    const gatewayError = asGatewayError(c, error);
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      'x-request-id': c.get('requestId'),
-      [OVERHEAD_HEADER]: (performance.now() - startedAt).toFixed(2),
-    };
-    if (gatewayError.retryAfter !== undefined) headers['retry-after'] = String(gatewayError.retryAfter);
-    // 499 (client closed) is only for the logs: nobody reads the answer.
-    const status = (gatewayError.status as number) === 499 ? 400 : gatewayError.status;
-    return new Response(JSON.stringify(gatewayError.toJSON()), { status, headers });
-  }
+/** The Node request and response, when served by the Node server with a declared body length. */
+function nodeBindings(c: Context<AppEnv>): HttpBindings | undefined {
+  const env = c.env as Partial<HttpBindings> | undefined;
+  // Without a content-length the body-limit middleware reads through the web Request: stay on that path.
+  return env?.incoming && env.outgoing && c.req.header('content-length') ? (env as HttpBindings) : undefined;
 }

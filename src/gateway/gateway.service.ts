@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { AccessRevoked, type AccessWatch, type WatchedAccess } from '../auth/access-watch.ts';
-import { latin1, scrubSecret, StreamScrubber } from './secret-scrubber.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { AccessRevoked, type AccessWatch, type WatchedAccess } from '../auth/access-watch.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { CredentialsService, ModelTarget } from '../credentials/credentials.service.ts';
 import { KeywayError } from '../errors.ts';
-import { SseDecoder, encodeSse } from '../http/sse.ts';
 import { effectiveBaseUrl } from '../providers/registry.ts';
 import {
   UpstreamBlockedError,
@@ -14,17 +12,15 @@ import {
   type UpstreamStreamingResponse,
 } from '../providers/upstream-client.ts';
 import type { UsageRecorder } from '../usage/usage-recorder.ts';
-import type {
-  ProviderAdapter,
-  ResponseContext,
-  UpstreamCall,
-  UpstreamErrorInfo,
-} from './adapters/adapter.ts';
-import { UpstreamStreamError } from './adapters/adapter.ts';
-import { buildOpenAiWireCall, translateOpenAiWireError, usageIn } from './adapters/openai-wire.ts';
+import type { ProviderAdapter, ResponseContext, UpstreamCall } from './adapters/adapter.ts';
+import { buildOpenAiWireCall, translateOpenAiWireError } from './adapters/openai-wire.ts';
 import type { BotModels, BotRoute } from './bot-models.ts';
-import { GatewayError } from './gateway-error.ts';
-import type { ChatCompletionChunk, ChatRequest, Usage } from './openai-types.ts';
+import { passthroughStream, readWhole, typedChunks, type Completion, type Relay } from './completion.ts';
+import type { ChatRequest, Usage } from './openai-types.ts';
+import { ProviderFailure, providerAnswered, providerUnreachable } from './provider-failure.ts';
+import { scrubSecret } from './secret-scrubber.ts';
+
+export type { Completion, StreamedCompletion, WholeCompletion } from './completion.ts';
 
 export interface GatewayTimeouts {
   /** Longest wait for the provider's response headers. */
@@ -37,18 +33,15 @@ export interface GatewayTimeouts {
   maxRetryAfterMs: number;
 }
 
-export type GatewayResult =
-  | { kind: 'json'; status: number; body: string; overheadMs: number }
-  | {
-      kind: 'stream';
-      stream: ReadableStream<Uint8Array>;
-      overheadMs: number;
-      /**
-       * For in-process consumers that reassemble the text: a scrubber of the credential's key across
-       * content deltas (a key streamed token by token is split across events, not just reads).
-       */
-      contentScrubber(): StreamScrubber | null;
-    };
+export interface CompleteOptions {
+  startedAt: number;
+  /** The caller went away: the provider call stops at once. */
+  signal: AbortSignal;
+  fallbackModels: string[];
+  log: Logger;
+  /** A bot's own route (the bot engine's calls); `bot:<name>` model names are routed the same way. */
+  route?: BotRoute;
+}
 
 interface Attempt {
   target: ModelTarget;
@@ -64,23 +57,15 @@ const ID_PREFIX = randomBytes(6).toString('base64url');
 let idCounter = 0;
 
 const RETRYABLE = new Set([408, 409, 425, 429, 500, 502, 503, 504, 529]);
-const encoder = new TextEncoder();
 
 /**
- * The `/v1/chat/completions` pipeline: resolve the model name to a credential (cached), build the
- * provider's request (pass-through for OpenAI-wire, translated for Anthropic and Gemini), call it
- * with retries and fallbacks before the first byte reaches the client, then relay the answer — a
- * stream chunk by chunk as it arrives — and record usage off the request path.
+ * The gateway core, typed end to end: a chat request in, a `Completion` out (a whole answer or a
+ * stream of chunks), typed domain errors thrown. It resolves the model name to a credential (cached),
+ * builds the provider's request (pass-through for OpenAI-wire, translated for Anthropic and Gemini),
+ * calls it with retries and fallbacks before the first byte, relays the answer and records usage off
+ * the request path. It knows nothing of HTTP answers: `/v1` encodes SSE, envelopes and statuses; chat
+ * and bots consume the typed views.
  */
-export interface ChatOptions {
-  startedAt: number;
-  signal: AbortSignal;
-  fallbackModels: string[];
-  log: Logger;
-  /** A bot's own route (the bot engine's calls); `bot:<name>` model names are routed the same way. */
-  route?: BotRoute;
-}
-
 export class GatewayService {
   readonly #credentials: CredentialsService;
   readonly #upstream: UpstreamClient;
@@ -116,52 +101,40 @@ export class GatewayService {
 
   /**
    * Answers a chat request. The work is watched: if the principal loses access meanwhile (user
-   * disabled, token revoked), the provider call stops at once — before the first byte it fails with
-   * 403 `access_revoked`, after it the stream ends with an `access_revoked` error event.
+   * disabled, token revoked), the provider call stops at once — before the first byte this throws
+   * `access_revoked`, after it the stream ends with that failure.
    */
-  async chat(principal: Principal, request: ChatRequest, options: ChatOptions): Promise<GatewayResult> {
-    const access = this.#access?.watch(principal);
-    if (!access) return this.#chat(principal, request, options, null);
+  async complete(principal: Principal, request: ChatRequest, options: CompleteOptions): Promise<Completion> {
+    const access = this.#access?.watch(principal) ?? null;
+    const signal = access ? AbortSignal.any([options.signal, access.signal]) : options.signal;
     try {
-      const result = await this.#chat(
-        principal,
-        request,
-        { ...options, signal: AbortSignal.any([options.signal, access.signal]) },
-        access,
-      );
-      if (result.kind === 'json') access.release();
-      return result;
+      const completion = await this.#complete(principal, request, { ...options, signal }, access);
+      return completion;
     } catch (error) {
-      access.release();
-      if (access.signal.aborted) throw accessRevoked();
+      access?.release();
+      if (access?.signal.aborted) throw new AccessRevoked();
       throw error;
     }
   }
 
-  async #chat(
+  async #complete(
     principal: Principal,
     request: ChatRequest,
-    options: ChatOptions,
+    options: CompleteOptions,
     access: WatchedAccess | null,
-  ): Promise<GatewayResult> {
+  ): Promise<Completion> {
     let route = options.route;
     if (!route && request.model.startsWith('bot:')) {
       if (!this.#bots)
-        throw new GatewayError(404, `The model "${request.model}" does not exist.`, {
-          code: 'model_not_found',
-          param: 'model',
+        throw new KeywayError('model_not_found', `The model "${request.model}" does not exist.`, {
+          details: { param: 'model' },
         });
-      try {
-        ({ request, route } = await this.#bots.apply(principal, request));
-      } catch (error) {
-        throw fromKeywayError(error);
-      }
+      ({ request, route } = await this.#bots.apply(principal, request));
     }
     const attempts: Attempt[] = [];
     if (route) {
-      for (const target of route.targets) {
+      for (const target of route.targets)
         attempts.push(await this.#prepare(principal, request, target, route.botId));
-      }
     } else {
       for (const name of [request.model, ...options.fallbackModels])
         attempts.push(await this.#prepare(principal, request, name, null));
@@ -175,7 +148,7 @@ export class GatewayService {
     };
 
     let upstreamMs = 0;
-    let lastError: GatewayError | undefined;
+    let lastError: KeywayError | undefined;
     for (const [position, attempt] of attempts.entries()) {
       const isLast = position === attempts.length - 1;
       for (let retry = 0; retry <= this.#timeouts.retries; retry++) {
@@ -188,18 +161,19 @@ export class GatewayService {
             headers: attempt.call.headers,
             body: attempt.call.body,
             policy: this.#credentials.upstreamPolicy(attempt.target.credential),
-            // The client's own signal: when it goes away, undici aborts the provider request at once.
+            // The caller's own signal: when it goes away, undici aborts the provider request at once.
             signal: options.signal,
             headersTimeoutMs: this.#timeouts.firstByteMs,
             bodyTimeoutMs: this.#timeouts.idleMs,
           });
         } catch (error) {
           upstreamMs += performance.now() - sentAt;
-          if (options.signal.aborted)
-            throw new GatewayError(499 as never, 'The client closed the request.', { code: 'client_closed' });
-          lastError = connectionError(error, attempt);
-          this.#record(principal, attempt, lastError.status, options.startedAt, null);
-          if (error instanceof UpstreamBlockedError) throw lastError;
+          if (options.signal.aborted) throw clientClosed();
+          const blocked = error instanceof UpstreamBlockedError;
+          const failure = providerUnreachable(error, attempt.target.provider.label, blocked);
+          lastError = failure;
+          this.#record(principal, attempt, failure.reply.status, options.startedAt, null);
+          if (blocked) throw failure;
           if (retry < this.#timeouts.retries) {
             await this.#backoff(retry, undefined, options.signal);
             continue;
@@ -209,49 +183,47 @@ export class GatewayService {
         upstreamMs += performance.now() - sentAt;
         if (response.status >= 200 && response.status < 300) {
           const relay: Relay = {
-            attempt,
             response,
+            adapter: attempt.adapter,
             context,
-            principal,
-            startedAt: options.startedAt,
+            secret: attempt.secret,
+            revoked: access?.signal ?? null,
             log: options.log,
-            access,
+            finish: (status: number, usage: Usage | null) => {
+              access?.release();
+              this.#record(principal, attempt, status, options.startedAt, usage);
+            },
           };
           if (stream) {
             return {
               kind: 'stream',
-              stream: this.#relayStream(relay),
               overheadMs: performance.now() - options.startedAt - upstreamMs,
-              contentScrubber: () => (attempt.secret ? new StreamScrubber(attempt.secret) : null),
+              chunks: () => typedChunks(relay),
+              passthrough: attempt.adapter ? null : (encodeError) => passthroughStream(relay, encodeError),
             };
           }
           const readAt = performance.now();
-          const body = await this.#readAll(relay);
+          const whole = await readWhole(relay);
           upstreamMs += performance.now() - readAt;
-          return {
-            kind: 'json',
-            status: 200,
-            body,
-            overheadMs: performance.now() - options.startedAt - upstreamMs,
-          };
+          return { kind: 'whole', overheadMs: performance.now() - options.startedAt - upstreamMs, ...whole };
         }
-        // An error answer: read it (bounded), then retry, fall back, or hand it to the client.
+        // An error answer: read it (bounded), then retry, fall back, or hand it to the caller.
         const readAt = performance.now();
-        const text = await readText(response).catch(() => '');
+        const text = await readErrorText(response).catch(() => '');
         upstreamMs += performance.now() - readAt;
         const info = (attempt.adapter?.translateError ?? translateOpenAiWireError)(
           response.status,
           scrubSecret(text, attempt.secret),
         );
-        lastError = upstreamError(
+        const wait = retryAfterMs(response.headers['retry-after']);
+        lastError = providerAnswered(
           response.status,
           info,
-          attempt,
-          retryAfterMs(response.headers['retry-after']),
+          { providerLabel: attempt.target.provider.label, credentialName: attempt.target.credential.name },
+          wait,
         );
         this.#record(principal, attempt, response.status, options.startedAt, null);
         if (!RETRYABLE.has(response.status)) throw lastError;
-        const wait = retryAfterMs(response.headers['retry-after']);
         if (
           retry < this.#timeouts.retries &&
           (wait === undefined || wait <= this.#timeouts.maxRetryAfterMs)
@@ -269,7 +241,7 @@ export class GatewayService {
     }
     throw (
       lastError ??
-      new GatewayError(502, 'The provider could not be reached.', { code: 'upstream_unreachable' })
+      new ProviderFailure('upstream_unreachable', 'The provider could not be reached.', { status: 502 })
     );
   }
 
@@ -287,6 +259,16 @@ export class GatewayService {
     );
   }
 
+  /** `/v1/models/{id}`: one model the caller may use, or `model_not_found`. */
+  async model(principal: Principal, id: string): Promise<{ id: string; owned_by: string }> {
+    const found = (await this.models(principal)).find((model) => model.id === id);
+    if (!found)
+      throw new KeywayError('model_not_found', `The model "${id}" does not exist.`, {
+        details: { param: 'model' },
+      });
+    return found;
+  }
+
   async #prepare(
     principal: Principal,
     request: ChatRequest,
@@ -294,22 +276,15 @@ export class GatewayService {
     botId: string | null,
   ): Promise<Attempt> {
     if (typeof model === 'string' && model.startsWith('bot:')) {
-      throw new GatewayError(400, 'A bot cannot be a fallback model.', {
-        code: 'invalid_request',
-        param: 'model',
+      throw new KeywayError('invalid_request', 'A bot cannot be a fallback model.', {
+        details: { param: 'model' },
       });
     }
-    let target: ModelTarget;
-    let secret: string | null;
-    try {
-      target =
-        typeof model === 'string'
-          ? await this.#credentials.resolveModel(principal, model)
-          : await this.#credentials.resolveById(principal, model.credentialId, model.model);
-      secret = this.#credentials.revealSecret(target.credential);
-    } catch (error) {
-      throw fromKeywayError(error);
-    }
+    const target =
+      typeof model === 'string'
+        ? await this.#credentials.resolveModel(principal, model)
+        : await this.#credentials.resolveById(principal, model.credentialId, model.model);
+    const secret = this.#credentials.revealSecret(target.credential);
     const adapter = this.#adapters[target.provider.wire] ?? null;
     const input = {
       request,
@@ -319,168 +294,11 @@ export class GatewayService {
       settings: target.credential.settings,
       baseUrl: effectiveBaseUrl(target.provider, target.credential.settings),
     };
-    try {
-      // A translating adapter refuses what its provider cannot express (an unknown role, an audio part).
-      const call = adapter
-        ? adapter.buildRequest(input, request.stream === true)
-        : buildOpenAiWireCall(input, request);
-      return { target, botId, adapter, call, secret };
-    } catch (error) {
-      throw fromKeywayError(error);
-    }
-  }
-
-  async #readAll(relay: Relay): Promise<string> {
-    const { attempt, response, context } = relay;
-    let text: string;
-    try {
-      text = await readText(response);
-    } catch (error) {
-      this.#record(relay.principal, attempt, 502, relay.startedAt, null);
-      throw new GatewayError(502, `The provider's answer broke off: ${describeNetworkError(error)}`, {
-        code: 'upstream_interrupted',
-      });
-    }
-    if (!attempt.adapter) {
-      this.#record(relay.principal, attempt, 200, relay.startedAt, usageIn(text));
-      return scrubSecret(text, attempt.secret);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new GatewayError(502, 'The provider answered with something that is not JSON.', {
-        code: 'upstream_invalid',
-      });
-    }
-    let completion;
-    try {
-      completion = attempt.adapter.translateResponse(parsed, context);
-    } catch (error) {
-      if (error instanceof UpstreamStreamError)
-        throw new GatewayError(502, error.info.message, { type: error.info.type, code: error.info.code });
-      throw fromKeywayError(error);
-    }
-    this.#record(relay.principal, attempt, 200, relay.startedAt, completion.usage ?? null);
-    return scrubSecret(JSON.stringify(completion), attempt.secret);
-  }
-
-  /**
-   * Relays a stream as it arrives. Pass-through: the provider's bytes unchanged (watched for usage).
-   * Translated: events decoded, translated, re-encoded. A client that goes away aborts the provider
-   * request at once; an error after the first byte becomes an `error` event, which SDKs raise.
-   */
-  #relayStream(relay: Relay): ReadableStream<Uint8Array> {
-    const { attempt, response, context } = relay;
-    const decoder = new SseDecoder();
-    const translator = attempt.adapter?.createStreamTranslator(context);
-    const textDecoder = new TextDecoder();
-    const iterator = response.body[Symbol.asyncIterator]();
-    // The key may come back split across network reads: scrubbed across them, bytes as latin1 on
-    // the pass-through path, text on the translated one.
-    const secret = attempt.secret;
-    const scrubber = secret ? new StreamScrubber(translator ? secret : latin1(secret)) : null;
-    let usage: Usage | null = null;
-    let finished = false;
-    const finish = (status: number) => {
-      if (finished) return;
-      finished = true;
-      relay.access?.release();
-      this.#record(
-        relay.principal,
-        attempt,
-        status,
-        relay.startedAt,
-        translator ? translator.usage() : usage,
-      );
-    };
-    return new ReadableStream<Uint8Array>(
-      {
-        // pull() must enqueue before it returns: a pull that yields nothing is not called again.
-        pull: async (stream) => {
-          const send = (chunks: ChatCompletionChunk[], tail = '') => {
-            const encoded = chunks.map((chunk) => encodeSse(JSON.stringify(chunk))).join('');
-            const text = (scrubber ? scrubber.push(encoded) + (tail ? scrubber.end() : '') : encoded) + tail;
-            if (text) stream.enqueue(encoder.encode(text));
-            return text.length > 0;
-          };
-          /** Pass-through bytes, scrubbed; false when all of them are held back for now. */
-          const relayBytes = (bytes: Buffer): boolean => {
-            if (!scrubber) {
-              stream.enqueue(bytes);
-              return true;
-            }
-            const out = scrubber.push(bytes.toString('latin1'));
-            if (out) stream.enqueue(Buffer.from(out, 'latin1'));
-            return out.length > 0;
-          };
-          // Chunks translated before an error in the same read still reach the client, then the error.
-          const pending: ChatCompletionChunk[] = [];
-          try {
-            for (;;) {
-              const next = await iterator.next();
-              if (next.done) {
-                if (translator) {
-                  for (const event of decoder.end()) pending.push(...translator.push(event));
-                  pending.push(...translator.end());
-                  send(pending.splice(0), encodeSse('[DONE]'));
-                } else if (scrubber) {
-                  const rest = scrubber.end();
-                  if (rest) stream.enqueue(Buffer.from(rest, 'latin1'));
-                }
-                finish(200);
-                stream.close();
-                return;
-              }
-              const events = decoder.push(textDecoder.decode(next.value, { stream: true }));
-              if (!translator) {
-                for (const event of events) usage = usageIn(event.data) ?? usage;
-                if (relayBytes(next.value)) return;
-                continue;
-              }
-              for (const event of events) pending.push(...translator.push(event));
-              if (send(pending.splice(0))) return;
-            }
-          } catch (error) {
-            send(pending.splice(0));
-            // What was held back ends here: released (or redacted) before the error event.
-            const rest = scrubber?.end();
-            if (rest) stream.enqueue(translator ? encoder.encode(rest) : Buffer.from(rest, 'latin1'));
-            const info: UpstreamErrorInfo = relay.access?.signal.aborted
-              ? { message: accessRevoked().message, type: 'permission_error', code: 'access_revoked' }
-              : error instanceof UpstreamStreamError
-                ? { ...error.info, message: scrubSecret(error.info.message, attempt.secret) }
-                : {
-                    message: `The provider's stream broke off: ${describeNetworkError(error)}`,
-                    type: 'api_error',
-                    code: 'upstream_interrupted',
-                  };
-            relay.log.warn(
-              { credentialId: attempt.target.credential.id, type: info.type, code: info.code },
-              'upstream stream failed after the first byte',
-            );
-            stream.enqueue(
-              encoder.encode(
-                encodeSse(
-                  JSON.stringify({
-                    error: { message: info.message, type: info.type, param: null, code: info.code },
-                  }),
-                ),
-              ),
-            );
-            finish(502);
-            response.body.destroy();
-            stream.close();
-          }
-        },
-        cancel: () => {
-          // The client went away: stop the provider at once.
-          response.body.destroy();
-          finish(499);
-        },
-      },
-      { highWaterMark: 0 },
-    );
+    // A translating adapter refuses what its provider cannot express (an unknown role, an audio part).
+    const call = adapter
+      ? adapter.buildRequest(input, request.stream === true)
+      : buildOpenAiWireCall(input, request);
+    return { target, botId, adapter, call, secret };
   }
 
   #record(
@@ -510,31 +328,26 @@ export class GatewayService {
     const base = 200 * 2 ** retry;
     const delay = retryAfter ?? base + Math.random() * base;
     await sleep(delay, undefined, { signal }).catch(() => {
-      throw new GatewayError(499 as never, 'The client closed the request.', { code: 'client_closed' });
+      throw clientClosed();
     });
   }
 }
 
-interface Relay {
-  /** Released when the relay ends; aborted when the principal loses access. */
-  access: WatchedAccess | null;
-  attempt: Attempt;
-  response: UpstreamStreamingResponse;
-  context: ResponseContext;
-  principal: Principal;
-  startedAt: number;
-  log: Logger;
-}
-
-async function readText(response: UpstreamStreamingResponse): Promise<string> {
+async function readErrorText(response: UpstreamStreamingResponse): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response.body) {
     chunks.push(chunk);
     size += chunk.length;
-    if (size > 64 * 1024 * 1024) throw new Error('response too large');
+    // An error answer larger than this is not an error message: stop reading it.
+    if (size > 1024 * 1024) break;
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The caller went away before the answer started (only logs and usage ever see it). */
+function clientClosed(): KeywayError {
+  return new KeywayError('client_closed', 'The client closed the request.');
 }
 
 /** `retry-after` in seconds or as an HTTP date, in milliseconds. */
@@ -545,109 +358,4 @@ function retryAfterMs(header: string | string[] | undefined): number | undefined
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
-}
-
-function upstreamError(
-  status: number,
-  info: UpstreamErrorInfo,
-  attempt: Attempt,
-  retryAfter: number | undefined,
-): GatewayError {
-  const who = attempt.target.provider.label;
-  // A redirect is never relayed (it would reach the client without its Location, and following it
-  // could leave the provider's host): the credential's base URL is wrong.
-  if (status >= 300 && status < 400) {
-    return new GatewayError(
-      502,
-      `${who} answered the credential "${attempt.target.credential.name}" with a redirect (HTTP ${status}), which Keyway does not follow; check its base URL.`,
-      { type: 'upstream_error', code: 'upstream_redirect' },
-    );
-  }
-  // Google answers a bad key with 400 INVALID_ARGUMENT; the adapter recognises it.
-  if (
-    status === 401 ||
-    status === 403 ||
-    info.code === 'invalid_api_key' ||
-    info.type === 'authentication_error'
-  ) {
-    return new GatewayError(
-      502,
-      `${who} rejected the stored credential "${attempt.target.credential.name}": ${info.message}`,
-      { type: 'upstream_auth_error', code: 'upstream_auth_failed' },
-    );
-  }
-  if (status === 429) {
-    return new GatewayError(429, info.message, {
-      type: info.type,
-      code: info.code ?? 'rate_limited',
-      ...(retryAfter !== undefined ? { retryAfter: Math.ceil(retryAfter / 1000) } : {}),
-    });
-  }
-  if (status >= 500)
-    return new GatewayError(502, `${who} failed: ${info.message}`, {
-      type: 'upstream_error',
-      code: info.code ?? `upstream_${status}`,
-    });
-  return new GatewayError(status as never, info.message, { type: info.type, code: info.code });
-}
-
-function connectionError(error: unknown, attempt: Attempt): GatewayError {
-  if (error instanceof UpstreamBlockedError) {
-    return new GatewayError(
-      502,
-      `The credential's URL points at an address Keyway may not call: ${error.message}`,
-      { code: 'upstream_blocked' },
-    );
-  }
-  const code = (error as { code?: string }).code;
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') {
-    return new GatewayError(504, `${attempt.target.provider.label} did not start answering in time.`, {
-      type: 'timeout',
-      code: 'upstream_timeout',
-    });
-  }
-  return new GatewayError(
-    502,
-    `${attempt.target.provider.label} could not be reached: ${describeNetworkError(error)}`,
-    { code: 'upstream_unreachable' },
-  );
-}
-
-function describeNetworkError(error: unknown): string {
-  const code = (error as { code?: string }).code;
-  if (code === 'UND_ERR_BODY_TIMEOUT') return 'it stopped sending (idle timeout)';
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return 'the connection timed out';
-  if (code === 'ECONNREFUSED') return 'the connection was refused';
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'the connection was reset';
-  if (code === 'ENOTFOUND') return 'the host name does not resolve';
-  return 'a network error';
-}
-
-function accessRevoked(): GatewayError {
-  return new GatewayError(403, new AccessRevoked().message, {
-    type: 'permission_error',
-    code: 'access_revoked',
-  });
-}
-
-/** Domain errors met while resolving a model, in OpenAI's terms. */
-export function fromKeywayError(error: unknown): GatewayError {
-  if (!(error instanceof KeywayError)) throw error;
-  switch (error.code) {
-    case 'model_not_found':
-      return new GatewayError(404, error.message, { code: 'model_not_found', param: 'model' });
-    case 'ambiguous_model':
-      return new GatewayError(400, error.message, { code: 'ambiguous_model', param: 'model' });
-    case 'upstream_error':
-      return new GatewayError(502, error.message, { code: 'upstream_invalid' });
-    case 'secret_unreadable':
-      return new GatewayError(502, 'The stored credential cannot be decrypted; its owner must rotate it.', {
-        code: 'credential_unreadable',
-      });
-    default:
-      return new GatewayError(400, error.message, {
-        code: error.code,
-        ...(typeof error.details?.param === 'string' ? { param: error.details.param } : {}),
-      });
-  }
 }

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie } from 'hono/cookie';
 import type { AuthService } from '../auth/auth.service.ts';
+import type { Principal } from '../auth/principal.ts';
 import { secretsEqual } from '../auth/auth.service.ts';
 import type { TokensService } from '../tokens/tokens.service.ts';
 import { KeywayError } from '../errors.ts';
@@ -15,13 +16,21 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * A bearer token that does not authenticate is a 401 at once (no falling back to the cookie). A
  * cookie-authenticated write must carry the session's CSRF token in `x-csrf-token`.
  */
+/** The principal of an `Authorization: Bearer kw_…` header; null when it is missing or not valid. */
+export async function bearerPrincipal(
+  authorization: string | undefined,
+  tokens: TokensService,
+): Promise<Principal | null> {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+  return match ? tokens.authenticate(match[1]!) : null;
+}
+
 export function authenticate(deps: { auth: AuthService; tokens: TokensService }): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     c.set('principal', null);
     const authorization = c.req.header('authorization');
     if (authorization !== undefined) {
-      const match = /^Bearer\s+(\S+)$/i.exec(authorization);
-      const principal = match ? await deps.tokens.authenticate(match[1]!) : null;
+      const principal = await bearerPrincipal(authorization, deps.tokens);
       if (!principal)
         throw new KeywayError('unauthenticated', 'The API token is not valid: unknown, revoked or expired.');
       c.set('principal', principal);

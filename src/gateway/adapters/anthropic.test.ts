@@ -386,7 +386,7 @@ describe('anthropicAdapter.translateResponse', () => {
 
   it('rejects a body that is not a message as an upstream error', () => {
     expect(() => anthropicAdapter.translateResponse({ hello: 'world' }, context(false))).toThrow(
-      expect.objectContaining({ code: 'upstream_error' }),
+      expect.objectContaining({ code: 'upstream_invalid' }),
     );
   });
 });

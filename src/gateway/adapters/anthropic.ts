@@ -428,7 +428,7 @@ function toOpenAiUsage(counts: TokenCounts): Usage {
 function translateResponse(body: unknown, context: ResponseContext): ChatCompletion {
   const parsed = messageSchema.safeParse(body);
   if (!parsed.success)
-    throw new KeywayError('upstream_error', 'Anthropic answered with something that is not a message.');
+    throw new KeywayError('upstream_invalid', 'Anthropic answered with something that is not a message.');
   const message = parsed.data;
   const texts: string[] = [];
   const toolCalls: ToolCall[] = [];

@@ -1,0 +1,341 @@
+import type { Logger } from 'pino';
+import { AccessRevoked } from '../auth/access-watch.ts';
+import type { KeywayError } from '../errors.ts';
+import { SseDecoder } from '../http/sse.ts';
+import type { UpstreamStreamingResponse } from '../providers/upstream-client.ts';
+import type { ProviderAdapter, ResponseContext } from './adapters/adapter.ts';
+import { UpstreamStreamError } from './adapters/adapter.ts';
+import { translateOpenAiWireError, usageIn } from './adapters/openai-wire.ts';
+import type { ChatCompletion, ChatCompletionChunk, Usage } from './openai-types.ts';
+import { ProviderFailure, providerInterrupted } from './provider-failure.ts';
+import { latin1, scrubSecret, StreamScrubber } from './secret-scrubber.ts';
+
+/** A whole answer. */
+export interface WholeCompletion {
+  kind: 'whole';
+  /** Time spent in Keyway so far, the provider's time excluded. */
+  overheadMs: number;
+  /** The answer, typed (parsed on first call for a pass-through answer). */
+  completion(): ChatCompletion;
+  /** OpenAI-wire pass-through: the provider's own body (the key scrubbed), to relay byte for byte. */
+  passthrough: string | null;
+}
+
+/** A streamed answer: consume one of its two views, once. */
+export interface StreamedCompletion {
+  kind: 'stream';
+  overheadMs: number;
+  /**
+   * The answer as typed chunks, the key scrubbed (also when split across chunks). A failure after the
+   * first chunk is thrown as a typed error (`ProviderFailure`, `access_revoked`).
+   */
+  chunks(): AsyncIterable<ChatCompletionChunk>;
+  /**
+   * OpenAI-wire pass-through (null when translated): the provider's SSE bytes as they arrive, the key
+   * scrubbed across reads. A failure after the first byte ends the stream with `encodeError`'s bytes.
+   */
+  passthrough: ((encodeError: (failure: KeywayError) => Uint8Array) => ReadableStream<Uint8Array>) | null;
+}
+
+export type Completion = WholeCompletion | StreamedCompletion;
+
+/** What relaying one provider answer needs. */
+export interface Relay {
+  response: UpstreamStreamingResponse;
+  /** The translating adapter; none for OpenAI-wire pass-through. */
+  adapter: ProviderAdapter | null;
+  context: ResponseContext;
+  /** To scrub from whatever the provider sends back. */
+  secret: string | null;
+  /** Aborts when the principal loses access. */
+  revoked: AbortSignal | null;
+  /** Called once when the answer has ended, however it ended: records usage, releases the watch. */
+  finish(status: number, usage: Usage | null): void;
+  log: Logger;
+}
+
+const MAX_WHOLE_BYTES = 64 * 1024 * 1024;
+
+/** Reads a whole (non-streamed) answer. */
+export async function readWhole(relay: Relay): Promise<Pick<WholeCompletion, 'completion' | 'passthrough'>> {
+  let text: string;
+  try {
+    text = await readText(relay.response);
+  } catch (error) {
+    relay.finish(502, null);
+    throw failureAfterStart(relay, error, true);
+  }
+  const { adapter, secret } = relay;
+  if (!adapter) {
+    relay.finish(200, usageIn(text));
+    const passthrough = scrubSecret(text, secret);
+    let parsed: ChatCompletion | undefined;
+    return {
+      passthrough,
+      completion: () => (parsed ??= parseWireCompletion(passthrough)),
+    };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    relay.finish(502, null);
+    throw new ProviderFailure('upstream_invalid', 'The provider answered with something that is not JSON.', {
+      status: 502,
+    });
+  }
+  let completion: ChatCompletion;
+  try {
+    completion = adapter.translateResponse(parsed, relay.context);
+  } catch (error) {
+    relay.finish(502, null);
+    if (error instanceof UpstreamStreamError)
+      throw new ProviderFailure('upstream_error', error.info.message, {
+        status: 502,
+        type: error.info.type,
+        code: error.info.code,
+      });
+    throw error;
+  }
+  relay.finish(200, completion.usage ?? null);
+  const scrubbed = secret ? (scrubDeep(completion, secret) as ChatCompletion) : completion;
+  return { passthrough: null, completion: () => scrubbed };
+}
+
+/** An OpenAI-wire provider's answer, typed as far as Keyway's own consumers read it. */
+function parseWireCompletion(text: string): ChatCompletion {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || !Array.isArray((parsed as ChatCompletion).choices))
+    throw new ProviderFailure(
+      'upstream_invalid',
+      'The provider answered with something that is not a completion.',
+      {
+        status: 502,
+      },
+    );
+  return parsed as ChatCompletion;
+}
+
+/**
+ * The pass-through view: the provider's bytes, watched for usage, scrubbed across reads. Pull-based
+ * with no buffer of its own: a slow client slows the provider read, nothing piles up.
+ */
+export function passthroughStream(
+  relay: Relay,
+  encodeError: (failure: KeywayError) => Uint8Array,
+): ReadableStream<Uint8Array> {
+  const { response, secret } = relay;
+  const iterator = response.body[Symbol.asyncIterator]();
+  const decoder = new SseDecoder();
+  const textDecoder = new TextDecoder();
+  const scrubber = secret ? new StreamScrubber(latin1(secret)) : null;
+  let usage: Usage | null = null;
+  let finished = false;
+  const finish = (status: number) => {
+    if (finished) return;
+    finished = true;
+    relay.finish(status, usage);
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      // pull() must enqueue before it returns: a pull that yields nothing is not called again.
+      pull: async (stream) => {
+        try {
+          for (;;) {
+            const next = await iterator.next();
+            if (next.done) {
+              const rest = scrubber?.end();
+              if (rest) stream.enqueue(Buffer.from(rest, 'latin1'));
+              finish(200);
+              stream.close();
+              return;
+            }
+            for (const event of decoder.push(textDecoder.decode(next.value, { stream: true })))
+              usage = usageIn(event.data) ?? usage;
+            if (!scrubber) {
+              stream.enqueue(next.value);
+              return;
+            }
+            const out = scrubber.push(next.value.toString('latin1'));
+            if (out) {
+              stream.enqueue(Buffer.from(out, 'latin1'));
+              return;
+            }
+          }
+        } catch (error) {
+          // What was held back ends here: released (or redacted) before the error.
+          const rest = scrubber?.end();
+          if (rest) stream.enqueue(Buffer.from(rest, 'latin1'));
+          stream.enqueue(encodeError(failureAfterStart(relay, error, false)));
+          finish(502);
+          response.body.destroy();
+          stream.close();
+        }
+      },
+      cancel: () => {
+        // The client went away: stop the provider at once.
+        response.body.destroy();
+        finish(499);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * The typed view: chunks from a translating adapter, or decoded from an OpenAI-wire stream (whose
+ * mid-stream `{"error":…}` events become typed failures). The key is scrubbed from content across
+ * chunks. Ending the iteration early (a consumer's `break` or `return`) stops the provider.
+ */
+export async function* typedChunks(relay: Relay): AsyncGenerator<ChatCompletionChunk> {
+  const { response, adapter, secret } = relay;
+  const translator = adapter?.createStreamTranslator(relay.context) ?? null;
+  const decoder = new SseDecoder();
+  const textDecoder = new TextDecoder();
+  const scrubber = secret ? new ChunkScrubber(secret) : null;
+  let usage: Usage | null = null;
+  let status = 499;
+  const clean = (chunk: ChatCompletionChunk) => (scrubber ? scrubber.scrub(chunk) : chunk);
+  try {
+    try {
+      for await (const piece of response.body) {
+        for (const event of decoder.push(textDecoder.decode(piece, { stream: true }))) {
+          if (translator) {
+            for (const chunk of translator.push(event)) yield clean(chunk);
+            continue;
+          }
+          const chunk = parseWireChunk(event.data);
+          if (!chunk) continue;
+          if (chunk.usage) usage = chunk.usage;
+          yield clean(chunk);
+        }
+      }
+      if (translator) {
+        for (const event of decoder.end()) for (const chunk of translator.push(event)) yield clean(chunk);
+        for (const chunk of translator.end()) yield clean(chunk);
+      }
+      const rest = scrubber?.end(relay.context);
+      if (rest) yield rest;
+      status = 200;
+    } catch (error) {
+      status = 502;
+      throw failureAfterStart(relay, error, false);
+    }
+  } finally {
+    if (status !== 200) response.body.destroy();
+    relay.finish(status, translator ? translator.usage() : usage);
+  }
+}
+
+/** One event of an OpenAI-wire stream as a chunk; `undefined` for `[DONE]` and what is not a chunk. */
+function parseWireChunk(data: string): ChatCompletionChunk | undefined {
+  if (data === '[DONE]') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  if ('error' in parsed) {
+    const info = translateOpenAiWireError(500, data);
+    throw new UpstreamStreamError({ ...info, type: info.type, code: info.code ?? 'provider_error' });
+  }
+  return Array.isArray((parsed as { choices?: unknown }).choices)
+    ? (parsed as ChatCompletionChunk)
+    : undefined;
+}
+
+/** A failure after the first byte, typed: the provider's own error event, a revocation, or a cut. */
+function failureAfterStart(relay: Relay, error: unknown, whole: boolean): KeywayError {
+  if (relay.revoked?.aborted) return new AccessRevoked();
+  if (error instanceof UpstreamStreamError) {
+    relay.log.warn(
+      { type: error.info.type, code: error.info.code },
+      'upstream stream failed after the first byte',
+    );
+    return new ProviderFailure('upstream_error', scrubSecret(error.info.message, relay.secret), {
+      status: 502,
+      type: error.info.type,
+      code: error.info.code,
+    });
+  }
+  relay.log.warn({ code: (error as { code?: string }).code }, 'upstream answer broke off');
+  return providerInterrupted(error, whole);
+}
+
+async function readText(response: UpstreamStreamingResponse): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > MAX_WHOLE_BYTES) throw new Error('response too large');
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Every string in a JSON value with the secret replaced. */
+function scrubDeep(value: unknown, secret: string): unknown {
+  if (typeof value === 'string') return scrubSecret(value, secret);
+  if (Array.isArray(value)) return value.map((item) => scrubDeep(item, secret));
+  if (typeof value === 'object' && value !== null)
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, scrubDeep(item, secret)]));
+  return value;
+}
+
+/**
+ * Scrubs the key from typed chunks: from each choice's content across chunks (a key streamed token by
+ * token), and whole from every other string. Held-back content is released with the choice's
+ * finishing chunk, or in one last chunk.
+ */
+class ChunkScrubber {
+  readonly #secret: string;
+  readonly #content = new Map<number, StreamScrubber>();
+
+  constructor(secret: string) {
+    this.#secret = secret;
+  }
+
+  scrub(chunk: ChatCompletionChunk): ChatCompletionChunk {
+    const scrubbed = JSON.stringify(chunk).includes(this.#secret)
+      ? (scrubDeep(chunk, this.#secret) as ChatCompletionChunk)
+      : chunk;
+    for (const choice of scrubbed.choices) {
+      let scrubber = this.#content.get(choice.index);
+      if (!scrubber) {
+        scrubber = new StreamScrubber(this.#secret);
+        this.#content.set(choice.index, scrubber);
+      }
+      const { content } = choice.delta;
+      if (typeof content === 'string') choice.delta.content = scrubber.push(content);
+      if (choice.finish_reason !== null) {
+        const rest = scrubber.end();
+        if (rest) choice.delta.content = (choice.delta.content ?? '') + rest;
+      }
+    }
+    return scrubbed;
+  }
+
+  /** A last chunk with whatever content is still held back, if any. */
+  end(context: ResponseContext): ChatCompletionChunk | null {
+    const choices: ChatCompletionChunk['choices'] = [];
+    for (const [index, scrubber] of this.#content) {
+      const rest = scrubber.end();
+      if (rest) choices.push({ index, delta: { content: rest }, finish_reason: null });
+    }
+    if (choices.length === 0) return null;
+    return {
+      id: context.id,
+      object: 'chat.completion.chunk',
+      created: context.created,
+      model: context.model,
+      choices,
+    };
+  }
+}
