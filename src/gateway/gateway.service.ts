@@ -70,7 +70,7 @@ export class GatewayService {
   readonly #credentials: CredentialsService;
   readonly #upstream: UpstreamClient;
   readonly #adapters: Partial<Record<string, ProviderAdapter>>;
-  readonly #usage: UsageRecorder;
+  readonly #usage: Pick<UsageRecorder, 'record'>;
   readonly #timeouts: GatewayTimeouts;
   readonly #logger: Logger;
   readonly #bots: BotModels | undefined;
@@ -81,7 +81,8 @@ export class GatewayService {
     upstream: UpstreamClient;
     /** Translating adapters by wire format; wires without one are OpenAI-wire pass-through. */
     adapters: Partial<Record<string, ProviderAdapter>>;
-    usage: UsageRecorder;
+    /** Where each provider call's usage goes (batched to the database off the request path). */
+    usage: Pick<UsageRecorder, 'record'>;
     timeouts: GatewayTimeouts;
     logger: Logger;
     /** Serves `bot:<name>` model names; without it they are unknown models. */
