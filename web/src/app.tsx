@@ -1,6 +1,6 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { ApiError, get, post, setCsrfToken, setUnauthenticatedHandler } from './api/client.ts';
-import type { Me } from './api/types.ts';
+import type { Me, SetupState } from './api/types.ts';
 import { Link } from './components/link.tsx';
 import { Notice } from './components/field.tsx';
 import { match, navigate, safeNext, useLocation } from './lib/router.ts';
@@ -48,7 +48,7 @@ export function App() {
         else setBootError(error instanceof Error ? error.message : String(error));
       });
     // Servers that say whether setup is still open (GET /api/setup → {open}) get a direct link.
-    get<{ open: boolean }>('/api/setup', { allowUnauthenticated: true })
+    get<SetupState>('/api/setup', { allowUnauthenticated: true })
       .then((state) => setSetupOpen(state.open === true))
       .catch(() => {});
   }, []);

@@ -16,6 +16,7 @@ const message = (id: string, role: 'user' | 'assistant', content: string): ChatM
   content,
   model: 'main/gpt',
   status: 'complete',
+  error: null,
   createdAt: '2026-11-22T07:00:00.000Z',
 });
 

@@ -1,11 +1,6 @@
-import type { ChatMessage } from '../api/types.ts';
+import type { ChatMessage, ChatStreamEvent } from '../api/types.ts';
 
-/** One event of `POST /api/conversations/:id/messages`. */
-export type ChatStreamEvent =
-  | { type: 'user'; message: ChatMessage }
-  | { type: 'delta'; text: string }
-  | { type: 'done'; message: ChatMessage }
-  | { type: 'error'; code: string; message: string };
+export type { ChatStreamEvent };
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -82,8 +77,10 @@ export function chatReducer(state: ChatView, action: ChatAction): ChatView {
         id: `local-stopped-${action.at}`,
         role: 'assistant',
         content: state.streaming.content,
-        model: action.model,
+        // No model known: shown without one, like any message whose model is ''.
+        model: action.model ?? '',
         status: 'stopped',
+        error: null,
         createdAt: action.at,
       };
       return { ...state, messages: [...state.messages, partial], streaming: null };
@@ -112,8 +109,9 @@ export function chatReducer(state: ChatView, action: ChatAction): ChatView {
                   id: `local-failed-${state.messages.length}`,
                   role: 'assistant' as const,
                   content: state.streaming.content,
-                  model: null,
+                  model: '',
                   status: 'failed' as const,
+                  error: null,
                   createdAt: new Date(0).toISOString(),
                 },
               ]

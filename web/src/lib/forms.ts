@@ -157,6 +157,7 @@ const str = (value: unknown) => (value === undefined || value === null ? '' : St
 
 /** A saved bot as the form shows it (secrets never come back, so the key field starts empty). */
 export function botToForm(bot: Bot): BotForm {
+  const keyword = bot.trigger?.type === 'keyword' ? bot.trigger : undefined;
   return {
     ...emptyBotForm,
     name: bot.name,
@@ -170,9 +171,9 @@ export function botToForm(bot: Bot): BotForm {
     historyWindow: str(bot.historyWindow ?? 10),
     fallbackCredentialIds: bot.fallbackCredentialIds ?? [],
     triggerType: bot.trigger?.type ?? 'all',
-    triggerOperator: bot.trigger?.operator ?? 'contains',
-    triggerValue: bot.trigger?.value ?? '',
-    caseSensitive: bot.trigger?.caseSensitive ?? false,
+    triggerOperator: keyword?.operator ?? 'contains',
+    triggerValue: keyword?.value ?? '',
+    caseSensitive: keyword?.caseSensitive ?? false,
     keywordFinish: bot.keywordFinish ?? '',
     expireMinutes: str(bot.expireMinutes),
     debounceSeconds: str(bot.debounceSeconds),
@@ -309,7 +310,8 @@ export function botBody(form: BotForm, editing = false): { errors: FieldErrors; 
         : { type: form.triggerType },
     keywordFinish: text(form.keywordFinish),
     expireMinutes: expireMinutes ?? null,
-    debounceSeconds: debounceSeconds ?? null,
+    // Empty means no debounce (0); the server also reads a null as 0.
+    debounceSeconds: debounceSeconds ?? 0,
     ignore: form.ignore
       .split(/[\n,]/)
       .map((entry) => entry.trim())

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { del, get, isMissingRoute, patch, post } from '../api/client.ts';
-import type { Bot, BotSession, Credential } from '../api/types.ts';
+import type { Bot, BotSession, BotTestAnswer, Credential, CredentialModels } from '../api/types.ts';
 import { CopyButton } from '../components/copy-button.tsx';
 import { Field, formatDate, Notice } from '../components/field.tsx';
 import { Link } from '../components/link.tsx';
@@ -268,7 +268,7 @@ function BotEditor({
 
   useEffect(() => {
     if (!form.credentialId) return;
-    get<{ models: { id: string }[] }>(`/api/credentials/${encodeURIComponent(form.credentialId)}/models`)
+    get<CredentialModels>(`/api/credentials/${encodeURIComponent(form.credentialId)}/models`)
       .then((found) => setModelIds(found.models.map((model) => model.id)))
       .catch(() => setModelIds([]));
   }, [form.credentialId]);
@@ -618,13 +618,10 @@ function TryBot({ bot }: { bot: Bot }) {
     if (!message.trim()) return;
     setBusy(true);
     try {
-      const answer = await post<{ replies: string[]; reason?: string }>(
-        `/api/bots/${encodeURIComponent(bot.id)}/messages`,
-        {
-          contact,
-          text: message,
-        },
-      );
+      const answer = await post<BotTestAnswer>(`/api/bots/${encodeURIComponent(bot.id)}/messages`, {
+        contact,
+        text: message,
+      });
       setResult(
         answer.replies.length > 0 ? answer.replies.join('\n\n') : `(no reply: ${answer.reason ?? 'silent'})`,
       );

@@ -201,6 +201,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
             content: request.content,
             model,
             status: 'complete',
+            error: null,
             createdAt: now,
           }
         : null;

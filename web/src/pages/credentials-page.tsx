@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, del, get, post } from '../api/client.ts';
-import type { Credential, Provider } from '../api/types.ts';
+import type { CreatedCredential, Credential, CredentialTestResult, Provider } from '../api/types.ts';
 import { Field, formatDate, Notice } from '../components/field.tsx';
 import { credentialBody, settingLabel, type CredentialForm, type FieldErrors } from '../lib/forms.ts';
 import { useTitle } from '../lib/router.ts';
@@ -104,7 +104,7 @@ function AddCredential({
 }: {
   providers: Provider[];
   admin: boolean;
-  onAdded: (credential: Credential) => void;
+  onAdded: (credential: CreatedCredential) => void;
   onCancel: () => void;
 }) {
   const [form, setForm] = useState<CredentialForm>(emptyForm);
@@ -124,7 +124,7 @@ function AddCredential({
     setBusy(true);
     setError(null);
     try {
-      const created = await post<Credential>('/api/credentials', body);
+      const created = await post<CreatedCredential>('/api/credentials', body);
       // The key leaves the page's state as soon as the server has it.
       setForm(emptyForm);
       onAdded(created);
@@ -293,9 +293,7 @@ function CredentialCard({
 
   const test = () =>
     run(async () => {
-      const result = await post<{ status: string; message: string | null; models: number | null }>(
-        `/api/credentials/${credential.id}/test`,
-      );
+      const result = await post<CredentialTestResult>(`/api/credentials/${credential.id}/test`);
       return result.status === 'valid'
         ? `"${credential.name}" works${result.models !== null ? ` (${result.models} models)` : ''}.`
         : `"${credential.name}" was refused: ${result.message ?? 'invalid'}.`;

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { del, get, post } from '../api/client.ts';
-import type { ApiToken } from '../api/types.ts';
+import type { ApiToken, CreatedApiToken } from '../api/types.ts';
 import { CopyButton } from '../components/copy-button.tsx';
 import { Field, formatDate, Notice } from '../components/field.tsx';
 import { useTitle } from '../lib/router.ts';
@@ -35,7 +35,7 @@ export default function TokensPage() {
     setBusy(true);
     setError(null);
     try {
-      const result = await post<ApiToken & { token: string }>('/api/tokens', {
+      const result = await post<CreatedApiToken>('/api/tokens', {
         name: name.trim(),
         ...(days ? { expiresInDays: Number(days) } : {}),
       });
