@@ -34,6 +34,11 @@ export interface GatewayBenchSettings {
   delayMs: number;
   /** Non-streamed requests whose `x-keyway-overhead-ms` is sampled. */
   overheadSamples: number;
+  /** Many streams at once: how many, opened evenly over `burstOpenMs`, against an upstream that sends `burstChunks` chunks `burstDelayMs` apart. */
+  burstStreams: number;
+  burstOpenMs: number;
+  burstChunks: number;
+  burstDelayMs: number;
 }
 
 export function gatewaySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayBenchSettings {
@@ -57,10 +62,14 @@ export function gatewaySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ga
     chunks: number('BENCH_CHUNKS', 10),
     delayMs: number('BENCH_DELAY_MS', 20),
     overheadSamples: number('BENCH_OVERHEAD_SAMPLES', 200),
+    burstStreams: number('BENCH_BURST_STREAMS', 256),
+    burstOpenMs: number('BENCH_BURST_OPEN_MS', 1000),
+    burstChunks: number('BENCH_BURST_CHUNKS', 80),
+    burstDelayMs: number('BENCH_BURST_DELAY_MS', 25),
   };
 }
 
-export type TargetName = 'direct' | 'Keyway' | 'Portkey';
+export type TargetName = 'direct' | 'bare proxy' | 'Keyway' | 'Portkey';
 
 interface Target {
   name: TargetName;
@@ -97,8 +106,22 @@ export interface StreamRow {
   spanMedian: number;
 }
 
+/** Many streams at once: first-chunk times (from each request's send) and whether every stream was whole and paced. */
+export interface BurstRow {
+  target: TargetName;
+  firstChunkP50: number;
+  firstChunkP99: number;
+  /** p99 first chunk minus the direct run's. */
+  addedP99: number;
+  complete: number;
+  streams: number;
+  /** The longest gap between two chunks of one stream, over all streams. */
+  maxGap: number;
+}
+
 export interface GatewayReport {
   settings: GatewayBenchSettings;
+  burst: BurstRow[];
   throughput: ThroughputRow[];
   rate: RateRow[];
   paced: RateRow[] | null;
@@ -254,7 +277,10 @@ async function waitForHttp(
 // ---------------------------------------------------------------------------------------------
 // The three targets
 
-async function startFakeUpstream(children: Children, settings: GatewayBenchSettings): Promise<number> {
+async function startFakeUpstream(
+  children: Children,
+  settings: { chunks: number; delayMs: number },
+): Promise<number> {
   const upstream = children.spawn('fake upstream', process.execPath, [
     '--import',
     'tsx',
@@ -276,7 +302,39 @@ async function startFakeUpstream(children: Children, settings: GatewayBenchSetti
   }
 }
 
-async function startKeyway(children: Children, dataDir: string, upstreamPort: number): Promise<Target> {
+/** The bare undici relay (bench/bare-proxy.ts): what any Node proxy costs, with no feature at all. */
+async function startBareProxy(children: Children, upstreamPort: number): Promise<Target> {
+  const proxy = children.spawn('bare proxy', process.execPath, [
+    '--import',
+    'tsx',
+    path.join(BENCH, 'bare-proxy.ts'),
+    '--port',
+    '0',
+    '--upstream',
+    `http://127.0.0.1:${upstreamPort}`,
+  ]);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const match = /\{"port":(\d+)\}/.exec(proxy.output);
+    if (match)
+      return {
+        name: 'bare proxy',
+        origin: `http://127.0.0.1:${match[1]}`,
+        headers: { authorization: `Bearer ${UPSTREAM_KEY}` },
+        model: 'fake-model',
+      };
+    if (!proxy.running) throw new BenchFailure(`the bare proxy exited:\n${proxy.output}`);
+    if (Date.now() > deadline) throw new BenchFailure(`the bare proxy did not start:\n${proxy.output}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function startKeyway(
+  children: Children,
+  dataDir: string,
+  upstreamPort: number,
+  burstPort: number,
+): Promise<Target> {
   const env = { KEYWAY_LOG_LEVEL: 'warn' };
   const data = ['--data', dataDir];
   const user = await runKeyway(
@@ -308,20 +366,25 @@ async function startKeyway(children: Children, dataDir: string, upstreamPort: nu
     throw new BenchFailure(`${(error as Error).message}\n${server.stdout}\n${server.stderr}`);
   }
 
-  const response = await fetch(`${origin}/api/credentials`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      name: 'bench',
-      provider: 'openai-compatible',
-      secret: UPSTREAM_KEY,
-      settings: { baseUrl: `http://127.0.0.1:${upstreamPort}/v1` },
-    }),
-  });
-  if (response.status !== 201 && response.status !== 200) {
-    throw new BenchFailure(`POST /api/credentials answered ${response.status}: ${await response.text()}`);
+  for (const [name, port] of [
+    ['bench', upstreamPort],
+    ['burst', burstPort],
+  ] as const) {
+    const response = await fetch(`${origin}/api/credentials`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name,
+        provider: 'openai-compatible',
+        secret: UPSTREAM_KEY,
+        settings: { baseUrl: `http://127.0.0.1:${port}/v1` },
+      }),
+    });
+    if (response.status !== 201 && response.status !== 200) {
+      throw new BenchFailure(`POST /api/credentials answered ${response.status}: ${await response.text()}`);
+    }
+    await response.arrayBuffer();
   }
-  await response.arrayBuffer();
   return { name: 'Keyway', origin, headers: { authorization: `Bearer ${token}` }, model: 'bench/fake-model' };
 }
 
@@ -572,7 +635,8 @@ interface StreamSample {
 function streamOnce(
   target: Target,
   agent: http.Agent,
-  settings: GatewayBenchSettings,
+  settings: Pick<GatewayBenchSettings, 'chunks'>,
+  timeoutMs = 15_000,
 ): Promise<StreamSample> {
   return new Promise((resolve, reject) => {
     const fail = (message: string) => reject(new BenchFailure(`${target.name} (streaming): ${message}`));
@@ -625,7 +689,7 @@ function streamOnce(
         response.on('error', (error) => fail(error.message));
       },
     );
-    request.setTimeout(15_000, () => request.destroy(new Error('timed out after 15 s')));
+    request.setTimeout(timeoutMs, () => request.destroy(new Error(`timed out after ${timeoutMs} ms`)));
     request.on('error', (error) => fail(error.message));
     sentAt = performance.now();
     request.end(chatBody(target, true));
@@ -670,6 +734,40 @@ async function streaming(
   };
 }
 
+/**
+ * Many streams at once, as a busy gateway sees them: `burstStreams` streamed requests opened evenly
+ * over `burstOpenMs`, each on its own connection. Every stream must arrive whole.
+ */
+async function burst(target: Target, settings: GatewayBenchSettings): Promise<Omit<BurstRow, 'addedP99'>> {
+  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+  const chunkSettings = { ...settings, chunks: settings.burstChunks };
+  try {
+    const samples = await Promise.all(
+      Array.from({ length: settings.burstStreams }, async (_, i) => {
+        await new Promise((resolve) =>
+          setTimeout(resolve, (i * settings.burstOpenMs) / settings.burstStreams),
+        );
+        return streamOnce(target, agent, chunkSettings, 60_000);
+      }),
+    );
+    const firsts = sortNumbers(samples.map((sample) => sample.ttft));
+    let maxGap = 0;
+    for (const sample of samples)
+      for (let j = 1; j < sample.arrivals.length; j++)
+        maxGap = Math.max(maxGap, sample.arrivals[j]! - sample.arrivals[j - 1]!);
+    return {
+      target: target.name,
+      firstChunkP50: percentile(firsts, 50),
+      firstChunkP99: percentile(firsts, 99),
+      complete: samples.length,
+      streams: settings.burstStreams,
+      maxGap,
+    };
+  } finally {
+    agent.destroy();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
@@ -696,11 +794,16 @@ export async function gatewayBenchmark(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    log('starting the fake upstream, Keyway and Portkey');
+    log('starting the fake upstreams, a bare undici proxy, Keyway and Portkey');
     const upstreamPort = await startFakeUpstream(children, settings);
-    const [keyway, portkey] = await Promise.all([
-      startKeyway(children, path.join(root, 'keyway-data'), upstreamPort),
+    const burstPort = await startFakeUpstream(children, {
+      chunks: settings.burstChunks,
+      delayMs: settings.burstDelayMs,
+    });
+    const [keyway, portkey, bare] = await Promise.all([
+      startKeyway(children, path.join(root, 'keyway-data'), upstreamPort, burstPort),
       startPortkey(children, upstreamPort),
+      startBareProxy(children, upstreamPort),
     ]);
     const direct: Target = {
       name: 'direct',
@@ -709,10 +812,10 @@ export async function gatewayBenchmark(
       model: 'fake-model',
     };
     const targets = [direct, keyway, portkey];
-    for (const target of targets) await sanityCheck(target, settings);
+    for (const target of [...targets, bare]) await sanityCheck(target, settings);
 
     const throughput: ThroughputRow[] = [];
-    for (const target of targets) {
+    for (const target of [direct, bare, keyway, portkey]) {
       log(`throughput: ${target.name} (${settings.warmupS} s warm-up, ${settings.durationS} s measured)`);
       await load(target, {
         connections: settings.connections,
@@ -761,6 +864,21 @@ export async function gatewayBenchmark(
       streamRows.push({ ...row, ttftAdded: row.ttftMedian - (streamRows[0]?.ttftMedian ?? row.ttftMedian) });
     }
 
+    const burstRows: BurstRow[] = [];
+    const burstTargets: Target[] = [
+      { ...direct, origin: `http://127.0.0.1:${burstPort}` },
+      { ...bare, headers: { ...bare.headers, 'x-bare-upstream': `http://127.0.0.1:${burstPort}` } },
+      { ...keyway, model: 'burst/fake-model' },
+    ];
+    for (const target of burstTargets) {
+      log(`burst: ${target.name} (${settings.burstStreams} streams opened over ${settings.burstOpenMs} ms)`);
+      const row = await burst(target, settings);
+      burstRows.push({
+        ...row,
+        addedP99: row.firstChunkP99 - (burstRows[0]?.firstChunkP99 ?? row.firstChunkP99),
+      });
+    }
+
     log(`x-keyway-overhead-ms: ${settings.overheadSamples} sequential requests`);
     const overhead = await overheadSample(keyway, settings.overheadSamples);
     return {
@@ -770,6 +888,7 @@ export async function gatewayBenchmark(
       rate,
       paced: pacedRows,
       streaming: streamRows,
+      burst: burstRows,
       overhead,
       streamOverheadP50,
     };
@@ -814,9 +933,11 @@ export function formatGatewayReport(report: GatewayReport): string {
     );
   }
   const ratio = by(report.throughput, 'Keyway').rps / by(report.throughput, 'Portkey').rps;
+  const bareRatio = by(report.throughput, 'Keyway').rps / by(report.throughput, 'bare proxy').rps;
   lines.push(
     '',
-    `Keyway / Portkey throughput: **${ratio.toFixed(2)}×** (goal ≥ 5×: ${ratio >= 5 ? 'met' : 'NOT met'})`,
+    `Keyway / Portkey throughput: **${ratio.toFixed(2)}×** (goal ≥ 6×: ${ratio >= 6 ? 'met' : 'NOT met'}); ` +
+      `Keyway / bare undici proxy: **${bareRatio.toFixed(2)}×** (goal ≥ 0.65×: ${bareRatio >= 0.65 ? 'met' : 'NOT met'})`,
     '',
   );
 
@@ -859,6 +980,31 @@ export function formatGatewayReport(report: GatewayReport): string {
     const added = row.target === 'direct' ? '—' : signedMs(row.ttftAdded);
     lines.push(
       `| ${row.target} | ${ms(row.headersMedian)} | ${ms(row.ttftMedian)} | ${added} | ${ms(row.gapMedian)} | ${ms(row.gapMin)} | ${ms(row.gapMax)} | ${row.paced}/${row.gaps} | ${ms(row.spanMedian)} |`,
+    );
+  }
+  lines.push(
+    '',
+    `Many streams at once: ${s.burstStreams} streams opened evenly over ${s.burstOpenMs} ms, the upstream sending ${s.burstChunks} chunks ${s.burstDelayMs} ms apart`,
+    '',
+    '| target | first chunk p50 | first chunk p99 | added p99 vs direct | complete | longest gap |',
+    '|---|---:|---:|---:|---:|---:|',
+  );
+  for (const row of report.burst) {
+    const added = row.target === 'direct' ? '—' : signedMs(row.addedP99);
+    lines.push(
+      `| ${row.target} | ${ms(row.firstChunkP50)} | ${ms(row.firstChunkP99)} | ${added} | ${row.complete}/${row.streams} | ${ms(row.maxGap)} |`,
+    );
+  }
+  const burstKeyway = report.burst.find((row) => row.target === 'Keyway');
+  const burstBare = report.burst.find((row) => row.target === 'bare proxy');
+  if (burstKeyway && burstBare) {
+    const burstRatio = burstKeyway.addedP99 / Math.max(burstBare.addedP99, 0.01);
+    const met =
+      burstRatio <= 1.5 && burstKeyway.complete === burstKeyway.streams && burstKeyway.maxGap <= 250;
+    lines.push(
+      '',
+      `Keyway added first-chunk p99 / the bare proxy's: **${burstRatio.toFixed(2)}×**; every stream complete and no gap over 250 ms: ` +
+        `goal (≤ 1.5×) ${met ? 'met' : 'NOT met'}`,
     );
   }
   lines.push(
