@@ -4,7 +4,7 @@ import { latin1, scrubSecret, StreamScrubber } from './secret-scrubber.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.ts';
-import type { CredentialsService, ModelTarget } from '../credentials/credentials.service.ts';
+import type { GatewayCredentials, ModelTarget } from '../credentials/gateway-credentials.ts';
 import { KeywayError } from '../errors.ts';
 import { SseDecoder, encodeSse } from '../http/sse.ts';
 import { effectiveBaseUrl } from '../providers/registry.ts';
@@ -82,7 +82,7 @@ export interface ChatOptions {
 }
 
 export class GatewayService {
-  readonly #credentials: CredentialsService;
+  readonly #credentials: GatewayCredentials;
   readonly #upstream: UpstreamClient;
   readonly #adapters: Partial<Record<string, ProviderAdapter>>;
   readonly #usage: UsageRecorder;
@@ -92,7 +92,7 @@ export class GatewayService {
   readonly #access: AccessWatch | undefined;
 
   constructor(deps: {
-    credentials: CredentialsService;
+    credentials: GatewayCredentials;
     upstream: UpstreamClient;
     /** Translating adapters by wire format; wires without one are OpenAI-wire pass-through. */
     adapters: Partial<Record<string, ProviderAdapter>>;
