@@ -18,8 +18,12 @@ import { BotSessionsService } from './bots/bot-sessions.service.ts';
 import { BotSessionsRepository, BotsRepository } from './bots/bots.repository.ts';
 import { BotsService, botCredentialUsage } from './bots/bots.service.ts';
 import { OutboxWorker } from './bots/outbox-worker.ts';
+import { credentialReferences } from './credentials/credential-lookup.ts';
+import { CredentialSecrets } from './credentials/credential-secrets.ts';
 import { CredentialsRepository } from './credentials/credentials.repository.ts';
 import { CredentialsService } from './credentials/credentials.service.ts';
+import { gatewayCredentials, type GatewayCredentials } from './credentials/gateway-credentials.ts';
+import { ModelResolver } from './credentials/model-resolver.ts';
 import { createLocalChangeFeed, createPostgresChangeFeed, type ChangeFeed } from './db/change-feed.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { prepareSchema } from './db/schema/lifecycle.ts';
@@ -61,6 +65,8 @@ export interface Keyway {
   services: AppServices;
   readiness: Readiness;
   cipher: Cipher;
+  /** The vault as the gateway uses it (tests open stored secrets through it). */
+  gatewayCredentials: GatewayCredentials;
   /** Verifies (or seals, on first start) the master key; then opens setup when no user exists. */
   verifyVault(): Promise<void>;
   /** Starts the background work (bot turns left by other nodes, reply delivery); after the schema is verified. */
@@ -111,27 +117,43 @@ export async function assembleKeyway(
   const users = new UsersService({ users: usersRepository, audit, changes });
   const providers = deps.providers ?? createDefaultRegistry();
   const botsRepository = new BotsRepository(database.db);
-  const credentials = new CredentialsService({
-    repository: new CredentialsRepository(database.db),
+  const credentialsRepository = new CredentialsRepository(database.db);
+  const credentialSecrets = new CredentialSecrets({
     cipher,
+    policies: upstreamPolicies,
+    audit,
+    changes,
+    redactor,
+    logger,
+  });
+  const credentials = new CredentialsService({
+    repository: credentialsRepository,
+    secrets: credentialSecrets,
     providers,
     upstream,
     policies: upstreamPolicies,
     usage: botCredentialUsage(botsRepository),
     audit,
     changes,
-    redactor,
-    logger,
   });
+  const modelResolver = new ModelResolver({
+    repository: credentialsRepository,
+    providers,
+    secrets: credentialSecrets,
+    upstream,
+    changes,
+  });
+  const credentialsForGateway = gatewayCredentials(modelResolver, credentialSecrets);
   const usage = new UsageRepository(database.db);
   const usageRecorder = new UsageRecorder({
     repository: usage,
-    recordUse: (uses) => credentials.recordUse(uses),
+    // Batched by the recorder: keeps `lastUsedAt` without a write per request.
+    recordUse: (uses) => credentialsRepository.touchLastUsed(uses),
     logger,
   });
   const bots = new BotsService({
     repository: botsRepository,
-    credentials,
+    credentials: credentialReferences(credentialsRepository),
     cipher,
     policies: upstreamPolicies,
     audit,
@@ -143,7 +165,7 @@ export async function assembleKeyway(
     logger,
   });
   const gateway = new GatewayService({
-    credentials,
+    credentials: credentialsForGateway,
     upstream,
     adapters: TRANSLATING_ADAPTERS,
     usage: usageRecorder,
@@ -173,8 +195,8 @@ export async function assembleKeyway(
     gateway,
     models: createChatModels({
       models: (principal) => gateway.models(principal),
-      resolveModel: (principal, model) => credentials.resolveModel(principal, model),
-      usable: (principal) => credentials.usable(principal),
+      resolveModel: (principal, model) => modelResolver.resolveModel(principal, model),
+      usable: (principal) => modelResolver.usable(principal),
       isProvider: (id) => providers.get(id) !== undefined,
       extraSources: [botModelSource(bots)],
     }),
@@ -232,6 +254,7 @@ export async function assembleKeyway(
     services,
     readiness,
     cipher,
+    gatewayCredentials: credentialsForGateway,
     async verifyVault() {
       const outcome = await verifyMasterKey(cipher, settings);
       logger.info(
@@ -251,7 +274,8 @@ export async function assembleKeyway(
       await conversations.close();
       await usageRecorder.close();
       services.tokens.close();
-      services.credentials.close();
+      modelResolver.close();
+      credentialSecrets.close();
       access.close();
       await changes.close();
       await upstream.close();

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { loadConfig } from '../src/config/config.ts';
 import { createBotSchema } from '../src/bots/bot.schema.ts';
-import { credentialAad } from '../src/credentials/credentials.service.ts';
+import { credentialAad } from '../src/credentials/credential-secrets.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
 import { assembleKeyway, type Keyway } from '../src/main.ts';
 import { SecretRedactor } from '../src/observability/secret-redactor.ts';

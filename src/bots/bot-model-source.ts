@@ -1,9 +1,16 @@
+import type { Principal } from '../auth/principal.ts';
 import type { ModelSource } from '../chat/chat-models.ts';
 import { KeywayError } from '../errors.ts';
-import type { BotsService } from './bots.service.ts';
+import type { BotView } from './bot.schema.ts';
+
+/** What the model picker needs of the bots: the caller's own, all or by name. */
+export interface BotDirectory {
+  list(principal: Principal): Promise<Pick<BotView, 'name' | 'credentialId'>[]>;
+  findByName(principal: Principal, name: string): Promise<Pick<BotView, 'name' | 'credentialId'> | undefined>;
+}
 
 /** The caller's bots in the chat's model picker, as `bot:<name>`. */
-export function botModelSource(bots: BotsService): ModelSource {
+export function botModelSource(bots: BotDirectory): ModelSource {
   return {
     handles: (model) => model.startsWith('bot:'),
     async list(principal) {

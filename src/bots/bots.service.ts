@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID, timingSafeEqual, createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.repository.ts';
 import { isAdmin, type Principal } from '../auth/principal.ts';
-import type { CredentialsService } from '../credentials/credentials.service.ts';
+import type { CredentialReferences } from '../credentials/credential-lookup.ts';
 import type { CredentialUsage } from '../credentials/credential-usage.ts';
 import type { ChangeFeed } from '../db/change-feed.ts';
 import { isUniqueViolation } from '../db/unique-violation.ts';
@@ -53,7 +53,7 @@ const botAad = (id: string, ownerId: string) => `bot:${id}:${ownerId}`;
  */
 export class BotsService implements BotModels {
   readonly #repository: BotsRepository;
-  readonly #credentials: CredentialsService;
+  readonly #credentials: CredentialReferences;
   readonly #cipher: Cipher;
   readonly #policies: UpstreamPolicies;
   readonly #audit: AuditLog;
@@ -66,7 +66,7 @@ export class BotsService implements BotModels {
 
   constructor(deps: {
     repository: BotsRepository;
-    credentials: CredentialsService;
+    credentials: CredentialReferences;
     cipher: Cipher;
     policies: UpstreamPolicies;
     audit: AuditLog;
@@ -302,7 +302,7 @@ export class BotsService implements BotModels {
       ...input.fallbackCredentialIds.map((id, index) => [`fallbackCredentialIds.${index}`, id]),
     ] as [string, string][]) {
       try {
-        await this.#credentials.get(actor, id);
+        await this.#credentials.findUsable(actor, id);
       } catch (error) {
         if (error instanceof KeywayError && error.code === 'not_found')
           throw invalid(field, 'No credential you may use has this id.');

@@ -36,9 +36,9 @@ export interface ChatModels {
 export interface CredentialModelDeps {
   /** `GatewayService.models`: `<credential>/<model>` ids with their provider. */
   models(principal: Principal): Promise<{ id: string; owned_by: string }[]>;
-  /** `CredentialsService.resolveModel`: throws `model_not_found` / `ambiguous_model`. */
+  /** `ModelResolver.resolveModel`: throws `model_not_found` / `ambiguous_model`. */
   resolveModel(principal: Principal, model: string): Promise<unknown>;
-  /** `CredentialsService.usable`: the credentials the caller may use. */
+  /** `ModelResolver.usable`: the credentials the caller may use. */
   usable(principal: Principal): Promise<{ name: string; provider: string }[]>;
   isProvider(id: string): boolean;
   /** Other kinds of model names (bots); their entries follow the credential models. */

@@ -221,7 +221,7 @@ async function runImport(
       db: database.db,
       cipher,
       dryRun,
-      bots: createBotWriter({ cipher, providers, policy: config.upstream, redactor, logger: ctx.logger }),
+      bots: createBotWriter({ cipher, policy: config.upstream }),
       onProgress: (done, total) => {
         if (total < 100) return;
         const now = Date.now();

@@ -4,7 +4,7 @@ import type { SettingsRepository } from '../db/settings.repository.ts';
 import { KeywayError } from '../errors.ts';
 import type { Cipher } from '../vault/cipher.ts';
 import { resealMasterKeyCheck } from '../vault/vault-check.ts';
-import { credentialAad } from './credentials.service.ts';
+import { credentialAad } from './credential-secrets.ts';
 import type { CredentialsRepository } from './credentials.repository.ts';
 
 /**

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { AccessRevoked, type AccessWatch, type WatchedAccess } from '../auth/access-watch.ts';
 import type { Principal } from '../auth/principal.ts';
-import type { CredentialsService, ModelTarget } from '../credentials/credentials.service.ts';
+import type { GatewayCredentials, ModelTarget } from '../credentials/gateway-credentials.ts';
 import { KeywayError } from '../errors.ts';
 import { effectiveBaseUrl } from '../providers/registry.ts';
 import {
@@ -67,7 +67,7 @@ const RETRYABLE = new Set([408, 409, 425, 429, 500, 502, 503, 504, 529]);
  * and bots consume the typed views.
  */
 export class GatewayService {
-  readonly #credentials: CredentialsService;
+  readonly #credentials: GatewayCredentials;
   readonly #upstream: UpstreamClient;
   readonly #adapters: Partial<Record<string, ProviderAdapter>>;
   readonly #usage: Pick<UsageRecorder, 'record'>;
@@ -77,7 +77,7 @@ export class GatewayService {
   readonly #access: AccessWatch | undefined;
 
   constructor(deps: {
-    credentials: CredentialsService;
+    credentials: GatewayCredentials;
     upstream: UpstreamClient;
     /** Translating adapters by wire format; wires without one are OpenAI-wire pass-through. */
     adapters: Partial<Record<string, ProviderAdapter>>;

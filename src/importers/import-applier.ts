@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Role } from '../auth/principal.ts';
 import { CredentialsRepository, type CredentialRecord } from '../credentials/credentials.repository.ts';
-import { sealSecret } from '../credentials/credentials.service.ts';
+import { sealSecret } from '../credentials/credential-secrets.ts';
 import type { DB } from '../db/tables.ts';
 import { KeywayError } from '../errors.ts';
 import { NO_PASSWORD_HASH } from '../users/password.ts';

@@ -132,7 +132,7 @@ describe.each(BACKENDS)('applying a Chatbot-UI import [%s]', (backend) => {
 
     // Sealed exactly as the service seals: the service decrypts it and reports its hint.
     const alice: Principal = { userId: existing.id, username: 'alice', role: 'member', via: 'token' };
-    const credentials = harness.keyway.services.credentials;
+    const credentials = harness.keyway.gatewayCredentials;
     const rows = await credentials.usable(alice);
     const anthropic = rows.find((row) => row.name === 'anthropic')!;
     expect(credentials.revealSecret(anthropic)).toBe(keys.anthropic);

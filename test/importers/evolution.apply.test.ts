@@ -1,11 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import pino from 'pino';
 import { createBotWriter } from '../../src/importers/bot-writer.ts';
 import { planEvolutionImport } from '../../src/importers/evolution.plan.ts';
 import { readEvolution } from '../../src/importers/evolution.reader.ts';
 import { applyImport } from '../../src/importers/import-applier.ts';
 import { openSourceDatabase } from '../../src/importers/source-database.ts';
-import { SecretRedactor } from '../../src/observability/secret-redactor.ts';
 import { createDefaultRegistry } from '../../src/providers/registry.ts';
 import { BACKENDS } from '../support/test-database.ts';
 import { createTestKeyway, type TestKeyway } from '../support/test-keyway.ts';
@@ -42,13 +40,7 @@ describe.each(BACKENDS)('applying an Evolution API import [%s]', (backend) => {
     const options = {
       db: harness.database.db,
       cipher: harness.keyway.cipher,
-      bots: createBotWriter({
-        cipher: harness.keyway.cipher,
-        providers,
-        policy,
-        redactor: new SecretRedactor(),
-        logger: pino({ level: 'silent' }),
-      }),
+      bots: createBotWriter({ cipher: harness.keyway.cipher, policy }),
     };
     const counts = async () => {
       const db = harness.database.db;

@@ -1,0 +1,143 @@
+import type { Principal } from '../auth/principal.ts';
+import type { ChangeFeed } from '../db/change-feed.ts';
+import { KeywayError } from '../errors.ts';
+import { listModels } from '../providers/model-listing.ts';
+import type { ModelInfo, ProviderDefinition } from '../providers/provider.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
+import type { UpstreamClient } from '../providers/upstream-client.ts';
+import type { CredentialSecrets } from './credential-secrets.ts';
+import { findVisible, providerOf, scopeOf } from './credential-lookup.ts';
+import type { CredentialRecord, CredentialsRepository } from './credentials.repository.ts';
+
+/** Where a `/v1` model name leads. */
+export interface ModelTarget {
+  credential: CredentialRecord;
+  provider: ProviderDefinition;
+  /** The provider's own model id. */
+  model: string;
+}
+
+/** How long a resolution is trusted without a change notice (a missed notice heals after this). */
+const RESOLUTION_TTL_MS = 60_000;
+const MODEL_LIST_TTL_MS = 300_000;
+/** A failed listing is retried sooner than a good one is refreshed. */
+const FAILED_MODEL_LIST_TTL_MS = 30_000;
+
+/**
+ * Model names to credentials, by the naming rules of `/v1`: `<credential-name>/<model>`, else
+ * `<provider>/<model>` (the caller's own credential for that provider before a shared one; more than
+ * one is ambiguous), split at the first `/`. Resolutions are cached per caller, so a warm request path
+ * makes no database round trip, and dropped on any credential or user change (a role change alters
+ * what a credential may reach) and on `*`. Also the credentials a caller may use and their models.
+ */
+export class ModelResolver {
+  readonly #repository: Pick<CredentialsRepository, 'findByNameOrProvider' | 'findVisible' | 'listVisible'>;
+  readonly #providers: ProviderRegistry;
+  readonly #secrets: Pick<CredentialSecrets, 'callWith'>;
+  readonly #upstream: Pick<UpstreamClient, 'request'>;
+  /** Candidate rows by caller and prefix (or `#<credential id>`). */
+  readonly #resolutions = new Map<string, { rows: CredentialRecord[]; expiresAt: number }>();
+  /** Model lists by `id:version`: a rotated key is listed again. */
+  readonly #modelLists = new Map<string, { models: ModelInfo[]; expiresAt: number }>();
+  readonly #unsubscribe: () => void;
+
+  constructor(deps: {
+    repository: Pick<CredentialsRepository, 'findByNameOrProvider' | 'findVisible' | 'listVisible'>;
+    providers: ProviderRegistry;
+    secrets: Pick<CredentialSecrets, 'callWith'>;
+    upstream: Pick<UpstreamClient, 'request'>;
+    changes: ChangeFeed;
+  }) {
+    this.#repository = deps.repository;
+    this.#providers = deps.providers;
+    this.#secrets = deps.secrets;
+    this.#upstream = deps.upstream;
+    this.#unsubscribe = deps.changes.subscribe((topic) => {
+      if (topic === '*' || topic.startsWith('user:') || topic.startsWith('credential:'))
+        this.#resolutions.clear();
+    });
+  }
+
+  /** Which credential a `/v1` model name reaches; `model_not_found` or `ambiguous_model` otherwise. */
+  async resolveModel(actor: Principal, modelName: string): Promise<ModelTarget> {
+    const slash = modelName.indexOf('/');
+    if (slash <= 0 || slash === modelName.length - 1) {
+      throw new KeywayError(
+        'model_not_found',
+        `The model "${modelName}" does not name a credential or provider: use <credential>/<model> or <provider>/<model>.`,
+      );
+    }
+    const prefix = modelName.slice(0, slash);
+    const model = modelName.slice(slash + 1);
+    const rows = await this.#cached(`${actor.userId}\u0000${prefix.toLowerCase()}`, () =>
+      this.#repository.findByNameOrProvider(scopeOf(actor), prefix),
+    );
+    const byName = rows.filter((row) => row.name.toLowerCase() === prefix.toLowerCase());
+    const named = byName.find((row) => row.ownerId !== null) ?? byName[0];
+    if (named) return this.#target(named, model);
+    const forProvider = rows.filter((row) => row.provider === prefix);
+    const own = forProvider.filter((row) => row.ownerId !== null);
+    const pool = own.length > 0 ? own : forProvider;
+    if (pool.length === 1) return this.#target(pool[0]!, model);
+    if (pool.length > 1) {
+      throw new KeywayError(
+        'ambiguous_model',
+        `"${prefix}" matches ${pool.length} credentials for that provider: ${pool.map((row) => row.name).join(', ')}. Name one: <credential>/${model}.`,
+        {
+          details: { candidates: pool.map((row) => row.name) },
+        },
+      );
+    }
+    throw new KeywayError(
+      'model_not_found',
+      this.#providers.get(prefix)
+        ? `You have no credential for ${prefix}; add one first.`
+        : `No credential or provider is named "${prefix}".`,
+    );
+  }
+
+  /**
+   * A credential the caller may use, by id, for a bot's requests: cached like `resolveModel`, so a
+   * warm bot makes no database round trip either.
+   */
+  async resolveById(actor: Principal, credentialId: string, model: string): Promise<ModelTarget> {
+    const [row] = await this.#cached(`${actor.userId}\u0000#${credentialId}`, async () => [
+      await findVisible(this.#repository, scopeOf(actor), credentialId),
+    ]);
+    return this.#target(row!, model);
+  }
+
+  /** Credentials the caller may use, for `/v1/models`. */
+  async usable(actor: Principal): Promise<CredentialRecord[]> {
+    return this.#repository.listVisible(scopeOf(actor));
+  }
+
+  /** A credential's models, cached a few minutes (for `/v1/models`); none when the provider fails. */
+  async cachedModels(row: CredentialRecord): Promise<ModelInfo[]> {
+    const key = `${row.id}:${row.version}`;
+    const cached = this.#modelLists.get(key);
+    if (cached && cached.expiresAt > Date.now()) return cached.models;
+    const call = this.#secrets.callWith(row, providerOf(this.#providers, row.provider));
+    const result = await listModels(call, this.#upstream);
+    const models = result.ok ? result.models : [];
+    const ttl = result.ok ? MODEL_LIST_TTL_MS : FAILED_MODEL_LIST_TTL_MS;
+    this.#modelLists.set(key, { models, expiresAt: Date.now() + ttl });
+    return models;
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  async #cached(key: string, load: () => Promise<CredentialRecord[]>): Promise<CredentialRecord[]> {
+    const cached = this.#resolutions.get(key);
+    if (cached && cached.expiresAt > Date.now()) return cached.rows;
+    const rows = await load();
+    this.#resolutions.set(key, { rows, expiresAt: Date.now() + RESOLUTION_TTL_MS });
+    return rows;
+  }
+
+  #target(credential: CredentialRecord, model: string): ModelTarget {
+    return { credential, provider: providerOf(this.#providers, credential.provider), model };
+  }
+}
