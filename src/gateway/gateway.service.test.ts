@@ -2,7 +2,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '../auth/principal.ts';
 import type { CredentialRecord } from '../credentials/credentials.repository.ts';
-import type { ModelTarget } from '../credentials/credentials.service.ts';
+import type { GatewayCredentials, ModelTarget } from '../credentials/gateway-credentials.ts';
 import { KeywayError } from '../errors.ts';
 import { createDefaultRegistry } from '../providers/registry.ts';
 import {
@@ -110,7 +110,7 @@ function setup(script: Scripted[], options: { retries?: number } = {}) {
       },
     ],
   ]);
-  const credentials = {
+  const credentials: GatewayCredentials = {
     resolveModel: async (_principal: Principal, name: string) => {
       const target = targets.get(name);
       if (!target) throw new KeywayError('model_not_found', `The model "${name}" does not exist.`);
@@ -125,7 +125,7 @@ function setup(script: Scripted[], options: { retries?: number } = {}) {
     cachedModels: async () => [],
   };
   const gateway = new GatewayService({
-    credentials: credentials as never,
+    credentials,
     upstream,
     adapters: TRANSLATING_ADAPTERS,
     usage: { record: (event) => void usage.push(event) },
