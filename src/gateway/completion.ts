@@ -34,7 +34,23 @@ export interface StreamedCompletion {
    * OpenAI-wire pass-through (null when translated): the provider's SSE bytes as they arrive, the key
    * scrubbed across reads. A failure after the first byte ends the stream with `encodeError`'s bytes.
    */
-  passthrough: ((encodeError: (failure: KeywayError) => Uint8Array) => ReadableStream<Uint8Array>) | null;
+  passthrough: PassthroughView | null;
+}
+
+export interface PassthroughView {
+  /** As a web stream (any runtime). */
+  toStream(encodeError: (failure: KeywayError) => Uint8Array): ReadableStream<Uint8Array>;
+  /** Straight into a byte sink such as Node's response: no web stream in between, the fast path. */
+  pipeTo(sink: ByteSink, encodeError: (failure: KeywayError) => Uint8Array): void;
+}
+
+/** Where pass-through bytes go: `write` says false when the sink is full (wait for `drain`). */
+export interface ByteSink {
+  write(bytes: Uint8Array): boolean;
+  end(): void;
+  once(event: 'drain' | 'close', listener: () => void): unknown;
+  /** Whether everything was written before the sink closed. */
+  readonly writableFinished: boolean;
 }
 
 export type Completion = WholeCompletion | StreamedCompletion;
@@ -185,6 +201,67 @@ export function passthroughStream(
     },
     { highWaterMark: 0 },
   );
+}
+
+/**
+ * The pass-through view written straight to a byte sink (Node's response): data events from the
+ * provider, scrubbed, written on; a full sink pauses the provider read until it drains; a sink that
+ * closes early (the client went away) stops the provider at once.
+ */
+export function pipePassthrough(
+  relay: Relay,
+  sink: ByteSink,
+  encodeError: (failure: KeywayError) => Uint8Array,
+): void {
+  const { response, secret } = relay;
+  const body = response.body as unknown as NodeJS.ReadableStream & {
+    destroy(error?: Error): void;
+    on(event: 'data', listener: (chunk: Buffer) => void): unknown;
+    on(event: 'end' | 'close', listener: () => void): unknown;
+    on(event: 'error', listener: (error: Error) => void): unknown;
+  };
+  const decoder = new SseDecoder();
+  const textDecoder = new TextDecoder();
+  const scrubber = secret ? new StreamScrubber(latin1(secret)) : null;
+  let usage: Usage | null = null;
+  let finished = false;
+  const finish = (status: number) => {
+    if (finished) return;
+    finished = true;
+    relay.finish(status, usage);
+  };
+  const write = (bytes: Uint8Array) => {
+    if (!sink.write(bytes)) {
+      body.pause();
+      sink.once('drain', () => body.resume());
+    }
+  };
+  sink.once('close', () => {
+    if (sink.writableFinished) return;
+    body.destroy();
+    finish(499);
+  });
+  body.on('data', (chunk: Buffer) => {
+    for (const event of decoder.push(textDecoder.decode(chunk, { stream: true })))
+      usage = usageIn(event.data) ?? usage;
+    if (!scrubber) return write(chunk);
+    const out = scrubber.push(chunk.toString('latin1'));
+    if (out) write(Buffer.from(out, 'latin1'));
+  });
+  body.on('end', () => {
+    const rest = scrubber?.end();
+    if (rest) write(Buffer.from(rest, 'latin1'));
+    finish(200);
+    sink.end();
+  });
+  body.on('error', (error: Error) => {
+    if (finished) return;
+    const rest = scrubber?.end();
+    if (rest) write(Buffer.from(rest, 'latin1'));
+    write(encodeError(failureAfterStart(relay, error, false)));
+    finish(502);
+    sink.end();
+  });
 }
 
 /**

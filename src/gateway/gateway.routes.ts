@@ -1,4 +1,5 @@
 import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
 import type { Principal } from '../auth/principal.ts';
 import { KeywayError } from '../errors.ts';
@@ -65,9 +66,20 @@ export function registerGatewayRoutes(
       };
       if (completion.kind === 'stream') {
         const encodeError = (failure: KeywayError) => encoder.encode(errorEvent(failure, c));
+        const node = nodeBindings(c);
+        if (completion.passthrough && node) {
+          // The fast path: the provider's bytes straight into Node's response, no web stream between.
+          node.outgoing.writeHead(200, {
+            'content-type': 'text/event-stream; charset=utf-8',
+            'cache-control': 'no-cache',
+            ...headers,
+          });
+          completion.passthrough.pipeTo(node.outgoing, encodeError);
+          return RESPONSE_ALREADY_SENT;
+        }
         return new Response(
           completion.passthrough
-            ? completion.passthrough(encodeError)
+            ? completion.passthrough.toStream(encodeError)
             : encodeChunks(completion, encodeError),
           {
             status: 200,
