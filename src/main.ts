@@ -278,19 +278,26 @@ export interface RunningKeyway {
 export async function startKeyway(
   config: Readonly<Config>,
   deps: KeywayDeps,
-  options: { stop?: AbortSignal } = {},
+  options: {
+    stop?: AbortSignal;
+    /** The database, when its opening started earlier (`keyway serve` starts it before loading this module). */
+    database?: Promise<Database>;
+  } = {},
 ): Promise<RunningKeyway> {
   const started = performance.now();
   const { logger } = deps;
   const startingUp = startingUpFetch(deps.version);
   let keyway: Keyway | undefined;
-  const server = await startHttpServer(
-    (request) => (keyway ? keyway.app.fetch(request) : startingUp(request)),
-    {
+  let server: Awaited<ReturnType<typeof startHttpServer>>;
+  try {
+    server = await startHttpServer((request) => (keyway ? keyway.app.fetch(request) : startingUp(request)), {
       port: config.port,
       host: config.host,
-    },
-  );
+    });
+  } catch (error) {
+    await options.database?.then((opened) => opened.close()).catch(() => {});
+    throw error;
+  }
   logger.info({ url: server.url }, `listening on ${server.url}`);
   let database: Database | undefined;
 
@@ -315,11 +322,13 @@ export async function startKeyway(
 
   let setupToken: string | null;
   try {
-    checkpoint();
-    const opened = await openDatabase(config.database, {
-      purpose: 'serve',
-      onStaleLock: (message) => logger.warn(message),
-    });
+    // A database opened earlier is taken first, so that shutdown closes it whatever happens next.
+    if (!options.database) checkpoint();
+    const opened = await (options.database ??
+      openDatabase(config.database, {
+        purpose: 'serve',
+        onStaleLock: (message) => logger.warn(message),
+      }));
     database = opened;
     logger.info(
       { database: opened.kind, location: opened.location },

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import os from 'node:os';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { KeywayError, messageOf } from '../errors.ts';
@@ -83,6 +83,9 @@ async function openEmbedded(dataDir: string, options: OpenDatabaseOptions): Prom
 export async function openMemoryDatabase(
   options: { loadDataDir?: Blob | File } = {},
 ): Promise<Database & { pglite: PGlite }> {
+  // Loaded here only: a file-backed database runs PGlite in its own thread (pglite-thread.ts), so
+  // `serve` and the CLI need not load it on their main thread.
+  const { PGlite } = await import('@electric-sql/pglite');
   const pglite = await PGlite.create({
     parsers: TYPE_PARSERS,
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
