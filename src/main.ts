@@ -22,7 +22,7 @@ import { CredentialsRepository } from './credentials/credentials.repository.ts';
 import { CredentialsService } from './credentials/credentials.service.ts';
 import { createLocalChangeFeed, createPostgresChangeFeed, type ChangeFeed } from './db/change-feed.ts';
 import { openDatabase, type Database } from './db/database.ts';
-import { prepareSchema } from './db/schema/lifecycle.ts';
+import { prepareSchema, type PreparedSchema } from './db/schema/lifecycle.ts';
 import { schemaContext } from './db/schema/schema-context.ts';
 import { SettingsRepository } from './db/settings.repository.ts';
 import { startHttpServer, startingUpFetch } from './http/http-server.ts';
@@ -282,6 +282,11 @@ export async function startKeyway(
     stop?: AbortSignal;
     /** The database, when its opening started earlier (`keyway serve` starts it before loading this module). */
     database?: Promise<Database>;
+    /**
+     * The schema check started on that database (undefined when a stop came first, which a
+     * checkpoint below has thrown for by the time it is awaited).
+     */
+    schema?: Promise<PreparedSchema | undefined>;
   } = {},
 ): Promise<RunningKeyway> {
   const started = performance.now();
@@ -344,7 +349,8 @@ export async function startKeyway(
         '--migrate off: the database schema is NOT checked. Keyway may fail at any query if it is behind or altered.',
       );
     }
-    const { applied, warnings } = await prepareSchema(schemaContext(opened, config, deps), config.migrate);
+    const { applied, warnings } =
+      (await options.schema) ?? (await prepareSchema(schemaContext(opened, config, deps), config.migrate));
     for (const warning of warnings) logger.warn({ code: warning.code, fix: warning.fix }, warning.message);
     logger.info(
       { applied },
