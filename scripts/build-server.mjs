@@ -2,10 +2,12 @@
 // Compiles the server (src/ → dist/) with `tsc -p tsconfig.build.json`, then copies next to the JS
 // what the server reads by path at run time (migrations, expected-schema.json, the PGlite worker and
 // the type parsers, which are .mjs files tsc does not emit). `--if-stale` builds only when a source is
-// newer than the last build's stamp. bin/keyway imports ensureServerBuilt() to do the same, so this
-// file loads nothing but Node's built-ins: it runs before every CLI call.
+// newer than the last build's stamp, and then only the changed files (transpiled one by one, as tsc
+// would emit them: ~0.5 s where tsc takes 4–6 s). bin/keyway imports ensureServerBuilt() to do the
+// same, so this file loads nothing but Node's built-ins until a build is needed.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,21 +35,31 @@ function walk(dir, visit) {
   }
 }
 
-/** Why dist/ must be (re)built, or null when it holds a build of the current sources. */
-export function serverStaleReason() {
+/**
+ * Why dist/ must be (re)built, or null when it holds a build of the current sources; `builtAt` is
+ * set when only files under src/ changed since a complete build (those alone need compiling).
+ */
+function staleness() {
   let built;
   try {
     built = fs.statSync(stamp).mtimeMs;
   } catch {
-    return 'dist/ has not been built';
+    return { reason: 'dist/ has not been built' };
   }
   let newer;
   const check = (file) => {
     if (newer === undefined && fs.statSync(file).mtimeMs > built) newer = file;
   };
-  walk(src, check);
   buildInputs.forEach(check);
-  return newer === undefined ? null : `${path.relative(root, newer)} changed since the last build`;
+  if (newer !== undefined) return { reason: `${path.relative(root, newer)} changed since the last build` };
+  walk(src, check);
+  if (newer === undefined) return null;
+  return { reason: `${path.relative(root, newer)} changed since the last build`, builtAt: built };
+}
+
+/** Why dist/ must be (re)built, or null when it holds a build of the current sources. */
+export function serverStaleReason() {
+  return staleness()?.reason ?? null;
 }
 
 /** The relative path of the source a dist/ file came from. */
@@ -152,17 +164,55 @@ export function buildServer({ log = (line) => process.stderr.write(`${line}\n`) 
 }
 
 /**
- * Builds dist/ when it is missing or older than the sources; returns false when it could not. Cheap
- * when current: one stat per source file (~200), a few milliseconds.
+ * Compiles the files changed since `builtAt` without type-checking them (`npm run typecheck` does):
+ * the same output as tsc, since the sources are `isolatedModules`. Returns false when typescript is
+ * not installed.
+ */
+function transpileChanged(builtAt) {
+  let ts;
+  try {
+    ts = createRequire(import.meta.url)('typescript');
+  } catch {
+    return false;
+  }
+  const started = new Date();
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    path.join(root, 'tsconfig.build.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+  );
+  if (!parsed) return false;
+  // What tsc emits under NodeNext for this package ("type": "module"): ES modules.
+  const compilerOptions = { ...parsed.options, module: ts.ModuleKind.ESNext };
+  for (const file of parsed.fileNames) {
+    if (/\.d\.m?ts$/.test(file) || fs.statSync(file).mtimeMs <= builtAt) continue;
+    const output = ts.transpileModule(fs.readFileSync(file, 'utf8'), { compilerOptions, fileName: file });
+    const target = path.join(dist, path.relative(src, file)).replace(/\.ts$/, '.js');
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, output.outputText);
+    if (output.sourceMapText) fs.writeFileSync(`${target}.map`, output.sourceMapText);
+  }
+  syncAssets();
+  // tsc's incremental state no longer describes dist/: were a file reverted to the text tsc last
+  // compiled, tsc would skip it and leave this build's output. Without it, the next tsc run is full.
+  fs.rmSync(path.join(dist, '.tsbuildinfo'), { force: true });
+  fs.utimesSync(stamp, started, started);
+  return true;
+}
+
+/**
+ * Brings dist/ up to date: nothing to do when current (one stat per source file, ~200: a few
+ * milliseconds); the changed files only when dist/ holds a complete build; else a full build.
+ * Returns false when nothing could be built.
  */
 export function ensureServerBuilt({ log = (line) => process.stderr.write(`${line}\n`) } = {}) {
-  const reason = serverStaleReason();
-  if (reason === null) return true;
+  if (staleness() === null) return true;
   return withBuildLock(() => {
     // Another process may have built while this one waited for the lock.
-    const stillStale = serverStaleReason();
-    if (stillStale === null) return true;
-    log(`Building the server (${stillStale})…`);
+    const stale = staleness();
+    if (stale === null) return true;
+    log(`Building the server (${stale.reason})…`);
+    if (stale.builtAt !== undefined && transpileChanged(stale.builtAt)) return true;
     return buildServer({ log });
   });
 }
