@@ -15,7 +15,7 @@ export default defineConfig({
           name: 'server',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['test/web/bundle-size.test.ts', '**/node_modules/**'],
-          globalSetup: ['test/support/global-setup.ts'],
+          globalSetup: ['test/support/build-server.ts', 'test/support/global-setup.ts'],
         },
       },
       {

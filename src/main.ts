@@ -26,7 +26,7 @@ import { gatewayCredentials, type GatewayCredentials } from './credentials/gatew
 import { ModelResolver } from './credentials/model-resolver.ts';
 import { createLocalChangeFeed, createPostgresChangeFeed, type ChangeFeed } from './db/change-feed.ts';
 import { openDatabase, type Database } from './db/database.ts';
-import { prepareSchema } from './db/schema/lifecycle.ts';
+import { prepareSchema, type PreparedSchema } from './db/schema/lifecycle.ts';
 import { schemaContext } from './db/schema/schema-context.ts';
 import { SettingsRepository } from './db/settings.repository.ts';
 import { startHttpServer, startingUpFetch } from './http/http-server.ts';
@@ -302,19 +302,31 @@ export interface RunningKeyway {
 export async function startKeyway(
   config: Readonly<Config>,
   deps: KeywayDeps,
-  options: { stop?: AbortSignal } = {},
+  options: {
+    stop?: AbortSignal;
+    /** The database, when its opening started earlier (`keyway serve` starts it before loading this module). */
+    database?: Promise<Database>;
+    /**
+     * The schema check started on that database (undefined when a stop came first, which a
+     * checkpoint below has thrown for by the time it is awaited).
+     */
+    schema?: Promise<PreparedSchema | undefined>;
+  } = {},
 ): Promise<RunningKeyway> {
   const started = performance.now();
   const { logger } = deps;
   const startingUp = startingUpFetch(deps.version);
   let keyway: Keyway | undefined;
-  const server = await startHttpServer(
-    (request) => (keyway ? keyway.app.fetch(request) : startingUp(request)),
-    {
+  let server: Awaited<ReturnType<typeof startHttpServer>>;
+  try {
+    server = await startHttpServer((request) => (keyway ? keyway.app.fetch(request) : startingUp(request)), {
       port: config.port,
       host: config.host,
-    },
-  );
+    });
+  } catch (error) {
+    await options.database?.then((opened) => opened.close()).catch(() => {});
+    throw error;
+  }
   logger.info({ url: server.url }, `listening on ${server.url}`);
   let database: Database | undefined;
 
@@ -339,11 +351,13 @@ export async function startKeyway(
 
   let setupToken: string | null;
   try {
-    checkpoint();
-    const opened = await openDatabase(config.database, {
-      purpose: 'serve',
-      onStaleLock: (message) => logger.warn(message),
-    });
+    // A database opened earlier is taken first, so that shutdown closes it whatever happens next.
+    if (!options.database) checkpoint();
+    const opened = await (options.database ??
+      openDatabase(config.database, {
+        purpose: 'serve',
+        onStaleLock: (message) => logger.warn(message),
+      }));
     database = opened;
     logger.info(
       { database: opened.kind, location: opened.location },
@@ -359,7 +373,8 @@ export async function startKeyway(
         '--migrate off: the database schema is NOT checked. Keyway may fail at any query if it is behind or altered.',
       );
     }
-    const { applied, warnings } = await prepareSchema(schemaContext(opened, config, deps), config.migrate);
+    const { applied, warnings } =
+      (await options.schema) ?? (await prepareSchema(schemaContext(opened, config, deps), config.migrate));
     for (const warning of warnings) logger.warn({ code: warning.code, fix: warning.fix }, warning.message);
     logger.info(
       { applied },

@@ -1,7 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadConfig, type Config } from '../config/config.ts';
-import { openDatabase, type Database } from '../db/database.ts';
-import { schemaContext } from '../db/schema/schema-context.ts';
+import type { Config } from '../config/config.ts';
+import type { Database } from '../db/database.ts';
 import type { SchemaContext } from '../db/schema/migrator.ts';
 import { KeywayError, messageOf } from '../errors.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
@@ -52,6 +51,13 @@ export async function withSchemaContext<T>(
   purpose: string,
   fn: (ctx: SchemaContext, database: Database) => Promise<T>,
 ): Promise<T> {
+  // Imported here, not at the top: the commands that call the HTTP API (`keyway tokens list`, …) load
+  // this file too, and need neither the configuration schema nor the database drivers.
+  const [{ loadConfig }, { openDatabase }, { schemaContext }] = await Promise.all([
+    import('../config/config.ts'),
+    import('../db/database.ts'),
+    import('../db/schema/schema-context.ts'),
+  ]);
   const config = loadConfig({ data: flags.data, 'database-url': flags['database-url'] }, io.env);
   const logger = commandLogger(config);
   const database = await openDatabase(config.database, {

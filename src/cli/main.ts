@@ -2,18 +2,7 @@ import { SchemaCheckFailed } from '../db/schema/problems.ts';
 import { KeywayError, messageOf } from '../errors.ts';
 import { appVersion } from '../version.ts';
 import type { CliIO } from './common.ts';
-import { doctorCommand } from './doctor.ts';
 import { EXIT_CODES, exitCodeFor } from './exit-codes.ts';
-import { migrateCommand } from './migrate.ts';
-import { serveCommand } from './serve.ts';
-import { adminCommand } from './admin.ts';
-import { vaultCommand } from './vault.ts';
-import { loginCommand } from './login.ts';
-import { credsCommand } from './creds.ts';
-import { tokensCommand } from './tokens.ts';
-import { botsCommand } from './bots.ts';
-import { usageCommand } from './usage.ts';
-import { importCommand } from './import.ts';
 
 const HELP = `Keyway ${appVersion()}: a provider key stored once, encrypted, used by everything that needs it.
 
@@ -36,6 +25,9 @@ Database: the embedded database in --data (KEYWAY_DATA_DIR, default ./data), or 
 with --database-url (DATABASE_URL). Flags override environment variables.
 `;
 
+// Each command is imported when it runs: `keyway --help` or `keyway tokens list` then loads neither
+// the server nor the database drivers (`serve` alone loads ~200 modules).
+
 /**
  * Runs one command line and returns the exit code; failures are printed as facts and a fix, never a
  * stack. `stop`: what ends `serve` (bin/keyway passes one that SIGTERM and SIGINT fire).
@@ -49,27 +41,27 @@ export async function runCli(
   try {
     switch (command) {
       case 'serve':
-        return await serveCommand(args, io, options.stop);
+        return await (await import('./serve.ts')).serveCommand(args, io, options.stop);
       case 'migrate':
-        return await migrateCommand(args, io);
+        return await (await import('./migrate.ts')).migrateCommand(args, io);
       case 'doctor':
-        return await doctorCommand(args, io);
+        return await (await import('./doctor.ts')).doctorCommand(args, io);
       case 'admin':
-        return await adminCommand(args, io);
+        return await (await import('./admin.ts')).adminCommand(args, io);
       case 'vault':
-        return await vaultCommand(args, io);
+        return await (await import('./vault.ts')).vaultCommand(args, io);
       case 'login':
-        return await loginCommand(args, io);
+        return await (await import('./login.ts')).loginCommand(args, io);
       case 'creds':
-        return await credsCommand(args, io);
+        return await (await import('./creds.ts')).credsCommand(args, io);
       case 'bots':
-        return await botsCommand(args, io);
+        return await (await import('./bots.ts')).botsCommand(args, io);
       case 'tokens':
-        return await tokensCommand(args, io);
+        return await (await import('./tokens.ts')).tokensCommand(args, io);
       case 'usage':
-        return await usageCommand(args, io);
+        return await (await import('./usage.ts')).usageCommand(args, io);
       case 'import':
-        return await importCommand(args, io);
+        return await (await import('./import.ts')).importCommand(args, io);
       case '--version':
       case 'version':
         io.out(`${appVersion()}\n`);

@@ -1,12 +1,10 @@
 import path from 'node:path';
 import os from 'node:os';
-import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import type { PGlite } from '@electric-sql/pglite';
+import type { Kysely } from 'kysely';
 import { KeywayError, messageOf } from '../errors.ts';
 import type { DB } from './tables.ts';
 import { acquireDataDirLock } from './data-dir-lock.ts';
-import { createPGliteDialect } from './pglite-dialect.ts';
 import { openPGliteThread, type PGliteEngine } from './pglite-thread.ts';
 import { TYPE_PARSERS } from './type-parsers.mjs';
 import { Mutex } from './mutex.ts';
@@ -60,6 +58,8 @@ async function openEmbedded(dataDir: string, options: OpenDatabaseOptions): Prom
   const absolute = path.resolve(dataDir);
   const lock = acquireDataDirLock(absolute, { purpose: options.purpose, onStaleLock: options.onStaleLock });
   let pglite: PGliteEngine;
+  // Kysely loads while PGlite opens in its thread: nothing on this thread delays the opening.
+  const loadingKysely = loadKysely();
   try {
     pglite = await openPGliteThread(path.join(absolute, EMBEDDED_PGDATA));
   } catch (error) {
@@ -73,7 +73,7 @@ async function openEmbedded(dataDir: string, options: OpenDatabaseOptions): Prom
       },
     );
   }
-  return wrapPGlite(pglite, absolute, () => lock.release(), options.onQuery);
+  return wrapPGlite(await loadingKysely, pglite, absolute, () => lock.release(), options.onQuery);
 }
 
 /**
@@ -83,17 +83,33 @@ async function openEmbedded(dataDir: string, options: OpenDatabaseOptions): Prom
 export async function openMemoryDatabase(
   options: { loadDataDir?: Blob | File } = {},
 ): Promise<Database & { pglite: PGlite }> {
+  // Loaded here only: a file-backed database runs PGlite in its own thread (pglite-thread.ts), so
+  // `serve` and the CLI need not load it on their main thread.
+  const [{ PGlite }, kysely] = await Promise.all([import('@electric-sql/pglite'), loadKysely()]);
   const pglite = await PGlite.create({
     parsers: TYPE_PARSERS,
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
   });
   return Object.assign(
-    wrapPGlite(pglite, 'memory', () => {}),
+    wrapPGlite(kysely, pglite, 'memory', () => {}),
     { pglite },
   );
 }
 
+/**
+ * Kysely and the database drivers are imported when a database opens, not with this module: `keyway
+ * serve` imports it first thing to start PGlite's thread, and the CLI's API commands not at all.
+ */
+async function loadKysely() {
+  const [{ Kysely, PostgresDialect }, { createPGliteDialect }] = await Promise.all([
+    import('kysely'),
+    import('./pglite-dialect.ts'),
+  ]);
+  return { Kysely, PostgresDialect, createPGliteDialect };
+}
+
 function wrapPGlite(
+  { Kysely, createPGliteDialect }: Awaited<ReturnType<typeof loadKysely>>,
   pglite: PGliteEngine,
   location: string,
   afterClose: () => void,
@@ -136,6 +152,7 @@ function wrapPGlite(
 }
 
 async function openPostgres(url: string, poolSize: number, options: OpenDatabaseOptions): Promise<Database> {
+  const [{ default: pg }, { Kysely, PostgresDialect }] = await Promise.all([import('pg'), loadKysely()]);
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,

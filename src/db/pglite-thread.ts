@@ -16,6 +16,38 @@ interface Reply {
 
 const WORKER_URL = new URL('./pglite-thread.worker.mjs', import.meta.url);
 
+let prestarted: { worker: Worker; failed: boolean } | undefined;
+
+/**
+ * Starts the thread before the data directory is known, so that loading PGlite there (~0.2 s) runs
+ * while this thread parses the configuration and takes the directory's lock; the next
+ * openPGliteThread() uses it. It touches no file until then, and keeps no process alive meanwhile.
+ * `keyway serve` calls it first thing.
+ */
+export function prestartPGliteThread(): void {
+  if (prestarted) return;
+  const worker = new Worker(WORKER_URL, { workerData: {} });
+  const started = { worker, failed: false };
+  worker.once('error', () => (started.failed = true));
+  worker.unref();
+  prestarted = started;
+}
+
+/** Stops a prestarted thread nobody took (the configuration names PostgreSQL). */
+export function discardPrestartedPGliteThread(): void {
+  void prestarted?.worker.terminate();
+  prestarted = undefined;
+}
+
+function takeWorker(dataDir: string): Worker {
+  const taken = prestarted;
+  prestarted = undefined;
+  if (!taken || taken.failed) return new Worker(WORKER_URL, { workerData: { dataDir } });
+  taken.worker.ref();
+  taken.worker.postMessage({ open: dataDir });
+  return taken.worker;
+}
+
 /**
  * PGlite in a worker thread. Statements cross by message (tens of microseconds each), and in
  * exchange the database's work — writes, commits, their file I/O — runs beside the event loop instead
@@ -23,7 +55,7 @@ const WORKER_URL = new URL('./pglite-thread.worker.mjs', import.meta.url);
  * PostgreSQL's fields (`code`, `constraint`, …), as an in-process PGlite throws them.
  */
 export async function openPGliteThread(dataDir: string): Promise<PGliteEngine> {
-  const worker = new Worker(WORKER_URL, { workerData: { dataDir } });
+  const worker = takeWorker(dataDir);
   const pending = new Map<number, { resolve: (reply: Reply) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   let failure: Error | undefined;

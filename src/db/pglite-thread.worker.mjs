@@ -28,9 +28,15 @@ function serialize(error) {
   return out;
 }
 
+// A thread started ahead of time (prestartPGliteThread) has loaded PGlite by now, and learns which
+// directory to open only once its owner holds that directory's lock.
+const dataDir =
+  workerData.dataDir ??
+  (await new Promise((resolve) => parentPort.once('message', (message) => resolve(message.open))));
+
 let db;
 try {
-  db = await PGlite.create(workerData.dataDir, { parsers: TYPE_PARSERS });
+  db = await PGlite.create(dataDir, { parsers: TYPE_PARSERS });
   parentPort.postMessage({ ready: true });
 } catch (error) {
   parentPort.postMessage({ ready: false, error: serialize(error) });
