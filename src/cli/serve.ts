@@ -2,6 +2,7 @@ import { loadConfig } from '../config/config.ts';
 import { KeywayError } from '../errors.ts';
 import { openDatabase } from '../db/database.ts';
 import { discardPrestartedPGliteThread } from '../db/pglite-thread.ts';
+import { checkPortFree } from '../http/http-server.ts';
 import { createLogger } from '../observability/logger.ts';
 import { SecretRedactor } from '../observability/secret-redactor.ts';
 import { appVersion } from '../version.ts';
@@ -30,6 +31,13 @@ export async function serveCommand(args: string[], io: CliIO, stop = stopOnSigna
   // thread (~0.5 s) while this one loads them (~0.4 s). The data-directory lock is taken first, as
   // ever. startKeyway awaits the promise, and closes the database on any failure.
   if (config.database.kind !== 'embedded') discardPrestartedPGliteThread();
+  // A port in use stops the start before anything is created (no data directory, no master key).
+  try {
+    await checkPortFree({ port: config.port, host: config.host });
+  } catch (error) {
+    discardPrestartedPGliteThread();
+    throw error;
+  }
   const database = openDatabase(config.database, {
     purpose: 'serve',
     onStaleLock: (message) => logger.warn(message),

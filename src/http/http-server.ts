@@ -1,3 +1,4 @@
+import net from 'node:net';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -52,6 +53,20 @@ export function startingUpFetch(version: string): (request: Request) => Response
       { status: 503, headers: { 'retry-after': '1' } },
     );
   };
+}
+
+/**
+ * Fails with `port_in_use` (or `invalid_config`) when the port cannot be bound, by binding it for a
+ * moment: `keyway serve` asks before it creates a data directory or a master key, since the database
+ * opens while the server loads. Port 0 is always free.
+ */
+export async function checkPortFree(options: { port: number; host: string }): Promise<void> {
+  if (options.port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, options)));
+    probe.listen(options.port, options.host, () => probe.close(() => resolve()));
+  });
 }
 
 function listenError(error: NodeJS.ErrnoException, options: { port: number; host: string }): unknown {
