@@ -138,24 +138,61 @@ function parseWireCompletion(text: string): ChatCompletion {
 }
 
 /**
- * The pass-through view: the provider's bytes, watched for usage, scrubbed across reads. Pull-based
- * with no buffer of its own: a slow client slows the provider read, nothing piles up.
+ * What both pass-through views do with the provider's bytes: watch them for `usage`, scrub the key
+ * across reads (held-back bytes are released, or redacted, at the end), and record the answer once.
+ */
+class PassthroughBytes {
+  readonly #relay: Relay;
+  readonly #decoder = new SseDecoder();
+  readonly #text = new TextDecoder();
+  readonly #scrubber: StreamScrubber | null;
+  #usage: Usage | null = null;
+  #finished = false;
+
+  constructor(relay: Relay) {
+    this.#relay = relay;
+    this.#scrubber = relay.secret ? new StreamScrubber(latin1(relay.secret)) : null;
+  }
+
+  /** The bytes to send on for this read; empty while all of it is held back. */
+  push(chunk: Buffer): Uint8Array {
+    for (const event of this.#decoder.push(this.#text.decode(chunk, { stream: true })))
+      this.#usage = usageIn(event.data) ?? this.#usage;
+    if (!this.#scrubber) return chunk;
+    const out = this.#scrubber.push(chunk.toString('latin1'));
+    return out ? Buffer.from(out, 'latin1') : EMPTY;
+  }
+
+  /** What was held back, once the provider's bytes end (or break off). */
+  rest(): Uint8Array {
+    const rest = this.#scrubber?.end();
+    return rest ? Buffer.from(rest, 'latin1') : EMPTY;
+  }
+
+  /** Records the answer, once, however it ended. */
+  finish(status: number): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#relay.finish(status, this.#usage);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The pass-through view as a web stream. Pull-based with no buffer of its own: a slow client slows the
+ * provider read, nothing piles up.
  */
 export function passthroughStream(
   relay: Relay,
   encodeError: (failure: KeywayError) => Uint8Array,
 ): ReadableStream<Uint8Array> {
-  const { response, secret } = relay;
+  const { response } = relay;
   const iterator = response.body[Symbol.asyncIterator]();
-  const decoder = new SseDecoder();
-  const textDecoder = new TextDecoder();
-  const scrubber = secret ? new StreamScrubber(latin1(secret)) : null;
-  let usage: Usage | null = null;
-  let finished = false;
-  const finish = (status: number) => {
-    if (finished) return;
-    finished = true;
-    relay.finish(status, usage);
+  const bytes = new PassthroughBytes(relay);
+  const enqueue = (stream: ReadableStreamDefaultController<Uint8Array>, piece: Uint8Array) => {
+    if (piece.length > 0) stream.enqueue(piece);
+    return piece.length > 0;
   };
   return new ReadableStream<Uint8Array>(
     {
@@ -165,30 +202,17 @@ export function passthroughStream(
           for (;;) {
             const next = await iterator.next();
             if (next.done) {
-              const rest = scrubber?.end();
-              if (rest) stream.enqueue(Buffer.from(rest, 'latin1'));
-              finish(200);
+              enqueue(stream, bytes.rest());
+              bytes.finish(200);
               stream.close();
               return;
             }
-            for (const event of decoder.push(textDecoder.decode(next.value, { stream: true })))
-              usage = usageIn(event.data) ?? usage;
-            if (!scrubber) {
-              stream.enqueue(next.value);
-              return;
-            }
-            const out = scrubber.push(next.value.toString('latin1'));
-            if (out) {
-              stream.enqueue(Buffer.from(out, 'latin1'));
-              return;
-            }
+            if (enqueue(stream, bytes.push(next.value))) return;
           }
         } catch (error) {
-          // What was held back ends here: released (or redacted) before the error.
-          const rest = scrubber?.end();
-          if (rest) stream.enqueue(Buffer.from(rest, 'latin1'));
+          enqueue(stream, bytes.rest());
           stream.enqueue(encodeError(failureAfterStart(relay, error, false)));
-          finish(502);
+          bytes.finish(502);
           response.body.destroy();
           stream.close();
         }
@@ -196,7 +220,7 @@ export function passthroughStream(
       cancel: () => {
         // The client went away: stop the provider at once.
         response.body.destroy();
-        finish(499);
+        bytes.finish(499);
       },
     },
     { highWaterMark: 0 },
@@ -213,54 +237,43 @@ export function pipePassthrough(
   sink: ByteSink,
   encodeError: (failure: KeywayError) => Uint8Array,
 ): void {
-  const { response, secret } = relay;
-  const body = response.body as unknown as NodeJS.ReadableStream & {
+  const body = relay.response.body as unknown as NodeJS.ReadableStream & {
     destroy(error?: Error): void;
     on(event: 'data', listener: (chunk: Buffer) => void): unknown;
-    on(event: 'end' | 'close', listener: () => void): unknown;
+    on(event: 'end', listener: () => void): unknown;
     on(event: 'error', listener: (error: Error) => void): unknown;
   };
-  const decoder = new SseDecoder();
-  const textDecoder = new TextDecoder();
-  const scrubber = secret ? new StreamScrubber(latin1(secret)) : null;
-  let usage: Usage | null = null;
-  let finished = false;
-  const finish = (status: number) => {
-    if (finished) return;
-    finished = true;
-    relay.finish(status, usage);
-  };
-  const write = (bytes: Uint8Array) => {
-    if (!sink.write(bytes)) {
+  const bytes = new PassthroughBytes(relay);
+  let ended = false;
+  // Nothing is written to a sink that has closed (writing to a closed response would be an error).
+  let closed = false;
+  const write = (piece: Uint8Array) => {
+    if (closed || piece.length === 0) return;
+    if (!sink.write(piece)) {
       body.pause();
       sink.once('drain', () => body.resume());
     }
   };
   sink.once('close', () => {
+    closed = true;
     if (sink.writableFinished) return;
     body.destroy();
-    finish(499);
+    bytes.finish(499);
   });
-  body.on('data', (chunk: Buffer) => {
-    for (const event of decoder.push(textDecoder.decode(chunk, { stream: true })))
-      usage = usageIn(event.data) ?? usage;
-    if (!scrubber) return write(chunk);
-    const out = scrubber.push(chunk.toString('latin1'));
-    if (out) write(Buffer.from(out, 'latin1'));
-  });
+  body.on('data', (chunk: Buffer) => write(bytes.push(chunk)));
   body.on('end', () => {
-    const rest = scrubber?.end();
-    if (rest) write(Buffer.from(rest, 'latin1'));
-    finish(200);
-    sink.end();
+    ended = true;
+    write(bytes.rest());
+    bytes.finish(200);
+    if (!closed) sink.end();
   });
   body.on('error', (error: Error) => {
-    if (finished) return;
-    const rest = scrubber?.end();
-    if (rest) write(Buffer.from(rest, 'latin1'));
+    if (ended) return;
+    ended = true;
+    write(bytes.rest());
     write(encodeError(failureAfterStart(relay, error, false)));
-    finish(502);
-    sink.end();
+    bytes.finish(502);
+    if (!closed) sink.end();
   });
 }
 
