@@ -6,7 +6,8 @@ import type { BotChannel } from '../db/tables.ts';
 import { KeywayError, messageOf } from '../errors.ts';
 import type { GatewayService } from '../gateway/gateway.service.ts';
 import type { BotQueueRepository, InboxMessage } from './bot-queue.repository.ts';
-import { isExpired, isFinishKeyword, mergeBurst, splitReply, withoutNul } from './bot-rules.ts';
+import { withoutNul } from '../db/storable-text.ts';
+import { isExpired, isFinishKeyword, mergeBurst, splitReply } from './bot-rules.ts';
 import type { BotSessionsRepository, SessionRecord } from './bots.repository.ts';
 import { routeOf, withBot, type BotsService, type LoadedBot } from './bots.service.ts';
 

@@ -1,3 +1,4 @@
+import { withoutNul } from '../db/storable-text.ts';
 import { describe, expect, it } from 'vitest';
 import { KeywayError } from '../errors.ts';
 import {
@@ -8,7 +9,6 @@ import {
   matchesWildcard,
   mergeBurst,
   splitReply,
-  withoutNul,
 } from './bot-rules.ts';
 import { createBotSchema, updateBotSchema } from './bot.schema.ts';
 

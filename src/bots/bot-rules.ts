@@ -150,14 +150,6 @@ export function matchesWildcard(pattern: string, text: string): boolean {
   return p === pattern.length;
 }
 
-/**
- * Text as PostgreSQL can store it: `text` and `jsonb` cannot hold U+0000, so a NUL from a contact or
- * a provider would fail every write of the turn. Dropped (it carries nothing readable).
- */
-export function withoutNul(text: string): string {
-  return text.includes('\u0000') ? text.replaceAll('\u0000', '') : text;
-}
-
 export function isFinishKeyword(behaviour: Pick<BotBehaviour, 'keywordFinish'>, text: string): boolean {
   const keyword = (behaviour.keywordFinish ?? '').trim().toLowerCase();
   return keyword !== '' && text.trim().toLowerCase() === keyword;

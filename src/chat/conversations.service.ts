@@ -5,6 +5,7 @@ import { KeywayError } from '../errors.ts';
 import { ProviderFailure } from '../gateway/provider-failure.ts';
 import type { Completion } from '../gateway/gateway.service.ts';
 import type { ChatRequest } from '../gateway/openai-types.ts';
+import { withoutNul } from '../db/storable-text.ts';
 import { isUuid } from '../ids.ts';
 import type { ChatModels, ModelOption } from './chat-models.ts';
 import type {
@@ -328,8 +329,6 @@ export class ConversationsService {
 }
 
 const notFound = () => new KeywayError('not_found', 'No such conversation.');
-
-const withoutNul = (text: string) => (text.includes('\u0000') ? text.replaceAll('\u0000', '') : text);
 
 const invalid = (message: string, field?: string) =>
   new KeywayError('validation_failed', message, field ? { details: { field } } : {});
