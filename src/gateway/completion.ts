@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { AccessRevoked } from '../auth/access-watch.ts';
 import type { KeywayError } from '../errors.ts';
-import { SseDecoder } from '../http/sse.ts';
+import { SseDecoder, type SseEvent } from '../http/sse.ts';
 import type { UpstreamStreamingResponse } from '../providers/upstream-client.ts';
 import type { ProviderAdapter, ResponseContext } from './adapters/adapter.ts';
 import { UpstreamStreamError } from './adapters/adapter.ts';
@@ -106,7 +106,7 @@ export async function readWhole(relay: Relay): Promise<Pick<WholeCompletion, 'co
   } catch (error) {
     relay.finish(502, null);
     if (error instanceof UpstreamStreamError)
-      throw new ProviderFailure('upstream_error', error.info.message, {
+      throw new ProviderFailure('upstream_error', scrubSecret(error.info.message, secret), {
         status: 502,
         type: error.info.type,
         code: error.info.code,
@@ -293,22 +293,19 @@ export async function* typedChunks(relay: Relay): AsyncGenerator<ChatCompletionC
   const clean = (chunk: ChatCompletionChunk) => (scrubber ? scrubber.scrub(chunk) : chunk);
   try {
     try {
+      const chunksOf = (event: SseEvent): ChatCompletionChunk[] => {
+        if (translator) return translator.push(event);
+        const chunk = parseWireChunk(event.data);
+        if (chunk?.usage) usage = chunk.usage;
+        return chunk ? [chunk] : [];
+      };
       for await (const piece of response.body) {
-        for (const event of decoder.push(textDecoder.decode(piece, { stream: true }))) {
-          if (translator) {
-            for (const chunk of translator.push(event)) yield clean(chunk);
-            continue;
-          }
-          const chunk = parseWireChunk(event.data);
-          if (!chunk) continue;
-          if (chunk.usage) usage = chunk.usage;
-          yield clean(chunk);
-        }
+        for (const event of decoder.push(textDecoder.decode(piece, { stream: true })))
+          for (const chunk of chunksOf(event)) yield clean(chunk);
       }
-      if (translator) {
-        for (const event of decoder.end()) for (const chunk of translator.push(event)) yield clean(chunk);
-        for (const chunk of translator.end()) yield clean(chunk);
-      }
+      // A last event without its blank line still counts.
+      for (const event of decoder.end()) for (const chunk of chunksOf(event)) yield clean(chunk);
+      if (translator) for (const chunk of translator.end()) yield clean(chunk);
       const rest = scrubber?.end(relay.context);
       if (rest) yield rest;
       status = 200;

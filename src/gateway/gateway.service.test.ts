@@ -294,6 +294,15 @@ describe('the gateway core, with fake ports', () => {
     expect(usage).toEqual([expect.objectContaining({ status: 200, inputTokens: 5, outputTokens: 2 })]);
   });
 
+  it('keeps a last event that arrives without its closing blank line', async () => {
+    const { gateway, options } = setup([
+      { stream: [sse(delta('first ')), `data: ${JSON.stringify(delta('and last'))}`] },
+    ]);
+    const result = await gateway.complete(principal, ask('main/gpt-4o', true), options());
+    if (result.kind !== 'stream') throw new Error('expected a stream');
+    expect(await collect(result.chunks())).toBe('first and last');
+  });
+
   it('ends a stream that breaks off with a typed failure, and one the caller leaves early stops the provider', async () => {
     const reset = Object.assign(new Error('socket'), { code: 'ECONNRESET' });
     const broken = setup([{ stream: [sse(delta('partial')), reset] }]);
