@@ -45,10 +45,8 @@ describe.each(BACKENDS)('a stop signal at any moment of start-up [%s]', (backend
     await signalOn(server, point.log, point.signal);
     expect(await server.exited).toEqual({ code: 0, signal: null });
     expect(server.logs().at(-1)?.msg).toBe('stopped');
-    if (point.log.source.startsWith('^listening') && backend === 'embedded') {
-      // Opening PGlite takes a while: the stop came before any migration ran.
-      expect(server.logs().some((line) => /^applying migration/.test(String(line.msg)))).toBe(false);
-    }
+    // The database opens while the server loads, so a stop right after "listening" may land before,
+    // during or after the migrations: any of those must leave a clean next start (checked below).
     if (target.target.kind === 'embedded') {
       expect(fs.existsSync(path.join(target.target.dataDir, LOCK_FILE))).toBe(false);
     }
