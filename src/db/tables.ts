@@ -23,6 +23,11 @@ export interface DB {
   bot_outbox: BotOutboxTable;
   chat_conversations: ChatConversationsTable;
   chat_messages: ChatMessagesTable;
+  teams: TeamsTable;
+  team_members: TeamMembersTable;
+  credential_grants: CredentialGrantsTable;
+  limit_windows: LimitWindowsTable;
+  limit_refusals: LimitRefusalsTable;
 }
 
 export interface ChatConversationsTable {
@@ -65,6 +70,8 @@ export interface UsageEventsTable {
   cached_tokens: number | null;
   latency_ms: number;
   status: number;
+  /** USD; numeric, so it reads as a string. */
+  cost_usd: ColumnType<string | null, number | null | undefined, never>;
 }
 
 /** Ids that are absent are stored as the nil uuid, so they can be part of the primary key. */
@@ -81,6 +88,7 @@ export interface UsageDailyTable {
   output_tokens: number;
   cached_tokens: number;
   latency_ms_total: number;
+  cost_usd: ColumnType<string, number | undefined, never>;
 }
 
 type CreatedAt = ColumnType<Date, Date | undefined, never>;
@@ -92,6 +100,8 @@ export interface UsersTable {
   password_hash: string;
   role: 'admin' | 'member';
   disabled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** `Limits` as JSON (src/limits/limits.ts). */
+  limits: ColumnType<Record<string, unknown>, string | undefined, string>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -114,6 +124,8 @@ export interface ApiTokensTable {
   expires_at: Date | null;
   revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** `Limits` as JSON (src/limits/limits.ts). */
+  limits: ColumnType<Record<string, unknown>, string | undefined, string>;
   created_at: CreatedAt;
 }
 
@@ -128,12 +140,14 @@ type CredentialStatus = 'unchecked' | 'valid' | 'invalid';
 
 export interface CredentialsTable {
   id: string;
-  /** null: a shared credential (created by an admin, usable by everyone). */
+  /** null: owned by the admins together (what `shared` means); members reach it through grants. */
   owner_id: string | null;
   created_by: string | null;
   provider: string;
   name: string;
   settings: ColumnType<Record<string, unknown>, string, string>;
+  /** USD per million tokens by model id, overriding the price catalogue. */
+  prices: ColumnType<Record<string, unknown>, string | undefined, string>;
   secret_key_id: string | null;
   secret_nonce: Buffer | null;
   secret_ciphertext: Buffer | null;
@@ -181,6 +195,8 @@ export interface BotsTable {
   secrets_key_id: string;
   secrets_nonce: Buffer;
   secrets_ciphertext: Buffer;
+  /** `Limits` as JSON (src/limits/limits.ts). */
+  limits: ColumnType<Record<string, unknown>, string | undefined, string>;
   version: ColumnType<number, number | undefined, number>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
@@ -252,4 +268,55 @@ export interface BotOutboxTable {
   failed_at: Date | null;
   last_error: string | null;
   created_at: CreatedAt;
+}
+
+export interface TeamsTable {
+  id: string;
+  name: string;
+  limits: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export type TeamRole = 'member' | 'admin';
+
+export interface TeamMembersTable {
+  team_id: string;
+  user_id: string;
+  role: TeamRole;
+  created_at: CreatedAt;
+}
+
+export type GrantSubjectType = 'everyone' | 'team' | 'user' | 'bot' | 'token';
+
+export interface CredentialGrantsTable {
+  id: string;
+  credential_id: string;
+  subject_type: GrantSubjectType;
+  subject_id: string | null;
+  /** Model patterns (`*` wildcards); null: every model. */
+  models: string[] | null;
+  limits: ColumnType<Record<string, unknown>, string | undefined, string>;
+  expires_at: Date | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+/** Numeric columns read as strings. */
+export interface LimitWindowsTable {
+  key: string;
+  window_start: Date;
+  cap: ColumnType<string, number, number>;
+  settled: ColumnType<string, number | undefined, never>;
+  leased: ColumnType<string, number | undefined, never>;
+  updated_at: UpdatedAt;
+}
+
+export interface LimitRefusalsTable {
+  hour: Date;
+  limit_key: string;
+  code: string;
+  user_id: string;
+  refusals: number;
 }
