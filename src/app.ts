@@ -1,3 +1,8 @@
+import { registerLimitsRoutes } from './limits/limits.routes.ts';
+import type { LimitsService } from './limits/limits.service.ts';
+import type { GrantsService } from './sharing/grants.service.ts';
+import type { TeamsService } from './sharing/teams.service.ts';
+import { registerSharingRoutes } from './sharing/sharing.routes.ts';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { AuthService } from './auth/auth.service.ts';
@@ -45,6 +50,9 @@ export interface AppServices {
   credentials: CredentialsService;
   providers: ProviderRegistry;
   conversations: ConversationsService;
+  teams: TeamsService;
+  grants: GrantsService;
+  limits: LimitsService;
 }
 
 export interface AppDeps {
@@ -89,6 +97,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   registerUsageRoutes(app, api, deps.services.usage, deps.services.usageRecorder);
   registerConversationsRoutes(app, api, deps.services.conversations);
+  registerSharingRoutes(app, api, { teams: deps.services.teams, grants: deps.services.grants });
+  registerLimitsRoutes(app, api, deps.services.limits);
   registerGatewayRoutes(app, {
     gateway: deps.services.gateway,
     tokens: deps.services.tokens,

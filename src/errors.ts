@@ -48,8 +48,11 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   credential_rejected: 422,
+  price_unknown: 422,
+  invalid_subject: 422,
   too_many_attempts: 429,
   rate_limited: 429,
+  budget_exceeded: 429,
   client_closed: 499,
   // Keyway or what it depends on.
   internal_error: 500,

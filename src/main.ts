@@ -1,3 +1,14 @@
+import { AllowanceLedger } from './limits/allowance-ledger.ts';
+import { LedgerRepository } from './limits/ledger.repository.ts';
+import { LimitStatusReader } from './limits/limit-status.ts';
+import { LimitsDirectory } from './limits/limits-directory.ts';
+import { LimitsService } from './limits/limits.service.ts';
+import { SpendGuard } from './limits/spend-guard.ts';
+import { GrantsRepository } from './sharing/grants.repository.ts';
+import { GrantsService } from './sharing/grants.service.ts';
+import { TeamsRepository } from './sharing/teams.repository.ts';
+import { TeamsService } from './sharing/teams.service.ts';
+import { PriceCatalogue } from './usage/prices.ts';
 import { sql } from 'kysely';
 import { KeywayError } from './errors.ts';
 import type { Config } from './config/config.ts';
@@ -159,6 +170,25 @@ export async function assembleKeyway(
     audit,
     changes,
   });
+  const ledger = new AllowanceLedger({ repository: new LedgerRepository(database.db), logger });
+  const limitsDirectory = new LimitsDirectory({ db: database.db, changes });
+  const spendGuard = new SpendGuard({
+    directory: limitsDirectory,
+    ledger,
+    prices: new PriceCatalogue(),
+    defaultMaxTokens: config.gateway.defaultMaxTokens,
+  });
+  const limitStatus = new LimitStatusReader({ repository: new LedgerRepository(database.db), ledger });
+  const grantsRepository = new GrantsRepository(database.db);
+  const teamsRepository = new TeamsRepository(database.db);
+  const grants = new GrantsService({
+    grants: grantsRepository,
+    credentials: credentialsRepository,
+    teams: teamsRepository,
+    status: limitStatus,
+    audit,
+    changes,
+  });
   const access = new AccessWatch({
     changes,
     stillHasAccess: (principal) => accessRepository.stillHasAccess(principal),
@@ -178,6 +208,7 @@ export async function assembleKeyway(
     logger,
     bots,
     access,
+    limits: spendGuard,
   });
   const botQueue = new BotQueueRepository(database.db);
   const botSessions = new BotSessionsRepository(database.db);
@@ -222,6 +253,22 @@ export async function assembleKeyway(
     botSessions: new BotSessionsService({ bots, sessions: botSessions }),
     botEngine,
     conversations,
+    grants,
+    teams: new TeamsService({
+      teams: teamsRepository,
+      grants: grantsRepository,
+      grantViews: grants,
+      users: usersRepository,
+      audit,
+      changes,
+    }),
+    limits: new LimitsService({
+      db: database.db,
+      credentials: credentialsRepository,
+      status: limitStatus,
+      audit,
+      changes,
+    }),
   };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness({
@@ -273,6 +320,8 @@ export async function assembleKeyway(
       // Answers still being stored write usage too: they finish first.
       await conversations.close();
       await usageRecorder.close();
+      await ledger.close();
+      limitsDirectory.close();
       services.tokens.close();
       modelResolver.close();
       credentialSecrets.close();

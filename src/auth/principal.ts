@@ -11,6 +11,8 @@ export interface Principal {
   tokenId?: string;
   /** The web session used, when `via` is `session`. */
   sessionId?: string;
+  /** The bot acting, when a bot answers (`via: 'bot'`) or a `bot:<name>` model is asked for. */
+  botId?: string;
 }
 
 export const isAdmin = (principal: Principal) => principal.role === 'admin';

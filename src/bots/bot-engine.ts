@@ -411,7 +411,13 @@ export class BotEngine {
   /** The provider's answer through the gateway (usage recorded against the bot), or null on failure. */
   async #complete(bot: LoadedBot, messages: { role: string; content: string }[]): Promise<string | null> {
     const { record } = bot;
-    const owner: Principal = { userId: record.ownerId, username: '', role: 'member', via: 'bot' };
+    const owner: Principal = {
+      userId: record.ownerId,
+      username: '',
+      role: record.ownerIsAdmin ? 'admin' : 'member',
+      via: 'bot',
+      botId: record.id,
+    };
     const log = this.#logger.child({ botId: record.id });
     try {
       const request = withBot(bot, { model: `bot:${record.name}`, messages, stream: false });

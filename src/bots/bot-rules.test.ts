@@ -1,3 +1,4 @@
+import { matchesWildcard } from '../text/wildcard.ts';
 import { withoutNul } from '../db/storable-text.ts';
 import { describe, expect, it } from 'vitest';
 import { KeywayError } from '../errors.ts';
@@ -6,7 +7,6 @@ import {
   compileTrigger,
   isExpired,
   isFinishKeyword,
-  matchesWildcard,
   mergeBurst,
   splitReply,
 } from './bot-rules.ts';

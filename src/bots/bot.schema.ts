@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { limitsSchema, type Limits } from '../limits/limits.ts';
 
 /**
  * What a bot is, as `POST /api/bots` takes it. Every field but `name`, `credentialId` and `model` is
@@ -124,6 +125,7 @@ const references = {
   fallbackCredentialIds: z.array(z.uuid()).max(5).default([]),
   fallbackBotId: z.uuid().nullable().default(null),
   channels: channelsSchema.default({}),
+  limits: limitsSchema.default({}),
 };
 
 export const createBotSchema = botBehaviourSchema.extend(references).strict();
@@ -141,6 +143,7 @@ export const updateBotSchema = z
     fallbackCredentialIds: z.array(z.uuid()).max(5).optional(),
     fallbackBotId: z.uuid().nullable().optional(),
     channels: channelsSchema.optional(),
+    limits: limitsSchema.optional(),
     /** Makes a new inbound secret, returned once in the response. */
     rotateInboundSecret: z.boolean().optional(),
   })
@@ -153,6 +156,7 @@ export type UpdateBotInput = Partial<BotBehaviour> & {
   fallbackCredentialIds?: string[];
   fallbackBotId?: string | null;
   channels?: z.infer<typeof channelsSchema>;
+  limits?: Limits;
   rotateInboundSecret?: boolean;
 };
 
@@ -169,6 +173,7 @@ export const botViewSchema = botBehaviourSchema.extend({
     evolution: z.object({ serverUrl: z.string(), instance: z.string(), apiKeyHint: z.string() }).nullable(),
   }),
   hooks: z.object({ webhook: z.string(), evolution: z.string() }),
+  limits: limitsSchema,
   version: z.number(),
   createdAt: z.string(),
   updatedAt: z.string(),

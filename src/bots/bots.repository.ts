@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { inTransaction } from '../db/in-transaction.ts';
 import type { BotSessionStatus, DB } from '../db/tables.ts';
+import type { Limits } from '../limits/limits.ts';
 
 /** A bot row as the service works with it; the sealed secrets travel only inside the service. */
 export interface BotRecord {
@@ -10,6 +11,8 @@ export interface BotRecord {
   credentialId: string | null;
   model: string;
   config: Record<string, unknown>;
+  /** Limits on the bot's own requests (`Limits`). */
+  limits: Record<string, unknown>;
   fallbackBotId: string | null;
   fallbackCredentialIds: string[];
   webhookUrl: string | null;
@@ -32,6 +35,7 @@ export interface BotRowInput {
   credentialId: string | null;
   model: string;
   config: Record<string, unknown>;
+  limits: Limits;
   fallbackBotId: string | null;
   fallbackCredentialIds: string[];
   webhookUrl: string | null;
@@ -49,6 +53,7 @@ const COLUMNS = [
   'bots.credential_id as credentialId',
   'bots.model',
   'bots.config',
+  'bots.limits',
   'bots.fallback_bot_id as fallbackBotId',
   'bots.webhook_url as webhookUrl',
   'bots.evolution_server_url as evolutionServerUrl',
@@ -128,6 +133,7 @@ export class BotsRepository {
           credential_id: input.credentialId,
           model: input.model,
           config: JSON.stringify(input.config),
+          limits: JSON.stringify(input.limits),
           fallback_bot_id: input.fallbackBotId,
           webhook_url: input.webhookUrl,
           evolution_server_url: input.evolutionServerUrl,
@@ -151,6 +157,7 @@ export class BotsRepository {
           credential_id: input.credentialId,
           model: input.model,
           config: JSON.stringify(input.config),
+          limits: JSON.stringify(input.limits),
           fallback_bot_id: input.fallbackBotId,
           webhook_url: input.webhookUrl,
           evolution_server_url: input.evolutionServerUrl,

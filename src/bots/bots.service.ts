@@ -5,6 +5,7 @@ import type { CredentialReferences } from '../credentials/credential-lookup.ts';
 import type { CredentialUsage } from '../credentials/credential-usage.ts';
 import type { ChangeFeed } from '../db/change-feed.ts';
 import { isUniqueViolation } from '../db/unique-violation.ts';
+import { limitsFrom } from '../limits/limits.ts';
 import { KeywayError } from '../errors.ts';
 import type { ChatRequest } from '../gateway/openai-types.ts';
 import type { BotRoute, BotModels } from '../gateway/bot-models.ts';
@@ -133,6 +134,7 @@ export class BotsService implements BotModels {
       model: patch.model ?? current.model,
       fallbackCredentialIds: patch.fallbackCredentialIds ?? current.fallbackCredentialIds,
       fallbackBotId: patch.fallbackBotId === undefined ? current.fallbackBotId : patch.fallbackBotId,
+      limits: patch.limits ?? limitsFrom(current.limits),
       channels: {
         webhook:
           patch.channels?.webhook !== undefined
@@ -332,6 +334,7 @@ export class BotsService implements BotModels {
       credentialId: input.credentialId,
       model: input.model,
       config: behaviour,
+      limits: input.limits,
       fallbackBotId: input.fallbackBotId,
       fallbackCredentialIds: [...new Set(input.fallbackCredentialIds)],
       webhookUrl: input.channels.webhook?.callbackUrl ?? null,
@@ -381,6 +384,7 @@ export class BotsService implements BotModels {
             : null,
       },
       hooks: { webhook: `/hooks/bots/${row.id}`, evolution: `/hooks/evolution/${row.id}` },
+      limits: limitsFrom(row.limits),
       version: row.version,
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),
@@ -466,6 +470,8 @@ export function routeOf(bot: LoadedBot): BotRoute {
   }
   return {
     botId: record.id,
+    name: record.name,
+    limits: limitsFrom(record.limits),
     targets: [record.credentialId, ...record.fallbackCredentialIds].map((credentialId) => ({
       credentialId,
       model: record.model,

@@ -35,7 +35,14 @@ export interface Config {
    */
   trustedProxies: readonly string[];
   /** Calls to providers: timeouts and retries. */
-  gateway: { connectTimeoutMs: number; firstByteTimeoutMs: number; idleTimeoutMs: number; retries: number };
+  gateway: {
+    connectTimeoutMs: number;
+    firstByteTimeoutMs: number;
+    idleTimeoutMs: number;
+    retries: number;
+    /** The output cap Keyway sends when a spending or token limit applies and the request names none. */
+    defaultMaxTokens: number;
+  };
 }
 
 /** Command-line flags, by their long names; they override the environment. */
@@ -110,6 +117,7 @@ const schema = z.object({
   firstByteTimeoutMs: secondsFraction('KEYWAY_UPSTREAM_FIRST_BYTE_TIMEOUT', 3600).default(120_000),
   idleTimeoutMs: secondsFraction('KEYWAY_UPSTREAM_IDLE_TIMEOUT', 3600).default(120_000),
   retries: integer('KEYWAY_UPSTREAM_RETRIES', 0, 10).default(2),
+  defaultMaxTokens: integer('KEYWAY_DEFAULT_MAX_TOKENS', 1, 10_000_000).default(4096),
   trustedProxies: z
     .string()
     .default('')
@@ -147,6 +155,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     firstByteTimeoutMs: pick(env.KEYWAY_UPSTREAM_FIRST_BYTE_TIMEOUT),
     idleTimeoutMs: pick(env.KEYWAY_UPSTREAM_IDLE_TIMEOUT),
     retries: pick(env.KEYWAY_UPSTREAM_RETRIES),
+    defaultMaxTokens: pick(env.KEYWAY_DEFAULT_MAX_TOKENS),
     trustedProxies: pick(env.KEYWAY_TRUSTED_PROXIES),
   });
   if (!parsed.success) {
@@ -185,6 +194,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
       firstByteTimeoutMs: value.firstByteTimeoutMs,
       idleTimeoutMs: value.idleTimeoutMs,
       retries: value.retries,
+      defaultMaxTokens: value.defaultMaxTokens,
     },
   } satisfies Config);
 }

@@ -3,10 +3,20 @@ import { KeywayError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import type { ProviderDefinition } from '../providers/provider.ts';
 import type { ProviderRegistry } from '../providers/registry.ts';
-import type { CredentialRecord, CredentialsRepository, Scope } from './credentials.repository.ts';
+import type {
+  CredentialRecord,
+  CredentialsRepository,
+  Scope,
+  UsableCredential,
+} from './credentials.repository.ts';
 
 /** The repository's scope for a caller: their own credentials and the shared ones (all of them, for an admin's writes). */
-export const scopeOf = (actor: Principal): Scope => ({ userId: actor.userId, admin: isAdmin(actor) });
+export const scopeOf = (actor: Principal): Scope => ({
+  userId: actor.userId,
+  admin: isAdmin(actor),
+  tokenId: actor.tokenId,
+  botId: actor.botId,
+});
 
 export const credentialNotFound = () => new KeywayError('not_found', 'No such credential.');
 
@@ -15,7 +25,7 @@ export async function findVisible(
   repository: Pick<CredentialsRepository, 'findVisible'>,
   scope: Scope,
   id: string,
-): Promise<CredentialRecord> {
+): Promise<UsableCredential> {
   if (!isUuid(id)) throw credentialNotFound();
   const row = await repository.findVisible(scope, id);
   if (!row) throw credentialNotFound();

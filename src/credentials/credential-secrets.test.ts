@@ -40,6 +40,7 @@ describe('CredentialSecrets', () => {
       ownerIsAdmin: false,
       name: 'work',
       settings: {},
+      prices: {},
       status: 'unchecked',
       statusMessage: null,
       lastCheckedAt: null,

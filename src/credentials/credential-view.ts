@@ -1,5 +1,6 @@
 import type { CredentialConsumer } from './credential-usage.ts';
 import type { CredentialRecord } from './credentials.repository.ts';
+import type { Price } from '../usage/prices.ts';
 
 /** A credential as the API shows it: everything but the secret. */
 export interface CredentialView {
@@ -7,7 +8,10 @@ export interface CredentialView {
   name: string;
   provider: string;
   shared: boolean;
+  /** Whether the caller may change, rotate, delete and grant it (else it is granted to them). */
+  manageable: boolean;
   settings: Record<string, unknown>;
+  prices: Record<string, Price>;
   hint: string;
   fingerprint: string | null;
   status: 'unchecked' | 'valid' | 'invalid';
@@ -30,6 +34,7 @@ export function credentialView(
   related: {
     duplicates: { id: string; name: string; fingerprint: string | null }[];
     usage: Map<string, CredentialConsumer[]>;
+    manageable: boolean;
   },
 ): CredentialView {
   return {
@@ -37,7 +42,9 @@ export function credentialView(
     name: row.name,
     provider: row.provider,
     shared: row.ownerId === null,
+    manageable: related.manageable,
     settings: row.settings,
+    prices: row.prices,
     hint: row.hint,
     fingerprint: row.fingerprint,
     status: row.status,

@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
-import type { DB } from '../db/tables.ts';
+import type { DB, GrantSubjectType } from '../db/tables.ts';
+import { limitsFrom, type Limits } from '../limits/limits.ts';
+import type { Price } from '../usage/prices.ts';
 import { isUniqueViolation } from '../db/unique-violation.ts';
 
 /** A credential row as the service works with it; the sealed secret travels only inside the service. */
@@ -14,6 +17,8 @@ export interface CredentialRecord {
   provider: string;
   name: string;
   settings: Record<string, unknown>;
+  /** USD per million tokens by model id, overriding the price catalogue. */
+  prices: Record<string, Price>;
   secretKeyId: string | null;
   secretNonce: Buffer | null;
   secretCiphertext: Buffer | null;
@@ -37,6 +42,7 @@ const COLUMNS = [
   'provider',
   'name',
   'settings',
+  sql<Record<string, Price>>`prices`.as('prices'),
   'secret_key_id as secretKeyId',
   'secret_nonce as secretNonce',
   'secret_ciphertext as secretCiphertext',
@@ -55,7 +61,32 @@ const COLUMNS = [
 export interface Scope {
   userId: string;
   admin: boolean;
+  /** The API token of the request, if any: grants to that token reach it. */
+  tokenId?: string | undefined;
+  /** The bot asking, if any: grants to that bot reach it. */
+  botId?: string | undefined;
 }
+
+/** A grant, as model resolution and limits need it. */
+export interface GrantTerms {
+  id: string;
+  subjectType: GrantSubjectType;
+  subjectId: string | null;
+  /** Model patterns (`*` wildcards); null: every model. */
+  models: string[] | null;
+  limits: Limits;
+  expiresAt: Date | null;
+}
+
+/** How the scope reaches a credential: as its owner (or, for an admin, as one of its owners), or through grants. */
+export interface CredentialAccess {
+  direct: boolean;
+  /** The live grants that reach the scope, most specific first (token, bot, user, team, everyone). */
+  grants: GrantTerms[];
+}
+
+/** A credential with how the caller reaches it: what reads for use answer. */
+export type UsableCredential = CredentialRecord & { access: CredentialAccess };
 
 export interface SealedColumns {
   secretKeyId: string | null;
@@ -85,62 +116,84 @@ export class CredentialsRepository {
       provider: string;
       name: string;
       settings: Record<string, unknown>;
+      prices: Record<string, Price>;
+      /** Also grants its use to everyone, in the same transaction. */
+      grantToEveryone: boolean;
     } & SealedColumns,
   ): Promise<CredentialRecord | null> {
     try {
-      return await this.#db
-        .insertInto('credentials')
-        .values({
-          id: row.id,
-          owner_id: row.ownerId,
-          created_by: row.createdBy,
-          provider: row.provider,
-          name: row.name,
-          settings: JSON.stringify(row.settings),
-          secret_key_id: row.secretKeyId,
-          secret_nonce: row.secretNonce,
-          secret_ciphertext: row.secretCiphertext,
-          fingerprint: row.fingerprint,
-          hint: row.hint,
-        })
-        .returning(COLUMNS)
-        .executeTakeFirstOrThrow();
+      return await this.#db.transaction().execute(async (trx) => {
+        const inserted = await trx
+          .insertInto('credentials')
+          .values({
+            id: row.id,
+            owner_id: row.ownerId,
+            created_by: row.createdBy,
+            provider: row.provider,
+            name: row.name,
+            settings: JSON.stringify(row.settings),
+            prices: JSON.stringify(row.prices),
+            secret_key_id: row.secretKeyId,
+            secret_nonce: row.secretNonce,
+            secret_ciphertext: row.secretCiphertext,
+            fingerprint: row.fingerprint,
+            hint: row.hint,
+          })
+          .returning(COLUMNS)
+          .executeTakeFirstOrThrow();
+        if (row.grantToEveryone) {
+          await trx
+            .insertInto('credential_grants')
+            .values({
+              id: randomUUID(),
+              credential_id: row.id,
+              subject_type: 'everyone',
+              subject_id: null,
+              created_by: row.createdBy,
+            })
+            .execute();
+        }
+        return inserted;
+      });
     } catch (error) {
       if (isUniqueViolation(error)) return null;
       throw error;
     }
   }
 
-  async findVisible(scope: Scope, id: string): Promise<CredentialRecord | undefined> {
-    return this.#db
+  async findVisible(scope: Scope, id: string): Promise<UsableCredential | undefined> {
+    const row = await this.#db
       .selectFrom('credentials')
-      .select(COLUMNS)
+      .select([...COLUMNS, accessOf(scope)])
       .where('id', '=', id)
       .where(visibleTo(scope))
       .executeTakeFirst();
+    return row && withAccess(row);
   }
 
-  async listVisible(scope: Scope): Promise<CredentialRecord[]> {
-    return this.#db
+  async listVisible(scope: Scope): Promise<UsableCredential[]> {
+    const rows = await this.#db
       .selectFrom('credentials')
-      .select(COLUMNS)
+      .select([...COLUMNS, accessOf(scope)])
       .where(visibleTo(scope))
       .orderBy('owner_id', 'asc')
       .orderBy('name')
       .execute();
+    return rows.map(withAccess);
   }
 
   /** Visible credentials named `name` or for provider `name` (a model name's prefix may be either). */
-  async findByNameOrProvider(scope: Scope, name: string): Promise<CredentialRecord[]> {
-    return this.#db
+  async findByNameOrProvider(scope: Scope, name: string): Promise<UsableCredential[]> {
+    const rows = await this.#db
       .selectFrom('credentials')
-      .select(COLUMNS)
+      .select([...COLUMNS, accessOf(scope)])
       .where(visibleTo(scope))
       .where((eb) =>
         eb.or([eb(eb.fn('lower', ['name']), '=', name.toLowerCase()), eb('provider', '=', name)]),
       )
       .orderBy('created_at')
       .execute();
+    return rows.map(withAccess);
   }
 
   /** Records use without a write per request: one statement per batch of requests. */
@@ -172,7 +225,7 @@ export class CredentialsRepository {
   async update(
     scope: Scope,
     id: string,
-    changes: { name?: string; settings?: Record<string, unknown> },
+    changes: { name?: string; settings?: Record<string, unknown>; prices?: Record<string, Price> },
   ): Promise<CredentialRecord | undefined | null> {
     try {
       return await this.#db
@@ -181,6 +234,7 @@ export class CredentialsRepository {
         .set({
           ...(changes.name !== undefined ? { name: changes.name } : {}),
           ...(changes.settings !== undefined ? { settings: JSON.stringify(changes.settings) } : {}),
+          ...(changes.prices !== undefined ? { prices: JSON.stringify(changes.prices) } : {}),
           updated_at: new Date(),
         })
         .where('id', '=', id)
@@ -290,10 +344,64 @@ export class CredentialsRepository {
   }
 }
 
-const visibleTo = (scope: Scope) => (eb: ExpressionBuilder<DB, 'credentials'>) =>
-  eb.or([eb('owner_id', '=', scope.userId), eb('owner_id', 'is', null)]);
+/**
+ * The live grants on `credentials.id` that reach the scope: to everyone, to the user, to a team the
+ * user is in, to the request's API token, to the asking bot. One SQL fragment, used both to decide
+ * visibility and to list the grants, so the two cannot disagree.
+ */
+const reachingGrants = (scope: Scope) => sql`
+  credential_grants g
+  WHERE g.credential_id = credentials.id
+    AND (g.expires_at IS NULL OR g.expires_at > now())
+    AND (g.subject_type = 'everyone'
+      OR (g.subject_type = 'user' AND g.subject_id = ${scope.userId}::uuid)
+      OR (g.subject_type = 'team' AND g.subject_id IN
+            (SELECT m.team_id FROM team_members m WHERE m.user_id = ${scope.userId}::uuid))
+      OR (g.subject_type = 'token' AND g.subject_id = ${scope.tokenId ?? null}::uuid)
+      OR (g.subject_type = 'bot' AND g.subject_id = ${scope.botId ?? null}::uuid))`;
 
-const writableBy = (scope: Scope) => (eb: ExpressionBuilder<DB, 'credentials'>) =>
+const ownedBy = (scope: Scope) => (eb: ExpressionBuilder<DB, 'credentials'>) =>
   scope.admin
     ? eb.or([eb('owner_id', '=', scope.userId), eb('owner_id', 'is', null)])
     : eb('owner_id', '=', scope.userId);
+
+/** What a scope may see and use: its own credentials (an admin: also the admins' ones) and those granted to it. */
+const visibleTo = (scope: Scope) => (eb: ExpressionBuilder<DB, 'credentials'>) =>
+  eb.or([ownedBy(scope)(eb), sql<boolean>`EXISTS (SELECT 1 FROM ${reachingGrants(scope)})`]);
+
+const SPECIFICITY = sql`CASE g.subject_type WHEN 'token' THEN 0 WHEN 'bot' THEN 1 WHEN 'user' THEN 2 WHEN 'team' THEN 3 ELSE 4 END`;
+
+/** How the scope reaches each row: directly, and by which grants (as JSON, most specific first). */
+const accessOf = (scope: Scope) =>
+  sql<{ direct: boolean; grants: RawGrant[] }>`json_build_object(
+    'direct', ${scope.admin ? sql`(credentials.owner_id = ${scope.userId}::uuid OR credentials.owner_id IS NULL)` : sql`credentials.owner_id IS NOT DISTINCT FROM ${scope.userId}::uuid`},
+    'grants', coalesce((SELECT json_agg(json_build_object('id', g.id, 'subjectType', g.subject_type,
+        'subjectId', g.subject_id, 'models', g.models, 'limits', g.limits, 'expiresAt', g.expires_at)
+        ORDER BY ${SPECIFICITY}, g.created_at) FROM ${reachingGrants(scope)}), '[]'::json))`.as('access');
+
+interface RawGrant {
+  id: string;
+  subjectType: GrantSubjectType;
+  subjectId: string | null;
+  models: string[] | null;
+  limits: unknown;
+  expiresAt: string | null;
+}
+
+function withAccess<T extends CredentialRecord & { access: { direct: boolean; grants: RawGrant[] } }>(
+  row: T,
+): T & UsableCredential {
+  return {
+    ...row,
+    access: {
+      direct: row.access.direct,
+      grants: row.access.grants.map((grant) => ({
+        ...grant,
+        limits: limitsFrom(grant.limits),
+        expiresAt: grant.expiresAt === null ? null : new Date(grant.expiresAt),
+      })),
+    },
+  };
+}
+
+const writableBy = ownedBy;

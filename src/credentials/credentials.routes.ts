@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { ApiRegistry } from '../http/api-registry.ts';
 import type { AppEnv } from '../http/app-env.ts';
+import { pricesSchema } from '../usage/prices.ts';
 import type { CredentialsService } from './credentials.service.ts';
 
 /** Credential names appear in model names (`<credential>/<model>`), so they cannot hold a slash. */
@@ -20,7 +21,11 @@ export const credentialSchema = z.object({
   name: z.string(),
   provider: z.string(),
   shared: z.boolean(),
+  manageable: z
+    .boolean()
+    .describe('Whether you may change, rotate, delete and grant it; otherwise it is granted to you.'),
   settings,
+  prices: pricesSchema,
   hint: z
     .string()
     .describe('A short prefix and the last 4 characters of the key; the key itself is never returned.'),
@@ -75,6 +80,7 @@ export function registerCredentialsRoutes(
           secret: secret.optional(),
           settings: settings.optional(),
           shared: z.boolean().optional(),
+          prices: pricesSchema.optional(),
         })
         .strict(),
       response: withWarnings,
@@ -104,7 +110,13 @@ export function registerCredentialsRoutes(
       summary: 'Rename or change settings. The key is changed with POST …/rotate.',
       tag: 'credentials',
       auth: 'user',
-      body: z.object({ name: credentialName.optional(), settings: settings.optional() }).strict(),
+      body: z
+        .object({
+          name: credentialName.optional(),
+          settings: settings.optional(),
+          prices: pricesSchema.optional(),
+        })
+        .strict(),
       response: credentialSchema,
     },
     async ({ c, body, principal }) => c.json(await credentials.update(principal, c.req.param('id')!, body)),

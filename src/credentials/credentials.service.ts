@@ -13,7 +13,13 @@ import { credentialNotFound, findVisible, providerOf, scopeOf } from './credenti
 import type { CredentialSecrets } from './credential-secrets.ts';
 import type { CredentialUsage } from './credential-usage.ts';
 import { credentialView, type CredentialView } from './credential-view.ts';
-import type { CredentialRecord, CredentialsRepository, Scope } from './credentials.repository.ts';
+import type {
+  CredentialRecord,
+  CredentialsRepository,
+  Scope,
+  UsableCredential,
+} from './credentials.repository.ts';
+import type { Price } from '../usage/prices.ts';
 
 export interface CreateCredentialInput {
   name: string;
@@ -21,6 +27,7 @@ export interface CreateCredentialInput {
   secret?: string | undefined;
   settings?: Record<string, unknown> | undefined;
   shared?: boolean | undefined;
+  prices?: Record<string, Price> | undefined;
 }
 
 /**
@@ -93,6 +100,9 @@ export class CredentialsService {
       provider: provider.id,
       name: input.name,
       settings,
+      prices: input.prices ?? {},
+      // What `shared` has always meant: every member may use it (narrowed later with grants).
+      grantToEveryone: ownerId === null,
       ...this.#secrets.seal(secret, { id, ownerId, provider: provider.id, version: 1 }),
     });
     if (!row) throw nameTaken(input.name, ownerId === null);
@@ -108,7 +118,11 @@ export class CredentialsService {
   async update(
     actor: Principal,
     id: string,
-    changes: { name?: string | undefined; settings?: Record<string, unknown> | undefined },
+    changes: {
+      name?: string | undefined;
+      settings?: Record<string, unknown> | undefined;
+      prices?: Record<string, Price> | undefined;
+    },
   ): Promise<CredentialView> {
     const scope = scopeOf(actor);
     const current = await this.#findWritable(scope, id);
@@ -123,12 +137,14 @@ export class CredentialsService {
     const row = await this.#repository.update(scope, id, {
       ...(changes.name !== undefined ? { name: changes.name } : {}),
       ...(settings ? { settings } : {}),
+      ...(changes.prices !== undefined ? { prices: changes.prices } : {}),
     });
     if (row === null) throw nameTaken(changes.name ?? current.name, current.ownerId === null);
     if (!row) throw credentialNotFound();
     await this.#recordChange(actor, 'credential.update', id, {
       renamed: changes.name !== undefined,
       settingsChanged: settings !== undefined,
+      ...(changes.prices !== undefined ? { prices: changes.prices } : {}),
     });
     return (await this.#views(scope, [row]))[0]!;
   }
@@ -251,17 +267,19 @@ export class CredentialsService {
     await this.#changes.publish(`credential:${id}`);
   }
 
-  #find(scope: Scope, id: string): Promise<CredentialRecord> {
+  #find(scope: Scope, id: string): Promise<UsableCredential> {
     return findVisible(this.#repository, scope, id);
   }
 
-  /** Visible and writable: a member sees a shared credential but may not change it. */
+  /** Visible and writable: a credential granted to the caller is theirs to use, not to change. */
   async #findWritable(scope: Scope, id: string): Promise<CredentialRecord> {
     const row = await this.#find(scope, id);
-    if (row.ownerId === null && !scope.admin)
+    if (!row.access.direct)
       throw new KeywayError(
         'forbidden',
-        'A shared credential can be used by everyone but changed only by an admin.',
+        row.ownerId === null
+          ? 'A shared credential can be used by everyone but changed only by an admin.'
+          : 'A credential granted to you can be used, but only its owner changes it.',
       );
     return row;
   }
@@ -282,7 +300,13 @@ export class CredentialsService {
       this.#repository.findDuplicates(scope, fingerprints),
       this.#usage.botsUsing(rows.map((row) => row.id)),
     ]);
-    return rows.map((row) => credentialView(row, { duplicates, usage }));
+    return rows.map((row) =>
+      credentialView(row, {
+        duplicates,
+        usage,
+        manageable: row.ownerId === scope.userId || (scope.admin && row.ownerId === null),
+      }),
+    );
   }
 }
 

@@ -2,7 +2,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { ModelInfo } from '../providers/provider.ts';
 import type { UpstreamPolicy } from '../providers/upstream-url-guard.ts';
 import type { CredentialSecrets } from './credential-secrets.ts';
-import type { CredentialRecord } from './credentials.repository.ts';
+import type { CredentialRecord, UsableCredential } from './credentials.repository.ts';
 import type { ModelResolver, ModelTarget } from './model-resolver.ts';
 
 export type { ModelTarget } from './model-resolver.ts';
@@ -15,8 +15,8 @@ export interface GatewayCredentials {
   resolveById(principal: Principal, credentialId: string, model: string): Promise<ModelTarget>;
   revealSecret(record: CredentialRecord): string | null;
   upstreamPolicy(record: CredentialRecord): UpstreamPolicy;
-  usable(principal: Principal): Promise<CredentialRecord[]>;
-  cachedModels(record: CredentialRecord): Promise<ModelInfo[]>;
+  usable(principal: Principal): Promise<UsableCredential[]>;
+  cachedModels(record: UsableCredential): Promise<ModelInfo[]>;
 }
 
 /** The gateway's port over the two services that hold those jobs. */

@@ -6,14 +6,19 @@ import type { ProviderCall, ProviderDefinition } from '../providers/provider.ts'
 import { createDefaultRegistry } from '../providers/registry.ts';
 import type { UpstreamClient } from '../providers/upstream-client.ts';
 import { PUBLIC_ONLY } from '../providers/upstream-url-guard.ts';
-import type { CredentialRecord, Scope } from './credentials.repository.ts';
+import type { CredentialRecord, GrantTerms, Scope, UsableCredential } from './credentials.repository.ts';
+
+/** What shared credentials meant before grants: one grant to everyone, no limit. */
+const everyone: GrantTerms[] = [
+  { id: 'g-everyone', subjectType: 'everyone', subjectId: null, models: null, limits: {}, expiresAt: null },
+];
 import { ModelResolver } from './model-resolver.ts';
 
 const alice: Principal = { userId: 'alice', username: 'alice', role: 'member', via: 'token' };
 const bob: Principal = { userId: 'bob', username: 'bob', role: 'member', via: 'token' };
 let nextId = 0;
 
-function credential(name: string, provider: string, ownerId: string | null): CredentialRecord {
+function credential(name: string, provider: string, ownerId: string | null): UsableCredential {
   const at = new Date('2026-01-01T00:00:00Z');
   return {
     id: `00000000-0000-4000-8000-${String(++nextId).padStart(12, '0')}`,
@@ -22,6 +27,7 @@ function credential(name: string, provider: string, ownerId: string | null): Cre
     provider,
     name,
     settings: {},
+    prices: {},
     secretKeyId: null,
     secretNonce: null,
     secretCiphertext: null,
@@ -34,15 +40,18 @@ function credential(name: string, provider: string, ownerId: string | null): Cre
     version: 1,
     createdAt: at,
     updatedAt: at,
+    access: { direct: true, grants: [] },
   };
 }
 
 /** The repository's reads, over an array, with the same visibility rule and a count of queries. */
 class FakeCredentials {
-  rows: CredentialRecord[] = [];
+  rows: UsableCredential[] = [];
   queries = 0;
   #visible = (scope: Scope) =>
-    this.rows.filter((row) => row.ownerId === null || row.ownerId === scope.userId);
+    this.rows
+      .filter((row) => row.ownerId === null || row.ownerId === scope.userId)
+      .map((row) => ({ ...row, access: { direct: row.ownerId === scope.userId, grants: everyone } }));
 
   async findByNameOrProvider(scope: Scope, name: string) {
     this.queries++;

@@ -7,14 +7,33 @@ import type { ProviderRegistry } from '../providers/registry.ts';
 import type { UpstreamClient } from '../providers/upstream-client.ts';
 import type { CredentialSecrets } from './credential-secrets.ts';
 import { findVisible, providerOf, scopeOf } from './credential-lookup.ts';
-import type { CredentialRecord, CredentialsRepository } from './credentials.repository.ts';
+import { matchesWildcard } from '../text/wildcard.ts';
+import type { CredentialsRepository, GrantTerms, UsableCredential } from './credentials.repository.ts';
 
 /** Where a `/v1` model name leads. */
 export interface ModelTarget {
-  credential: CredentialRecord;
+  credential: UsableCredential;
   provider: ProviderDefinition;
   /** The provider's own model id. */
   model: string;
+  /**
+   * The grants the caller uses the credential through, most specific first, each covering the model;
+   * empty when the caller reaches it directly (their own, or an admins' one for an admin).
+   */
+  grants: GrantTerms[];
+}
+
+/** Whether a grant is live now and lets its holder use `model`. */
+export function grantCovers(grant: GrantTerms, model: string, now = Date.now()): boolean {
+  if (grant.expiresAt !== null && grant.expiresAt.getTime() <= now) return false;
+  return grant.models === null || grant.models.some((pattern) => matchesWildcard(pattern, model));
+}
+
+/** The grants through which a caller may use `model` on a credential, or null when nothing lets them. */
+export function grantsFor(credential: UsableCredential, model: string): GrantTerms[] | null {
+  if (credential.access.direct) return [];
+  const covering = credential.access.grants.filter((grant) => grantCovers(grant, model));
+  return covering.length > 0 ? covering : null;
 }
 
 /** How long a resolution is trusted without a change notice (a missed notice heals after this). */
@@ -35,8 +54,8 @@ export class ModelResolver {
   readonly #providers: ProviderRegistry;
   readonly #secrets: Pick<CredentialSecrets, 'callWith'>;
   readonly #upstream: Pick<UpstreamClient, 'request'>;
-  /** Candidate rows by caller and prefix (or `#<credential id>`). */
-  readonly #resolutions = new Map<string, { rows: CredentialRecord[]; expiresAt: number }>();
+  /** Candidate rows by caller (user, token, bot) and prefix (or `#<credential id>`). */
+  readonly #resolutions = new Map<string, { rows: UsableCredential[]; expiresAt: number }>();
   /** Model lists by `id:version`: a rotated key is listed again. */
   readonly #modelLists = new Map<string, { models: ModelInfo[]; expiresAt: number }>();
   readonly #unsubscribe: () => void;
@@ -53,7 +72,12 @@ export class ModelResolver {
     this.#secrets = deps.secrets;
     this.#upstream = deps.upstream;
     this.#unsubscribe = deps.changes.subscribe((topic) => {
-      if (topic === '*' || topic.startsWith('user:') || topic.startsWith('credential:'))
+      if (
+        topic === '*' ||
+        topic.startsWith('user:') ||
+        topic.startsWith('credential:') ||
+        topic.startsWith('team:')
+      )
         this.#resolutions.clear();
     });
   }
@@ -69,7 +93,7 @@ export class ModelResolver {
     }
     const prefix = modelName.slice(0, slash);
     const model = modelName.slice(slash + 1);
-    const rows = await this.#cached(`${actor.userId}\u0000${prefix.toLowerCase()}`, () =>
+    const rows = await this.#cached(`${callerKey(actor)}\u0000${prefix.toLowerCase()}`, () =>
       this.#repository.findByNameOrProvider(scopeOf(actor), prefix),
     );
     const byName = rows.filter((row) => row.name.toLowerCase() === prefix.toLowerCase());
@@ -101,19 +125,19 @@ export class ModelResolver {
    * warm bot makes no database round trip either.
    */
   async resolveById(actor: Principal, credentialId: string, model: string): Promise<ModelTarget> {
-    const [row] = await this.#cached(`${actor.userId}\u0000#${credentialId}`, async () => [
+    const [row] = await this.#cached(`${callerKey(actor)}\u0000#${credentialId}`, async () => [
       await findVisible(this.#repository, scopeOf(actor), credentialId),
     ]);
     return this.#target(row!, model);
   }
 
   /** Credentials the caller may use, for `/v1/models`. */
-  async usable(actor: Principal): Promise<CredentialRecord[]> {
+  async usable(actor: Principal): Promise<UsableCredential[]> {
     return this.#repository.listVisible(scopeOf(actor));
   }
 
   /** A credential's models, cached a few minutes (for `/v1/models`); none when the provider fails. */
-  async cachedModels(row: CredentialRecord): Promise<ModelInfo[]> {
+  async cachedModels(row: UsableCredential): Promise<ModelInfo[]> {
     const key = `${row.id}:${row.version}`;
     const cached = this.#modelLists.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.models;
@@ -129,7 +153,7 @@ export class ModelResolver {
     this.#unsubscribe();
   }
 
-  async #cached(key: string, load: () => Promise<CredentialRecord[]>): Promise<CredentialRecord[]> {
+  async #cached(key: string, load: () => Promise<UsableCredential[]>): Promise<UsableCredential[]> {
     const cached = this.#resolutions.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.rows;
     const rows = await load();
@@ -137,7 +161,18 @@ export class ModelResolver {
     return rows;
   }
 
-  #target(credential: CredentialRecord, model: string): ModelTarget {
-    return { credential, provider: providerOf(this.#providers, credential.provider), model };
+  /** The target, when the caller may use this model on it; a model outside their grants is not found. */
+  #target(credential: UsableCredential, model: string): ModelTarget {
+    const grants = grantsFor(credential, model);
+    if (!grants) throw modelNotFound(`${credential.name}/${model}`);
+    return { credential, provider: providerOf(this.#providers, credential.provider), model, grants };
   }
 }
+
+/** Resolutions differ by user, API token and bot: grants may name any of them. */
+const callerKey = (actor: Principal) =>
+  `${actor.userId}\u0000${actor.tokenId ?? ''}\u0000${actor.botId ?? ''}`;
+
+/** The same answer as for a model that does not exist at all: a grant's model list leaks nothing. */
+export const modelNotFound = (name: string) =>
+  new KeywayError('model_not_found', `The model "${name}" does not exist.`, { details: { param: 'model' } });

@@ -1,9 +1,13 @@
 import type { Principal } from '../auth/principal.ts';
+import type { Limits } from '../limits/limits.ts';
 import type { ChatRequest } from './openai-types.ts';
 
 /** Where a bot's requests go: its credential, then its fallback credentials, each with the bot's model. */
 export interface BotRoute {
   botId: string;
+  /** The bot's name and limits: its requests are held to them. */
+  name: string;
+  limits: Limits;
   targets: { credentialId: string; model: string }[];
 }
 

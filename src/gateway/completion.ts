@@ -65,8 +65,11 @@ export interface Relay {
   secret: string | null;
   /** Aborts when the principal loses access. */
   revoked: AbortSignal | null;
-  /** Called once when the answer has ended, however it ended: records usage, releases the watch. */
-  finish(status: number, usage: Usage | null): void;
+  /**
+   * Called once when the answer has ended, however it ended: records usage, settles limits, releases
+   * the watch. `streamed` counts the chunks relayed (what a stream cut short is charged by).
+   */
+  finish(status: number, usage: Usage | null, streamed: number): void;
   log: Logger;
 }
 
@@ -78,12 +81,12 @@ export async function readWhole(relay: Relay): Promise<Pick<WholeCompletion, 'co
   try {
     text = await readText(relay.response);
   } catch (error) {
-    relay.finish(502, null);
+    relay.finish(502, null, 0);
     throw failureAfterStart(relay, error, true);
   }
   const { adapter, secret } = relay;
   if (!adapter) {
-    relay.finish(200, usageIn(text));
+    relay.finish(200, usageIn(text), 0);
     const passthrough = scrubSecret(text, secret);
     let parsed: ChatCompletion | undefined;
     return {
@@ -95,7 +98,7 @@ export async function readWhole(relay: Relay): Promise<Pick<WholeCompletion, 'co
   try {
     parsed = JSON.parse(text);
   } catch {
-    relay.finish(502, null);
+    relay.finish(502, null, 0);
     throw new ProviderFailure('upstream_invalid', 'The provider answered with something that is not JSON.', {
       status: 502,
     });
@@ -104,7 +107,7 @@ export async function readWhole(relay: Relay): Promise<Pick<WholeCompletion, 'co
   try {
     completion = adapter.translateResponse(parsed, relay.context);
   } catch (error) {
-    relay.finish(502, null);
+    relay.finish(502, null, 0);
     if (error instanceof UpstreamStreamError)
       throw new ProviderFailure('upstream_error', scrubSecret(error.info.message, secret), {
         status: 502,
@@ -113,7 +116,7 @@ export async function readWhole(relay: Relay): Promise<Pick<WholeCompletion, 'co
       });
     throw error;
   }
-  relay.finish(200, completion.usage ?? null);
+  relay.finish(200, completion.usage ?? null, 0);
   const scrubbed = secret ? (scrubDeep(completion, secret) as ChatCompletion) : completion;
   return { passthrough: null, completion: () => scrubbed };
 }
@@ -147,6 +150,7 @@ class PassthroughBytes {
   readonly #text = new TextDecoder();
   readonly #scrubber: StreamScrubber | null;
   #usage: Usage | null = null;
+  #events = 0;
   #finished = false;
 
   constructor(relay: Relay) {
@@ -156,8 +160,10 @@ class PassthroughBytes {
 
   /** The bytes to send on for this read; empty while all of it is held back. */
   push(chunk: Buffer): Uint8Array {
-    for (const event of this.#decoder.push(this.#text.decode(chunk, { stream: true })))
+    for (const event of this.#decoder.push(this.#text.decode(chunk, { stream: true }))) {
+      this.#events++;
       this.#usage = usageIn(event.data) ?? this.#usage;
+    }
     if (!this.#scrubber) return chunk;
     const out = this.#scrubber.push(chunk.toString('latin1'));
     return out ? Buffer.from(out, 'latin1') : EMPTY;
@@ -173,7 +179,7 @@ class PassthroughBytes {
   finish(status: number): void {
     if (this.#finished) return;
     this.#finished = true;
-    this.#relay.finish(status, this.#usage);
+    this.#relay.finish(status, this.#usage, this.#events);
   }
 }
 
@@ -290,7 +296,11 @@ export async function* typedChunks(relay: Relay): AsyncGenerator<ChatCompletionC
   const scrubber = secret ? new ChunkScrubber(secret) : null;
   let usage: Usage | null = null;
   let status = 499;
-  const clean = (chunk: ChatCompletionChunk) => (scrubber ? scrubber.scrub(chunk) : chunk);
+  let streamed = 0;
+  const clean = (chunk: ChatCompletionChunk) => {
+    streamed++;
+    return scrubber ? scrubber.scrub(chunk) : chunk;
+  };
   try {
     try {
       const chunksOf = (event: SseEvent): ChatCompletionChunk[] => {
@@ -315,7 +325,7 @@ export async function* typedChunks(relay: Relay): AsyncGenerator<ChatCompletionC
     }
   } finally {
     if (status !== 200) response.body.destroy();
-    relay.finish(status, translator ? translator.usage() : usage);
+    relay.finish(status, translator ? translator.usage() : usage, streamed);
   }
 }
 

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Principal } from '../auth/principal.ts';
-import type { CredentialRecord } from '../credentials/credentials.repository.ts';
+import type { UsableCredential } from '../credentials/credentials.repository.ts';
 import type { GatewayCredentials, ModelTarget } from '../credentials/gateway-credentials.ts';
 import { KeywayError } from '../errors.ts';
 import { createDefaultRegistry } from '../providers/registry.ts';
@@ -27,7 +27,7 @@ const anthropic = createDefaultRegistry().get('anthropic')!;
 const principal: Principal = { userId: 'u1', username: 'ann', role: 'member', via: 'token', tokenId: 't1' };
 const KEY = 'sk-unit-0123456789abcdefghij';
 
-function credential(name: string): CredentialRecord {
+function credential(name: string): UsableCredential {
   return {
     id: `cred-${name}`,
     ownerId: 'u1',
@@ -35,6 +35,7 @@ function credential(name: string): CredentialRecord {
     provider: 'openai',
     name,
     settings: { baseUrl: `https://${name}.example/v1` },
+    prices: {},
     secretKeyId: null,
     secretNonce: null,
     secretCiphertext: null,
@@ -47,6 +48,7 @@ function credential(name: string): CredentialRecord {
     version: 1,
     createdAt: new Date(0),
     updatedAt: new Date(0),
+    access: { direct: true, grants: [] },
   };
 }
 
@@ -99,14 +101,15 @@ function setup(script: Scripted[], options: { retries?: number } = {}) {
     },
   };
   const targets = new Map<string, ModelTarget>([
-    ['main/gpt-4o', { credential: credential('main'), provider: openai, model: 'gpt-4o' }],
-    ['backup/gpt-4o', { credential: credential('backup'), provider: openai, model: 'gpt-4o' }],
+    ['main/gpt-4o', { credential: credential('main'), provider: openai, model: 'gpt-4o', grants: [] }],
+    ['backup/gpt-4o', { credential: credential('backup'), provider: openai, model: 'gpt-4o', grants: [] }],
     [
       'claude/claude-sonnet',
       {
         credential: { ...credential('claude'), provider: 'anthropic' },
         provider: anthropic,
         model: 'claude-sonnet',
+        grants: [],
       },
     ],
   ]);

@@ -11,6 +11,8 @@ import {
   type UpstreamClient,
   type UpstreamStreamingResponse,
 } from '../providers/upstream-client.ts';
+import type { AskingBot, Charge, RequestBound, Reservation, SpendGuard } from '../limits/spend-guard.ts';
+import { costOf, type TokenCounts } from '../usage/prices.ts';
 import type { UsageRecorder } from '../usage/usage-recorder.ts';
 import type { ProviderAdapter, ResponseContext, UpstreamCall } from './adapters/adapter.ts';
 import { buildOpenAiWireCall, translateOpenAiWireError } from './adapters/openai-wire.ts';
@@ -53,6 +55,9 @@ export interface CompleteOptions {
 interface Attempt {
   target: ModelTarget;
   botId: string | null;
+  /** The limits the request meets on this target, and the most it can use (null: no limit applies). */
+  charge: Charge | null;
+  bound: RequestBound | null;
   adapter: ProviderAdapter | null;
   call: UpstreamCall;
   /** To scrub from whatever the provider sends back (some echo the key in their errors). */
@@ -82,6 +87,7 @@ export class GatewayService {
   readonly #logger: Logger;
   readonly #bots: BotModels | undefined;
   readonly #access: AccessWatch | undefined;
+  readonly #limits: SpendGuard | undefined;
 
   constructor(deps: {
     credentials: GatewayCredentials;
@@ -96,7 +102,10 @@ export class GatewayService {
     bots?: BotModels;
     /** Stops work whose principal loses access; without it nothing is watched. */
     access?: AccessWatch;
+    /** Holds requests to their limits and prices them; without it nothing is limited or priced. */
+    limits?: SpendGuard;
   }) {
+    this.#limits = deps.limits;
     this.#bots = deps.bots;
     this.#access = deps.access;
     this.#credentials = deps.credentials;
@@ -141,8 +150,10 @@ export class GatewayService {
     }
     const attempts: Attempt[] = [];
     if (route) {
-      for (const target of route.targets)
-        attempts.push(await this.#prepare(principal, request, target, route.botId));
+      // Grants to the bot reach it; its own limits apply with its caller's.
+      const asker: Principal = { ...principal, botId: route.botId };
+      const bot: AskingBot = { id: route.botId, name: route.name, limits: route.limits };
+      for (const target of route.targets) attempts.push(await this.#prepare(asker, request, target, bot));
     } else {
       for (const name of [request.model, ...options.fallbackModels])
         attempts.push(await this.#prepare(principal, request, name, null));
@@ -159,92 +170,120 @@ export class GatewayService {
     let lastError: KeywayError | undefined;
     for (const [position, attempt] of attempts.entries()) {
       const isLast = position === attempts.length - 1;
-      for (let retry = 0; retry <= this.#timeouts.retries; retry++) {
-        const sentAt = performance.now();
-        let response: UpstreamStreamingResponse;
+      let reservation: Reservation | null = null;
+      if (attempt.charge) {
         try {
-          response = await this.#upstream.open({
-            url: attempt.call.url,
-            method: 'POST',
-            headers: attempt.call.headers,
-            body: attempt.call.body,
-            policy: this.#credentials.upstreamPolicy(attempt.target.credential),
-            // The caller's own signal: when it goes away, undici aborts the provider request at once.
-            signal: options.signal,
-            headersTimeoutMs: this.#timeouts.firstByteMs,
-            bodyTimeoutMs: this.#timeouts.idleMs,
-          });
+          reservation = await attempt.charge.reserve(attempt.bound!);
         } catch (error) {
+          // A limit on this credential's grant may leave a fallback credential open.
+          if (isLast || !(error instanceof KeywayError)) throw error;
+          lastError = error;
+          continue;
+        }
+      }
+      let handedOver = false;
+      try {
+        for (let retry = 0; retry <= this.#timeouts.retries; retry++) {
+          const sentAt = performance.now();
+          let response: UpstreamStreamingResponse;
+          try {
+            response = await this.#upstream.open({
+              url: attempt.call.url,
+              method: 'POST',
+              headers: attempt.call.headers,
+              body: attempt.call.body,
+              policy: this.#credentials.upstreamPolicy(attempt.target.credential),
+              // The caller's own signal: when it goes away, undici aborts the provider request at once.
+              signal: options.signal,
+              headersTimeoutMs: this.#timeouts.firstByteMs,
+              bodyTimeoutMs: this.#timeouts.idleMs,
+            });
+          } catch (error) {
+            upstreamMs += performance.now() - sentAt;
+            if (options.signal.aborted) throw clientClosed();
+            const blocked = error instanceof UpstreamBlockedError;
+            const failure = providerUnreachable(error, attempt.target.provider.label, blocked);
+            lastError = failure;
+            this.#record(principal, attempt, failure.reply.status, options.startedAt, null);
+            if (blocked) throw failure;
+            if (retry < this.#timeouts.retries) {
+              await this.#backoff(retry, undefined, options.signal);
+              continue;
+            }
+            break;
+          }
           upstreamMs += performance.now() - sentAt;
-          if (options.signal.aborted) throw clientClosed();
-          const blocked = error instanceof UpstreamBlockedError;
-          const failure = providerUnreachable(error, attempt.target.provider.label, blocked);
-          lastError = failure;
-          this.#record(principal, attempt, failure.reply.status, options.startedAt, null);
-          if (blocked) throw failure;
-          if (retry < this.#timeouts.retries) {
-            await this.#backoff(retry, undefined, options.signal);
+          if (response.status >= 200 && response.status < 300) {
+            const relay: Relay = {
+              response,
+              adapter: attempt.adapter,
+              context,
+              secret: attempt.secret,
+              revoked: access?.signal ?? null,
+              log: options.log,
+              finish: (status: number, usage: Usage | null, streamed: number) => {
+                access?.release();
+                const used = usage
+                  ? tokensOf(usage)
+                  : streamed > 0 && reservation
+                    ? reservation.usedTokens(null, streamed)
+                    : null;
+                if (used) reservation?.settle(used);
+                else reservation?.release();
+                this.#record(principal, attempt, status, options.startedAt, used);
+              },
+            };
+            handedOver = true;
+            if (stream) {
+              return {
+                kind: 'stream',
+                overheadMs: performance.now() - options.startedAt - upstreamMs,
+                chunks: () => typedChunks(relay),
+                passthrough: attempt.adapter
+                  ? null
+                  : {
+                      toStream: (encodeError) => passthroughStream(relay, encodeError),
+                      pipeTo: (sink, encodeError) => pipePassthrough(relay, sink, encodeError),
+                    },
+              };
+            }
+            const readAt = performance.now();
+            const whole = await readWhole(relay);
+            upstreamMs += performance.now() - readAt;
+            return {
+              kind: 'whole',
+              overheadMs: performance.now() - options.startedAt - upstreamMs,
+              ...whole,
+            };
+          }
+          // An error answer: read it (bounded), then retry, fall back, or hand it to the caller.
+          const readAt = performance.now();
+          const text = await readErrorText(response).catch(() => '');
+          upstreamMs += performance.now() - readAt;
+          const info = (attempt.adapter?.translateError ?? translateOpenAiWireError)(
+            response.status,
+            scrubSecret(text, attempt.secret),
+          );
+          const wait = retryAfterMs(response.headers['retry-after']);
+          lastError = providerAnswered(
+            response.status,
+            info,
+            { providerLabel: attempt.target.provider.label, credentialName: attempt.target.credential.name },
+            wait,
+          );
+          this.#record(principal, attempt, response.status, options.startedAt, null);
+          if (!RETRYABLE.has(response.status)) throw lastError;
+          if (
+            retry < this.#timeouts.retries &&
+            (wait === undefined || wait <= this.#timeouts.maxRetryAfterMs)
+          ) {
+            await this.#backoff(retry, wait, options.signal);
             continue;
           }
           break;
         }
-        upstreamMs += performance.now() - sentAt;
-        if (response.status >= 200 && response.status < 300) {
-          const relay: Relay = {
-            response,
-            adapter: attempt.adapter,
-            context,
-            secret: attempt.secret,
-            revoked: access?.signal ?? null,
-            log: options.log,
-            finish: (status: number, usage: Usage | null) => {
-              access?.release();
-              this.#record(principal, attempt, status, options.startedAt, usage);
-            },
-          };
-          if (stream) {
-            return {
-              kind: 'stream',
-              overheadMs: performance.now() - options.startedAt - upstreamMs,
-              chunks: () => typedChunks(relay),
-              passthrough: attempt.adapter
-                ? null
-                : {
-                    toStream: (encodeError) => passthroughStream(relay, encodeError),
-                    pipeTo: (sink, encodeError) => pipePassthrough(relay, sink, encodeError),
-                  },
-            };
-          }
-          const readAt = performance.now();
-          const whole = await readWhole(relay);
-          upstreamMs += performance.now() - readAt;
-          return { kind: 'whole', overheadMs: performance.now() - options.startedAt - upstreamMs, ...whole };
-        }
-        // An error answer: read it (bounded), then retry, fall back, or hand it to the caller.
-        const readAt = performance.now();
-        const text = await readErrorText(response).catch(() => '');
-        upstreamMs += performance.now() - readAt;
-        const info = (attempt.adapter?.translateError ?? translateOpenAiWireError)(
-          response.status,
-          scrubSecret(text, attempt.secret),
-        );
-        const wait = retryAfterMs(response.headers['retry-after']);
-        lastError = providerAnswered(
-          response.status,
-          info,
-          { providerLabel: attempt.target.provider.label, credentialName: attempt.target.credential.name },
-          wait,
-        );
-        this.#record(principal, attempt, response.status, options.startedAt, null);
-        if (!RETRYABLE.has(response.status)) throw lastError;
-        if (
-          retry < this.#timeouts.retries &&
-          (wait === undefined || wait <= this.#timeouts.maxRetryAfterMs)
-        ) {
-          await this.#backoff(retry, wait, options.signal);
-          continue;
-        }
-        break;
+      } finally {
+        if (!handedOver) reservation?.release();
       }
       if (isLast) break;
       options.log.warn(
@@ -286,7 +325,7 @@ export class GatewayService {
     principal: Principal,
     request: ChatRequest,
     model: string | { credentialId: string; model: string },
-    botId: string | null,
+    bot: AskingBot | null,
   ): Promise<Attempt> {
     if (typeof model === 'string' && model.startsWith('bot:')) {
       throw new KeywayError('invalid_request', 'A bot cannot be a fallback model.', {
@@ -297,6 +336,16 @@ export class GatewayService {
       typeof model === 'string'
         ? await this.#credentials.resolveModel(principal, model)
         : await this.#credentials.resolveById(principal, model.credentialId, model.model);
+    const charge = this.#limits ? await this.#limits.plan(principal, target, bot) : null;
+    let bound: RequestBound | null = null;
+    if (charge) {
+      // A limit that counts output needs a cap on it: without one the answer could run past what was reserved.
+      if (charge.boundsOutput && outputCap(request) === undefined) {
+        const field = target.provider.id === 'openai' ? 'max_completion_tokens' : 'max_tokens';
+        request = { ...request, [field]: this.#limits!.defaultMaxTokens };
+      }
+      bound = boundOf(request, this.#limits!.defaultMaxTokens);
+    }
     const secret = this.#credentials.revealSecret(target.credential);
     const adapter = this.#adapters[target.provider.wire] ?? null;
     const input = {
@@ -311,7 +360,7 @@ export class GatewayService {
     const call = adapter
       ? adapter.buildRequest(input, request.stream === true)
       : buildOpenAiWireCall(input, request);
-    return { target, botId, adapter, call, secret };
+    return { target, botId: bot?.id ?? null, charge, bound, adapter, call, secret };
   }
 
   #record(
@@ -319,8 +368,9 @@ export class GatewayService {
     attempt: Attempt,
     status: number,
     startedAt: number,
-    usage: Usage | null,
+    used: TokenCounts | null,
   ): void {
+    const price = used && this.#limits ? this.#limits.priceOf(attempt.target) : null;
     this.#usage.record({
       at: new Date(),
       userId: principal.userId,
@@ -329,9 +379,10 @@ export class GatewayService {
       credentialId: attempt.target.credential.id,
       provider: attempt.target.provider.id,
       model: attempt.target.model,
-      inputTokens: usage?.prompt_tokens ?? null,
-      outputTokens: usage?.completion_tokens ?? null,
-      cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? null,
+      inputTokens: used?.inputTokens ?? null,
+      outputTokens: used?.outputTokens ?? null,
+      cachedTokens: used ? used.cachedTokens : null,
+      costUsd: used && price ? costOf(price, used) : null,
       latencyMs: Math.round(performance.now() - startedAt),
       status,
     });
@@ -344,6 +395,44 @@ export class GatewayService {
       throw clientClosed();
     });
   }
+}
+
+function tokensOf(usage: Usage): TokenCounts {
+  return {
+    inputTokens: usage.prompt_tokens ?? 0,
+    outputTokens: usage.completion_tokens ?? 0,
+    cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
+  };
+}
+
+/** The output cap a request names, if it names a usable one. */
+function outputCap(request: ChatRequest): number | undefined {
+  for (const value of [request.max_completion_tokens, request.max_tokens])
+    if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+  return undefined;
+}
+
+/** A URL image costs the provider's largest tile budget; inline ones are counted by their bytes. */
+const URL_IMAGE_TOKENS = 1_600;
+
+/** The most a request can use: its size in bytes bounds its input tokens, its cap (× `n`) its output. */
+function boundOf(request: ChatRequest, defaultMaxTokens: number): RequestBound {
+  let inputTokens = Buffer.byteLength(JSON.stringify(request.messages));
+  if (request.tools !== undefined) inputTokens += Buffer.byteLength(JSON.stringify(request.tools));
+  for (const message of request.messages) {
+    inputTokens += 8;
+    if (!Array.isArray(message.content)) continue;
+    for (const part of message.content as { type?: unknown; image_url?: { url?: unknown } }[]) {
+      const url = part?.type === 'image_url' ? part.image_url?.url : undefined;
+      if (typeof url === 'string' && !url.startsWith('data:')) inputTokens += URL_IMAGE_TOKENS;
+    }
+  }
+  const choices = typeof request.n === 'number' && request.n > 1 ? Math.floor(request.n) : 1;
+  return {
+    inputTokens,
+    outputTokens: (outputCap(request) ?? defaultMaxTokens) * choices,
+    likelyInputTokens: Math.ceil(inputTokens / 4),
+  };
 }
 
 async function readErrorText(response: UpstreamStreamingResponse): Promise<string> {

@@ -38,8 +38,12 @@ export function toOpenAiError(error: unknown, c: Context<AppEnv>): OpenAiErrorAn
     }
     const param = typeof error.details?.param === 'string' ? error.details.param : null;
     const retryAfter = error.details?.retryAfterSeconds;
+    const answer = envelope(error.status, error.message, { code: error.code, param });
+    // What OpenAI calls these refusals, so clients that look at `type` understand them too.
+    if (error.code === 'budget_exceeded') answer.body.error.type = 'insufficient_quota';
+    if (error.code === 'rate_limited') answer.body.error.type = 'requests';
     return {
-      ...envelope(error.status, error.message, { code: error.code, param }),
+      ...answer,
       ...(typeof retryAfter === 'number' ? { retryAfterSeconds: retryAfter } : {}),
     };
   }

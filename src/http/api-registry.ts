@@ -8,7 +8,7 @@ import { jsonProblemError, readJson } from './read-json.ts';
 
 /** One `/api` operation: how it is called, who may call it, and the schemas that validate it. */
 export interface ApiOperation<Body extends z.ZodType = z.ZodType, Query extends z.ZodType = z.ZodType> {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** Hono syntax: `/api/credentials/:id`. */
   path: string;
   summary: string;

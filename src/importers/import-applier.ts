@@ -190,6 +190,8 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
       provider: planned.provider,
       name,
       settings: planned.settings,
+      prices: {},
+      grantToEveryone: false,
       ...sealSecret(cipher, planned.secret, {
         id,
         ownerId: owner.id,

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { Limits } from '../limits/limits.ts';
 import type { DB } from '../db/tables.ts';
 import type { Role } from '../auth/principal.ts';
 
@@ -8,6 +9,7 @@ export interface TokenRecord {
   prefix: string;
   expiresAt: Date | null;
   lastUsedAt: Date | null;
+  limits: Limits;
   createdAt: Date;
 }
 
@@ -17,6 +19,7 @@ const TOKEN_COLUMNS = [
   'prefix',
   'expires_at as expiresAt',
   'last_used_at as lastUsedAt',
+  sql<Limits>`limits`.as('limits'),
   'created_at as createdAt',
 ] as const;
 
@@ -36,6 +39,7 @@ export class TokensRepository {
     hash: string;
     prefix: string;
     expiresAt: Date | null;
+    limits: Limits;
   }): Promise<TokenRecord | null> {
     const existing = await this.#db
       .selectFrom('api_tokens')
@@ -54,9 +58,22 @@ export class TokensRepository {
         token_hash: token.hash,
         prefix: token.prefix,
         expires_at: token.expiresAt,
+        limits: JSON.stringify(token.limits),
       })
       .returning(TOKEN_COLUMNS)
       .executeTakeFirstOrThrow();
+  }
+
+  /** Replaces an active token's limits; false when the user has no such token. */
+  async setLimits(userId: string, id: string, limits: Limits): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('api_tokens')
+      .set({ limits: JSON.stringify(limits) })
+      .where('user_id', '=', userId)
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   async listActive(userId: string): Promise<TokenRecord[]> {

@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { ApiRegistry } from '../http/api-registry.ts';
 import type { AppEnv } from '../http/app-env.ts';
+import { limitsSchema } from '../limits/limits.ts';
 import type { TokensService } from './tokens.service.ts';
 
 const tokenSchema = z.object({
@@ -10,6 +11,7 @@ const tokenSchema = z.object({
   prefix: z.string().describe('The first characters of the token, to recognise it.'),
   expiresAt: z.string().nullable(),
   lastUsedAt: z.string().nullable(),
+  limits: limitsSchema,
   createdAt: z.string(),
 });
 
@@ -41,6 +43,7 @@ export function registerTokensRoutes(app: Hono<AppEnv>, api: ApiRegistry, tokens
           name: z.string().trim().min(1).max(100),
           expiresAt: z.iso.datetime({ offset: true }).optional(),
           expiresInDays: z.number().int().min(1).max(3650).optional(),
+          limits: limitsSchema.optional(),
         })
         .strict(),
       response: tokenSchema.extend({ token: z.string() }),
@@ -52,8 +55,29 @@ export function registerTokensRoutes(app: Hono<AppEnv>, api: ApiRegistry, tokens
         : body.expiresInDays
           ? new Date(Date.now() + body.expiresInDays * 86_400_000)
           : null;
-      return c.json(await tokens.create(principal, { name: body.name, expiresAt }), 201);
+      return c.json(
+        await tokens.create(principal, {
+          name: body.name,
+          expiresAt,
+          ...(body.limits ? { limits: body.limits } : {}),
+        }),
+        201,
+      );
     },
+  );
+
+  api.add(
+    app,
+    {
+      method: 'put',
+      path: '/api/tokens/:id/limits',
+      summary: 'Replace the limits on one of your tokens ({} removes them).',
+      tag: 'tokens',
+      auth: 'user',
+      body: limitsSchema,
+      response: z.object({ limits: limitsSchema }),
+    },
+    async ({ c, body, principal }) => c.json(await tokens.setLimits(principal, c.req.param('id')!, body)),
   );
 
   api.add(

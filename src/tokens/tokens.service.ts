@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ChangeFeed } from '../db/change-feed.ts';
+import type { Limits } from '../limits/limits.ts';
 import { KeywayError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -49,7 +50,7 @@ export class TokensService {
 
   async create(
     actor: Principal,
-    input: { name: string; expiresAt?: Date | null },
+    input: { name: string; expiresAt?: Date | null; limits?: Limits },
   ): Promise<TokenRecord & { token: string }> {
     return this.createFor(actor.userId, input, actor.userId);
   }
@@ -57,7 +58,7 @@ export class TokensService {
   /** Creates a token for a user (also used by the offline `keyway admin create-token`). */
   async createFor(
     userId: string,
-    input: { name: string; expiresAt?: Date | null },
+    input: { name: string; expiresAt?: Date | null; limits?: Limits },
     actorId: string | null,
   ): Promise<TokenRecord & { token: string }> {
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
@@ -73,6 +74,7 @@ export class TokensService {
       hash: hashToken(token),
       prefix: token.slice(0, 7),
       expiresAt: input.expiresAt ?? null,
+      limits: input.limits ?? {},
     });
     if (!record) {
       throw new KeywayError('name_taken', `You already have an active token named "${input.name}".`, {
@@ -91,6 +93,22 @@ export class TokensService {
 
   list(actor: Principal): Promise<TokenRecord[]> {
     return this.#repository.listActive(actor.userId);
+  }
+
+  /** Replaces the limits of one of the caller's tokens (on every node at once). */
+  async setLimits(actor: Principal, id: string, limits: Limits): Promise<{ limits: Limits }> {
+    if (!isUuid(id) || !(await this.#repository.setLimits(actor.userId, id, limits))) {
+      throw new KeywayError('not_found', 'No such token.');
+    }
+    await this.#audit.record({
+      actorId: actor.userId,
+      action: 'limits.update',
+      targetType: 'token',
+      targetId: id,
+      details: { limits },
+    });
+    await this.#changes.publish(`token:${id}`);
+    return { limits };
   }
 
   async revoke(actor: Principal, id: string): Promise<void> {

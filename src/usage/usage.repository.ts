@@ -15,6 +15,8 @@ export interface UsageEvent {
   cachedTokens: number | null;
   latencyMs: number;
   status: number;
+  /** What the request cost in USD; null when no price is known. */
+  costUsd: number | null;
 }
 
 export const NIL_UUID = '00000000-0000-0000-0000-000000000000';

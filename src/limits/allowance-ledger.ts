@@ -1,0 +1,192 @@
+import type { Logger } from 'pino';
+import {
+  windowId,
+  type LedgerRepository,
+  type RefusalCount,
+  type WindowReport,
+} from './ledger.repository.ts';
+
+/** One limit's current window, as the ledger tracks it. */
+export interface WindowSpec {
+  /** `grant:<id>:usd:month`, `user:<id>:rpm`, … */
+  key: string;
+  start: Date;
+  /** When the window ends (null: never). */
+  end: Date | null;
+  cap: number;
+}
+
+/** This node's share of one window: allowance held from PostgreSQL, and what it is spending. */
+interface Holding {
+  spec: WindowSpec;
+  /** Leased from PostgreSQL and not yet reported back as spent or returned. */
+  held: number;
+  /** Taken by requests still running. */
+  reserved: number;
+  /** Spent by requests that ended, not yet reported. */
+  spent: number;
+  /** Whether a request took from it since the last report. */
+  active: boolean;
+  /** A lease under way: others wait for it rather than lease again. */
+  leasing: Promise<void> | null;
+}
+
+/** Each lease asks for this share of the cap at least, so a busy node leases rarely. */
+const LEASE_SHARE = 0.1;
+
+/**
+ * Spends limits in memory from allowances leased from PostgreSQL. A request takes what it may cost
+ * from this node's holding (leasing more, in one atomic statement, only when the holding runs short)
+ * and settles what it really cost when it ends. Every second the node reports what it spent and gives
+ * back holdings nobody used, so an idle node holds nothing. Since the database never leases more than
+ * `cap - settled - leased`, the nodes together never spend past a cap: that is the whole guarantee,
+ * and the warm path makes no database round trip.
+ */
+export class AllowanceLedger {
+  readonly #repository: LedgerRepository;
+  readonly #logger: Logger;
+  readonly #holdings = new Map<string, Holding>();
+  readonly #refusals = new Map<string, RefusalCount>();
+  readonly #timer: NodeJS.Timeout;
+  #syncing: Promise<void> | undefined;
+
+  constructor(deps: { repository: LedgerRepository; logger: Logger; syncIntervalMs?: number }) {
+    this.#repository = deps.repository;
+    this.#logger = deps.logger;
+    this.#timer = setInterval(() => void this.sync(), deps.syncIntervalMs ?? 1_000);
+    this.#timer.unref();
+  }
+
+  /** Takes `amount` from a window for a request; false when the window cannot cover it. */
+  async take(spec: WindowSpec, amount: number): Promise<boolean> {
+    const holding = this.#holding(spec);
+    holding.active = true;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (available(holding) >= amount) {
+        holding.reserved += amount;
+        return true;
+      }
+      if (holding.leasing) {
+        await holding.leasing;
+        continue;
+      }
+      const want = Math.max(amount - available(holding), spec.cap * LEASE_SHARE);
+      holding.leasing = this.#repository
+        .lease(spec.key, spec.start, spec.cap, want)
+        .then((granted) => {
+          holding.held += granted;
+        })
+        .finally(() => {
+          holding.leasing = null;
+        });
+      await holding.leasing;
+    }
+    if (available(holding) >= amount) {
+      holding.reserved += amount;
+      return true;
+    }
+    return false;
+  }
+
+  /** Ends a request's take: `spent` of the `reserved` amount was used (the rest returns to the holding). */
+  settle(spec: WindowSpec, reserved: number, spent: number): void {
+    const holding = this.#holding(spec);
+    holding.reserved = Math.max(0, holding.reserved - reserved);
+    holding.spent += spent;
+  }
+
+  /** What this node has spent in a window and not yet reported (added to what PostgreSQL says). */
+  unreported(key: string, start: Date): number {
+    const holding = this.#holdings.get(windowId(key, start));
+    return holding ? holding.spent : 0;
+  }
+
+  /** Counts a refusal (written per hour, not one row per refused request). */
+  countRefusal(limitKey: string, code: string, userId: string): void {
+    const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
+    const id = `${hour.getTime()}\u0000${limitKey}\u0000${code}\u0000${userId}`;
+    const count = this.#refusals.get(id);
+    if (count) count.refusals++;
+    else this.#refusals.set(id, { hour, limitKey, code, userId, refusals: 1 });
+  }
+
+  /** Reports spending, gives back idle or ended holdings, writes refusal counts. Concurrent calls share one. */
+  async sync(): Promise<void> {
+    if (this.#syncing) return this.#syncing;
+    this.#syncing = this.#sync().finally(() => {
+      this.#syncing = undefined;
+    });
+    return this.#syncing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#syncing;
+    // Give everything back: running requests have ended by now.
+    for (const holding of this.#holdings.values()) holding.active = false;
+    await this.sync();
+  }
+
+  async #sync(): Promise<void> {
+    const now = Date.now();
+    const reports: (WindowReport & { holding: Holding; drop: boolean })[] = [];
+    for (const holding of this.#holdings.values()) {
+      const ended = holding.spec.end !== null && holding.spec.end.getTime() <= now;
+      const idle = !holding.active && holding.reserved === 0 && holding.leasing === null;
+      const returned = idle || ended ? Math.max(0, available(holding)) : 0;
+      if (holding.spent === 0 && returned === 0 && !idle) {
+        holding.active = false;
+        continue;
+      }
+      reports.push({
+        key: holding.spec.key,
+        windowStart: holding.spec.start,
+        spent: holding.spent,
+        returned,
+        holding,
+        drop: idle,
+      });
+      holding.active = false;
+    }
+    const refusals = [...this.#refusals.values()];
+    this.#refusals.clear();
+    // Taken off the holdings before the write, so requests meanwhile see what is really left.
+    for (const report of reports) {
+      report.holding.held -= report.spent + report.returned;
+      report.holding.spent -= report.spent;
+      if (report.drop && report.holding.held <= 0 && report.holding.spent === 0)
+        this.#holdings.delete(windowId(report.key, report.windowStart));
+    }
+    try {
+      await this.#repository.report(reports.filter((report) => report.spent > 0 || report.returned > 0));
+    } catch (error) {
+      this.#logger.error(
+        { err: error, windows: reports.length },
+        'could not report limit spending; retrying',
+      );
+      for (const report of reports) {
+        const holding = this.#holding(report.holding.spec);
+        holding.held += report.spent + report.returned;
+        holding.spent += report.spent;
+      }
+    }
+    try {
+      await this.#repository.countRefusals(refusals);
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'could not write refusal counts');
+    }
+  }
+
+  #holding(spec: WindowSpec): Holding {
+    const id = windowId(spec.key, spec.start);
+    let holding = this.#holdings.get(id);
+    if (!holding) {
+      holding = { spec, held: 0, reserved: 0, spent: 0, active: false, leasing: null };
+      this.#holdings.set(id, holding);
+    }
+    holding.spec = spec;
+    return holding;
+  }
+}
+
+const available = (holding: Holding) => holding.held - holding.reserved - holding.spent;
