@@ -139,6 +139,7 @@ describe('keyway teams and creds grant, usage errors (no server needed)', () => 
       ['teams', 'add', 'physics'],
       ['teams', 'list', 'extra'],
       ['creds', 'grant', 'main'],
+      ['teams', 'limits', 'physics', '--clear', '--rpm', '5'],
     ]) {
       const { code, stderr } = await run(args);
       expect(code, args.join(' ')).toBe(2);

@@ -168,9 +168,9 @@ export async function teamsCommand(args: string[], io: CliIO): Promise<number> {
       return 0;
     }
     case 'limits': {
-      const team = await resolveTeam(api, first);
       if (values.clear && hasLimitFlag(values))
         throw usage('--clear removes every limit; it does not go with --usd, --tokens, --rpm or --tpm.');
+      const team = await resolveTeam(api, first);
       const limits = values.clear ? {} : limitsFromFlags(values, team.limits);
       if (limits === undefined) {
         if (values.json) io.out(JSON.stringify(team.limits) + '\n');
