@@ -65,6 +65,10 @@ const ARGUMENTS: Record<string, number> = {
 /** `keyway teams …`: teams, their members and limits through the HTTP API. */
 export async function teamsCommand(args: string[], io: CliIO): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub === 'help' || sub === '--help' || sub === '-h') {
+    io.out(USAGE + '\n');
+    return 0;
+  }
   const { values, positionals } = parseFlags(
     rest,
     {
