@@ -2,6 +2,15 @@ import { KeywayError } from '../errors.ts';
 import { ApiClient, table } from './api-client.ts';
 import { parseFlags, type CliIO } from './common.ts';
 import { readSecret } from './prompt.ts';
+import {
+  grantsTable,
+  LIMIT_FLAGS,
+  limitsFromFlags,
+  parseSubject,
+  resolveTeam,
+  resolveUser,
+  type GrantView,
+} from './teams.ts';
 
 const USAGE = [
   'keyway creds list [--json]',
@@ -9,6 +18,10 @@ const USAGE = [
   'keyway creds test NAME|ID',
   'keyway creds rotate NAME|ID [--secret-stdin]',
   'keyway creds rm NAME|ID [--detach]',
+  'keyway creds grant NAME|ID --to everyone|team:NAME|user:USERNAME|bot:NAME|token:NAME',
+  "    [--models 'gpt-4o*,*-mini'] [--usd 20/month] [--tokens 2M/day] [--rpm 60] [--tpm 100k] [--expires 2027-01-01]",
+  'keyway creds grants NAME|ID [--json]   who may use it, and what each grant has spent',
+  'keyway creds revoke NAME|ID GRANT-ID   (the first characters of the id are enough)',
   'All take --url (or KEYWAY_URL) and use the token from `keyway login` or KEYWAY_TOKEN.',
 ].join('\n');
 
@@ -40,6 +53,10 @@ export async function credsCommand(args: string[], io: CliIO): Promise<number> {
       shared: { type: 'boolean' },
       'secret-stdin': { type: 'boolean' },
       detach: { type: 'boolean' },
+      to: { type: 'string' },
+      models: { type: 'string' },
+      expires: { type: 'string' },
+      ...LIMIT_FLAGS,
     },
     USAGE,
   );
@@ -120,6 +137,59 @@ export async function credsCommand(args: string[], io: CliIO): Promise<number> {
       io.out(`Deleted ${credential.name}.\n`);
       return 0;
     }
+    case 'grant': {
+      if (!values.to)
+        throw new KeywayError('usage', 'creds grant needs --to: whom the credential is shared with.', {
+          fix: USAGE,
+        });
+      const credential = await resolve(api, positionals[0]);
+      const subject = await resolveSubject(api, values.to);
+      const models = values.models === undefined ? undefined : parseModels(values.models);
+      const limits = limitsFromFlags(values, {});
+      const expiresAt = values.expires === undefined ? undefined : parseExpiry(values.expires, new Date());
+      const grant = await api.call<GrantView>('POST', `/api/credentials/${credential.id}/grants`, {
+        subject,
+        ...(models ? { models } : {}),
+        ...(limits ? { limits } : {}),
+        ...(expiresAt ? { expiresAt } : {}),
+      });
+      if (values.json) io.out(JSON.stringify(grant) + '\n');
+      else io.out(`Granted ${credential.name} to ${values.to} (grant ${grant.id}).\n`);
+      return 0;
+    }
+    case 'grants': {
+      const credential = await resolve(api, positionals[0]);
+      const { grants } = await api.call<{ grants: GrantView[] }>(
+        'GET',
+        `/api/credentials/${credential.id}/grants`,
+      );
+      io.out(values.json ? JSON.stringify(grants) + '\n' : grantsTable(grants));
+      return 0;
+    }
+    case 'revoke': {
+      const credential = await resolve(api, positionals[0]);
+      const wanted = positionals[1]?.toLowerCase();
+      if (!wanted)
+        throw new KeywayError('usage', 'Name the grant to revoke (its id).', {
+          fix: `\`keyway creds grants ${positionals[0]}\` lists them.`,
+        });
+      const { grants } = await api.call<{ grants: GrantView[] }>(
+        'GET',
+        `/api/credentials/${credential.id}/grants`,
+      );
+      const matches = grants.filter((grant) => grant.id.toLowerCase().startsWith(wanted));
+      if (matches.length !== 1)
+        throw new KeywayError(
+          matches.length ? 'ambiguous' : 'not_found',
+          matches.length
+            ? `${matches.length} grants of ${credential.name} start with ${wanted}; give more of the id.`
+            : `${credential.name} has no grant ${wanted}.`,
+          { fix: `\`keyway creds grants ${positionals[0]}\` lists them.` },
+        );
+      await api.call('DELETE', `/api/credentials/${credential.id}/grants/${matches[0]!.id}`);
+      io.out(`Revoked grant ${matches[0]!.id} of ${credential.name}.\n`);
+      return 0;
+    }
     default:
       throw new KeywayError('usage', sub ? `Unknown creds command: ${sub}` : 'creds needs a command.', {
         fix: USAGE,
@@ -153,4 +223,64 @@ function parseSettings(pairs: string[]): Record<string, string> {
     settings[pair.slice(0, at)] = pair.slice(at + 1);
   }
   return settings;
+}
+
+/** `--to` as the API takes it: names become ids (teams, users, and the caller's bots and tokens). */
+async function resolveSubject(api: ApiClient, text: string): Promise<{ type: string; id?: string }> {
+  const subject = parseSubject(text);
+  switch (subject.type) {
+    case 'everyone':
+      return { type: 'everyone' };
+    case 'team':
+      return { type: 'team', id: (await resolveTeam(api, subject.name)).id };
+    case 'user':
+      return { type: 'user', id: (await resolveUser(api, subject.name)).id };
+    case 'bot':
+    case 'token': {
+      const owned = await api.call<{ id: string; name: string }[]>('GET', `/api/${subject.type}s`);
+      const found =
+        owned.find((item) => item.id === subject.name) ??
+        owned.find((item) => item.name.toLowerCase() === subject.name.toLowerCase());
+      if (!found)
+        throw new KeywayError('not_found', `You have no ${subject.type} named ${subject.name}.`, {
+          fix: `\`keyway ${subject.type}s list\` shows yours.`,
+        });
+      return { type: subject.type, id: found.id };
+    }
+  }
+}
+
+/** `gpt-4o*, *-mini` → `['gpt-4o*', '*-mini']`. */
+export function parseModels(text: string): string[] {
+  const models = text
+    .split(',')
+    .map((model) => model.trim())
+    .filter((model) => model !== '');
+  if (models.length === 0)
+    throw new KeywayError(
+      'usage',
+      '--models takes model patterns separated by commas, such as gpt-4o*,*-mini.',
+      {
+        fix: USAGE,
+      },
+    );
+  return models;
+}
+
+/** `2027-01-01` (the start of that day, UTC) or an ISO time such as `2027-01-01T12:00:00Z` → an ISO time to come. */
+export function parseExpiry(text: string, now: Date): string {
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  const at = new Date(day ? `${text}T00:00:00Z` : text);
+  // Date also reads "Jan 1 2027" (in local time) and rolls 2027-02-30 over to March: neither is meant.
+  const valid =
+    /^\d{4}-\d{2}-\d{2}(T|$)/.test(text) &&
+    !Number.isNaN(at.getTime()) &&
+    (!day || at.toISOString().slice(0, 10) === text);
+  if (!valid)
+    throw new KeywayError('usage', `--expires takes a date such as 2027-01-01; got "${text}".`, {
+      fix: USAGE,
+    });
+  if (at.getTime() <= now.getTime())
+    throw new KeywayError('usage', `--expires ${text} has passed: the grant would never work.`);
+  return at.toISOString();
 }

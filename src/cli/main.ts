@@ -14,11 +14,15 @@ Usage:
   keyway vault rotate-master-key [--batch-size 100]
   keyway login [--url URL] [--username U] [--password-stdin]
   keyway creds list | add --name N --provider P [--setting k=v] [--shared] [--secret-stdin] | test | rotate | rm
+  keyway creds grant C --to everyone|team:T|user:U|bot:B|token:N [--models 'gpt-4o*'] [limits] [--expires D]
+  keyway creds grants C | revoke C GRANT-ID
+  keyway teams list | show T | create NAME | rename T NEW | delete T | add T USER [--admin] | remove T USER
+  keyway teams limits T [--usd 20/month] [--tokens 2M/day] [--rpm 60] [--tpm 100k] [--clear]
   keyway bots list | create --name N --credential C --model M […] | show | rm | sessions   (keyway bots help)
   keyway tokens list | create --name N [--expires-in-days D] | revoke ID
   keyway import chatbot-ui --from postgres://… [--dry-run] [--owner-map user=keywayuser,…]
   keyway import evolution-api --from postgres://…|mysql://… --server-url URL [--owner U] [--instances a,b] [--dry-run]
-  keyway usage [--group-by day|credential|model|token] [--from D] [--to D] [--all] [--json]
+  keyway usage [--group-by day|credential|model|token|bot|user|team] [--from D] [--to D] [--all] [--json]
   keyway --version
 
 Database: the embedded database in --data (KEYWAY_DATA_DIR, default ./data), or a PostgreSQL server
@@ -58,6 +62,8 @@ export async function runCli(
         return await (await import('./bots.ts')).botsCommand(args, io);
       case 'tokens':
         return await (await import('./tokens.ts')).tokensCommand(args, io);
+      case 'teams':
+        return await (await import('./teams.ts')).teamsCommand(args, io);
       case 'usage':
         return await (await import('./usage.ts')).usageCommand(args, io);
       case 'import':

@@ -3,8 +3,10 @@ import type { UsageRow } from '../usage/usage.repository.ts';
 import { ApiClient, table } from './api-client.ts';
 import { parseFlags, type CliIO } from './common.ts';
 
-const USAGE =
-  'keyway usage [--group-by day|credential|model|token|bot] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--all] [--json]';
+const USAGE = [
+  'keyway usage [--group-by day|credential|model|token|bot|user|team] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--all] [--json]',
+  'By team, a user in several teams counts in each; --all (admins) shows everyone, not only you.',
+].join('\n');
 
 /** What `GET /api/usage` answers. */
 interface UsageReport {
@@ -50,9 +52,18 @@ export async function usageCommand(args: string[], io: CliIO): Promise<number> {
         output: String(row.outputTokens),
         cached: String(row.cachedTokens),
         'avg ms': String(row.avgLatencyMs),
+        cost: formatUsd(row.costUsd),
       })),
-      [report.groupBy, 'requests', 'errors', 'input', 'output', 'cached', 'avg ms'],
+      [report.groupBy, 'requests', 'errors', 'input', 'output', 'cached', 'avg ms', 'cost'],
     ),
   );
   return 0;
+}
+
+/** US dollars: cents from $1 up, four decimals below (a request often costs a fraction of a cent). */
+export function formatUsd(usd: number): string {
+  if (usd === 0) return '$0.00';
+  if (Math.abs(usd) >= 1)
+    return `$${usd.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+  return Math.abs(usd) < 0.00005 ? '<$0.0001' : `$${usd.toFixed(4)}`;
 }

@@ -81,11 +81,11 @@ describe('PriceCatalogue', () => {
   });
 
   it('answers a warm lookup from its cache (the same object) and drops the cache when the day changes', () => {
-    let now = new Date('2026-12-01T23:59:00Z');
+    let now = Date.parse('2026-12-01T23:59:00Z');
     const dated = new PriceCatalogue({ now: () => now });
     const first = dated.priceOf('openai', 'gpt-4o');
     expect(dated.priceOf('openai', 'gpt-4o')).toBe(first);
-    now = new Date('2026-12-02T00:01:00Z');
+    now = Date.parse('2026-12-02T00:01:00Z');
     const next = dated.priceOf('openai', 'gpt-4o');
     expect(next).not.toBe(first);
     expect(next).toEqual(first);

@@ -64,12 +64,14 @@ const MAX_CACHED = 10_000;
  * day changes, because the catalogue dates some price changes.
  */
 export class PriceCatalogue {
-  readonly #now: () => Date;
+  readonly #now: () => number;
   readonly #cache = new Map<string, Price | null>();
-  #day = '';
+  /** When the cache's UTC day ends, in epoch milliseconds. */
+  #dayEnds = 0;
 
-  constructor(options: { now?: () => Date } = {}) {
-    this.#now = options.now ?? (() => new Date());
+  /** `now`: the clock, in epoch milliseconds. */
+  constructor(options: { now?: () => number } = {}) {
+    this.#now = options.now ?? Date.now;
   }
 
   /**
@@ -79,15 +81,14 @@ export class PriceCatalogue {
   priceOf(provider: string, model: string, overrides?: Record<string, Price>): Price | null {
     if (overrides && Object.hasOwn(overrides, model)) return overrides[model]!;
     const now = this.#now();
-    const day = now.toISOString().slice(0, 10);
-    if (day !== this.#day || this.#cache.size >= MAX_CACHED) {
+    if (now >= this.#dayEnds || this.#cache.size >= MAX_CACHED) {
       this.#cache.clear();
-      this.#day = day;
+      this.#dayEnds = (Math.floor(now / 86_400_000) + 1) * 86_400_000;
     }
     const key = `${provider}\u0000${model}`;
     let price = this.#cache.get(key);
     if (price === undefined) {
-      price = SELF_HOSTED.has(provider) ? FREE : lookUp(provider, model, now);
+      price = SELF_HOSTED.has(provider) ? FREE : lookUp(provider, model, new Date(now));
       this.#cache.set(key, price);
     }
     return price;

@@ -4,11 +4,14 @@ import { KeywayError } from '../errors.ts';
 import type { ApiRegistry } from '../http/api-registry.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import type { UsageRecorder } from './usage-recorder.ts';
-import type { UsageRepository } from './usage.repository.ts';
+import { USAGE_GROUPS, type UsageRepository } from './usage.repository.ts';
 
 const isoDay = z.iso.date({ error: 'a day is a real date written YYYY-MM-DD' });
 
-/** `GET /api/usage`: the caller's usage (admins: everyone's with all=true), grouped one way. */
+/**
+ * `GET /api/usage`: the caller's usage (admins: everyone's with all=true), grouped one way. By team, a
+ * user in several teams counts in each and a user in no team is in no row.
+ */
 export function registerUsageRoutes(
   app: Hono<AppEnv>,
   api: ApiRegistry,
@@ -20,17 +23,18 @@ export function registerUsageRoutes(
     {
       method: 'get',
       path: '/api/usage',
-      summary: 'Requests, errors and tokens, grouped by day, credential, model, token or bot.',
+      summary:
+        'Requests, errors, tokens and cost, grouped by day, credential, model, token, bot, user or team (a user counts in each of their teams; one in no team in none).',
       tag: 'usage',
       auth: 'user',
       query: z.object({
-        groupBy: z.enum(['day', 'credential', 'model', 'token', 'bot']).default('day'),
+        groupBy: z.enum(USAGE_GROUPS).default('day'),
         from: isoDay.optional(),
         to: isoDay.optional(),
         all: z.enum(['true', 'false']).optional(),
       }),
       response: z.object({
-        groupBy: z.string(),
+        groupBy: z.enum(USAGE_GROUPS),
         from: z.string(),
         to: z.string(),
         rows: z.array(
@@ -43,6 +47,7 @@ export function registerUsageRoutes(
             outputTokens: z.number(),
             cachedTokens: z.number(),
             avgLatencyMs: z.number(),
+            costUsd: z.number().describe('USD, of the requests whose model had a price'),
           }),
         ),
       }),
@@ -60,17 +65,7 @@ export function registerUsageRoutes(
         to,
         groupBy: query.groupBy,
       });
-      return c.json({
-        groupBy: query.groupBy,
-        from,
-        to,
-        rows: rows.map((row) => ({
-          ...row,
-          inputTokens: Number(row.inputTokens),
-          outputTokens: Number(row.outputTokens),
-          cachedTokens: Number(row.cachedTokens),
-        })),
-      });
+      return c.json({ groupBy: query.groupBy, from, to, rows });
     },
   );
 }
