@@ -68,6 +68,8 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   const abort = useRef<AbortController | null>(null);
   /** The conversation this page just created and is streaming into: no reload from the server. */
   const created = useRef<string | null>(null);
+  /** Set when a refused first message sends the page back to a new chat, which must not clear. */
+  const refusedFirst = useRef(false);
   const composer = useRef<HTMLTextAreaElement>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const streaming = chat.streaming !== null;
@@ -111,7 +113,10 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   useEffect(() => {
     setEditing(null);
     if (conversationId === null) {
-      if (!abort.current) {
+      // Back at a new chat because the first message was refused: the refusal stays on screen.
+      const refused = refusedFirst.current;
+      refusedFirst.current = false;
+      if (!abort.current && !refused) {
         dispatch({ type: 'load', messages: [] });
         setTitle('New chat');
       }
@@ -262,6 +267,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
           await del(`/api/conversations/${encodeURIComponent(id)}`).catch(() => {});
           created.current = null;
           id = null;
+          refusedFirst.current = true;
           setTitle('New chat');
           navigate('/', { replace: true });
         }
