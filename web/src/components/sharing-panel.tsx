@@ -26,13 +26,22 @@ const limitErrors = (errors: FieldErrors) =>
   );
 
 /** One grant: who, which models, its limits and expiry, and a meter per budget. */
-export function GrantSummary({ grant, children }: { grant: Grant; children?: ReactNode }) {
+export function GrantSummary({
+  grant,
+  title,
+  children,
+}: {
+  grant: Grant;
+  /** What heads the grant; its subject unless given. */
+  title?: ReactNode;
+  children?: ReactNode;
+}) {
   const meters = grantMeters(grant);
   const expired = isGrantExpired(grant, new Date());
   return (
     <>
       <div className="grant-head">
-        <strong>{subjectLabel(grant.subject)}</strong>
+        <strong>{title ?? subjectLabel(grant.subject)}</strong>
         {expired ? <span className="badge badge-invalid">expired</span> : null}
         {children}
       </div>
@@ -302,6 +311,7 @@ function GrantEditor({
       noValidate
       aria-label={grant ? `Edit the grant to ${subjectLabel(grant.subject)}` : 'Add a grant'}
     >
+      {grant ? null : <h3>Add a grant</h3>}
       {error ? <Notice kind="error">{error}</Notice> : null}
       {grant ? (
         <p>

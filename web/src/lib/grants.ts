@@ -106,9 +106,7 @@ export function grantBody(
 }
 
 /** The meters a grant shows: one per USD or token limit, each with what is spent in its window. */
-export function grantMeters(
-  grant: Pick<Grant, 'limits' | 'spent'>,
-): {
+export function grantMeters(grant: Pick<Grant, 'limits' | 'spent'>): {
   kind: 'usd' | 'tokens';
   spent: number;
   amount: number;

@@ -265,10 +265,10 @@ function TeamDetail({ teamId }: { teamId: string }) {
       {error ? <Notice kind="error">{error}</Notice> : null}
       {message ? <Notice kind="success">{message}</Notice> : null}
 
-      <h2>Members</h2>
+      <h2 className="team-section">Members</h2>
       <Members team={team} manage={manage} admin={admin} meId={me.user.id} run={run} />
 
-      <h2>Limits</h2>
+      <h2 className="team-section">Limits</h2>
       <p>
         <LimitsSummary limits={team.limits} />
       </p>
@@ -294,7 +294,7 @@ function TeamDetail({ teamId }: { teamId: string }) {
         )
       ) : null}
 
-      <h2>Credentials granted to the team</h2>
+      <h2 className="team-section">Credentials granted to the team</h2>
       {(team.grants ?? []).length === 0 ? (
         <p className="muted">
           No credential is granted to this team yet. A credential's owner grants it on the Credentials page.
@@ -303,10 +303,10 @@ function TeamDetail({ teamId }: { teamId: string }) {
         <ul className="grant-list" aria-label="Grants to the team">
           {(team.grants ?? []).map((grant) => (
             <li key={grant.id} className="grant">
-              <p className="grant-facts">
-                Credential <strong>{credentialNames.get(grant.credentialId) ?? grant.credentialId}</strong>
-              </p>
-              <GrantSummary grant={grant}>
+              <GrantSummary
+                grant={grant}
+                title={`Credential ${credentialNames.get(grant.credentialId) ?? grant.credentialId}`}
+              >
                 {manage ? (
                   <button
                     type="button"
