@@ -665,8 +665,8 @@ describe('web UI in a real browser [embedded]', () => {
     await card.getByRole('button', { name: /Sharing/ }).click();
     await card.getByText('Only you can use this credential.').waitFor();
     await card.getByRole('button', { name: 'Add a grant' }).click();
-    await card.getByLabel('Grant to').selectOption('team');
-    await card.getByLabel('Who').selectOption({ label: 'Physics 101' });
+    await card.getByLabel('Share with', { exact: true }).selectOption('team');
+    await card.getByLabel('Who', { exact: true }).selectOption({ label: 'Physics 101' });
     await card.getByLabel('Models').fill('gpt-4o-mini*');
     await card.getByLabel('USD budget').fill('20');
     await card.getByLabel('USD period').selectOption('month');

@@ -319,7 +319,7 @@ function GrantEditor({
         </p>
       ) : (
         <div className="grid-2">
-          <Field label="Grant to">
+          <Field label="Share with">
             {(props) => (
               <select
                 {...props}
