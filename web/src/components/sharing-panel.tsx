@@ -295,7 +295,13 @@ function GrantEditor({
       const saved = grant
         ? await patch<Grant>(`${base}/${encodeURIComponent(grant.id)}`, result.body)
         : await post<Grant>(base, result.body);
-      onSaved(saved);
+      // The subject's name is optional in a grant: the picked one names it in the confirmation.
+      const picked = options?.find((option) => option.id === form.subjectId)?.label;
+      onSaved(
+        saved && !saved.subject.name && picked
+          ? { ...saved, subject: { ...saved.subject, name: picked } }
+          : saved,
+      );
     } catch (caught) {
       setError(errorText(caught));
     } finally {
