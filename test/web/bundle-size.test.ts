@@ -36,7 +36,15 @@ describe('web UI bundle', () => {
     expect(total).toBeLessThanOrEqual(LIMIT);
     // The pages that are not the chat are separate chunks, fetched on first visit.
     const chunks = fs.readdirSync(path.join(DIST, 'assets'));
-    for (const page of ['credentials-page', 'bots-page', 'usage-page', 'tokens-page', 'users-page'])
+    for (const page of [
+      'credentials-page',
+      'bots-page',
+      'usage-page',
+      'tokens-page',
+      'users-page',
+      'teams-page',
+      'limits-page',
+    ])
       expect(
         chunks.some((chunk) => chunk.startsWith(page) && chunk.endsWith('.js')),
         page,

@@ -608,6 +608,188 @@ describe('web UI in a real browser [embedded]', () => {
     expect(pageErrors).toEqual([]);
   }, 120_000);
 
+  it('shares a key with a team within limits: a team, a member, a grant with a USD limit and a model pattern, My limits, a refusal in chat, usage by team with cost [embedded]', async () => {
+    // Written against docs/sharing.md before the sharing API was merged: it drives the real server.
+    const SHARING_SHOTS = '/tmp/keyway-shots';
+    fs.mkdirSync(SHARING_SHOTS, { recursive: true });
+    const snap = async (on: Page, name: string) => {
+      await on.evaluate('window.scrollTo(0, 0)');
+      const image = await on.screenshot({ fullPage: true });
+      fs.writeFileSync(path.join(SHOTS, `${name}.png`), image);
+      fs.writeFileSync(path.join(SHARING_SHOTS, `${name}.png`), image);
+      seen.push({ where: `HTML of ${name}`, text: await on.content() });
+    };
+    const memberPassword = 'carol password 123';
+
+    // The page is signed in as the admin (the previous walk ended on Credentials).
+    await page.goto(base + '/credentials');
+    await heading('Credentials');
+    await page.getByRole('button', { name: 'Add credential' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('team-key');
+    await page.getByLabel('Provider').selectOption('openai');
+    await page.getByLabel('API key').fill(secret);
+    await page.getByLabel('Base URL').fill(upstream.url);
+    await page.getByRole('button', { name: 'Save credential' }).click();
+    await page.getByText('Saved "team-key".').waitFor();
+
+    // A member to share with.
+    await nav('Users');
+    await heading('Users');
+    await page.getByLabel('Username', { exact: true }).fill('carol');
+    await page.getByLabel('Password', { exact: true }).fill(memberPassword);
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByText('Created carol.').waitFor();
+
+    // A team with carol in it, and a team budget.
+    await nav('Teams');
+    await heading('Teams');
+    await page.getByLabel('Team name').fill('Physics 101');
+    await page.getByRole('button', { name: 'Create team' }).click();
+    await heading('Team Physics 101');
+    await page.getByLabel('Add a member').selectOption({ label: 'carol' });
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByText('Added carol as a team member.').waitFor();
+    await page.getByRole('row', { name: /carol/ }).waitFor();
+    await page.getByRole('button', { name: 'Set team limits' }).click();
+    await page.getByLabel('USD budget').fill('50');
+    await page.getByLabel('USD period').selectOption('month');
+    await page.getByRole('button', { name: 'Save limits' }).click();
+    await page.getByText('Saved the limits of Physics 101.').waitFor();
+    await page.getByText('$50.00 per month').first().waitFor();
+    await snap(page, 'team-light');
+
+    // The credential granted to the team: mini models only, $20 a month.
+    await nav('Credentials');
+    await heading('Credentials');
+    const card = page.locator('li.credential', { hasText: 'team-key' });
+    await card.getByRole('button', { name: /Sharing/ }).click();
+    await card.getByText('Only you can use this credential.').waitFor();
+    await card.getByRole('button', { name: 'Add a grant' }).click();
+    await card.getByLabel('Share with', { exact: true }).selectOption('team');
+    await card.getByLabel('Who', { exact: true }).selectOption({ label: 'Physics 101' });
+    await card.getByLabel('Models').fill('gpt-4o-mini*');
+    await card.getByLabel('USD budget').fill('20');
+    await card.getByLabel('USD period').selectOption('month');
+    await card.getByRole('button', { name: 'Grant', exact: true }).click();
+    await page.getByText('Granted "team-key" to team Physics 101.').waitFor();
+    const grant = card.locator('li.grant', { hasText: 'team Physics 101' });
+    await grant.getByText('gpt-4o-mini*').waitFor();
+    await grant.getByText('$20.00 per month').waitFor();
+    await grant.getByRole('meter').waitFor();
+    await snap(page, 'sharing-light');
+
+    // The team's page lists the grant made to it.
+    await nav('Teams');
+    await page.getByRole('link', { name: 'Physics 101' }).click();
+    await heading('Team Physics 101');
+    await page.getByRole('list', { name: 'Grants to the team' }).getByText('team-key').waitFor();
+
+    // carol signs in elsewhere: My limits shows the grant's budget and the team's.
+    const memberContext = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      colorScheme: 'light',
+    });
+    const member = await memberContext.newPage();
+    member.on('pageerror', (error) => pageErrors.push(`member: ${error.message}`));
+    member.on('response', (response) => {
+      pending.push(
+        response
+          .text()
+          .then(
+            (text) =>
+              void seen.push({ where: `member ${response.request().method()} ${response.url()}`, text }),
+          )
+          .catch(() => {}),
+      );
+    });
+    await member.goto(base + '/limits');
+    await member.getByRole('heading', { level: 1, name: 'Sign in to Keyway' }).waitFor();
+    await member.getByLabel('Username').fill('carol');
+    await member.getByLabel('Password').fill(memberPassword);
+    await member.getByRole('button', { name: 'Sign in' }).click();
+    await member.getByRole('heading', { level: 1, name: 'My limits', exact: true }).waitFor();
+    const limits = member.getByRole('list', { name: 'Limits that apply to you' });
+    const grantLimit = limits.locator('li', { hasText: /grant of team-key/i });
+    await grantLimit.getByText(/\$20\.00 per month/).waitFor();
+    await grantLimit.getByText(/resets /).waitFor();
+    await grantLimit.getByRole('meter').waitFor();
+    await limits
+      .locator('li', { hasText: /team Physics 101/i })
+      .getByText(/\$50\.00 per month/)
+      .first()
+      .waitFor();
+    expect(await member.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await snap(member, 'my-limits-390px-light');
+
+    // carol chats through the grant.
+    await member.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Chat' }).click();
+    await member.getByLabel('Model').selectOption('team-key/gpt-4o-mini');
+    const memberComposer = member.getByLabel('Message', { exact: true });
+    await memberComposer.fill('What is the answer?');
+    await memberComposer.press('Enter');
+    await member.getByText('Done.').waitFor();
+
+    // The admin narrows the grant to a budget one reply cannot fit in: the next message is refused
+    // with the limit and when it resets, and the typed text stays in the composer.
+    await page.goto(base + '/credentials');
+    await heading('Credentials');
+    await card.getByRole('button', { name: /Sharing/ }).click();
+    await grant.getByRole('button', { name: 'Edit the grant to team Physics 101' }).click();
+    await card.getByLabel('USD budget').fill('0.0001');
+    await card.getByRole('button', { name: 'Save grant' }).click();
+    await page.getByText('Saved the grant to team Physics 101.').waitFor();
+    await memberComposer.fill('And another question?');
+    await memberComposer.press('Enter');
+    const refusal = member.locator('.notice', { hasText: /See my limits/ });
+    await refusal.getByText(/^Limit: .* resets /).waitFor();
+    await expect.poll(() => memberComposer.inputValue()).toBe('And another question?');
+    await snap(member, 'chat-refused-390px-light');
+    await memberContext.close();
+
+    // Usage by team, with what it cost.
+    await nav('Usage');
+    await heading('Usage');
+    await page.getByRole('radio', { name: 'By team' }).click();
+    await page.getByRole('columnheader', { name: 'Cost' }).waitFor();
+    const teamRow = page.getByRole('row', { name: /Physics 101/ });
+    await teamRow.waitFor();
+    expect(await teamRow.locator('td').last().textContent()).toMatch(/^\$\d/);
+    await page.getByRole('radio', { name: 'By user' }).click();
+    await page.getByRole('row', { name: /carol/ }).waitFor();
+    await page.getByRole('radio', { name: 'By team' }).click();
+    await teamRow.waitFor();
+    await snap(page, 'usage-by-team-light');
+
+    // A 390 px phone: the sharing pages do not scroll sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const [label, title] of [
+      ['Teams', 'Teams'],
+      ['My limits', 'My limits'],
+      ['Credentials', 'Credentials'],
+    ]) {
+      await nav(label!);
+      await heading(title!);
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth'), label).toBeLessThanOrEqual(
+        390,
+      );
+    }
+    await card.getByRole('button', { name: /Sharing/ }).click();
+    await card.getByRole('button', { name: 'Add a grant' }).click();
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+    await snap(page, 'sharing-390px-light');
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    // The team admin view revokes the grant; the team's page no longer lists it.
+    await nav('Teams');
+    await page.getByRole('link', { name: 'Physics 101' }).click();
+    await heading('Team Physics 101');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: /^Revoke the grant of team-key/ }).click();
+    await page.getByText('Revoked the grant.').waitFor();
+    await page.getByText('No credential is granted to this team yet.').waitFor();
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
+
   it('never lets the credential key back into the browser: no page HTML, response body or storage holds it [embedded]', async () => {
     await Promise.all(pending);
     expect(seen.length).toBeGreaterThan(20);

@@ -15,6 +15,8 @@ const BotsPage = lazy(() => import('./pages/bots-page.tsx'));
 const UsagePage = lazy(() => import('./pages/usage-page.tsx'));
 const TokensPage = lazy(() => import('./pages/tokens-page.tsx'));
 const UsersPage = lazy(() => import('./pages/users-page.tsx'));
+const TeamsPage = lazy(() => import('./pages/teams-page.tsx'));
+const LimitsPage = lazy(() => import('./pages/limits-page.tsx'));
 
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
@@ -132,6 +134,10 @@ function Routes({ path, admin }: { path: string; admin: boolean }) {
   if (path === '/usage') return <UsagePage />;
   if (path === '/tokens') return <TokensPage />;
   if (path === '/users' && admin) return <UsersPage />;
+  if (path === '/teams') return <TeamsPage teamId={null} />;
+  const team = match('/teams/:id', path);
+  if (team) return <TeamsPage teamId={team.id!} />;
+  if (path === '/limits') return <LimitsPage />;
   return (
     <section className="page">
       <h1 tabIndex={-1}>Not found</h1>
@@ -148,6 +154,8 @@ const NAV = [
   { to: '/bots', label: 'Bots' },
   { to: '/usage', label: 'Usage' },
   { to: '/tokens', label: 'API tokens' },
+  { to: '/teams', label: 'Teams' },
+  { to: '/limits', label: 'My limits' },
 ];
 
 function Layout({

@@ -27,6 +27,7 @@ import {
   parseChatEvent,
   type ChatStreamEvent,
 } from '../lib/chat-stream.ts';
+import { limitRefusal, refusalSummary, type LimitRefusal } from '../lib/limits.ts';
 import { navigate, useTitle } from '../lib/router.ts';
 import { readSse } from '../lib/sse.ts';
 
@@ -62,9 +63,13 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   const [announce, setAnnounce] = useState('');
   const [sidebarOpen, setSidebarOpen] = useState(false);
   const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
+  /** A 429 from a budget or rate limit: shown with the limit and when it resets. */
+  const [refusal, setRefusal] = useState<LimitRefusal | null>(null);
   const abort = useRef<AbortController | null>(null);
   /** The conversation this page just created and is streaming into: no reload from the server. */
   const created = useRef<string | null>(null);
+  /** Set when a refused first message sends the page back to a new chat, which must not clear. */
+  const refusedFirst = useRef(false);
   const composer = useRef<HTMLTextAreaElement>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const streaming = chat.streaming !== null;
@@ -108,7 +113,10 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   useEffect(() => {
     setEditing(null);
     if (conversationId === null) {
-      if (!abort.current) {
+      // Back at a new chat because the first message was refused: the refusal stays on screen.
+      const refused = refusedFirst.current;
+      refusedFirst.current = false;
+      if (!abort.current && !refused) {
         dispatch({ type: 'load', messages: [] });
         setTitle('New chat');
       }
@@ -206,6 +214,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
           }
         : null;
     dispatch({ type: 'start', keep: request.keep, pending });
+    setRefusal(null);
     setAnnounce('Sending…');
     let stoppedByUser = false;
     let createdNow = false;
@@ -252,11 +261,13 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
             : { type: 'error', code: 'network', message: `The connection broke: ${errorText(error)}` };
         // Refused before anything streamed: the question goes back into the composer.
         if (error instanceof ApiError && request.content !== undefined) setDraft(request.content);
+        if (error instanceof ApiError) setRefusal(limitRefusal(error));
         // A conversation made for a first message the server refused would stay behind empty.
         if (error instanceof ApiError && createdNow && id) {
           await del(`/api/conversations/${encodeURIComponent(id)}`).catch(() => {});
           created.current = null;
           id = null;
+          refusedFirst.current = true;
           setTitle('New chat');
           navigate('/', { replace: true });
         }
@@ -519,7 +530,16 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
               <MarkdownView source={chat.streaming.content} />
             </article>
           ) : null}
-          {chat.error && chat.error.code !== 'no_credentials' ? (
+          {chat.error && chat.error.code !== 'no_credentials' && refusal?.code === chat.error.code ? (
+            <Notice kind="warning">
+              <p>{refusal.message}</p>
+              {refusal.details ? <p className="refusal">{refusalSummary(refusal.details)}</p> : null}
+              <p className="refusal">
+                {draft ? 'Your message is kept in the box below. ' : ''}
+                <Link to="/limits">See my limits</Link>
+              </p>
+            </Notice>
+          ) : chat.error && chat.error.code !== 'no_credentials' ? (
             <Notice kind="error">
               {chat.error.message}{' '}
               {lastIndex >= 0 && !streaming ? (

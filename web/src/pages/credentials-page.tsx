@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import { ApiError, del, get, post } from '../api/client.ts';
 import type { CreatedCredential, Credential, CredentialTestResult, Provider } from '../api/types.ts';
 import { Field, formatDate, Notice } from '../components/field.tsx';
+import { SharingPanel } from '../components/sharing-panel.tsx';
 import { credentialBody, settingLabel, type CredentialForm, type FieldErrors } from '../lib/forms.ts';
 import { useTitle } from '../lib/router.ts';
 import { useSession } from '../session.tsx';
@@ -84,6 +85,7 @@ export default function CredentialsPage() {
               credential={credential}
               providerLabel={providerLabel(credential.provider)}
               canEdit={!credential.shared || me.user.role === 'admin'}
+              admin={me.user.role === 'admin'}
               onChanged={(text) => {
                 setMessage(text);
                 void load();
@@ -247,7 +249,7 @@ function AddCredential({
             checked={form.shared}
             onChange={(event) => setForm({ ...form, shared: event.target.checked })}
           />
-          Shared: every user may use it (only admins can change it)
+          Shared: admins own it together, and every user may use it until you narrow its grants
         </label>
       ) : null}
       <div className="row">
@@ -266,11 +268,13 @@ function CredentialCard({
   credential,
   providerLabel,
   canEdit,
+  admin,
   onChanged,
 }: {
   credential: Credential;
   providerLabel: string;
   canEdit: boolean;
+  admin: boolean;
   onChanged: (message: string) => void;
 }) {
   const [busy, setBusy] = useState(false);
@@ -451,6 +455,7 @@ function CredentialCard({
           </>
         ) : null}
       </div>
+      {canEdit ? <SharingPanel credential={credential} admin={admin} /> : null}
     </li>
   );
 }

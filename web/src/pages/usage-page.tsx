@@ -1,34 +1,46 @@
 import { useEffect, useState } from 'react';
 import { get } from '../api/client.ts';
-import type { UsageGroup, UsageReport, UsageRow } from '../api/types.ts';
+import type { CostedUsageRow, UsageGroupBy } from '../api/sharing-types.ts';
+import type { UsageReport } from '../api/types.ts';
 import { Notice } from '../components/field.tsx';
+import { formatUsd } from '../lib/limits.ts';
 import { fillDays, type Metric, metricValue } from '../lib/usage.ts';
 import { useTitle } from '../lib/router.ts';
 import { useSession } from '../session.tsx';
 
-const GROUPS: { id: UsageGroup; label: string }[] = [
+type UsageRow = CostedUsageRow;
+/** What the page reads: the generated report, with the sharing groups and each row's cost. */
+type Report = Omit<UsageReport, 'rows'> & { rows: UsageRow[] };
+
+const number = new Intl.NumberFormat();
+
+const GROUPS: { id: UsageGroupBy; label: string; admin?: boolean }[] = [
   { id: 'day', label: 'By day' },
   { id: 'credential', label: 'By credential' },
   { id: 'model', label: 'By model' },
   { id: 'bot', label: 'By bot' },
+  { id: 'user', label: 'By user', admin: true },
+  { id: 'team', label: 'By team', admin: true },
 ];
 const METRICS: { id: Metric; label: string }[] = [
   { id: 'requests', label: 'Requests' },
   { id: 'tokens', label: 'Tokens' },
   { id: 'errors', label: 'Errors' },
+  { id: 'cost', label: 'Cost (USD)' },
 ];
-
-const number = new Intl.NumberFormat();
+const formatMetric = (value: number, metric: Metric) =>
+  metric === 'cost' ? formatUsd(value) : number.format(value);
 
 /** Requests and tokens over time and per credential, model or bot, drawn with plain SVG. */
 export default function UsagePage() {
   useTitle('Usage');
   const { me } = useSession();
-  const [group, setGroup] = useState<UsageGroup>('day');
+  const admin = me.user.role === 'admin';
+  const [group, setGroup] = useState<UsageGroupBy>('day');
   const [metric, setMetric] = useState<Metric>('requests');
   const [days, setDays] = useState(30);
   const [everyone, setEveryone] = useState(false);
-  const [report, setReport] = useState<UsageReport | null>(null);
+  const [report, setReport] = useState<Report | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
@@ -36,7 +48,7 @@ export default function UsagePage() {
     const from = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
     const query = new URLSearchParams({ groupBy: group, from, to, ...(everyone ? { all: 'true' } : {}) });
     setError(null);
-    get<UsageReport>(`/api/usage?${query}`)
+    get<Report>(`/api/usage?${query}`)
       .then(setReport)
       .catch((caught: unknown) => setError(caught instanceof Error ? caught.message : String(caught)));
   }, [group, days, everyone]);
@@ -47,8 +59,9 @@ export default function UsagePage() {
       requests: sum.requests + row.requests,
       errors: sum.errors + row.errors,
       tokens: sum.tokens + row.inputTokens + row.outputTokens,
+      cost: sum.cost + (row.costUsd ?? 0),
     }),
-    { requests: 0, errors: 0, tokens: 0 },
+    { requests: 0, errors: 0, tokens: 0, cost: 0 },
   );
 
   return (
@@ -58,14 +71,18 @@ export default function UsagePage() {
       </h1>
       <div className="toolbar" role="group" aria-label="Usage view">
         <div className="segmented" role="radiogroup" aria-label="Group by">
-          {GROUPS.map((option) => (
+          {GROUPS.filter((option) => admin || !option.admin).map((option) => (
             <button
               key={option.id}
               type="button"
               role="radio"
               aria-checked={group === option.id}
               className={group === option.id ? 'selected' : ''}
-              onClick={() => setGroup(option.id)}
+              onClick={() => {
+                setGroup(option.id);
+                // Grouping by user or team is about everyone's usage, not the admin's own.
+                if (option.admin) setEveryone(true);
+              }}
             >
               {option.label}
             </button>
@@ -89,7 +106,7 @@ export default function UsagePage() {
             <option value={90}>Last 90 days</option>
           </select>
         </label>
-        {me.user.role === 'admin' ? (
+        {admin ? (
           <label className="check">
             <input
               type="checkbox"
@@ -115,6 +132,12 @@ export default function UsagePage() {
         <div className="stat">
           <span className="stat-value">{number.format(totals.errors)}</span>
           <span className="stat-label">errors</span>
+        </div>
+        <div className="stat">
+          <span className="stat-value" data-testid="total-cost">
+            {formatUsd(totals.cost)}
+          </span>
+          <span className="stat-label">cost</span>
         </div>
       </div>
       {report && rows.every((row) => row.requests === 0) ? (
@@ -145,7 +168,7 @@ function DayChart({ rows, metric }: { rows: UsageRow[]; metric: Metric }) {
         viewBox="0 0 100 40"
         preserveAspectRatio="none"
         role="img"
-        aria-label={`${metric} per day, ${rows[0]?.key} to ${rows[rows.length - 1]?.key}: ${number.format(total)} in total, at most ${number.format(max)} in a day.`}
+        aria-label={`${metric} per day, ${rows[0]?.key} to ${rows[rows.length - 1]?.key}: ${formatMetric(total, metric)} in total, at most ${formatMetric(max, metric)} in a day.`}
       >
         {values.map((value, index) => {
           const height = (value / max) * 38;
@@ -158,14 +181,14 @@ function DayChart({ rows, metric }: { rows: UsageRow[]; metric: Metric }) {
               height={height}
               className="bar"
             >
-              <title>{`${rows[index]!.key}: ${number.format(value)}`}</title>
+              <title>{`${rows[index]!.key}: ${formatMetric(value, metric)}`}</title>
             </rect>
           );
         })}
       </svg>
       <figcaption className="chart-axis">
         <span>{rows[0]?.key}</span>
-        <span>max {number.format(max)}</span>
+        <span>max {formatMetric(max, metric)}</span>
         <span>{rows[rows.length - 1]?.key}</span>
       </figcaption>
     </figure>
@@ -185,7 +208,7 @@ function BarList({ rows, metric }: { rows: UsageRow[]; metric: Metric }) {
             <span className="bar-track" aria-hidden="true">
               <span className="bar-fill" style={{ width: `${(value / max) * 100}%` }} />
             </span>
-            <span className="bar-value">{number.format(value)}</span>
+            <span className="bar-value">{formatMetric(value, metric)}</span>
           </li>
         );
       })}
@@ -193,7 +216,7 @@ function BarList({ rows, metric }: { rows: UsageRow[]; metric: Metric }) {
   );
 }
 
-function UsageTable({ rows, group }: { rows: UsageRow[]; group: UsageGroup }) {
+function UsageTable({ rows, group }: { rows: UsageRow[]; group: UsageGroupBy }) {
   return (
     <div className="table-scroll">
       <table className="data-table">
@@ -208,6 +231,7 @@ function UsageTable({ rows, group }: { rows: UsageRow[]; group: UsageGroup }) {
             <th scope="col">Input tokens</th>
             <th scope="col">Output tokens</th>
             <th scope="col">Avg latency</th>
+            <th scope="col">Cost</th>
           </tr>
         </thead>
         <tbody>
@@ -219,6 +243,7 @@ function UsageTable({ rows, group }: { rows: UsageRow[]; group: UsageGroup }) {
               <td>{number.format(row.inputTokens)}</td>
               <td>{number.format(row.outputTokens)}</td>
               <td>{number.format(Math.round(row.avgLatencyMs))} ms</td>
+              <td>{row.costUsd === undefined ? '—' : formatUsd(row.costUsd)}</td>
             </tr>
           ))}
         </tbody>

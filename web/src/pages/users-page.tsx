@@ -1,14 +1,16 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { get, patch, post } from '../api/client.ts';
-import type { Role, User } from '../api/types.ts';
+import { api, get, patch, post } from '../api/client.ts';
+import type { Limits, UserWithLimits as User } from '../api/sharing-types.ts';
+import type { Role } from '../api/types.ts';
 import { Field, formatDate, Notice } from '../components/field.tsx';
+import { LimitsEditor, LimitsSummary } from '../components/limits-fields.tsx';
 import { validateAccount, type FieldErrors } from '../lib/forms.ts';
 import { useTitle } from '../lib/router.ts';
 import { useSession } from '../session.tsx';
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-/** Admin: create users, disable and enable them, reset passwords. */
+/** Admin: create users, disable and enable them, reset passwords, set their limits. */
 export default function UsersPage() {
   useTitle('Users');
   const { me } = useSession();
@@ -18,6 +20,8 @@ export default function UsersPage() {
   const [form, setForm] = useState({ username: '', password: '', role: 'member' as Role });
   const [errors, setErrors] = useState<FieldErrors>({});
   const [resetting, setResetting] = useState<{ id: string; password: string } | null>(null);
+  const [limiting, setLimiting] = useState<string | null>(null);
+  const limited = users?.find((user) => user.id === limiting);
 
   const load = useCallback(async () => {
     try {
@@ -125,6 +129,23 @@ export default function UsersPage() {
           Create user
         </button>
       </form>
+      {limited ? (
+        <div className="card" key={limited.id}>
+          <LimitsEditor
+            title={`Limits of ${limited.username}`}
+            limits={limited.limits}
+            save={(limits: Limits) =>
+              api('PUT', `/api/users/${encodeURIComponent(limited.id)}/limits`, { body: limits })
+            }
+            onCancel={() => setLimiting(null)}
+            onSaved={() => {
+              setLimiting(null);
+              setMessage(`Saved the limits of ${limited.username}.`);
+              void load();
+            }}
+          />
+        </div>
+      ) : null}
       {users ? (
         <div className="table-scroll">
           <table className="data-table">
@@ -134,6 +155,7 @@ export default function UsersPage() {
                 <th scope="col">Role</th>
                 <th scope="col">Status</th>
                 <th scope="col">Created</th>
+                <th scope="col">Limits</th>
                 <th scope="col">
                   <span className="visually-hidden">Actions</span>
                 </th>
@@ -150,6 +172,13 @@ export default function UsersPage() {
                     </span>
                   </td>
                   <td>{formatDate(user.createdAt)}</td>
+                  <td>
+                    {user.limits === undefined ? (
+                      <span className="muted">—</span>
+                    ) : (
+                      <LimitsSummary limits={user.limits} />
+                    )}
+                  </td>
                   <td>
                     {resetting?.id === user.id ? (
                       <form className="row" onSubmit={(event) => reset(event, user)}>
@@ -184,6 +213,15 @@ export default function UsersPage() {
                           aria-label={`Reset the password of ${user.username}`}
                         >
                           Reset password
+                        </button>
+                        <button
+                          type="button"
+                          className="button small"
+                          aria-expanded={limiting === user.id}
+                          onClick={() => setLimiting(limiting === user.id ? null : user.id)}
+                          aria-label={`Limits of ${user.username}`}
+                        >
+                          Limits
                         </button>
                         {user.id !== me.user.id ? (
                           <button
