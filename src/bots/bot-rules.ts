@@ -123,7 +123,6 @@ export function compileIgnoreList(patterns: string[]): (contact: string) => bool
   };
 }
 
-
 export function isFinishKeyword(behaviour: Pick<BotBehaviour, 'keywordFinish'>, text: string): boolean {
   const keyword = (behaviour.keywordFinish ?? '').trim().toLowerCase();
   return keyword !== '' && text.trim().toLowerCase() === keyword;

@@ -1,12 +1,14 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../db/tables.ts';
 import type { Role } from '../auth/principal.ts';
+import type { Limits } from '../limits/limits.ts';
 
 export interface UserRecord {
   id: string;
   username: string;
   role: Role;
   disabledAt: Date | null;
+  limits: Limits;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -16,6 +18,7 @@ const USER_COLUMNS = [
   'username',
   'role',
   'disabled_at as disabledAt',
+  sql<Limits>`limits`.as('limits'),
   'created_at as createdAt',
   'updated_at as updatedAt',
 ] as const;

@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { ApiRegistry } from '../http/api-registry.ts';
 import type { AppEnv } from '../http/app-env.ts';
+import { limitsSchema } from '../limits/limits.ts';
 import { USERNAME_PATTERN, type UsersService } from './users.service.ts';
 
 export const userSchema = z.object({
@@ -9,6 +10,7 @@ export const userSchema = z.object({
   username: z.string(),
   role: z.enum(['admin', 'member']),
   disabled: z.boolean(),
+  limits: limitsSchema,
   createdAt: z.string(),
 });
 

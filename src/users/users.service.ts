@@ -1,3 +1,4 @@
+import type { Limits } from '../limits/limits.ts';
 import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.repository.ts';
 import type { ChangeFeed } from '../db/change-feed.ts';
@@ -16,6 +17,7 @@ export interface UserView {
   username: string;
   role: Role;
   disabled: boolean;
+  limits: Limits;
   createdAt: Date;
 }
 
@@ -24,6 +26,7 @@ export const toUserView = (user: UserRecord): UserView => ({
   username: user.username,
   role: user.role,
   disabled: user.disabledAt !== null,
+  limits: user.limits,
   createdAt: user.createdAt,
 });
 

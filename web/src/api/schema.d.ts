@@ -74,6 +74,20 @@ export interface paths {
                             /** @enum {string} */
                             role: "admin" | "member";
                             disabled: boolean;
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
                             createdAt: string;
                         };
                     };
@@ -286,6 +300,20 @@ export interface paths {
                             /** @enum {string} */
                             role: "admin" | "member";
                             disabled: boolean;
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
                             createdAt: string;
                         }[];
                     };
@@ -336,6 +364,20 @@ export interface paths {
                             /** @enum {string} */
                             role: "admin" | "member";
                             disabled: boolean;
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
                             createdAt: string;
                         };
                     };
@@ -403,6 +445,20 @@ export interface paths {
                             /** @enum {string} */
                             role: "admin" | "member";
                             disabled: boolean;
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
                             createdAt: string;
                         };
                     };
@@ -450,6 +506,20 @@ export interface paths {
                             prefix: string;
                             expiresAt: string | null;
                             lastUsedAt: string | null;
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
                             createdAt: string;
                         }[];
                     };
@@ -481,6 +551,20 @@ export interface paths {
                         /** Format: date-time */
                         expiresAt?: string;
                         expiresInDays?: number;
+                        limits?: {
+                            usd?: {
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total";
+                            };
+                            tokens?: {
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total";
+                            };
+                            requestsPerMinute?: number;
+                            tokensPerMinute?: number;
+                        };
                     };
                 };
             };
@@ -498,6 +582,20 @@ export interface paths {
                             prefix: string;
                             expiresAt: string | null;
                             lastUsedAt: string | null;
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
                             createdAt: string;
                             token: string;
                         };
@@ -514,6 +612,85 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tokens/{id}/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace the limits on one of your tokens ({} removes them). */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        usd?: {
+                            amount: number;
+                            /** @enum {string} */
+                            period: "day" | "week" | "month" | "total";
+                        };
+                        tokens?: {
+                            amount: number;
+                            /** @enum {string} */
+                            period: "day" | "week" | "month" | "total";
+                        };
+                        requestsPerMinute?: number;
+                        tokensPerMinute?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -652,8 +829,17 @@ export interface paths {
                             name: string;
                             provider: string;
                             shared: boolean;
+                            /** @description Whether you may change, rotate, delete and grant it; otherwise it is granted to you. */
+                            manageable: boolean;
                             settings: {
                                 [key: string]: unknown;
+                            };
+                            prices: {
+                                [key: string]: {
+                                    input: number;
+                                    output: number;
+                                    cachedInput?: number;
+                                };
                             };
                             /** @description A short prefix and the last 4 characters of the key; the key itself is never returned. */
                             hint: string;
@@ -707,6 +893,13 @@ export interface paths {
                             [key: string]: unknown;
                         };
                         shared?: boolean;
+                        prices?: {
+                            [key: string]: {
+                                input: number;
+                                output: number;
+                                cachedInput?: number;
+                            };
+                        };
                     };
                 };
             };
@@ -722,8 +915,17 @@ export interface paths {
                             name: string;
                             provider: string;
                             shared: boolean;
+                            /** @description Whether you may change, rotate, delete and grant it; otherwise it is granted to you. */
+                            manageable: boolean;
                             settings: {
                                 [key: string]: unknown;
+                            };
+                            prices: {
+                                [key: string]: {
+                                    input: number;
+                                    output: number;
+                                    cachedInput?: number;
+                                };
                             };
                             /** @description A short prefix and the last 4 characters of the key; the key itself is never returned. */
                             hint: string;
@@ -795,8 +997,17 @@ export interface paths {
                             name: string;
                             provider: string;
                             shared: boolean;
+                            /** @description Whether you may change, rotate, delete and grant it; otherwise it is granted to you. */
+                            manageable: boolean;
                             settings: {
                                 [key: string]: unknown;
+                            };
+                            prices: {
+                                [key: string]: {
+                                    input: number;
+                                    output: number;
+                                    cachedInput?: number;
+                                };
                             };
                             /** @description A short prefix and the last 4 characters of the key; the key itself is never returned. */
                             hint: string;
@@ -884,6 +1095,13 @@ export interface paths {
                         settings?: {
                             [key: string]: unknown;
                         };
+                        prices?: {
+                            [key: string]: {
+                                input: number;
+                                output: number;
+                                cachedInput?: number;
+                            };
+                        };
                     };
                 };
             };
@@ -899,8 +1117,17 @@ export interface paths {
                             name: string;
                             provider: string;
                             shared: boolean;
+                            /** @description Whether you may change, rotate, delete and grant it; otherwise it is granted to you. */
+                            manageable: boolean;
                             settings: {
                                 [key: string]: unknown;
+                            };
+                            prices: {
+                                [key: string]: {
+                                    input: number;
+                                    output: number;
+                                    cachedInput?: number;
+                                };
                             };
                             /** @description A short prefix and the last 4 characters of the key; the key itself is never returned. */
                             hint: string;
@@ -975,8 +1202,17 @@ export interface paths {
                             name: string;
                             provider: string;
                             shared: boolean;
+                            /** @description Whether you may change, rotate, delete and grant it; otherwise it is granted to you. */
+                            manageable: boolean;
                             settings: {
                                 [key: string]: unknown;
+                            };
+                            prices: {
+                                [key: string]: {
+                                    input: number;
+                                    output: number;
+                                    cachedInput?: number;
+                                };
                             };
                             /** @description A short prefix and the last 4 characters of the key; the key itself is never returned. */
                             hint: string;
@@ -1055,8 +1291,17 @@ export interface paths {
                                 name: string;
                                 provider: string;
                                 shared: boolean;
+                                /** @description Whether you may change, rotate, delete and grant it; otherwise it is granted to you. */
+                                manageable: boolean;
                                 settings: {
                                     [key: string]: unknown;
+                                };
+                                prices: {
+                                    [key: string]: {
+                                        input: number;
+                                        output: number;
+                                        cachedInput?: number;
+                                    };
                                 };
                                 /** @description A short prefix and the last 4 characters of the key; the key itself is never returned. */
                                 hint: string;
@@ -1268,6 +1513,20 @@ export interface paths {
                                 webhook: string;
                                 evolution: string;
                             };
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
                             version: number;
                             createdAt: string;
                             updatedAt: string;
@@ -1393,6 +1652,21 @@ export interface paths {
                                 apiKey?: string;
                             } | null;
                         };
+                        /** @default {} */
+                        limits?: {
+                            usd?: {
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total";
+                            };
+                            tokens?: {
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total";
+                            };
+                            requestsPerMinute?: number;
+                            tokensPerMinute?: number;
+                        };
                     };
                 };
             };
@@ -1497,6 +1771,20 @@ export interface paths {
                             hooks: {
                                 webhook: string;
                                 evolution: string;
+                            };
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
                             };
                             version: number;
                             createdAt: string;
@@ -1642,6 +1930,20 @@ export interface paths {
                                 webhook: string;
                                 evolution: string;
                             };
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
                             version: number;
                             createdAt: string;
                             updatedAt: string;
@@ -1773,6 +2075,20 @@ export interface paths {
                                 apiKey?: string;
                             } | null;
                         };
+                        limits?: {
+                            usd?: {
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total";
+                            };
+                            tokens?: {
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total";
+                            };
+                            requestsPerMinute?: number;
+                            tokensPerMinute?: number;
+                        };
                         rotateInboundSecret?: boolean;
                     };
                 };
@@ -1878,6 +2194,20 @@ export interface paths {
                             hooks: {
                                 webhook: string;
                                 evolution: string;
+                            };
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
                             };
                             version: number;
                             createdAt: string;
@@ -2101,11 +2431,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Requests, errors and tokens, grouped by day, credential, model, token or bot. */
+        /** Requests, errors, tokens and cost, grouped by day, credential, model, token, bot, user or team (a user counts in each of their teams; one in no team in none). */
         get: {
             parameters: {
                 query?: {
-                    groupBy?: "day" | "credential" | "model" | "token" | "bot";
+                    groupBy?: "day" | "credential" | "model" | "token" | "bot" | "user" | "team";
                     from?: string;
                     to?: string;
                     all?: "true" | "false";
@@ -2123,7 +2453,8 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            groupBy: string;
+                            /** @enum {string} */
+                            groupBy: "day" | "credential" | "model" | "token" | "bot" | "user" | "team";
                             from: string;
                             to: string;
                             rows: {
@@ -2135,6 +2466,8 @@ export interface paths {
                                 outputTokens: number;
                                 cachedTokens: number;
                                 avgLatencyMs: number;
+                                /** @description USD, of the requests whose model had a price */
+                                costUsd: number;
                             }[];
                         };
                     };
@@ -2528,6 +2861,1072 @@ export interface paths {
                             kind: "model" | "bot";
                             provider?: string;
                         }[];
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every team (admins) or the teams you are in. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            teams: {
+                                id: string;
+                                name: string;
+                                limits: {
+                                    usd?: {
+                                        amount: number;
+                                        /** @enum {string} */
+                                        period: "day" | "week" | "month" | "total";
+                                    };
+                                    tokens?: {
+                                        amount: number;
+                                        /** @enum {string} */
+                                        period: "day" | "week" | "month" | "total";
+                                    };
+                                    requestsPerMinute?: number;
+                                    tokensPerMinute?: number;
+                                };
+                                myRole: ("member" | "admin") | null;
+                                memberCount: number;
+                                members?: {
+                                    userId: string;
+                                    username: string;
+                                    /** @enum {string} */
+                                    role: "member" | "admin";
+                                }[];
+                                grants?: {
+                                    id: string;
+                                    credentialId: string;
+                                    credentialName: string;
+                                    subject: {
+                                        /** @enum {string} */
+                                        type: "everyone" | "team" | "user" | "bot" | "token";
+                                        id?: string;
+                                        name?: string;
+                                    };
+                                    models: string[] | null;
+                                    limits: {
+                                        usd?: {
+                                            amount: number;
+                                            /** @enum {string} */
+                                            period: "day" | "week" | "month" | "total";
+                                        };
+                                        tokens?: {
+                                            amount: number;
+                                            /** @enum {string} */
+                                            period: "day" | "week" | "month" | "total";
+                                        };
+                                        requestsPerMinute?: number;
+                                        tokensPerMinute?: number;
+                                    };
+                                    expiresAt: string | null;
+                                    /** @description What the grant's requests used in the current window of its usd and tokens limits (null: no such limit). */
+                                    spent: {
+                                        usd: number | null;
+                                        tokens: number | null;
+                                    };
+                                    createdAt: string;
+                                    updatedAt: string;
+                                }[];
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a team (admins). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        limits?: {
+                            usd?: {
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total";
+                            };
+                            tokens?: {
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total";
+                            };
+                            requestsPerMinute?: number;
+                            tokensPerMinute?: number;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
+                            myRole: ("member" | "admin") | null;
+                            memberCount: number;
+                            members?: {
+                                userId: string;
+                                username: string;
+                                /** @enum {string} */
+                                role: "member" | "admin";
+                            }[];
+                            grants?: {
+                                id: string;
+                                credentialId: string;
+                                credentialName: string;
+                                subject: {
+                                    /** @enum {string} */
+                                    type: "everyone" | "team" | "user" | "bot" | "token";
+                                    id?: string;
+                                    name?: string;
+                                };
+                                models: string[] | null;
+                                limits: {
+                                    usd?: {
+                                        amount: number;
+                                        /** @enum {string} */
+                                        period: "day" | "week" | "month" | "total";
+                                    };
+                                    tokens?: {
+                                        amount: number;
+                                        /** @enum {string} */
+                                        period: "day" | "week" | "month" | "total";
+                                    };
+                                    requestsPerMinute?: number;
+                                    tokensPerMinute?: number;
+                                };
+                                expiresAt: string | null;
+                                /** @description What the grant's requests used in the current window of its usd and tokens limits (null: no such limit). */
+                                spent: {
+                                    usd: number | null;
+                                    tokens: number | null;
+                                };
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/teams/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A team with its members and the grants made to it. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
+                            myRole: ("member" | "admin") | null;
+                            memberCount: number;
+                            members?: {
+                                userId: string;
+                                username: string;
+                                /** @enum {string} */
+                                role: "member" | "admin";
+                            }[];
+                            grants?: {
+                                id: string;
+                                credentialId: string;
+                                credentialName: string;
+                                subject: {
+                                    /** @enum {string} */
+                                    type: "everyone" | "team" | "user" | "bot" | "token";
+                                    id?: string;
+                                    name?: string;
+                                };
+                                models: string[] | null;
+                                limits: {
+                                    usd?: {
+                                        amount: number;
+                                        /** @enum {string} */
+                                        period: "day" | "week" | "month" | "total";
+                                    };
+                                    tokens?: {
+                                        amount: number;
+                                        /** @enum {string} */
+                                        period: "day" | "week" | "month" | "total";
+                                    };
+                                    requestsPerMinute?: number;
+                                    tokensPerMinute?: number;
+                                };
+                                expiresAt: string | null;
+                                /** @description What the grant's requests used in the current window of its usd and tokens limits (null: no such limit). */
+                                spent: {
+                                    usd: number | null;
+                                    tokens: number | null;
+                                };
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a team with its memberships and the grants made to it (admins). */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Rename a team (admins and the team's admins). */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
+                            myRole: ("member" | "admin") | null;
+                            memberCount: number;
+                            members?: {
+                                userId: string;
+                                username: string;
+                                /** @enum {string} */
+                                role: "member" | "admin";
+                            }[];
+                            grants?: {
+                                id: string;
+                                credentialId: string;
+                                credentialName: string;
+                                subject: {
+                                    /** @enum {string} */
+                                    type: "everyone" | "team" | "user" | "bot" | "token";
+                                    id?: string;
+                                    name?: string;
+                                };
+                                models: string[] | null;
+                                limits: {
+                                    usd?: {
+                                        amount: number;
+                                        /** @enum {string} */
+                                        period: "day" | "week" | "month" | "total";
+                                    };
+                                    tokens?: {
+                                        amount: number;
+                                        /** @enum {string} */
+                                        period: "day" | "week" | "month" | "total";
+                                    };
+                                    requestsPerMinute?: number;
+                                    tokensPerMinute?: number;
+                                };
+                                expiresAt: string | null;
+                                /** @description What the grant's requests used in the current window of its usd and tokens limits (null: no such limit). */
+                                spent: {
+                                    usd: number | null;
+                                    tokens: number | null;
+                                };
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/teams/{id}/members/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Add a member or change their role (admins and the team's admins). */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @default member
+                         * @enum {string}
+                         */
+                        role?: "member" | "admin";
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            userId: string;
+                            username: string;
+                            /** @enum {string} */
+                            role: "member" | "admin";
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Remove a member (admins and the team's admins). */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/teams/{id}/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace a team's limits ({} removes them; admins). */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        usd?: {
+                            amount: number;
+                            /** @enum {string} */
+                            period: "day" | "week" | "month" | "total";
+                        };
+                        tokens?: {
+                            amount: number;
+                            /** @enum {string} */
+                            period: "day" | "week" | "month" | "total";
+                        };
+                        requestsPerMinute?: number;
+                        tokensPerMinute?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/credentials/{id}/grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who may use a credential, for which models, within which limits (the credential's owner). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            grants: {
+                                id: string;
+                                credentialId: string;
+                                credentialName: string;
+                                subject: {
+                                    /** @enum {string} */
+                                    type: "everyone" | "team" | "user" | "bot" | "token";
+                                    id?: string;
+                                    name?: string;
+                                };
+                                models: string[] | null;
+                                limits: {
+                                    usd?: {
+                                        amount: number;
+                                        /** @enum {string} */
+                                        period: "day" | "week" | "month" | "total";
+                                    };
+                                    tokens?: {
+                                        amount: number;
+                                        /** @enum {string} */
+                                        period: "day" | "week" | "month" | "total";
+                                    };
+                                    requestsPerMinute?: number;
+                                    tokensPerMinute?: number;
+                                };
+                                expiresAt: string | null;
+                                /** @description What the grant's requests used in the current window of its usd and tokens limits (null: no such limit). */
+                                spent: {
+                                    usd: number | null;
+                                    tokens: number | null;
+                                };
+                                createdAt: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Grant a credential's use to everyone, a team, a user, a bot or a token. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        subject: {
+                            /** @enum {string} */
+                            type: "everyone" | "team" | "user" | "bot" | "token";
+                            id?: string;
+                        };
+                        models?: string[] | null;
+                        limits?: {
+                            usd?: {
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total";
+                            };
+                            tokens?: {
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total";
+                            };
+                            requestsPerMinute?: number;
+                            tokensPerMinute?: number;
+                        };
+                        expiresAt?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            credentialId: string;
+                            credentialName: string;
+                            subject: {
+                                /** @enum {string} */
+                                type: "everyone" | "team" | "user" | "bot" | "token";
+                                id?: string;
+                                name?: string;
+                            };
+                            models: string[] | null;
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
+                            expiresAt: string | null;
+                            /** @description What the grant's requests used in the current window of its usd and tokens limits (null: no such limit). */
+                            spent: {
+                                usd: number | null;
+                                tokens: number | null;
+                            };
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/credentials/{id}/grants/{grantId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a grant (the credential's owner, or an admin of the team it was made to). */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    grantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a grant's models, limits or expiry (null clears). */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    grantId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        models?: string[] | null;
+                        limits?: {
+                            usd?: {
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total";
+                            };
+                            tokens?: {
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total";
+                            };
+                            requestsPerMinute?: number;
+                            tokensPerMinute?: number;
+                        };
+                        expiresAt?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            credentialId: string;
+                            credentialName: string;
+                            subject: {
+                                /** @enum {string} */
+                                type: "everyone" | "team" | "user" | "bot" | "token";
+                                id?: string;
+                                name?: string;
+                            };
+                            models: string[] | null;
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
+                            expiresAt: string | null;
+                            /** @description What the grant's requests used in the current window of its usd and tokens limits (null: no such limit). */
+                            spent: {
+                                usd: number | null;
+                                tokens: number | null;
+                            };
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/users/{id}/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace a user's limits ({} removes them). */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        usd?: {
+                            amount: number;
+                            /** @enum {string} */
+                            period: "day" | "week" | "month" | "total";
+                        };
+                        tokens?: {
+                            amount: number;
+                            /** @enum {string} */
+                            period: "day" | "week" | "month" | "total";
+                        };
+                        requestsPerMinute?: number;
+                        tokensPerMinute?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            limits: {
+                                usd?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                tokens?: {
+                                    amount: number;
+                                    /** @enum {string} */
+                                    period: "day" | "week" | "month" | "total";
+                                };
+                                requestsPerMinute?: number;
+                                tokensPerMinute?: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every limit that applies to you: yours, your teams’, your grants’, tokens’ and bots’, with what is spent and when it resets. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            limits: {
+                                /** @enum {string} */
+                                scope: "user" | "team" | "grant" | "token" | "bot";
+                                label: string;
+                                /** @enum {string} */
+                                kind: "usd" | "tokens" | "requestsPerMinute" | "tokensPerMinute";
+                                amount: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "total" | "minute";
+                                spent: number;
+                                resetsAt: string | null;
+                            }[];
+                        };
                     };
                 };
                 /** @description Error */

@@ -1,108 +1,44 @@
 /**
- * Hand-written, from docs/sharing.md (teams, grants, limits, cost): the server's OpenAPI document
- * does not describe these calls yet. Once it does, each of these becomes a `ResponseBody<…>` in
- * types.ts and this file goes away.
+ * The sharing shapes (teams, grants, limits, cost), derived from the server's OpenAPI document like
+ * everything in types.ts; only the refusal details of a 429 are written by hand (error details are
+ * free-form in the document).
  */
-import type { UsageGroup, UsageRow, User } from './types.ts';
+import type { RequestBody, ResponseBody, UsageGroup, UsageRow, User } from './types.ts';
 
-/** UTC calendar windows; `total` never resets. */
-export type LimitPeriod = 'day' | 'week' | 'month' | 'total';
+type Item<T> = T extends readonly (infer I)[] ? I : never;
+
+export type Team = Item<ResponseBody<'/api/teams', 'get'>['teams']>;
+export type TeamMember = NonNullable<Team['members']>[number];
+export type TeamRole = TeamMember['role'];
+
+export type Grant = Item<ResponseBody<'/api/credentials/{id}/grants', 'get'>['grants']>;
+export type GrantSubject = Grant['subject'];
+export type GrantSubjectType = GrantSubject['type'];
+/** `POST /api/credentials/:id/grants`. */
+export type GrantInput = RequestBody<'/api/credentials/{id}/grants', 'post'>;
+/** `PATCH /api/credentials/:id/grants/:grantId`: `null` clears models or expiry; `{}` clears limits. */
+export type GrantPatch = RequestBody<'/api/credentials/{id}/grants/{grantId}', 'patch'>;
 
 /** One shape on users, teams, API tokens, bots and grants. `{}`: no limit. */
-export interface Limits {
-  usd?: { amount: number; period: LimitPeriod };
-  tokens?: { amount: number; period: LimitPeriod };
-  requestsPerMinute?: number;
-  tokensPerMinute?: number;
-}
-
-export type LimitKind = 'usd' | 'tokens' | 'requestsPerMinute' | 'tokensPerMinute';
-
-export type LimitScope = 'user' | 'team' | 'grant' | 'token' | 'bot';
-
-export type TeamRole = 'member' | 'admin';
-
-export interface TeamMember {
-  userId: string;
-  username: string;
-  role: TeamRole;
-}
-
-export type GrantSubjectType = 'everyone' | 'team' | 'user' | 'bot' | 'token';
-
-export interface GrantSubject {
-  type: GrantSubjectType;
-  id?: string;
-  name?: string;
-}
-
-export interface Grant {
-  id: string;
-  credentialId: string;
-  subject: GrantSubject;
-  /** Model id patterns (`*` the only wildcard); null: every model. */
-  models: string[] | null;
-  limits: Limits;
-  expiresAt: string | null;
-  /** Spent in the current window of the grant's usd and tokens limits (in total without them). */
-  spent: { usd: number; tokens: number };
-  createdAt: string;
-  updatedAt: string;
-}
-
-/** `POST /api/credentials/:id/grants`. */
-export interface GrantInput {
-  subject: { type: GrantSubjectType; id?: string };
-  models?: string[];
-  limits?: Limits;
-  expiresAt?: string;
-}
-
-/** `PATCH /api/credentials/:id/grants/:grantId`: `null` clears; the subject stays. */
-export interface GrantPatch {
-  models?: string[] | null;
-  limits?: Limits | null;
-  expiresAt?: string | null;
-}
-
-export interface Team {
-  id: string;
-  name: string;
-  limits: Limits;
-  myRole: TeamRole | null;
-  memberCount: number;
-  /** Only on `GET /api/teams/:id`. */
-  members?: TeamMember[];
-  /** The grants made to the team; only on `GET /api/teams/:id`. */
-  grants?: Grant[];
-  createdAt: string;
-  updatedAt: string;
-}
+export type Limits = Team['limits'];
+export type LimitPeriod = NonNullable<Limits['usd']>['period'];
 
 /** One limit that applies to the signed-in user, from `GET /api/me/limits`. */
-export interface MyLimit {
-  scope: LimitScope;
-  /** "you", "team <name>", "grant of <credential> (<subject>)", "token <name>", "bot <name>". */
-  label: string;
-  kind: LimitKind;
-  amount: number;
-  /** Per-minute limits have none in the contract's examples; the UI reads a missing one as a minute. */
-  period?: LimitPeriod | null;
-  spent: number;
-  resetsAt: string | null;
-}
+export type MyLimit = Item<ResponseBody<'/api/me/limits', 'get'>['limits']>;
+export type LimitKind = MyLimit['kind'];
+export type LimitScope = MyLimit['scope'];
 
 /** `details` of a 429 `budget_exceeded` or `rate_limited` answer on `/api`. */
 export interface LimitRefusalDetails {
-  limit: { scope: LimitScope; kind: LimitKind; amount: number; period?: LimitPeriod | null };
+  limit: { scope: LimitScope; kind: LimitKind; amount: number; period?: LimitPeriod | 'minute' | null };
   resetsAt: string | null;
 }
 
-/** `GET /api/usage?groupBy=`: the generated groups plus the sharing ones. */
-export type UsageGroupBy = UsageGroup | 'user' | 'team';
+/** `GET /api/usage?groupBy=`. */
+export type UsageGroupBy = UsageGroup;
 
 /** A usage row with what it cost (USD). */
-export type CostedUsageRow = UsageRow & { costUsd?: number };
+export type CostedUsageRow = UsageRow;
 
-/** A user as `GET /api/users` answers it once limits exist. */
-export type UserWithLimits = User & { limits?: Limits };
+/** A user as `GET /api/users` answers it. */
+export type UserWithLimits = User;

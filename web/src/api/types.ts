@@ -5,7 +5,7 @@
  */
 import type { components, paths } from './schema.d.ts';
 
-type Method = 'get' | 'post' | 'patch' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Operation<P extends keyof paths, M extends Method> = NonNullable<paths[P][M]>;
 type Success<R> = R extends { 200: infer S } ? S : R extends { 201: infer S } ? S : never;
 

@@ -72,7 +72,7 @@ export function GrantSummary({
       ))}
       {meters.length === 0 ? (
         <p className="grant-facts">
-          Spent {formatUsd(grant.spent.usd)} · {formatCount(grant.spent.tokens)} tokens
+          Spent {formatUsd(grant.spent.usd ?? 0)} · {formatCount(grant.spent.tokens ?? 0)} tokens
         </p>
       ) : null}
     </>

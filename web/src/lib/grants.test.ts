@@ -15,6 +15,7 @@ const now = new Date('2026-12-15T12:00:00Z');
 const grant: Grant = {
   id: 'g1',
   credentialId: 'c1',
+  credentialName: 'team-key',
   subject: { type: 'team', id: 't1', name: 'Physics 101' },
   models: ['gpt-4o*', '*-mini'],
   limits: { usd: { amount: 20, period: 'month' } },

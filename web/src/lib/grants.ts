@@ -116,14 +116,14 @@ export function grantMeters(grant: Pick<Grant, 'limits' | 'spent'>): {
   if (grant.limits.usd)
     meters.push({
       kind: 'usd',
-      spent: grant.spent.usd,
+      spent: grant.spent.usd ?? 0,
       amount: grant.limits.usd.amount,
       period: grant.limits.usd.period,
     });
   if (grant.limits.tokens)
     meters.push({
       kind: 'tokens',
-      spent: grant.spent.tokens,
+      spent: grant.spent.tokens ?? 0,
       amount: grant.limits.tokens.amount,
       period: grant.limits.tokens.period,
     });

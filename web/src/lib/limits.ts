@@ -105,13 +105,13 @@ export function formatAmount(kind: LimitKind, amount: number): string {
 }
 
 /** "per month", "in total"; per-minute kinds are always "per minute". */
-export function periodPhrase(kind: LimitKind, period: LimitPeriod | null | undefined): string {
+export function periodPhrase(kind: LimitKind, period: LimitPeriod | 'minute' | null | undefined): string {
   if (kind === 'requestsPerMinute' || kind === 'tokensPerMinute') return 'per minute';
   return PERIODS.find((option) => option.id === period)?.label ?? 'per minute';
 }
 
 /** "$20.00 per month", "60 requests per minute". */
-export function formatLimit(kind: LimitKind, amount: number, period?: LimitPeriod | null): string {
+export function formatLimit(kind: LimitKind, amount: number, period?: LimitPeriod | 'minute' | null): string {
   return `${formatAmount(kind, amount)} ${periodPhrase(kind, period)}`;
 }
 
@@ -159,7 +159,7 @@ const time = (value: string) => {
 export function resetsText(
   resetsAt: string | null | undefined,
   kind: LimitKind,
-  period?: LimitPeriod | null,
+  period?: LimitPeriod | 'minute' | null,
 ): string {
   if (period === 'total' || !resetsAt) return 'never resets';
   return kind === 'requestsPerMinute' || kind === 'tokensPerMinute'

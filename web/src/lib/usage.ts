@@ -8,7 +8,7 @@ export function metricValue(row: CostedUsageRow, metric: Metric): number {
     : metric === 'errors'
       ? row.errors
       : metric === 'cost'
-        ? (row.costUsd ?? 0)
+        ? row.costUsd
         : row.requests;
 }
 

@@ -84,7 +84,7 @@ export default function CredentialsPage() {
               key={credential.id}
               credential={credential}
               providerLabel={providerLabel(credential.provider)}
-              canEdit={!credential.shared || me.user.role === 'admin'}
+              canEdit={credential.manageable}
               admin={me.user.role === 'admin'}
               onChanged={(text) => {
                 setMessage(text);
@@ -338,6 +338,9 @@ function CredentialCard({
         <h2>{credential.name}</h2>
         <span className={`badge badge-${credential.status}`}>{credential.status}</span>
         {credential.shared ? <span className="badge badge-shared">shared</span> : null}
+        {!credential.manageable && !credential.shared ? (
+          <span className="badge badge-shared">granted to you</span>
+        ) : null}
       </div>
       <dl className="facts">
         <div>
