@@ -13,6 +13,7 @@ import {
 import { acquireMigrationLock } from './migration-lock.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { SchemaCheckFailed, errorsIn, type SchemaProblem } from './problems.ts';
+import type { VerifiedSchemaStore } from './verified-schema.ts';
 
 /** Everything the schema lifecycle works with. */
 export interface SchemaContext {
@@ -23,6 +24,11 @@ export interface SchemaContext {
   logger: Logger;
   /** How long to wait for another node's migration lock. */
   lockTimeoutMs: number;
+  /**
+   * Where a start records that the live schema passed the drift check, so that the next start with
+   * an unchanged catalog skips it (`prepareSchema`). Absent: every start runs the full check.
+   */
+  verified?: VerifiedSchemaStore;
 }
 
 export interface SchemaStatus {
