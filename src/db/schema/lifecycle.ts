@@ -37,7 +37,9 @@ export async function prepareSchema(ctx: SchemaContext, mode: MigrateMode): Prom
     ({ applied } = await migrateUp(ctx));
   }
   const fingerprint = ctx.verified
-    ? await ctx.database.withSession((session) => schemaFingerprint(session, ctx.expected))
+    ? await ctx.database.withSession((session) =>
+        schemaFingerprint(session, ctx.expectedDigest ? { digest: ctx.expectedDigest } : ctx.expected),
+      )
     : undefined;
   const known = fingerprint === undefined ? null : ctx.verified!.read();
   if (known && known.fingerprint === fingerprint) return { applied, warnings: known.warnings };

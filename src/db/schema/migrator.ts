@@ -20,6 +20,8 @@ export interface SchemaContext {
   database: Database;
   migrations: MigrationFile[];
   expected: ExpectedSchema;
+  /** A hash of the expected snapshot, when known without parsing it (see schemaFingerprint). */
+  expectedDigest?: string;
   appVersion: string;
   logger: Logger;
   /** How long to wait for another node's migration lock. */

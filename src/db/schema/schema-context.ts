@@ -2,10 +2,11 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../../config/config.ts';
 import type { Database } from '../database.ts';
-import { loadExpectedSchema } from './expected-schema.ts';
+import { parseExpectedSchema, readExpectedSchemaText } from './expected-schema.ts';
 import { BUNDLED_MIGRATIONS_DIR, loadMigrationFiles } from './migration-files.ts';
+import type { ExpectedSchema } from './drift.ts';
 import type { SchemaContext } from './migrator.ts';
-import { verifiedSchemaFile } from './verified-schema.ts';
+import { digestOf, verifiedSchemaFile } from './verified-schema.ts';
 
 /** In the embedded database's data directory: the last start's verified schema (see prepareSchema). */
 export const VERIFIED_SCHEMA_FILE = 'schema-verified.json';
@@ -22,10 +23,16 @@ export function schemaContext(
   deps: { logger: Logger; version: string },
 ): SchemaContext {
   const dir = config.migrationsDir ?? BUNDLED_MIGRATIONS_DIR;
+  const snapshot = readExpectedSchemaText(dir);
+  let expected: ExpectedSchema | undefined;
   return {
     database,
     migrations: loadMigrationFiles(dir),
-    expected: loadExpectedSchema(dir),
+    // Parsed when first read: a start that reuses a verification never needs it (zod: 0.1–0.3 s).
+    get expected() {
+      return (expected ??= parseExpectedSchema(snapshot, dir));
+    },
+    expectedDigest: digestOf(snapshot),
     appVersion: deps.version,
     logger: deps.logger,
     lockTimeoutMs: config.migrationLockTimeoutMs,

@@ -102,12 +102,12 @@ describe.each(BACKENDS)('a start skips the drift check while the catalog is unch
     let previous = await fingerprint();
     expect(await fingerprint()).toBe(previous);
     const changes = [
-      'ALTER TABLE audit_log ALTER COLUMN target_id SET DEFAULT \'x\'',
+      "ALTER TABLE audit_log ALTER COLUMN target_id SET DEFAULT 'x'",
       'ALTER TABLE audit_log ALTER COLUMN target_id DROP DEFAULT',
       'ALTER TABLE audit_log ALTER COLUMN target_id SET NOT NULL',
       'ALTER TABLE audit_log ALTER COLUMN target_id TYPE varchar(200)',
       'ALTER TABLE audit_log RENAME COLUMN target_id TO target_ref',
-      'ALTER TABLE audit_log ADD CONSTRAINT audit_log_ref_check CHECK (target_ref <> \'\')',
+      "ALTER TABLE audit_log ADD CONSTRAINT audit_log_ref_check CHECK (target_ref <> '')",
       'ALTER TABLE audit_log DROP CONSTRAINT audit_log_ref_check',
       'CREATE INDEX audit_log_ref ON audit_log (target_ref)',
       'ALTER INDEX audit_log_ref RENAME TO audit_log_ref_2',

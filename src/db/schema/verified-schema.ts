@@ -51,10 +51,17 @@ SELECT md5(string_agg(entry, E'\\n' ORDER BY entry)) AS fingerprint FROM (
  * The live catalog's fingerprint together with the snapshot it is checked against: a new Keyway
  * (another expected schema) never trusts a verification made against the old one.
  */
-export async function schemaFingerprint(session: SqlSession, expected: ExpectedSchema): Promise<string> {
+export async function schemaFingerprint(
+  session: SqlSession,
+  expected: ExpectedSchema | { digest: string },
+): Promise<string> {
   const [row] = await session.query<{ fingerprint: string }>(FINGERPRINT_SQL);
-  const snapshot = createHash('sha256').update(JSON.stringify(expected)).digest('hex');
+  const snapshot = 'digest' in expected ? expected.digest : digestOf(JSON.stringify(expected));
   return `v1:${row?.fingerprint}:${snapshot}`;
+}
+
+export function digestOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** Keeps the last verification in a small JSON file (the embedded database's data directory). */
