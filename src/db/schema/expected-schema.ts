@@ -45,13 +45,34 @@ export function expectedSchemaPath(migrationsDir: string = BUNDLED_MIGRATIONS_DI
 }
 
 export function loadExpectedSchema(migrationsDir: string = BUNDLED_MIGRATIONS_DIR): ExpectedSchema {
+  return parseExpectedSchema(readExpectedSchemaText(migrationsDir), migrationsDir);
+}
+
+/** The snapshot file's text, unparsed: a start that reuses a verification needs only its hash. */
+export function readExpectedSchemaText(migrationsDir: string = BUNDLED_MIGRATIONS_DIR): string {
   const file = expectedSchemaPath(migrationsDir);
   try {
-    return expectedSchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
+    return fs.readFileSync(file, 'utf8');
   } catch (error) {
-    throw new KeywayError('expected_schema_unreadable', `Cannot read the expected-schema snapshot ${file}.`, {
-      fix: 'Reinstall Keyway; in a development checkout, run `npm run schema:snapshot`.',
-      cause: error,
-    });
+    throw unreadable(file, error);
   }
+}
+
+/** Validates the snapshot (the first parse costs zod ~0.1–0.3 s: done only when the drift check runs). */
+export function parseExpectedSchema(
+  text: string,
+  migrationsDir: string = BUNDLED_MIGRATIONS_DIR,
+): ExpectedSchema {
+  try {
+    return expectedSchema.parse(JSON.parse(text));
+  } catch (error) {
+    throw unreadable(expectedSchemaPath(migrationsDir), error);
+  }
+}
+
+function unreadable(file: string, error: unknown): KeywayError {
+  return new KeywayError('expected_schema_unreadable', `Cannot read the expected-schema snapshot ${file}.`, {
+    fix: 'Reinstall Keyway; in a development checkout, run `npm run schema:snapshot`.',
+    cause: error,
+  });
 }

@@ -6,6 +6,7 @@ import {
   type SchemaStatus,
 } from './migrator.ts';
 import { SchemaCheckFailed, errorsIn, type SchemaProblem } from './problems.ts';
+import { schemaFingerprint } from './verified-schema.ts';
 
 export type MigrateMode = 'auto' | 'check' | 'off';
 
@@ -20,6 +21,10 @@ export interface PreparedSchema {
  * What every start does before the server reports ready, in the order schema-lifecycle.md gives:
  * history problems refuse; pending migrations are applied (`auto`) or refuse (`check`); then the live
  * schema is compared with the expected one. `off` skips all of it. Throws `SchemaCheckFailed`.
+ *
+ * With `ctx.verified`, the comparison is skipped when the catalog's fingerprint is the one a previous
+ * start verified (its warnings are returned again): any change to a table, column, default, index or
+ * constraint changes the fingerprint, and the full comparison runs. A `check` start records nothing.
  */
 export async function prepareSchema(ctx: SchemaContext, mode: MigrateMode): Promise<PreparedSchema> {
   if (mode === 'off') return { applied: [], warnings: [] };
@@ -31,8 +36,16 @@ export async function prepareSchema(ctx: SchemaContext, mode: MigrateMode): Prom
     // Only now take the cross-node lock: a restart with nothing to do never waits for it.
     ({ applied } = await migrateUp(ctx));
   }
+  const fingerprint = ctx.verified
+    ? await ctx.database.withSession((session) =>
+        schemaFingerprint(session, ctx.expectedDigest ? { digest: ctx.expectedDigest } : ctx.expected),
+      )
+    : undefined;
+  const known = fingerprint === undefined ? null : ctx.verified!.read();
+  if (known && known.fingerprint === fingerprint) return { applied, warnings: known.warnings };
   const drift = await checkDrift(ctx);
   if (errorsIn(drift).length > 0) throw new SchemaCheckFailed(drift);
+  if (fingerprint !== undefined && mode !== 'check') ctx.verified!.write({ fingerprint, warnings: drift });
   return { applied, warnings: drift };
 }
 

@@ -13,16 +13,24 @@ import {
 import { acquireMigrationLock } from './migration-lock.ts';
 import type { MigrationFile } from './migration-files.ts';
 import { SchemaCheckFailed, errorsIn, type SchemaProblem } from './problems.ts';
+import type { VerifiedSchemaStore } from './verified-schema.ts';
 
 /** Everything the schema lifecycle works with. */
 export interface SchemaContext {
   database: Database;
   migrations: MigrationFile[];
   expected: ExpectedSchema;
+  /** A hash of the expected snapshot, when known without parsing it (see schemaFingerprint). */
+  expectedDigest?: string;
   appVersion: string;
   logger: Logger;
   /** How long to wait for another node's migration lock. */
   lockTimeoutMs: number;
+  /**
+   * Where a start records that the live schema passed the drift check, so that the next start with
+   * an unchanged catalog skips it (`prepareSchema`). Absent: every start runs the full check.
+   */
+  verified?: VerifiedSchemaStore;
 }
 
 export interface SchemaStatus {
