@@ -37,7 +37,8 @@ export interface GrantView {
   models: string[] | null;
   limits: Limits;
   expiresAt: string | null;
-  spent: { usd: number; tokens: number };
+  /** Spent in the current window of the grant's usd and tokens limits; null where it has no such limit. */
+  spent: { usd: number | null; tokens: number | null };
 }
 
 /** The flags that set limits, shared by `teams create|limits` and `creds grant`. */
@@ -360,7 +361,13 @@ export function grantsTable(grants: GrantView[]): string {
       to: describeSubject(grant.subject),
       models: grant.models?.join(', ') ?? 'all',
       limits: describeLimits(grant.limits),
-      spent: `${formatUsd(grant.spent.usd)}, ${grant.spent.tokens.toLocaleString('en-US')} tokens`,
+      spent:
+        [
+          grant.spent.usd === null ? null : formatUsd(grant.spent.usd),
+          grant.spent.tokens === null ? null : `${grant.spent.tokens.toLocaleString('en-US')} tokens`,
+        ]
+          .filter((part) => part !== null)
+          .join(', ') || '-',
       expires: grant.expiresAt?.slice(0, 10) ?? 'never',
     })),
     ['id', 'to', 'models', 'limits', 'spent', 'expires'],

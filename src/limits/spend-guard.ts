@@ -323,7 +323,10 @@ function refusalOf(take: Take, now: Date): KeywayError {
     take.kind === 'usd' ? `budget of ${usd.format(amount)}` : `allowance of ${number.format(amount)} tokens`;
   const per = period === 'total' ? 'in total' : `per ${period}`;
   const reset = resetsAt ? `; it resets on ${resetsAt.toISOString().slice(0, 10)} (UTC)` : '';
-  const what = take.amount > amount ? ' cannot cover this request' : ' is spent';
+  const what =
+    take.amount > amount
+      ? ` cannot cover this request (reserved for its most: its input and its max_tokens${take.kind === 'usd' ? ' at the model’s price' : ''}; ask for fewer max_tokens)`
+      : ' is spent';
   return new KeywayError('budget_exceeded', `${owner} ${size} ${per}${what}${reset}.`, {
     details: details(amount, period),
   });
