@@ -37,6 +37,12 @@ const eventSchema = z.discriminatedUnion('type', [
     type: z.literal('error'),
     code: z.string(),
     message: z.string(),
+    details: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe(
+        'For a refusal by a Keyway limit (budget_exceeded, rate_limited): {limit: {scope, kind, amount, period}, resetsAt}.',
+      ),
     messageId: z.string().optional().describe('The stored (failed) assistant message.'),
   }),
 ]);

@@ -45,7 +45,7 @@ export type ChatEvent =
   | { type: 'user'; message: MessageView }
   | { type: 'delta'; text: string }
   | { type: 'done'; message: MessageView }
-  | { type: 'error'; code: string; message: string; messageId?: string };
+  | { type: 'error'; code: string; message: string; details?: Record<string, unknown>; messageId?: string };
 
 export interface ReplyInput {
   content?: string | undefined;
@@ -279,7 +279,7 @@ export class ConversationsService {
   }): Promise<void> {
     const { abort, emit } = reply;
     let text = '';
-    let failure: { code: string; message: string } | null = null;
+    let failure: { code: string; message: string; details?: Record<string, unknown> } | null = null;
     try {
       const result = await this.#gateway.complete(reply.actor, reply.request, {
         startedAt: performance.now(),
@@ -334,10 +334,22 @@ const invalid = (message: string, field?: string) =>
   new KeywayError('validation_failed', message, field ? { details: { field } } : {});
 
 /** A failure in Keyway's words: the provider's own message never reaches the chat (it may echo input). */
-function describeFailure(error: unknown): { code: string; message: string } {
+function describeFailure(error: unknown): {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+} {
   if (error instanceof ProviderFailure) return failureFor(error.code, error.reply.type, error.reply.status);
   if (error instanceof KeywayError) {
-    if (error.code === 'no_credentials') return { code: error.code, message: error.message };
+    if (error.code === 'no_credentials' || error.code === 'price_unknown')
+      return { code: error.code, message: error.message };
+    // Keyway's own limits: the message names the limit; the details say which and when it resets.
+    if (error.code === 'budget_exceeded' || error.code === 'rate_limited')
+      return {
+        code: error.code,
+        message: error.message,
+        ...(error.details ? { details: error.details } : {}),
+      };
     return failureFor(error.code, null, error.status);
   }
   return { code: 'internal_error', message: 'Something went wrong on our side while answering. Try again.' };

@@ -2809,6 +2809,10 @@ export interface paths {
                             type: "error";
                             code: string;
                             message: string;
+                            /** @description For a refusal by a Keyway limit (budget_exceeded, rate_limited): {limit: {scope, kind, amount, period}, resetsAt}. */
+                            details?: {
+                                [key: string]: unknown;
+                            };
                             /** @description The stored (failed) assistant message. */
                             messageId?: string;
                         };

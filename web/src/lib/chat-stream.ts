@@ -34,6 +34,7 @@ export function parseChatEvent(data: string): ChatStreamEvent | null {
         type: 'error',
         code: typeof value.code === 'string' ? value.code : 'error',
         message: typeof value.message === 'string' ? value.message : 'The reply failed.',
+        ...(isObject(value.details) ? { details: value.details } : {}),
       };
     default:
       return null;

@@ -249,6 +249,12 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
         if (event.type === 'error') {
           setAnnounce(`The reply failed: ${event.message}`);
           if (event.code === 'no_credentials') setHasCredentials(false);
+          // Refused by a limit: say which and when it resets, and give the question back.
+          const refused = limitRefusal(event);
+          if (refused) {
+            setRefusal(refused);
+            if (request.content !== undefined) setDraft(request.content);
+          }
         }
       }
     } catch (error) {
