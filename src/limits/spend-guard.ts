@@ -296,7 +296,14 @@ const codeOf = (kind: LimitKind) =>
   kind === 'requestsPerMinute' || kind === 'tokensPerMinute' ? 'rate_limited' : 'budget_exceeded';
 
 const number = new Intl.NumberFormat('en-US');
-const usd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
+const cents = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
+const fraction = new Intl.NumberFormat('en-US', {
+  style: 'currency',
+  currency: 'USD',
+  maximumSignificantDigits: 2,
+});
+/** Dollars to the cent, and a budget under a cent to two significant digits (never "$0.00"). */
+const usd = { format: (amount: number) => (amount >= 0.01 ? cents : fraction).format(amount) };
 
 /** The refusal a caller reads: which limit (theirs, their team's, the grant's…), and when it resets. */
 function refusalOf(take: Take, now: Date): KeywayError {
