@@ -97,10 +97,11 @@ export class ModelResolver {
       this.#repository.findByNameOrProvider(scopeOf(actor), prefix),
     );
     const byName = rows.filter((row) => row.name.toLowerCase() === prefix.toLowerCase());
-    const named = byName.find((row) => row.ownerId !== null) ?? byName[0];
+    // The caller's own credential of that name before one granted to them.
+    const named = byName.find((row) => row.ownerId === actor.userId) ?? byName[0];
     if (named) return this.#target(named, model);
     const forProvider = rows.filter((row) => row.provider === prefix);
-    const own = forProvider.filter((row) => row.ownerId !== null);
+    const own = forProvider.filter((row) => row.ownerId === actor.userId);
     const pool = own.length > 0 ? own : forProvider;
     if (pool.length === 1) return this.#target(pool[0]!, model);
     if (pool.length > 1) {

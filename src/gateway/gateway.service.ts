@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { AccessRevoked, type AccessWatch, type WatchedAccess } from '../auth/access-watch.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { GatewayCredentials, ModelTarget } from '../credentials/gateway-credentials.ts';
+import { grantsFor } from '../credentials/model-resolver.ts';
 import { KeywayError } from '../errors.ts';
 import { effectiveBaseUrl } from '../providers/registry.ts';
 import {
@@ -306,8 +307,11 @@ export class GatewayService {
         models: await this.#credentials.cachedModels(row).catch(() => []),
       })),
     );
+    // A grant with a model list shows only those models: the others do not exist for this caller.
     return lists.flatMap(({ row, models }) =>
-      models.map((model) => ({ id: `${row.name}/${model.id}`, owned_by: row.provider })),
+      models
+        .filter((model) => grantsFor(row, model.id) !== null)
+        .map((model) => ({ id: `${row.name}/${model.id}`, owned_by: row.provider })),
     );
   }
 
