@@ -82,8 +82,7 @@ export class TeamsService {
   }
 
   async setLimits(actor: Principal, id: string, limits: Limits): Promise<{ limits: Limits }> {
-    requireAdmin(actor, "set a team's limits");
-    if (!isUuid(id)) throw teamNotFound();
+    await this.#requireAdmin(actor, id, "set a team's limits");
     const team = await this.#teams.update(id, { limits });
     if (!team) throw teamNotFound();
     await this.#changed(actor, 'limits.update', id, { limits }, 'team');
@@ -91,8 +90,8 @@ export class TeamsService {
   }
 
   async delete(actor: Principal, id: string): Promise<void> {
-    requireAdmin(actor, 'delete teams');
-    if (!isUuid(id) || !(await this.#teams.delete(id))) throw teamNotFound();
+    await this.#requireAdmin(actor, id, 'delete teams');
+    if (!(await this.#teams.delete(id))) throw teamNotFound();
     // Grants to the team went with it: `team:` drops every node's resolutions.
     await this.#changed(actor, 'team.delete', id, {});
   }
@@ -113,6 +112,17 @@ export class TeamsService {
     if (!isUuid(userId) || !(await this.#teams.removeMember(id, userId)))
       throw new KeywayError('not_found', 'That user is not in the team.');
     await this.#changed(actor, 'team.member.delete', id, { userId });
+  }
+
+  /**
+   * Only admins pass; anyone else learns nothing of a team they are not in (404, as the contract says of
+   * any team that is not yours) and is refused one they are in (403). A malformed id is 404 for all.
+   */
+  async #requireAdmin(actor: Principal, id: string, what: string): Promise<void> {
+    if (!isUuid(id)) throw teamNotFound();
+    if (isAdmin(actor)) return;
+    await this.#visible(actor, id);
+    requireAdmin(actor, what);
   }
 
   /** The team, when the caller is an admin or in it; 404 otherwise. */
