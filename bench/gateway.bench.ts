@@ -39,6 +39,8 @@ export interface GatewayBenchSettings {
   burstOpenMs: number;
   burstChunks: number;
   burstDelayMs: number;
+  /** `BENCH_GATEWAY_THROUGHPUT_ONLY=1`: only the throughput part (with and without limits). */
+  throughputOnly: boolean;
 }
 
 export function gatewaySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): GatewayBenchSettings {
@@ -66,10 +68,11 @@ export function gatewaySettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Ga
     burstOpenMs: number('BENCH_BURST_OPEN_MS', 1000),
     burstChunks: number('BENCH_BURST_CHUNKS', 80),
     burstDelayMs: number('BENCH_BURST_DELAY_MS', 25),
+    throughputOnly: env.BENCH_GATEWAY_THROUGHPUT_ONLY === '1',
   };
 }
 
-export type TargetName = 'direct' | 'bare proxy' | 'Keyway' | 'Portkey';
+export type TargetName = 'direct' | 'bare proxy' | 'Keyway' | 'Keyway with limits' | 'Portkey';
 
 interface Target {
   name: TargetName;
@@ -126,7 +129,8 @@ export interface GatewayReport {
   rate: RateRow[];
   paced: RateRow[] | null;
   streaming: StreamRow[];
-  overhead: { samples: number; p50: number; p99: number };
+  /** Null when only the throughput part ran. */
+  overhead: { samples: number; p50: number; p99: number } | null;
   /** Keyway's `x-keyway-overhead-ms` on the streamed responses (time to its response headers). */
   streamOverheadP50: number;
   /** One-minute load averages before anything started and at the end (which includes the benchmark's own). */
@@ -334,7 +338,7 @@ async function startKeyway(
   dataDir: string,
   upstreamPort: number,
   burstPort: number,
-): Promise<Target> {
+): Promise<{ keyway: Target; limited: Target }> {
   const env = { KEYWAY_LOG_LEVEL: 'warn' };
   const data = ['--data', dataDir];
   const user = await runKeyway(
@@ -354,6 +358,8 @@ async function startKeyway(
       `keyway admin create-token failed (${created.code}):\n${created.stdout}\n${created.stderr}`,
     );
   }
+
+  const limitedToken = await createLimitedMember(data, env);
 
   // At log level warn the "ready on" line is not written: a chosen port and /readyz tell instead.
   const port = await freePort();
@@ -385,7 +391,81 @@ async function startKeyway(
     }
     await response.arrayBuffer();
   }
-  return { name: 'Keyway', origin, headers: { authorization: `Bearer ${token}` }, model: 'bench/fake-model' };
+  const limited = await startLimitedCaller(origin, token, limitedToken, upstreamPort);
+  return {
+    keyway: {
+      name: 'Keyway',
+      origin,
+      headers: { authorization: `Bearer ${token}` },
+      model: 'bench/fake-model',
+    },
+    limited,
+  };
+}
+
+/** A member for the limited caller, made offline before `serve` (the embedded database has one process at a time). */
+async function createLimitedMember(data: string[], env: Record<string, string>): Promise<string> {
+  const user = await runKeyway(
+    ['admin', 'create-user', '--username', 'limited', '--password-stdin', ...data],
+    env,
+    'bench password, long enough\n',
+  );
+  if (user.code !== 0)
+    throw new BenchFailure(`keyway admin create-user limited failed (${user.code}):\n${user.stderr}`);
+  const created = await runKeyway(
+    ['admin', 'create-token', '--username', 'limited', '--name', 'bench', ...data],
+    env,
+  );
+  const token = created.stdout.trim();
+  if (created.code !== 0 || !token.startsWith('kw_'))
+    throw new BenchFailure(`keyway admin create-token limited failed (${created.code}):\n${created.stderr}`);
+  return token;
+}
+
+/**
+ * The same Keyway, called by a member whose requests use a grant that carries a USD budget and a
+ * requests-per-minute limit, both far larger than the run can use: every request reserves from the
+ * allowance ledger and settles its priced usage, and nothing is ever refused. A credential of its own
+ * (same upstream) with a price for the fake model, granted to that member alone.
+ */
+async function startLimitedCaller(
+  origin: string,
+  adminToken: string,
+  token: string,
+  upstreamPort: number,
+): Promise<Target> {
+  const api = async (method: string, apiPath: string, body: unknown) => {
+    const response = await fetch(`${origin}${apiPath}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (response.status !== 201 && response.status !== 200)
+      throw new BenchFailure(`${method} ${apiPath} answered ${response.status}: ${text}`);
+    return JSON.parse(text) as { id: string };
+  };
+  const credential = await api('POST', '/api/credentials', {
+    name: 'limited',
+    provider: 'openai-compatible',
+    secret: UPSTREAM_KEY,
+    settings: { baseUrl: `http://127.0.0.1:${upstreamPort}/v1` },
+    prices: { 'fake-model': { input: 1, output: 1 } },
+  });
+  const users = await fetch(`${origin}/api/users`, { headers: { authorization: `Bearer ${adminToken}` } });
+  const listed = (await users.json()) as { id: string; username: string }[];
+  const member = listed.find((entry) => entry.username === 'limited');
+  if (!member) throw new BenchFailure('GET /api/users does not list the user "limited"');
+  await api('POST', `/api/credentials/${credential.id}/grants`, {
+    subject: { type: 'user', id: member.id },
+    limits: { usd: { amount: 1_000_000, period: 'month' }, requestsPerMinute: 10_000_000 },
+  });
+  return {
+    name: 'Keyway with limits',
+    origin,
+    headers: { authorization: `Bearer ${token}` },
+    model: 'limited/fake-model',
+  };
 }
 
 async function startPortkey(children: Children, upstreamPort: number): Promise<Target> {
@@ -800,7 +880,7 @@ export async function gatewayBenchmark(
       chunks: settings.burstChunks,
       delayMs: settings.burstDelayMs,
     });
-    const [keyway, portkey, bare] = await Promise.all([
+    const [{ keyway, limited }, portkey, bare] = await Promise.all([
       startKeyway(children, path.join(root, 'keyway-data'), upstreamPort, burstPort),
       startPortkey(children, upstreamPort),
       startBareProxy(children, upstreamPort),
@@ -812,10 +892,11 @@ export async function gatewayBenchmark(
       model: 'fake-model',
     };
     const targets = [direct, keyway, portkey];
-    for (const target of [...targets, bare]) await sanityCheck(target, settings);
+    for (const target of [...targets, bare, limited]) await sanityCheck(target, settings);
 
     const throughput: ThroughputRow[] = [];
-    for (const target of [direct, bare, keyway, portkey]) {
+    // Keyway with and without limits back to back, so the machine's state is as alike as it gets.
+    for (const target of [direct, bare, keyway, limited, portkey]) {
       log(`throughput: ${target.name} (${settings.warmupS} s warm-up, ${settings.durationS} s measured)`);
       await load(target, {
         connections: settings.connections,
@@ -829,6 +910,20 @@ export async function gatewayBenchmark(
           label: 'throughput',
         }),
       );
+    }
+
+    if (settings.throughputOnly) {
+      return {
+        load: { cores: os.availableParallelism(), before: loadBefore, after: os.loadavg()[0]! },
+        settings,
+        throughput,
+        rate: [],
+        paced: null,
+        streaming: [],
+        burst: [],
+        overhead: null,
+        streamOverheadP50: Number.NaN,
+      };
     }
 
     const rateRuns: ThroughputRow[] = [];
@@ -940,6 +1035,13 @@ export function formatGatewayReport(report: GatewayReport): string {
       `Keyway / bare undici proxy: **${bareRatio.toFixed(2)}×** (goal ≥ 0.65×: ${bareRatio >= 0.65 ? 'met' : 'NOT met'})`,
     '',
   );
+  const limitedRatio = by(report.throughput, 'Keyway with limits').rps / by(report.throughput, 'Keyway').rps;
+  lines.push(
+    `Keyway with limits / Keyway: **${limitedRatio.toFixed(2)}×** (the caller's grant carries a USD budget and a ` +
+      `requests-per-minute limit, both far from reached; goal ≥ 0.9×: ${limitedRatio >= 0.9 ? 'met' : 'NOT met'})`,
+    '',
+  );
+  if (s.throughputOnly) return lines.join('\n');
 
   const rateTable = (title: string, rows: RateRow[]) => {
     lines.push(
@@ -1007,10 +1109,11 @@ export function formatGatewayReport(report: GatewayReport): string {
         `goal (≤ 1.5×) ${met ? 'met' : 'NOT met'}`,
     );
   }
-  lines.push(
-    '',
-    `Keyway \`x-keyway-overhead-ms\` over ${report.overhead.samples} sequential non-streamed requests: median ${ms(report.overhead.p50)}, p99 ${ms(report.overhead.p99)}` +
-      ` (streamed responses: median ${ms(report.streamOverheadP50)} to the response headers)`,
-  );
+  if (report.overhead)
+    lines.push(
+      '',
+      `Keyway \`x-keyway-overhead-ms\` over ${report.overhead.samples} sequential non-streamed requests: median ${ms(report.overhead.p50)}, p99 ${ms(report.overhead.p99)}` +
+        ` (streamed responses: median ${ms(report.streamOverheadP50)} to the response headers)`,
+    );
   return lines.join('\n');
 }

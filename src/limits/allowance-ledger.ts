@@ -23,12 +23,17 @@ interface Holding {
   held: number;
   /** Taken by requests still running. */
   reserved: number;
+  /**
+   * How many requests hold a reservation. Idleness is decided on this count, not on `reserved`:
+   * USD amounts are fractions, and a sum of them taken and given back rarely comes back to exactly 0.
+   */
+  running: number;
   /** Spent by requests that ended, not yet reported. */
   spent: number;
   /** Whether a request took from it since the last report. */
   active: boolean;
   /** A lease under way: others wait for it rather than lease again. */
-  leasing: Promise<void> | null;
+  leasing: Promise<boolean> | null;
 }
 
 /** Each lease asks for this share of the cap at least, so a busy node leases rarely. */
@@ -57,41 +62,52 @@ export class AllowanceLedger {
     this.#timer.unref();
   }
 
-  /** Takes `amount` from a window for a request; false when the window cannot cover it. */
+  /**
+   * Takes `amount` from a window for a request; false when the window cannot cover it. Leases more
+   * while the holding runs short and PostgreSQL still grants all that is asked: only a lease that
+   * comes back short (the window is used up everywhere) refuses. Requests that wait on another's
+   * lease and find it spent lease again rather than give up while the window still has room.
+   */
   async take(spec: WindowSpec, amount: number): Promise<boolean> {
     const holding = this.#holding(spec);
     holding.active = true;
-    for (let attempt = 0; attempt < 2; attempt++) {
+    for (;;) {
       if (available(holding) >= amount) {
         holding.reserved += amount;
+        holding.running++;
         return true;
       }
-      if (holding.leasing) {
-        await holding.leasing;
-        continue;
-      }
-      const want = Math.max(amount - available(holding), spec.cap * LEASE_SHARE);
-      holding.leasing = this.#repository
-        .lease(spec.key, spec.start, spec.cap, want)
-        .then((granted) => {
-          holding.held += granted;
-        })
-        .finally(() => {
-          holding.leasing = null;
-        });
-      await holding.leasing;
+      const lease =
+        holding.leasing ??
+        this.#lease(holding, Math.max(amount - available(holding), spec.cap * LEASE_SHARE));
+      const full = await lease;
+      // Each full lease adds at least a tenth of the cap, so this ends after a few leases at most.
+      if (!full && available(holding) < amount) return false;
     }
-    if (available(holding) >= amount) {
-      holding.reserved += amount;
-      return true;
-    }
-    return false;
+  }
+
+  /** One lease for a holding; the others that run short meanwhile wait for it. True when all of `want` was granted. */
+  #lease(holding: Holding, want: number): Promise<boolean> {
+    const { spec } = holding;
+    const leasing = this.#repository
+      .lease(spec.key, spec.start, spec.cap, want)
+      .then((granted) => {
+        holding.held += granted;
+        return granted >= want;
+      })
+      .finally(() => {
+        if (holding.leasing === leasing) holding.leasing = null;
+      });
+    holding.leasing = leasing;
+    return leasing;
   }
 
   /** Ends a request's take: `spent` of the `reserved` amount was used (the rest returns to the holding). */
   settle(spec: WindowSpec, reserved: number, spent: number): void {
     const holding = this.#holding(spec);
-    holding.reserved = Math.max(0, holding.reserved - reserved);
+    holding.running = Math.max(0, holding.running - 1);
+    // The last one out leaves nothing reserved, whatever rounding the sums gathered.
+    holding.reserved = holding.running === 0 ? 0 : Math.max(0, holding.reserved - reserved);
     holding.spent += spent;
   }
 
@@ -132,7 +148,7 @@ export class AllowanceLedger {
     const reports: (WindowReport & { holding: Holding; drop: boolean })[] = [];
     for (const holding of this.#holdings.values()) {
       const ended = holding.spec.end !== null && holding.spec.end.getTime() <= now;
-      const idle = !holding.active && holding.reserved === 0 && holding.leasing === null;
+      const idle = !holding.active && holding.running === 0 && holding.leasing === null;
       const returned = idle || ended ? Math.max(0, available(holding)) : 0;
       if (holding.spent === 0 && returned === 0 && !idle) {
         holding.active = false;
@@ -154,6 +170,8 @@ export class AllowanceLedger {
     for (const report of reports) {
       report.holding.held -= report.spent + report.returned;
       report.holding.spent -= report.spent;
+      // An idle holding gave back all it held: what is left is rounding.
+      if (report.drop && Math.abs(report.holding.held) < 1e-9) report.holding.held = 0;
       if (report.drop && report.holding.held <= 0 && report.holding.spent === 0)
         this.#holdings.delete(windowId(report.key, report.windowStart));
     }
@@ -181,7 +199,7 @@ export class AllowanceLedger {
     const id = windowId(spec.key, spec.start);
     let holding = this.#holdings.get(id);
     if (!holding) {
-      holding = { spec, held: 0, reserved: 0, spent: 0, active: false, leasing: null };
+      holding = { spec, held: 0, reserved: 0, running: 0, spent: 0, active: false, leasing: null };
       this.#holdings.set(id, holding);
     }
     holding.spec = spec;
