@@ -396,8 +396,9 @@ export class BotEngine {
     }
     const history = await this.#sessions.history(session.id, behaviour.historyWindow);
     const reply = await this.#complete(bot, [...history, { role: 'user', content: text }]);
-    if (reply === null) {
+    if (typeof reply !== 'string') {
       await this.#sessions.append(session.id, [{ role: 'user', content: text }]);
+      await this.#sessions.recordFailure(session.id, reply.failure);
       const failure = behaviour.failureMessage;
       return { replies: failure ? [failure] : [], session: sessionView, failed: true };
     }
@@ -408,8 +409,11 @@ export class BotEngine {
     return { replies: splitReply(reply, behaviour.split.enabled), session: sessionView };
   }
 
-  /** The provider's answer through the gateway (usage recorded against the bot), or null on failure. */
-  async #complete(bot: LoadedBot, messages: { role: string; content: string }[]): Promise<string | null> {
+  /** The provider's answer through the gateway (usage recorded against the bot), or why there is none. */
+  async #complete(
+    bot: LoadedBot,
+    messages: { role: string; content: string }[],
+  ): Promise<string | { failure: { code: string; message: string } }> {
     const { record } = bot;
     const owner: Principal = {
       userId: record.ownerId,
@@ -440,7 +444,9 @@ export class BotEngine {
       // bot's failure text.
       const code = error instanceof KeywayError ? error.code : 'bot_reply_failed';
       log.warn({ code, reason: error instanceof Error ? error.message : String(error) }, 'bot reply failed');
-      return null;
+      // For the owner, on the session: Keyway's own words (a limit, a provider failure as /v1 would say it).
+      const message = error instanceof KeywayError ? error.message : 'The provider gave no usable reply.';
+      return { failure: { code, message } };
     }
   }
 }

@@ -11,6 +11,7 @@ export interface SessionView {
   contactName: string | null;
   status: BotSessionStatus;
   closeReason: string | null;
+  lastFailure: { code: string; message: string; at: string } | null;
   messages: number;
   openedAt: string;
   lastActivityAt: string;
@@ -79,6 +80,7 @@ function view(row: SessionRecord, messages: number): SessionView {
     contactName: row.contactName,
     status: row.status,
     closeReason: row.closeReason,
+    lastFailure: row.lastFailure,
     messages,
     openedAt: row.openedAt.toISOString(),
     lastActivityAt: row.lastActivityAt.toISOString(),

@@ -273,6 +273,8 @@ export interface SessionRecord {
   contactName: string | null;
   status: BotSessionStatus;
   closeReason: string | null;
+  /** Why the bot's last reply in this session failed, if it did. */
+  lastFailure: { code: string; message: string; at: string } | null;
   openedAt: Date;
   lastActivityAt: Date;
   closedAt: Date | null;
@@ -285,6 +287,7 @@ const SESSION_COLUMNS = [
   'contact_name as contactName',
   'status',
   'close_reason as closeReason',
+  sql<{ code: string; message: string; at: string } | null>`last_failure`.as('lastFailure'),
   'opened_at as openedAt',
   'last_activity_at as lastActivityAt',
   'closed_at as closedAt',
@@ -384,6 +387,15 @@ export class BotSessionsRepository {
       .groupBy('session_id')
       .execute();
     return new Map(rows.map((row) => [row.sessionId, Number(row.count)]));
+  }
+
+  /** Records why the bot could not answer (kept until the next failure). */
+  async recordFailure(sessionId: string, failure: { code: string; message: string }): Promise<void> {
+    await this.#db
+      .updateTable('bot_sessions')
+      .set({ last_failure: JSON.stringify({ ...failure, at: new Date().toISOString() }) })
+      .where('id', '=', sessionId)
+      .execute();
   }
 
   async append(

@@ -33,6 +33,12 @@ const sessionSchema = z.object({
   contactName: z.string().nullable(),
   status: z.enum(['opened', 'paused', 'closed']),
   closeReason: z.string().nullable(),
+  lastFailure: z
+    .object({ code: z.string(), message: z.string(), at: z.string() })
+    .nullable()
+    .describe(
+      "Why the bot's last reply failed (a limit, the provider); the contact only saw the failure text.",
+    ),
   messages: z.number(),
   openedAt: z.string(),
   lastActivityAt: z.string(),

@@ -217,6 +217,8 @@ export interface BotSessionsTable {
   contact_name: string | null;
   status: BotSessionStatus;
   close_reason: string | null;
+  /** `{code, message, at}` of the last failed reply, if any. */
+  last_failure: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
   opened_at: CreatedAt;
   last_activity_at: ColumnType<Date, Date | undefined, Date>;
   closed_at: Date | null;

@@ -81,3 +81,7 @@ SELECT
   id, 'everyone', NULL, created_by
 FROM credentials
 WHERE owner_id IS NULL;
+
+-- Why a bot's last reply in a session failed (a limit refused it, the provider failed): shown with the
+-- session; the contact only ever sees the bot's failure text.
+ALTER TABLE bot_sessions ADD COLUMN last_failure jsonb;

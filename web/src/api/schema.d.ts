@@ -2332,6 +2332,12 @@ export interface paths {
                             /** @enum {string} */
                             status: "opened" | "paused" | "closed";
                             closeReason: string | null;
+                            /** @description Why the bot's last reply failed (a limit, the provider); the contact only saw the failure text. */
+                            lastFailure: {
+                                code: string;
+                                message: string;
+                                at: string;
+                            } | null;
                             messages: number;
                             openedAt: string;
                             lastActivityAt: string;
@@ -2400,6 +2406,12 @@ export interface paths {
                             /** @enum {string} */
                             status: "opened" | "paused" | "closed";
                             closeReason: string | null;
+                            /** @description Why the bot's last reply failed (a limit, the provider); the contact only saw the failure text. */
+                            lastFailure: {
+                                code: string;
+                                message: string;
+                                at: string;
+                            } | null;
                             messages: number;
                             openedAt: string;
                             lastActivityAt: string;
