@@ -67,9 +67,10 @@ export interface Relay {
   revoked: AbortSignal | null;
   /**
    * Called once when the answer has ended, however it ended: records usage, settles limits, releases
-   * the watch. `streamed` counts the chunks relayed (what a stream cut short is charged by).
+   * the watch. `relayed` estimates the output tokens from what was relayed (a chunk per token, or a
+   * whole answer's size / 4): what an answer is charged by when the provider reported no usage.
    */
-  finish(status: number, usage: Usage | null, streamed: number): void;
+  finish(status: number, usage: Usage | null, relayed: number): void;
   log: Logger;
 }
 
@@ -86,7 +87,8 @@ export async function readWhole(relay: Relay): Promise<Pick<WholeCompletion, 'co
   }
   const { adapter, secret } = relay;
   if (!adapter) {
-    relay.finish(200, usageIn(text), 0);
+    const usage = usageIn(text);
+    relay.finish(200, usage, usage ? 0 : Math.ceil(text.length / 4));
     const passthrough = scrubSecret(text, secret);
     let parsed: ChatCompletion | undefined;
     return {
@@ -116,7 +118,11 @@ export async function readWhole(relay: Relay): Promise<Pick<WholeCompletion, 'co
       });
     throw error;
   }
-  relay.finish(200, completion.usage ?? null, 0);
+  relay.finish(
+    200,
+    completion.usage ?? null,
+    completion.usage ? 0 : Math.ceil(JSON.stringify(completion.choices).length / 4),
+  );
   const scrubbed = secret ? (scrubDeep(completion, secret) as ChatCompletion) : completion;
   return { passthrough: null, completion: () => scrubbed };
 }

@@ -222,12 +222,12 @@ export class GatewayService {
               secret: attempt.secret,
               revoked: access?.signal ?? null,
               log: options.log,
-              finish: (status: number, usage: Usage | null, streamed: number) => {
+              finish: (status: number, usage: Usage | null, relayed: number) => {
                 access?.release();
                 const used = usage
                   ? tokensOf(usage)
-                  : streamed > 0 && reservation
-                    ? reservation.usedTokens(null, streamed)
+                  : relayed > 0 && reservation
+                    ? reservation.usedTokens(null, relayed)
                     : null;
                 if (used) reservation?.settle(used);
                 else reservation?.release();
@@ -348,6 +348,9 @@ export class GatewayService {
         const field = target.provider.id === 'openai' ? 'max_completion_tokens' : 'max_tokens';
         request = { ...request, [field]: this.#limits!.defaultMaxTokens };
       }
+      // A stream is settled by the provider's count, which OpenAI-wire providers send only when asked.
+      if (request.stream === true && request.stream_options?.include_usage !== true)
+        request = { ...request, stream_options: { ...request.stream_options, include_usage: true } };
       bound = boundOf(request, this.#limits!.defaultMaxTokens);
     }
     const secret = this.#credentials.revealSecret(target.credential);

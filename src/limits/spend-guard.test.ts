@@ -101,7 +101,9 @@ describe('SpendGuard', () => {
     const error = await refusalOf(charge.reserve(BOUND, now));
     expect(error.code).toBe('budget_exceeded');
     expect(error.status).toBe(429);
-    expect(error.message).toBe('Your budget of $2.00 per day is spent; it resets on 2030-03-16 (UTC).');
+    expect(error.message).toBe(
+      'Your budget of $2.00 per day has no room left for this request; it resets on 2030-03-16 (UTC).',
+    );
     expect(error.details).toEqual({
       limit: { scope: 'user', kind: 'usd', amount: 2, period: 'day' },
       resetsAt: '2030-03-16T00:00:00.000Z',
@@ -251,7 +253,7 @@ describe('SpendGuard', () => {
     const error = await refusalOf(charge.reserve(BOUND, now));
     expect(error.code).toBe('budget_exceeded');
     expect(error.message).toBe(
-      'Your team Physics 101’s budget of $1.50 per week is spent; it resets on 2030-03-18 (UTC).',
+      'Your team Physics 101’s budget of $1.50 per week has no room left for this request; it resets on 2030-03-18 (UTC).',
     );
     expect(error.details).toMatchObject({
       limit: { scope: 'team', kind: 'usd', amount: 1.5, period: 'week' },

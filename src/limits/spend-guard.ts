@@ -333,7 +333,7 @@ function refusalOf(take: Take, now: Date): KeywayError {
   const what =
     take.amount > amount
       ? ` cannot cover this request (reserved for its most: its input and its max_tokens${take.kind === 'usd' ? ' at the model’s price' : ''}; ask for fewer max_tokens)`
-      : ' is spent';
+      : ' has no room left for this request';
   return new KeywayError('budget_exceeded', `${owner} ${size} ${per}${what}${reset}.`, {
     details: details(amount, period),
   });
