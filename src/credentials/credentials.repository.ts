@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { inTransaction } from '../db/in-transaction.ts';
 import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
 import type { DB, GrantSubjectType } from '../db/tables.ts';
 import { limitsFrom, type Limits } from '../limits/limits.ts';
@@ -122,7 +123,7 @@ export class CredentialsRepository {
     } & SealedColumns,
   ): Promise<CredentialRecord | null> {
     try {
-      return await this.#db.transaction().execute(async (trx) => {
+      return await inTransaction(this.#db, async (trx) => {
         const inserted = await trx
           .insertInto('credentials')
           .values({

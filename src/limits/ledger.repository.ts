@@ -1,3 +1,4 @@
+import { inTransaction } from '../db/in-transaction.ts';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../db/tables.ts';
 
@@ -35,7 +36,7 @@ export class LedgerRepository {
    * window is used up). The row is created on first use; `cap` follows the limit as it is now.
    */
   async lease(key: string, windowStart: Date, cap: number, want: number): Promise<number> {
-    return this.#db.transaction().execute(async (trx) => {
+    return inTransaction(this.#db, async (trx) => {
       await sql`
         INSERT INTO limit_windows (key, window_start, cap) VALUES (${key}, ${windowStart.toISOString()}::timestamptz, ${cap})
         ON CONFLICT (key, window_start) DO NOTHING`.execute(trx);

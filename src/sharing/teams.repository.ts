@@ -1,3 +1,4 @@
+import { inTransaction } from '../db/in-transaction.ts';
 import { sql, type Kysely } from 'kysely';
 import type { DB, TeamRole } from '../db/tables.ts';
 import { isUniqueViolation } from '../db/unique-violation.ts';
@@ -116,7 +117,7 @@ export class TeamsRepository {
 
   /** Deletes the team with its memberships and the grants made to it. */
   async delete(id: string): Promise<boolean> {
-    return this.#db.transaction().execute(async (trx) => {
+    return inTransaction(this.#db, async (trx) => {
       await trx
         .deleteFrom('credential_grants')
         .where('subject_type', '=', 'team')
