@@ -372,7 +372,14 @@ describe.each(BACKENDS)('credentials API [%s]', (backend) => {
     const createBody = spec.paths['/api/credentials'].post.requestBody.content['application/json'].schema;
     expect(createBody.required).toEqual(['name', 'provider']);
     expect(createBody.additionalProperties).toBe(false);
-    expect(Object.keys(createBody.properties)).toEqual(['name', 'provider', 'secret', 'settings', 'shared', 'prices']);
+    expect(Object.keys(createBody.properties)).toEqual([
+      'name',
+      'provider',
+      'secret',
+      'settings',
+      'shared',
+      'prices',
+    ]);
   });
 });
 
