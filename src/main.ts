@@ -2,6 +2,7 @@ import { AllowanceLedger } from './limits/allowance-ledger.ts';
 import { LedgerRepository } from './limits/ledger.repository.ts';
 import { LimitStatusReader } from './limits/limit-status.ts';
 import { LimitsDirectory } from './limits/limits-directory.ts';
+import { LimitsRepository } from './limits/limits.repository.ts';
 import { LimitsService } from './limits/limits.service.ts';
 import { SpendGuard } from './limits/spend-guard.ts';
 import { GrantsRepository } from './sharing/grants.repository.ts';
@@ -170,15 +171,17 @@ export async function assembleKeyway(
     audit,
     changes,
   });
-  const ledger = new AllowanceLedger({ repository: new LedgerRepository(database.db), logger });
-  const limitsDirectory = new LimitsDirectory({ db: database.db, changes });
+  const ledgerRepository = new LedgerRepository(database.db);
+  const limitsRepository = new LimitsRepository(database.db);
+  const ledger = new AllowanceLedger({ repository: ledgerRepository, logger });
+  const limitsDirectory = new LimitsDirectory({ repository: limitsRepository, changes });
   const spendGuard = new SpendGuard({
     directory: limitsDirectory,
     ledger,
     prices: new PriceCatalogue(),
     defaultMaxTokens: config.gateway.defaultMaxTokens,
   });
-  const limitStatus = new LimitStatusReader({ repository: new LedgerRepository(database.db), ledger });
+  const limitStatus = new LimitStatusReader({ repository: ledgerRepository, ledger });
   const grantsRepository = new GrantsRepository(database.db);
   const teamsRepository = new TeamsRepository(database.db);
   const grants = new GrantsService({
@@ -263,7 +266,7 @@ export async function assembleKeyway(
       changes,
     }),
     limits: new LimitsService({
-      db: database.db,
+      repository: limitsRepository,
       credentials: credentialsRepository,
       status: limitStatus,
       audit,

@@ -1,15 +1,8 @@
-import { sql, type Kysely } from 'kysely';
 import type { Principal } from '../auth/principal.ts';
 import type { ChangeFeed } from '../db/change-feed.ts';
-import type { DB } from '../db/tables.ts';
-import { limitsFrom, type Limits } from './limits.ts';
+import type { CallerLimits, LimitsRepository } from './limits.repository.ts';
 
-/** The limits that sit on a caller: their own, their API token's, and each of their teams'. */
-export interface CallerLimits {
-  user: Limits;
-  token: { name: string; limits: Limits } | null;
-  teams: { id: string; name: string; limits: Limits }[];
-}
+export type { CallerLimits } from './limits.repository.ts';
 
 /** How long a caller's limits are trusted without a change notice. */
 const TTL_MS = 60_000;
@@ -19,12 +12,12 @@ const TTL_MS = 60_000;
  * database; dropped on any change to a user, token or team (on every node, through the change feed).
  */
 export class LimitsDirectory {
-  readonly #db: Kysely<DB>;
+  readonly #repository: Pick<LimitsRepository, 'callerLimits'>;
   readonly #cache = new Map<string, { limits: CallerLimits; expiresAt: number }>();
   readonly #unsubscribe: () => void;
 
-  constructor(deps: { db: Kysely<DB>; changes: ChangeFeed }) {
-    this.#db = deps.db;
+  constructor(deps: { repository: Pick<LimitsRepository, 'callerLimits'>; changes: ChangeFeed }) {
+    this.#repository = deps.repository;
     this.#unsubscribe = deps.changes.subscribe((topic) => {
       if (
         topic === '*' ||
@@ -49,25 +42,7 @@ export class LimitsDirectory {
     this.#unsubscribe();
   }
 
-  async #load(principal: Principal): Promise<CallerLimits> {
-    const { rows } = await sql<{
-      user_limits: unknown;
-      token: { name: string; limits: unknown } | null;
-      teams: { id: string; name: string; limits: unknown }[];
-    }>`
-      SELECT u.limits AS user_limits,
-             (SELECT json_build_object('name', t.name, 'limits', t.limits) FROM api_tokens t
-               WHERE t.id = ${principal.tokenId ?? null}::uuid AND t.user_id = u.id) AS token,
-             coalesce((SELECT json_agg(json_build_object('id', team.id, 'name', team.name, 'limits', team.limits))
-                         FROM team_members m JOIN teams team ON team.id = m.team_id
-                        WHERE m.user_id = u.id), '[]'::json) AS teams
-        FROM users u WHERE u.id = ${principal.userId}::uuid`.execute(this.#db);
-    const row = rows[0];
-    if (!row) return { user: {}, token: null, teams: [] };
-    return {
-      user: limitsFrom(row.user_limits),
-      token: row.token ? { name: row.token.name, limits: limitsFrom(row.token.limits) } : null,
-      teams: row.teams.map((team) => ({ id: team.id, name: team.name, limits: limitsFrom(team.limits) })),
-    };
+  #load(principal: Principal): Promise<CallerLimits> {
+    return this.#repository.callerLimits(principal.userId, principal.tokenId);
   }
 }
