@@ -7,6 +7,8 @@ import { LIMIT_KINDS, windowOf, type LimitKind, type LimitScope } from './spend-
 /** One limit with what is spent of it in its current window, as the API shows it. */
 export interface LimitStatus {
   scope: LimitScope;
+  /** The user, team, grant, token or bot the limit sits on. */
+  id: string;
   /** Whose limit, in words: "you", "team Physics", "grant of openai-main (everyone)", "token ci", "bot support". */
   label: string;
   kind: LimitKind;
@@ -51,6 +53,7 @@ export class LimitStatusReader {
     );
     return found.map(({ holder, kind, spec }) => ({
       scope: holder.scope,
+      id: holder.id,
       label: holder.label,
       kind,
       amount: spec.cap,
@@ -62,14 +65,25 @@ export class LimitStatusReader {
     }));
   }
 
-  /** What a holder has spent of its USD and token limits (null for a measure it has no limit on). */
+  /**
+   * What each holder has spent of its USD and token limits (null for a measure it has no limit on),
+   * in holder order, with one read for all of them.
+   */
   async spentOf(
-    holder: Omit<LabelledHolder, 'label'>,
+    holders: Omit<LabelledHolder, 'label'>[],
     now = new Date(),
-  ): Promise<{ usd: number | null; tokens: number | null }> {
-    const statuses = await this.statusOf([{ ...holder, label: '' }], now);
-    const of = (kind: LimitKind) => statuses.find((status) => status.kind === kind)?.spent ?? null;
-    return { usd: of('usd'), tokens: of('tokens') };
+  ): Promise<{ usd: number | null; tokens: number | null }[]> {
+    const statuses = await this.statusOf(
+      holders.map((holder) => ({ ...holder, label: '' })),
+      now,
+    );
+    return holders.map((holder) => {
+      const of = (kind: LimitKind) =>
+        statuses.find(
+          (status) => status.scope === holder.scope && status.id === holder.id && status.kind === kind,
+        )?.spent ?? null;
+      return { usd: of('usd'), tokens: of('tokens') };
+    });
   }
 }
 

@@ -2,8 +2,6 @@ import type { Principal } from '../auth/principal.ts';
 import type { ChangeFeed } from '../db/change-feed.ts';
 import type { CallerLimits, LimitsRepository } from './limits.repository.ts';
 
-export type { CallerLimits } from './limits.repository.ts';
-
 /** How long a caller's limits are trusted without a change notice. */
 const TTL_MS = 60_000;
 

@@ -50,7 +50,7 @@ export class LimitsService {
   }
 
   /** Every limit that applies to the caller, with what is spent of it and when it resets. */
-  async mine(actor: Principal): Promise<LimitStatus[]> {
+  async mine(actor: Principal): Promise<Omit<LimitStatus, 'id'>[]> {
     const holders: LabelledHolder[] = (await this.#repository.holdersOf(actor.userId)).map((holder) => ({
       scope: holder.scope,
       id: holder.id,
@@ -67,6 +67,7 @@ export class LimitsService {
         });
       }
     }
-    return this.#status.statusOf(holders.filter((holder) => hasLimits(holder.limits)));
+    const statuses = await this.#status.statusOf(holders.filter((holder) => hasLimits(holder.limits)));
+    return statuses.map(({ id: _id, ...status }) => status);
   }
 }

@@ -5,7 +5,7 @@ import type { ModelTarget } from '../credentials/model-resolver.ts';
 import { KeywayError } from '../errors.ts';
 import type { Price } from '../usage/prices.ts';
 import { FakeLedgerRepository, ledgerOver } from '../../test/fakes/fake-ledger-repository.ts';
-import type { CallerLimits } from './limits-directory.ts';
+import type { CallerLimits } from './limits.repository.ts';
 import type { Limits } from './limits.ts';
 import { SpendGuard, windowOf, type RequestBound } from './spend-guard.ts';
 

@@ -140,24 +140,25 @@ export class GrantsService {
   }
 
   async views(grants: GrantRecord[]): Promise<GrantView[]> {
-    return Promise.all(
-      grants.map(async (grant) => ({
-        id: grant.id,
-        credentialId: grant.credentialId,
-        credentialName: grant.credentialName,
-        subject: {
-          type: grant.subjectType,
-          ...(grant.subjectId ? { id: grant.subjectId } : {}),
-          ...(grant.subjectName ? { name: grant.subjectName } : {}),
-        },
-        models: grant.models,
-        limits: grant.limits,
-        expiresAt: grant.expiresAt?.toISOString() ?? null,
-        spent: await this.#status.spentOf({ scope: 'grant', id: grant.id, limits: grant.limits }),
-        createdAt: grant.createdAt.toISOString(),
-        updatedAt: grant.updatedAt.toISOString(),
-      })),
+    const spent = await this.#status.spentOf(
+      grants.map((grant) => ({ scope: 'grant' as const, id: grant.id, limits: grant.limits })),
     );
+    return grants.map((grant, index) => ({
+      id: grant.id,
+      credentialId: grant.credentialId,
+      credentialName: grant.credentialName,
+      subject: {
+        type: grant.subjectType,
+        ...(grant.subjectId ? { id: grant.subjectId } : {}),
+        ...(grant.subjectName ? { name: grant.subjectName } : {}),
+      },
+      models: grant.models,
+      limits: grant.limits,
+      expiresAt: grant.expiresAt?.toISOString() ?? null,
+      spent: spent[index]!,
+      createdAt: grant.createdAt.toISOString(),
+      updatedAt: grant.updatedAt.toISOString(),
+    }));
   }
 
   /** The credential, when the caller may grant it; 404 when they cannot see it, 403 when they only use it. */
