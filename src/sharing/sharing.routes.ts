@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ApiRegistry } from '../http/api-registry.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import { limitsSchema } from '../limits/limits.ts';
+import { addLimitsRoute } from '../limits/limits.routes.ts';
 import type { GrantsService } from './grants.service.ts';
 import type { TeamsService } from './teams.service.ts';
 
@@ -158,19 +159,13 @@ export function registerSharingRoutes(
       return c.body(null, 204);
     },
   );
-  api.add(
-    app,
-    {
-      method: 'put',
-      path: '/api/teams/:id/limits',
-      summary: "Replace a team's limits ({} removes them; admins).",
-      tag: 'teams',
-      auth: 'user',
-      body: limitsSchema,
-      response: z.object({ limits: limitsSchema }),
-    },
-    async ({ c, body, principal }) => c.json(await teams.setLimits(principal, c.req.param('id')!, body)),
-  );
+  addLimitsRoute(app, api, {
+    path: '/api/teams/:id/limits',
+    summary: "Replace a team's limits ({} removes them; admins).",
+    tag: 'teams',
+    auth: 'user',
+    replace: (principal, id, body) => teams.setLimits(principal, id, body),
+  });
 
   api.add(
     app,

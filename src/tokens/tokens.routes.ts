@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ApiRegistry } from '../http/api-registry.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import { limitsSchema } from '../limits/limits.ts';
+import { addLimitsRoute } from '../limits/limits.routes.ts';
 import type { TokensService } from './tokens.service.ts';
 
 const tokenSchema = z.object({
@@ -66,19 +67,13 @@ export function registerTokensRoutes(app: Hono<AppEnv>, api: ApiRegistry, tokens
     },
   );
 
-  api.add(
-    app,
-    {
-      method: 'put',
-      path: '/api/tokens/:id/limits',
-      summary: 'Replace the limits on one of your tokens ({} removes them).',
-      tag: 'tokens',
-      auth: 'user',
-      body: limitsSchema,
-      response: z.object({ limits: limitsSchema }),
-    },
-    async ({ c, body, principal }) => c.json(await tokens.setLimits(principal, c.req.param('id')!, body)),
-  );
+  addLimitsRoute(app, api, {
+    path: '/api/tokens/:id/limits',
+    summary: 'Replace the limits on one of your tokens ({} removes them).',
+    tag: 'tokens',
+    auth: 'user',
+    replace: (principal, id, body) => tokens.setLimits(principal, id, body),
+  });
 
   api.add(
     app,
