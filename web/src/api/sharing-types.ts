@@ -3,7 +3,7 @@
  * everything in types.ts; only the refusal details of a 429 are written by hand (error details are
  * free-form in the document).
  */
-import type { RequestBody, ResponseBody, UsageGroup, UsageRow, User } from './types.ts';
+import type { RequestBody, ResponseBody } from './types.ts';
 
 type Item<T> = T extends readonly (infer I)[] ? I : never;
 
@@ -33,12 +33,3 @@ export interface LimitRefusalDetails {
   limit: { scope: LimitScope; kind: LimitKind; amount: number; period?: LimitPeriod | 'minute' | null };
   resetsAt: string | null;
 }
-
-/** `GET /api/usage?groupBy=`. */
-export type UsageGroupBy = UsageGroup;
-
-/** A usage row with what it cost (USD). */
-export type CostedUsageRow = UsageRow;
-
-/** A user as `GET /api/users` answers it. */
-export type UserWithLimits = User;

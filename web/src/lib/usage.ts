@@ -1,8 +1,8 @@
-import type { CostedUsageRow } from '../api/sharing-types.ts';
+import type { UsageRow } from '../api/types.ts';
 
 export type Metric = 'requests' | 'tokens' | 'errors' | 'cost';
 
-export function metricValue(row: CostedUsageRow, metric: Metric): number {
+export function metricValue(row: UsageRow, metric: Metric): number {
   return metric === 'tokens'
     ? row.inputTokens + row.outputTokens
     : metric === 'errors'
@@ -13,9 +13,9 @@ export function metricValue(row: CostedUsageRow, metric: Metric): number {
 }
 
 /** Every day from `from` to `to` (YYYY-MM-DD, inclusive), with empty rows for days without usage. */
-export function fillDays(rows: CostedUsageRow[], from: string, to: string): CostedUsageRow[] {
+export function fillDays(rows: UsageRow[], from: string, to: string): UsageRow[] {
   const byDay = new Map(rows.map((row) => [row.key.slice(0, 10), row]));
-  const out: CostedUsageRow[] = [];
+  const out: UsageRow[] = [];
   const end = Date.parse(`${to}T00:00:00Z`);
   for (let at = Date.parse(`${from}T00:00:00Z`); at <= end && out.length < 400; at += 86_400_000) {
     const day = new Date(at).toISOString().slice(0, 10);
@@ -31,7 +31,7 @@ export function fillDays(rows: CostedUsageRow[], from: string, to: string): Cost
           cachedTokens: 0,
           avgLatencyMs: 0,
           costUsd: 0,
-        } as CostedUsageRow),
+        } as UsageRow),
     );
   }
   return out;

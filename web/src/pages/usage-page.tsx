@@ -1,20 +1,18 @@
 import { useEffect, useState } from 'react';
 import { get } from '../api/client.ts';
-import type { CostedUsageRow, UsageGroupBy } from '../api/sharing-types.ts';
-import type { UsageReport } from '../api/types.ts';
+import type { UsageGroup, UsageReport, UsageRow } from '../api/types.ts';
 import { Notice } from '../components/field.tsx';
 import { formatUsd } from '../lib/limits.ts';
 import { fillDays, type Metric, metricValue } from '../lib/usage.ts';
 import { useTitle } from '../lib/router.ts';
 import { useSession } from '../session.tsx';
 
-type UsageRow = CostedUsageRow;
 /** What the page reads: the generated report, with the sharing groups and each row's cost. */
 type Report = Omit<UsageReport, 'rows'> & { rows: UsageRow[] };
 
 const number = new Intl.NumberFormat();
 
-const GROUPS: { id: UsageGroupBy; label: string; admin?: boolean }[] = [
+const GROUPS: { id: UsageGroup; label: string; admin?: boolean }[] = [
   { id: 'day', label: 'By day' },
   { id: 'credential', label: 'By credential' },
   { id: 'model', label: 'By model' },
@@ -36,7 +34,7 @@ export default function UsagePage() {
   useTitle('Usage');
   const { me } = useSession();
   const admin = me.user.role === 'admin';
-  const [group, setGroup] = useState<UsageGroupBy>('day');
+  const [group, setGroup] = useState<UsageGroup>('day');
   const [metric, setMetric] = useState<Metric>('requests');
   const [days, setDays] = useState(30);
   const [everyone, setEveryone] = useState(false);
@@ -216,7 +214,7 @@ function BarList({ rows, metric }: { rows: UsageRow[]; metric: Metric }) {
   );
 }
 
-function UsageTable({ rows, group }: { rows: UsageRow[]; group: UsageGroupBy }) {
+function UsageTable({ rows, group }: { rows: UsageRow[]; group: UsageGroup }) {
   return (
     <div className="table-scroll">
       <table className="data-table">

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, get, patch, post } from '../api/client.ts';
-import type { Limits, UserWithLimits as User } from '../api/sharing-types.ts';
-import type { Role } from '../api/types.ts';
+import type { Limits } from '../api/sharing-types.ts';
+import type { Role, User } from '../api/types.ts';
 import { Field, formatDate, Notice } from '../components/field.tsx';
 import { LimitsEditor, LimitsSummary } from '../components/limits-fields.tsx';
 import { validateAccount, type FieldErrors } from '../lib/forms.ts';
