@@ -55,6 +55,7 @@ export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
     readiness,
     version: DOCUMENT_VERSION,
     bodyLimitBytes: 1024 * 1024,
+    transcriptionBodyLimitBytes: 25 * 1024 * 1024,
     services,
   });
   const response = await app.request('/api/openapi.json');

@@ -61,6 +61,7 @@ export interface AppDeps {
   readiness: Readiness;
   version: string;
   bodyLimitBytes: number;
+  transcriptionBodyLimitBytes: number;
   /** The built web app to serve at `/`; without one (or without its index.html) `/` answers JSON. */
   webDir?: string | undefined;
   services: AppServices;
@@ -104,6 +105,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     tokens: deps.services.tokens,
     readiness: deps.readiness,
     bodyLimitBytes: deps.bodyLimitBytes,
+    transcriptionBodyLimitBytes: deps.transcriptionBodyLimitBytes,
   });
   // Built at the first request, not at start-up: converting every schema takes ~0.1 s.
   let openapi: Record<string, unknown> | undefined;

@@ -295,6 +295,7 @@ export async function assembleKeyway(
     readiness,
     version,
     bodyLimitBytes: config.bodyLimitBytes,
+    transcriptionBodyLimitBytes: config.transcriptionBodyLimitBytes,
     webDir: config.webDir,
     services,
   });

@@ -17,6 +17,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Largest request body accepted, in bytes. */
   bodyLimitBytes: number;
+  /** `/v1/audio/transcriptions` only: audio files are larger than JSON requests. */
+  transcriptionBodyLimitBytes: number;
   /** How long a graceful shutdown waits for in-flight requests. */
   shutdownTimeoutMs: number;
   /** How long a start waits for another node's migration lock. */
@@ -104,6 +106,9 @@ const schema = z.object({
     })
     .default('info'),
   bodyLimitBytes: integer('KEYWAY_BODY_LIMIT', 1024, 1024 ** 3).default(1024 * 1024),
+  transcriptionBodyLimitBytes: integer('KEYWAY_TRANSCRIPTION_BODY_LIMIT', 1024, 1024 ** 3).default(
+    25 * 1024 * 1024,
+  ),
   shutdownTimeoutMs: seconds('KEYWAY_SHUTDOWN_TIMEOUT', 3600).default(10_000),
   migrationLockTimeoutMs: seconds('KEYWAY_MIGRATION_LOCK_TIMEOUT', 3600).default(60_000),
   poolSize: integer('KEYWAY_DB_POOL_SIZE', 1, 1000).default(10),
@@ -144,6 +149,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     migrate: pick(flags.migrate, env.KEYWAY_MIGRATE),
     logLevel: pick(env.KEYWAY_LOG_LEVEL),
     bodyLimitBytes: pick(env.KEYWAY_BODY_LIMIT),
+    transcriptionBodyLimitBytes: pick(env.KEYWAY_TRANSCRIPTION_BODY_LIMIT),
     shutdownTimeoutMs: pick(env.KEYWAY_SHUTDOWN_TIMEOUT),
     migrationLockTimeoutMs: pick(env.KEYWAY_MIGRATION_LOCK_TIMEOUT),
     poolSize: pick(env.KEYWAY_DB_POOL_SIZE),
@@ -174,6 +180,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     migrate: value.migrate,
     logLevel: value.logLevel,
     bodyLimitBytes: value.bodyLimitBytes,
+    transcriptionBodyLimitBytes: value.transcriptionBodyLimitBytes,
     shutdownTimeoutMs: value.shutdownTimeoutMs,
     migrationLockTimeoutMs: value.migrationLockTimeoutMs,
     migrationsDir: value.migrationsDir,

@@ -6,6 +6,7 @@ import type { UpstreamStreamingResponse } from '../providers/upstream-client.ts'
 import type { ProviderAdapter, ResponseContext } from './adapters/adapter.ts';
 import { UpstreamStreamError } from './adapters/adapter.ts';
 import { translateOpenAiWireError, usageIn } from './adapters/openai-wire.ts';
+import type { TokenCounts } from '../usage/prices.ts';
 import type { ChatCompletion, ChatCompletionChunk, Usage } from './openai-types.ts';
 import { ProviderFailure, providerInterrupted } from './provider-failure.ts';
 import { latin1, scrubSecret, StreamScrubber } from './secret-scrubber.ts';
@@ -70,9 +71,32 @@ export interface Relay {
    * the watch. `relayed` estimates the output tokens from what was relayed (a chunk per token, or a
    * whole answer's size / 4): what an answer is charged by when the provider reported no usage.
    */
-  finish(status: number, usage: Usage | null, relayed: number): void;
+  finish(status: number, used: TokenCounts | null, relayed: number): void;
   log: Logger;
+  /**
+   * Where a pass-through answer carries its token counts (an exchange's own format); chat
+   * completions' `usage` when absent.
+   */
+  usage?: {
+    ofWhole(text: string): TokenCounts | null;
+    ofEvent(event: SseEvent, before: TokenCounts | null): TokenCounts | null;
+  };
 }
+
+/** Chat completions' `usage` as token counts. */
+export function tokensOf(usage: Usage | null | undefined): TokenCounts | null {
+  if (!usage) return null;
+  return {
+    inputTokens: usage.prompt_tokens ?? 0,
+    outputTokens: usage.completion_tokens ?? 0,
+    cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
+  };
+}
+
+const chatUsage = {
+  ofWhole: (text: string) => tokensOf(usageIn(text)),
+  ofEvent: (event: SseEvent, before: TokenCounts | null) => tokensOf(usageIn(event.data)) ?? before,
+};
 
 const MAX_WHOLE_BYTES = 64 * 1024 * 1024;
 
@@ -87,8 +111,8 @@ export async function readWhole(relay: Relay): Promise<Pick<WholeCompletion, 'co
   }
   const { adapter, secret } = relay;
   if (!adapter) {
-    const usage = usageIn(text);
-    relay.finish(200, usage, usage ? 0 : Math.ceil(text.length / 4));
+    const used = (relay.usage ?? chatUsage).ofWhole(text);
+    relay.finish(200, used, used ? 0 : Math.ceil(text.length / 4));
     const passthrough = scrubSecret(text, secret);
     let parsed: ChatCompletion | undefined;
     return {
@@ -120,7 +144,7 @@ export async function readWhole(relay: Relay): Promise<Pick<WholeCompletion, 'co
   }
   relay.finish(
     200,
-    completion.usage ?? null,
+    tokensOf(completion.usage),
     completion.usage ? 0 : Math.ceil(JSON.stringify(completion.choices).length / 4),
   );
   const scrubbed = secret ? (scrubDeep(completion, secret) as ChatCompletion) : completion;
@@ -155,20 +179,22 @@ class PassthroughBytes {
   readonly #decoder = new SseDecoder();
   readonly #text = new TextDecoder();
   readonly #scrubber: StreamScrubber | null;
-  #usage: Usage | null = null;
+  #usage: TokenCounts | null = null;
+  readonly #usageOf: NonNullable<Relay['usage']>['ofEvent'];
   #events = 0;
   #finished = false;
 
   constructor(relay: Relay) {
     this.#relay = relay;
     this.#scrubber = relay.secret ? new StreamScrubber(latin1(relay.secret)) : null;
+    this.#usageOf = (relay.usage ?? chatUsage).ofEvent;
   }
 
   /** The bytes to send on for this read; empty while all of it is held back. */
   push(chunk: Buffer): Uint8Array {
     for (const event of this.#decoder.push(this.#text.decode(chunk, { stream: true }))) {
       this.#events++;
-      this.#usage = usageIn(event.data) ?? this.#usage;
+      this.#usage = this.#usageOf(event, this.#usage);
     }
     if (!this.#scrubber) return chunk;
     const out = this.#scrubber.push(chunk.toString('latin1'));
@@ -331,7 +357,7 @@ export async function* typedChunks(relay: Relay): AsyncGenerator<ChatCompletionC
     }
   } finally {
     if (status !== 200) response.body.destroy();
-    relay.finish(status, translator ? translator.usage() : usage, streamed);
+    relay.finish(status, tokensOf(translator ? translator.usage() : usage), streamed);
   }
 }
 

@@ -1,22 +1,30 @@
-import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
-import type { Principal } from '../auth/principal.ts';
 import { KeywayError } from '../errors.ts';
 import type { AppEnv } from '../http/app-env.ts';
-import { bearerPrincipal } from '../http/authenticate.ts';
 import { bodyLimit } from '../http/body-limit.ts';
-import { findJsonProblem, MAX_JSON_DEPTH } from '../http/json-shape.ts';
 import type { Readiness } from '../http/readiness.ts';
 import { encodeSse } from '../http/sse.ts';
 import type { TokensService } from '../tokens/tokens.service.ts';
 import type { GatewayService, StreamedCompletion } from './gateway.service.ts';
 import { chatRequestSchema, type ChatCompletionChunk } from './openai-types.ts';
 import { toOpenAiError } from './v1-errors.ts';
+import {
+  answerHeaders,
+  clientGone,
+  fallbackModels,
+  nodeBindings,
+  OVERHEAD_HEADER,
+  openAiErrorResponse,
+  readValidBody,
+  respond,
+  sseHeaders,
+} from './v1/v1-http.ts';
 
-const OVERHEAD_HEADER = 'x-keyway-overhead-ms';
-const FALLBACK_HEADER = 'x-keyway-fallback-models';
 const encoder = new TextEncoder();
+
+/** The one `/v1` route whose bodies are audio files: it has a body limit of its own. */
+const TRANSCRIPTIONS_PATH = '/v1/audio/transcriptions';
 
 /**
  * The OpenAI-compatible endpoint, the one layer that speaks HTTP for the gateway core: it reads and
@@ -26,7 +34,14 @@ const encoder = new TextEncoder();
  */
 export function registerGatewayRoutes(
   app: Hono<AppEnv>,
-  deps: { gateway: GatewayService; tokens: TokensService; readiness: Readiness; bodyLimitBytes: number },
+  deps: {
+    gateway: GatewayService;
+    tokens: TokensService;
+    readiness: Readiness;
+    bodyLimitBytes: number;
+    /** The body limit of `/v1/audio/transcriptions` (audio files are larger than JSON requests). */
+    transcriptionBodyLimitBytes: number;
+  },
 ): void {
   const v1 = new Hono<AppEnv>();
   v1.use(async (c, next) => {
@@ -34,46 +49,25 @@ export function registerGatewayRoutes(
       throw new KeywayError('not_ready', `Keyway is not ready: ${deps.readiness.reason}.`);
     return next();
   });
-  v1.use(bodyLimit(deps.bodyLimitBytes));
+  const jsonLimit = bodyLimit(deps.bodyLimitBytes);
+  const audioLimit = bodyLimit(deps.transcriptionBodyLimitBytes);
+  v1.use((c, next) => (c.req.path === TRANSCRIPTIONS_PATH ? audioLimit(c, next) : jsonLimit(c, next)));
 
   v1.post('/chat/completions', (c) =>
     respond(c, deps.tokens, async (principal, startedAt) => {
-      const parsed = chatRequestSchema.safeParse(await readBody(c));
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new KeywayError(
-          'invalid_request',
-          `Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}`,
-          {
-            details: { param: issue.path.join('.') || null },
-          },
-        );
-      }
-      const fallbackModels = (c.req.header(FALLBACK_HEADER) ?? '')
-        .split(',')
-        .map((name) => name.trim())
-        .filter(Boolean)
-        .slice(0, 5);
-      const completion = await deps.gateway.complete(principal, parsed.data, {
+      const request = await readValidBody(c, chatRequestSchema);
+      const completion = await deps.gateway.complete(principal, request, {
         startedAt,
         signal: clientGone(c),
-        fallbackModels,
+        fallbackModels: fallbackModels(c),
         log: c.get('log'),
       });
-      const headers = {
-        'x-request-id': c.get('requestId'),
-        [OVERHEAD_HEADER]: completion.overheadMs.toFixed(2),
-      };
       if (completion.kind === 'stream') {
         const encodeError = (failure: KeywayError) => encoder.encode(errorEvent(failure, c));
         const node = nodeBindings(c);
         if (completion.passthrough && node) {
           // The fast path: the provider's bytes straight into Node's response, no web stream between.
-          node.outgoing.writeHead(200, {
-            'content-type': 'text/event-stream; charset=utf-8',
-            'cache-control': 'no-cache',
-            ...headers,
-          });
+          node.outgoing.writeHead(200, sseHeaders(c, completion.overheadMs));
           completion.passthrough.pipeTo(node.outgoing, encodeError);
           return RESPONSE_ALREADY_SENT;
         }
@@ -81,19 +75,12 @@ export function registerGatewayRoutes(
           completion.passthrough
             ? completion.passthrough.toStream(encodeError)
             : encodeChunks(completion, encodeError),
-          {
-            status: 200,
-            headers: {
-              'content-type': 'text/event-stream; charset=utf-8',
-              'cache-control': 'no-cache',
-              ...headers,
-            },
-          },
+          { status: 200, headers: sseHeaders(c, completion.overheadMs) },
         );
       }
       return new Response(completion.passthrough ?? JSON.stringify(completion.completion()), {
         status: 200,
-        headers: { 'content-type': 'application/json', ...headers },
+        headers: { 'content-type': 'application/json', ...answerHeaders(c, completion.overheadMs) },
       });
     }),
   );
@@ -131,41 +118,6 @@ export function registerGatewayRoutes(
 
 function modelObject(model: { id: string; owned_by: string }, created: number) {
   return { id: model.id, object: 'model', created, owned_by: model.owned_by };
-}
-
-/** Authenticates, runs a handler; any error becomes OpenAI's envelope, with the overhead header still set. */
-async function respond(
-  c: Context<AppEnv>,
-  tokens: TokensService,
-  handler: (principal: Principal, startedAt: number) => Promise<Response>,
-): Promise<Response> {
-  // From the first middleware on, so the overhead header counts routing, auth and parsing too.
-  const startedAt = c.get('startedAt') ?? performance.now();
-  try {
-    const principal = await bearerPrincipal(c.req.header('authorization'), tokens);
-    if (!principal) {
-      throw new KeywayError(
-        'invalid_api_key',
-        'Send a Keyway API token as `Authorization: Bearer kw_…` (unknown, revoked or expired tokens are refused).',
-      );
-    }
-    return await handler(principal, startedAt);
-  } catch (error) {
-    return openAiErrorResponse(c, error, startedAt);
-  }
-}
-
-function openAiErrorResponse(c: Context<AppEnv>, error: unknown, startedAt: number): Response {
-  const answer = toOpenAiError(error, c);
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    'x-request-id': c.get('requestId'),
-    [OVERHEAD_HEADER]: (performance.now() - startedAt).toFixed(2),
-  };
-  if (answer.retryAfterSeconds !== undefined) headers['retry-after'] = String(answer.retryAfterSeconds);
-  // 499 (client closed) is only for the logs: nobody reads the answer.
-  const status = answer.status === 499 ? 400 : answer.status;
-  return new Response(JSON.stringify(answer.body), { status, headers });
 }
 
 /** A failure after the first byte, as the `error` event SDKs raise. */
@@ -208,45 +160,4 @@ function encodeChunks(
     },
     { highWaterMark: 0 },
   );
-}
-
-/**
- * The body as JSON. On the Node server it is read straight from the socket: building a web `Request`
- * for that (what `c.req.json()` does) costs more than the rest of Keyway's work on a request. Text
- * with NUL goes to the provider as it is (nothing of it is stored); nesting is bounded.
- */
-async function readBody(c: Context<AppEnv>): Promise<unknown> {
-  let body: unknown;
-  try {
-    const node = nodeBindings(c);
-    if (!node) body = await c.req.json();
-    else {
-      const chunks: Buffer[] = [];
-      for await (const chunk of node.incoming) chunks.push(chunk as Buffer);
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    }
-  } catch {
-    throw new KeywayError('invalid_json', 'The request body is not valid JSON.');
-  }
-  if (findJsonProblem(body, { rejectNul: false }))
-    throw new KeywayError('json_too_deep', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`);
-  return body;
-}
-
-/** A signal that aborts when the client goes away before the answer is complete. */
-function clientGone(c: Context<AppEnv>): AbortSignal {
-  const node = nodeBindings(c);
-  if (!node) return c.req.raw.signal;
-  const controller = new AbortController();
-  node.outgoing.once('close', () => {
-    if (!node.outgoing.writableFinished) controller.abort();
-  });
-  return controller.signal;
-}
-
-/** The Node request and response, when served by the Node server with a declared body length. */
-function nodeBindings(c: Context<AppEnv>): HttpBindings | undefined {
-  const env = c.env as Partial<HttpBindings> | undefined;
-  // Without a content-length the body-limit middleware reads through the web Request: stay on that path.
-  return env?.incoming && env.outgoing && c.req.header('content-length') ? (env as HttpBindings) : undefined;
 }

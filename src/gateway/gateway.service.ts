@@ -15,7 +15,13 @@ import {
 import type { AskingBot, Charge, RequestBound, Reservation, SpendGuard } from '../limits/spend-guard.ts';
 import { costOf, type TokenCounts } from '../usage/prices.ts';
 import type { UsageRecorder } from '../usage/usage-recorder.ts';
-import type { ProviderAdapter, ResponseContext, UpstreamCall } from './adapters/adapter.ts';
+import type { ProviderDefinition } from '../providers/provider.ts';
+import type {
+  ProviderAdapter,
+  ResponseContext,
+  UpstreamCall,
+  UpstreamErrorInfo,
+} from './adapters/adapter.ts';
 import { buildOpenAiWireCall, translateOpenAiWireError } from './adapters/openai-wire.ts';
 import type { BotModels, BotRoute } from './bot-models.ts';
 import {
@@ -24,9 +30,11 @@ import {
   readWhole,
   typedChunks,
   type Completion,
+  type PassthroughView,
   type Relay,
 } from './completion.ts';
-import type { ChatRequest, Usage } from './openai-types.ts';
+import type { Exchange, ExchangeCall } from './exchange.ts';
+import type { ChatRequest } from './openai-types.ts';
 import { ProviderFailure, providerAnswered, providerUnreachable } from './provider-failure.ts';
 import { scrubSecret } from './secret-scrubber.ts';
 
@@ -53,14 +61,40 @@ export interface CompleteOptions {
   route?: BotRoute;
 }
 
+export interface ExchangeOptions {
+  startedAt: number;
+  /** The caller went away: the provider call stops at once. */
+  signal: AbortSignal;
+  fallbackModels: string[];
+  log: Logger;
+}
+
+/** A provider's answer to an exchange, in its own format (the key scrubbed). */
+export type ExchangeAnswer =
+  | { kind: 'whole'; overheadMs: number; body: string }
+  | { kind: 'stream'; overheadMs: number; passthrough: PassthroughView };
+
+type SendOptions = Pick<CompleteOptions, 'startedAt' | 'signal' | 'log'>;
+
+/** A provider answered 2xx: its response, unread, and what the request reserved against its limits. */
+interface Sent {
+  attempt: Attempt;
+  response: UpstreamStreamingResponse;
+  reservation: Reservation | null;
+  /** Time spent waiting for providers so far (excluded from Keyway's overhead). */
+  upstreamMs: number;
+}
+
 interface Attempt {
   target: ModelTarget;
   botId: string | null;
   /** The limits the request meets on this target, and the most it can use (null: no limit applies). */
   charge: Charge | null;
   bound: RequestBound | null;
+  /** The translating adapter of a chat attempt; null for pass-through and exchanges. */
   adapter: ProviderAdapter | null;
-  call: UpstreamCall;
+  call: UpstreamCall | ExchangeCall;
+  translateError(status: number, text: string): UpstreamErrorInfo;
   /** To scrub from whatever the provider sends back (some echo the key in their errors). */
   secret: string | null;
 }
@@ -154,19 +188,106 @@ export class GatewayService {
       // Grants to the bot reach it; its own limits apply with its caller's.
       const asker: Principal = { ...principal, botId: route.botId };
       const bot: AskingBot = { id: route.botId, name: route.name, limits: route.limits };
-      for (const target of route.targets) attempts.push(await this.#prepare(asker, request, target, bot));
+      for (const target of route.targets) attempts.push(await this.#prepareChat(asker, request, target, bot));
     } else {
       for (const name of [request.model, ...options.fallbackModels])
-        attempts.push(await this.#prepare(principal, request, name, null));
+        attempts.push(await this.#prepareChat(principal, request, name, null));
     }
-    const stream = request.stream === true;
     const context: ResponseContext = {
       id: `chatcmpl-${ID_PREFIX}${(++idCounter).toString(36)}`,
       created: Math.floor(Date.now() / 1000),
       model: request.model,
       includeUsage: request.stream_options?.include_usage === true,
     };
+    const sent = await this.#send(principal, attempts, options);
+    const relay = this.#relay(principal, sent, context, access, options);
+    if (request.stream === true) {
+      return {
+        kind: 'stream',
+        overheadMs: performance.now() - options.startedAt - sent.upstreamMs,
+        chunks: () => typedChunks(relay),
+        passthrough: sent.attempt.adapter ? null : passthroughViews(relay),
+      };
+    }
+    const readAt = performance.now();
+    const whole = await readWhole(relay);
+    const upstreamMs = sent.upstreamMs + performance.now() - readAt;
+    return { kind: 'whole', overheadMs: performance.now() - options.startedAt - upstreamMs, ...whole };
+  }
 
+  /**
+   * Relays a provider call in the provider's own format (see `Exchange`): the native pass-throughs,
+   * embeddings, transcriptions. Everything a chat completion gets — grants, limits, retries and
+   * fallbacks, timeouts, abort, key scrubbing, usage — this gets too.
+   */
+  async exchange(
+    principal: Principal,
+    exchange: Exchange,
+    options: ExchangeOptions,
+  ): Promise<ExchangeAnswer> {
+    const access = this.#access?.watch(principal) ?? null;
+    const signal = access ? either(options.signal, access.signal) : options.signal;
+    try {
+      if ([exchange.model, ...options.fallbackModels].some((name) => name.startsWith('bot:')))
+        throw new KeywayError(
+          'invalid_request',
+          `Bots answer on /v1/chat/completions, /v1/responses and /v1/messages, not on ${exchange.endpoint}.`,
+          { details: { param: 'model' } },
+        );
+      const attempts: Attempt[] = [];
+      for (const name of [exchange.model, ...options.fallbackModels])
+        attempts.push(await this.#prepareExchange(principal, exchange, name));
+      const sent = await this.#send(principal, attempts, { ...options, signal });
+      const call = sent.attempt.call as ExchangeCall;
+      const context: ResponseContext = { id: '', created: 0, model: exchange.model, includeUsage: false };
+      const relay = this.#relay(principal, sent, context, access, { ...options, signal });
+      relay.usage = {
+        ofWhole: (text) => call.usageOfWhole(text),
+        ofEvent: (event, before) => call.usageOfEvent?.(event, before) ?? before,
+      };
+      if (exchange.stream) {
+        return {
+          kind: 'stream',
+          overheadMs: performance.now() - options.startedAt - sent.upstreamMs,
+          passthrough: passthroughViews(relay),
+        };
+      }
+      const readAt = performance.now();
+      const whole = await readWhole(relay);
+      const upstreamMs = sent.upstreamMs + performance.now() - readAt;
+      let body = whole.passthrough!;
+      if (call.reshape) {
+        try {
+          body = call.reshape(body);
+        } catch {
+          throw new ProviderFailure(
+            'upstream_invalid',
+            'The provider answered with something Keyway cannot read.',
+            {
+              status: 502,
+            },
+          );
+        }
+      }
+      return { kind: 'whole', overheadMs: performance.now() - options.startedAt - upstreamMs, body };
+    } catch (error) {
+      access?.release();
+      if (access?.signal.aborted) throw new AccessRevoked();
+      throw error;
+    }
+  }
+
+  /** Which provider a model name reaches for this caller: how an ingress picks pass-through or translation. */
+  async providerOf(principal: Principal, model: string): Promise<ProviderDefinition | null> {
+    if (model.startsWith('bot:')) return null;
+    return (await this.#credentials.resolveModel(principal, model)).provider;
+  }
+
+  /**
+   * Sends the first attempt, with retries on 429, 5xx and failed connections and fallbacks to the next
+   * attempts, until a provider answers 2xx (handed back with its reservation) or the last one fails.
+   */
+  async #send(principal: Principal, attempts: Attempt[], options: SendOptions): Promise<Sent> {
     let upstreamMs = 0;
     let lastError: KeywayError | undefined;
     for (const [position, attempt] of attempts.entries()) {
@@ -215,56 +336,14 @@ export class GatewayService {
           }
           upstreamMs += performance.now() - sentAt;
           if (response.status >= 200 && response.status < 300) {
-            const relay: Relay = {
-              response,
-              adapter: attempt.adapter,
-              context,
-              secret: attempt.secret,
-              revoked: access?.signal ?? null,
-              log: options.log,
-              finish: (status: number, usage: Usage | null, relayed: number) => {
-                access?.release();
-                const used = usage
-                  ? tokensOf(usage)
-                  : relayed > 0 && reservation
-                    ? reservation.usedTokens(null, relayed)
-                    : null;
-                if (used) reservation?.settle(used);
-                else reservation?.release();
-                this.#record(principal, attempt, status, options.startedAt, used);
-              },
-            };
             handedOver = true;
-            if (stream) {
-              return {
-                kind: 'stream',
-                overheadMs: performance.now() - options.startedAt - upstreamMs,
-                chunks: () => typedChunks(relay),
-                passthrough: attempt.adapter
-                  ? null
-                  : {
-                      toStream: (encodeError) => passthroughStream(relay, encodeError),
-                      pipeTo: (sink, encodeError) => pipePassthrough(relay, sink, encodeError),
-                    },
-              };
-            }
-            const readAt = performance.now();
-            const whole = await readWhole(relay);
-            upstreamMs += performance.now() - readAt;
-            return {
-              kind: 'whole',
-              overheadMs: performance.now() - options.startedAt - upstreamMs,
-              ...whole,
-            };
+            return { attempt, response, reservation, upstreamMs };
           }
           // An error answer: read it (bounded), then retry, fall back, or hand it to the caller.
           const readAt = performance.now();
           const text = await readErrorText(response).catch(() => '');
           upstreamMs += performance.now() - readAt;
-          const info = (attempt.adapter?.translateError ?? translateOpenAiWireError)(
-            response.status,
-            scrubSecret(text, attempt.secret),
-          );
+          const info = attempt.translateError(response.status, scrubSecret(text, attempt.secret));
           const wait = retryAfterMs(response.headers['retry-after']);
           lastError = providerAnswered(
             response.status,
@@ -298,6 +377,32 @@ export class GatewayService {
     );
   }
 
+  /** How an answer that started is relayed and, once it ends, settled and recorded. */
+  #relay(
+    principal: Principal,
+    sent: Sent,
+    context: ResponseContext,
+    access: WatchedAccess | null,
+    options: SendOptions,
+  ): Relay {
+    const { attempt, reservation } = sent;
+    return {
+      response: sent.response,
+      adapter: attempt.adapter,
+      context,
+      secret: attempt.secret,
+      revoked: access?.signal ?? null,
+      log: options.log,
+      finish: (status: number, usage: TokenCounts | null, relayed: number) => {
+        access?.release();
+        const used = usage ?? (relayed > 0 && reservation ? reservation.usedTokens(null, relayed) : null);
+        if (used) reservation?.settle(used);
+        else reservation?.release();
+        this.#record(principal, attempt, status, options.startedAt, used);
+      },
+    };
+  }
+
   /** `/v1/models`: `<credential>/<model>` for every credential the caller may use. */
   async models(principal: Principal): Promise<{ id: string; owned_by: string }[]> {
     const credentials = await this.#credentials.usable(principal);
@@ -325,12 +430,12 @@ export class GatewayService {
     return found;
   }
 
-  async #prepare(
+  /** The credential a model name reaches for this caller, and the limits the request meets on it. */
+  async #target(
     principal: Principal,
-    request: ChatRequest,
     model: string | { credentialId: string; model: string },
     bot: AskingBot | null,
-  ): Promise<Attempt> {
+  ): Promise<{ target: ModelTarget; charge: Charge | null }> {
     if (typeof model === 'string' && model.startsWith('bot:')) {
       throw new KeywayError('invalid_request', 'A bot cannot be a fallback model.', {
         details: { param: 'model' },
@@ -341,6 +446,16 @@ export class GatewayService {
         ? await this.#credentials.resolveModel(principal, model)
         : await this.#credentials.resolveById(principal, model.credentialId, model.model);
     const charge = this.#limits ? await this.#limits.plan(principal, target, bot) : null;
+    return { target, charge };
+  }
+
+  async #prepareChat(
+    principal: Principal,
+    request: ChatRequest,
+    model: string | { credentialId: string; model: string },
+    bot: AskingBot | null,
+  ): Promise<Attempt> {
+    const { target, charge } = await this.#target(principal, model, bot);
     let bound: RequestBound | null = null;
     if (charge) {
       // A limit that counts output needs a cap on it: without one the answer could run past what was reserved.
@@ -367,7 +482,31 @@ export class GatewayService {
     const call = adapter
       ? adapter.buildRequest(input, request.stream === true)
       : buildOpenAiWireCall(input, request);
-    return { target, botId: bot?.id ?? null, charge, bound, adapter, call, secret };
+    const translateError = adapter ? adapter.translateError.bind(adapter) : translateOpenAiWireError;
+    return { target, botId: bot?.id ?? null, charge, bound, adapter, call, translateError, secret };
+  }
+
+  async #prepareExchange(principal: Principal, exchange: Exchange, model: string): Promise<Attempt> {
+    const { target, charge } = await this.#target(principal, model, null);
+    const bound = charge ? exchange.bound(this.#limits!.defaultMaxTokens, charge.boundsOutput) : null;
+    const secret = this.#credentials.revealSecret(target.credential);
+    const call = exchange.build({
+      model: target.model,
+      provider: target.provider,
+      secret,
+      settings: target.credential.settings,
+      baseUrl: effectiveBaseUrl(target.provider, target.credential.settings),
+    });
+    return {
+      target,
+      botId: null,
+      charge,
+      bound,
+      adapter: null,
+      call,
+      translateError: call.translateError.bind(call),
+      secret,
+    };
   }
 
   #record(
@@ -402,14 +541,6 @@ export class GatewayService {
       throw clientClosed();
     });
   }
-}
-
-function tokensOf(usage: Usage): TokenCounts {
-  return {
-    inputTokens: usage.prompt_tokens ?? 0,
-    outputTokens: usage.completion_tokens ?? 0,
-    cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
-  };
 }
 
 /** The output cap a request names, if it names a usable one. */
@@ -479,4 +610,12 @@ function retryAfterMs(header: string | string[] | undefined): number | undefined
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** Both pass-through views of one relay (consume one of them, once). */
+function passthroughViews(relay: Relay): PassthroughView {
+  return {
+    toStream: (encodeError) => passthroughStream(relay, encodeError),
+    pipeTo: (sink, encodeError) => pipePassthrough(relay, sink, encodeError),
+  };
 }

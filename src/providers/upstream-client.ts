@@ -8,7 +8,7 @@ export interface UpstreamRequest {
   url: string;
   method: 'GET' | 'POST';
   headers: Record<string, string>;
-  body?: string;
+  body?: string | Uint8Array;
   signal?: AbortSignal;
   /** A deadline for the whole exchange up to the response headers and body being read. */
   timeoutMs?: number;
