@@ -155,7 +155,7 @@ export async function assembleKeyway(
     upstream,
     changes,
   });
-  const credentialsForGateway = gatewayCredentials(modelResolver, credentialSecrets);
+  const credentialsForGateway = gatewayCredentials(modelResolver, credentialSecrets, providers);
   const usage = new UsageRepository(database.db);
   const usageRecorder = new UsageRecorder({
     repository: usage,

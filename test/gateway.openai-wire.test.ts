@@ -389,10 +389,10 @@ describe.each(BACKENDS)('/v1 over an OpenAI-wire provider, with the official SDK
     const lister = await startFakeProvider({
       wire: 'openai',
       validKeys: [key],
-      models: ['gpt-4o', 'o3-mini'],
+      models: ['gpt-4o', 'o3-mini', 'text-embedding-3-small', 'whisper-1'],
     });
     try {
-      await gateway.credential(alice.token, {
+      const listed = await gateway.credential(alice.token, {
         name: 'listed',
         provider: 'openai',
         secret: key,
@@ -400,6 +400,31 @@ describe.each(BACKENDS)('/v1 over an OpenAI-wire provider, with the official SDK
       });
       const model = await client.models.retrieve('listed/o3-mini');
       expect(model).toMatchObject({ id: 'listed/o3-mini', object: 'model', owned_by: 'openai' });
+      // Each model says where to send it; bots are models too.
+      const bot = await gateway.call('POST', '/api/bots', {
+        token: alice.token,
+        body: { name: 'helper', credentialId: listed.id, model: 'gpt-4o' },
+      });
+      expect(bot.status, bot.text).toBe(201);
+      const endpoints = Object.fromEntries(
+        (await client.models.list()).data.map((entry) => [
+          entry.id,
+          (entry as { endpoints?: string[] }).endpoints,
+        ]),
+      );
+      const chat = ['/v1/chat/completions', '/v1/responses', '/v1/messages'];
+      expect(endpoints).toEqual({
+        'listed/gpt-4o': chat,
+        'listed/o3-mini': chat,
+        'listed/text-embedding-3-small': ['/v1/embeddings'],
+        'listed/whisper-1': ['/v1/audio/transcriptions'],
+        'bot:helper': chat,
+      });
+      expect(await client.models.retrieve('bot:helper')).toMatchObject({
+        id: 'bot:helper',
+        owned_by: 'keyway',
+      });
+      await gateway.call('DELETE', `/api/bots/${bot.body.id}`, { token: alice.token });
       const missing = (await client.models
         .retrieve('listed/gpt-5')
         .catch((error: unknown) => error)) as APIError;

@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.ts';
-import type { ModelInfo } from '../providers/provider.ts';
+import type { ModelInfo, WireFormat } from '../providers/provider.ts';
+import type { ProviderRegistry } from '../providers/registry.ts';
 import type { UpstreamPolicy } from '../providers/upstream-url-guard.ts';
 import type { CredentialSecrets } from './credential-secrets.ts';
 import type { CredentialRecord, UsableCredential } from './credentials.repository.ts';
@@ -17,12 +18,15 @@ export interface GatewayCredentials {
   upstreamPolicy(record: CredentialRecord): UpstreamPolicy;
   usable(principal: Principal): Promise<UsableCredential[]>;
   cachedModels(record: UsableCredential): Promise<ModelInfo[]>;
+  /** How a provider is spoken to (what its models can serve); undefined for a provider no longer known. */
+  wireOf(providerId: string): WireFormat | undefined;
 }
 
 /** The gateway's port over the two services that hold those jobs. */
 export function gatewayCredentials(
   resolver: Pick<ModelResolver, 'resolveModel' | 'resolveById' | 'usable' | 'cachedModels'>,
   secrets: Pick<CredentialSecrets, 'revealSecret' | 'upstreamPolicy'>,
+  providers: Pick<ProviderRegistry, 'get'>,
 ): GatewayCredentials {
   return {
     resolveModel: (principal, modelName) => resolver.resolveModel(principal, modelName),
@@ -31,5 +35,6 @@ export function gatewayCredentials(
     upstreamPolicy: (record) => secrets.upstreamPolicy(record),
     usable: (principal) => resolver.usable(principal),
     cachedModels: (record) => resolver.cachedModels(record),
+    wireOf: (providerId) => providers.get(providerId)?.wire,
   };
 }

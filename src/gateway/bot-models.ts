@@ -18,4 +18,6 @@ export interface BotRoute {
  */
 export interface BotModels {
   apply(principal: Principal, request: ChatRequest): Promise<{ request: ChatRequest; route: BotRoute }>;
+  /** The caller's bots, for `/v1/models` (those without a credential cannot answer). */
+  list(principal: Principal): Promise<{ name: string; credentialId: string | null }[]>;
 }

@@ -6,7 +6,7 @@ import { bodyLimit } from '../http/body-limit.ts';
 import type { Readiness } from '../http/readiness.ts';
 import { encodeSse } from '../http/sse.ts';
 import type { TokensService } from '../tokens/tokens.service.ts';
-import type { GatewayService, StreamedCompletion } from './gateway.service.ts';
+import type { GatewayService, ServedModel, StreamedCompletion } from './gateway.service.ts';
 import { chatRequestSchema, type ChatCompletionChunk } from './openai-types.ts';
 import { toOpenAiError } from './v1-errors.ts';
 import {
@@ -87,7 +87,7 @@ export function registerGatewayRoutes(
 
   v1.get('/models', (c) =>
     respond(c, deps.tokens, async (principal, startedAt) => {
-      const models = await deps.gateway.models(principal);
+      const models = await deps.gateway.servedModels(principal);
       const created = Math.floor(Date.now() / 1000);
       c.header(OVERHEAD_HEADER, (performance.now() - startedAt).toFixed(2));
       return c.json({ object: 'list', data: models.map((model) => modelObject(model, created)) });
@@ -116,8 +116,9 @@ export function registerGatewayRoutes(
   app.route('/v1', v1);
 }
 
-function modelObject(model: { id: string; owned_by: string }, created: number) {
-  return { id: model.id, object: 'model', created, owned_by: model.owned_by };
+/** OpenAI's model object, and the endpoints the model serves (SDKs ignore what they do not know). */
+function modelObject(model: ServedModel, created: number) {
+  return { id: model.id, object: 'model', created, owned_by: model.owned_by, endpoints: model.endpoints };
 }
 
 /** A failure after the first byte, as the `error` event SDKs raise. */

@@ -126,6 +126,7 @@ function setup(script: Scripted[], options: { retries?: number } = {}) {
     upstreamPolicy: () => ({ allowLoopback: false, allowPrivate: false }),
     usable: async () => [],
     cachedModels: async () => [],
+    wireOf: () => 'openai',
   };
   const gateway = new GatewayService({
     credentials,

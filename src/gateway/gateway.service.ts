@@ -34,6 +34,7 @@ import {
   type Relay,
 } from './completion.ts';
 import type { Exchange, ExchangeCall } from './exchange.ts';
+import { BOT_ENDPOINTS, endpointsOf, type V1Endpoint } from './model-endpoints.ts';
 import type { ChatRequest } from './openai-types.ts';
 import { ProviderFailure, providerAnswered, providerUnreachable } from './provider-failure.ts';
 import { scrubSecret } from './secret-scrubber.ts';
@@ -59,6 +60,13 @@ export interface CompleteOptions {
   log: Logger;
   /** A bot's own route (the bot engine's calls); `bot:<name>` model names are routed the same way. */
   route?: BotRoute;
+}
+
+/** A model name `/v1` answers, with who provides it and the endpoints it serves. */
+export interface ServedModel {
+  id: string;
+  owned_by: string;
+  endpoints: V1Endpoint[];
 }
 
 export interface ExchangeOptions {
@@ -403,8 +411,8 @@ export class GatewayService {
     };
   }
 
-  /** `/v1/models`: `<credential>/<model>` for every credential the caller may use. */
-  async models(principal: Principal): Promise<{ id: string; owned_by: string }[]> {
+  /** `<credential>/<model>` for every credential model the caller may use (the chat's picker too). */
+  async models(principal: Principal): Promise<ServedModel[]> {
     const credentials = await this.#credentials.usable(principal);
     const lists = await Promise.all(
       credentials.map(async (row) => ({
@@ -413,16 +421,33 @@ export class GatewayService {
       })),
     );
     // A grant with a model list shows only those models: the others do not exist for this caller.
-    return lists.flatMap(({ row, models }) =>
-      models
+    return lists.flatMap(({ row, models }) => {
+      const wire = this.#credentials.wireOf(row.provider);
+      return models
         .filter((model) => grantsFor(row, model.id) !== null)
-        .map((model) => ({ id: `${row.name}/${model.id}`, owned_by: row.provider })),
-    );
+        .map((model) => ({
+          id: `${row.name}/${model.id}`,
+          owned_by: row.provider,
+          endpoints: wire ? endpointsOf(wire, model.id) : [],
+        }));
+    });
+  }
+
+  /** `/v1/models`: every model name `/v1` answers for this caller — credential models, then bots. */
+  async servedModels(principal: Principal): Promise<ServedModel[]> {
+    const [models, bots] = await Promise.all([
+      this.models(principal),
+      this.#bots ? this.#bots.list(principal) : [],
+    ]);
+    const botModels = bots
+      .filter((bot) => bot.credentialId !== null)
+      .map((bot) => ({ id: `bot:${bot.name}`, owned_by: 'keyway', endpoints: [...BOT_ENDPOINTS] }));
+    return [...models, ...botModels];
   }
 
   /** `/v1/models/{id}`: one model the caller may use, or `model_not_found`. */
-  async model(principal: Principal, id: string): Promise<{ id: string; owned_by: string }> {
-    const found = (await this.models(principal)).find((model) => model.id === id);
+  async model(principal: Principal, id: string): Promise<ServedModel> {
+    const found = (await this.servedModels(principal)).find((model) => model.id === id);
     if (!found)
       throw new KeywayError('model_not_found', `The model "${id}" does not exist.`, {
         details: { param: 'model' },
