@@ -109,6 +109,14 @@ export interface StreamRow {
   spanMedian: number;
 }
 
+/** A translated ingress's first chunk: median, what Keyway adds to the direct run, and that next to chat completions'. */
+export interface IngressRow {
+  path: string;
+  ttftMedian: number;
+  added: number;
+  versusChat: number;
+}
+
 /** Many streams at once: first-chunk times (from each request's send) and whether every stream was whole and paced. */
 export interface BurstRow {
   target: TargetName;
@@ -129,6 +137,8 @@ export interface GatewayReport {
   rate: RateRow[];
   paced: RateRow[] | null;
   streaming: StreamRow[];
+  /** Streamed `/v1/responses` and `/v1/messages` through Keyway, translated to the same upstream. */
+  ingresses: IngressRow[];
   /** Null when only the throughput part ran. */
   overhead: { samples: number; p50: number; p99: number } | null;
   /** Keyway's `x-keyway-overhead-ms` on the streamed responses (time to its response headers). */
@@ -703,6 +713,58 @@ const addedVersusFirst = (rows: ThroughputRow[]): RateRow[] =>
 // ---------------------------------------------------------------------------------------------
 // Streaming: time to the first content chunk, and the gaps between content chunks at the client
 
+/** How a streamed request is sent on one `/v1` ingress, and how its content and its last event look. */
+interface Ingress {
+  name: 'chat completions' | 'responses' | 'messages';
+  path: string;
+  body(model: string): string;
+  /** One SSE `data:` payload: true when it carries content, `'end'` for the stream's last event. */
+  read(data: string): boolean | 'end';
+}
+
+const CHAT_INGRESS: Ingress = {
+  name: 'chat completions',
+  path: CHAT_PATH,
+  body: (model) => JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }], stream: true }),
+  read(data) {
+    if (data === '[DONE]') return 'end';
+    const chunk = JSON.parse(data) as { choices?: { delta?: { content?: unknown } }[] };
+    const content = chunk.choices?.[0]?.delta?.content;
+    return typeof content === 'string' && content.length > 0;
+  },
+};
+
+/** `/v1/responses` and `/v1/messages`, translated to the same OpenAI-wire upstream as chat completions. */
+const TRANSLATED_INGRESSES: Ingress[] = [
+  {
+    name: 'responses',
+    path: '/v1/responses',
+    body: (model) => JSON.stringify({ model, input: 'hi', stream: true }),
+    read(data) {
+      const event = JSON.parse(data) as { type?: string; delta?: unknown };
+      if (event.type === 'response.completed') return 'end';
+      return (
+        event.type === 'response.output_text.delta' && typeof event.delta === 'string' && event.delta !== ''
+      );
+    },
+  },
+  {
+    name: 'messages',
+    path: '/v1/messages',
+    body: (model) =>
+      JSON.stringify({ model, max_tokens: 256, messages: [{ role: 'user', content: 'hi' }], stream: true }),
+    read(data) {
+      const event = JSON.parse(data) as { type?: string; delta?: { type?: string; text?: unknown } };
+      if (event.type === 'message_stop') return 'end';
+      return (
+        event.type === 'content_block_delta' &&
+        typeof event.delta?.text === 'string' &&
+        event.delta.text !== ''
+      );
+    },
+  },
+];
+
 interface StreamSample {
   headers: number;
   ttft: number;
@@ -717,6 +779,7 @@ function streamOnce(
   agent: http.Agent,
   settings: Pick<GatewayBenchSettings, 'chunks'>,
   timeoutMs = 15_000,
+  ingress: Ingress = CHAT_INGRESS,
 ): Promise<StreamSample> {
   return new Promise((resolve, reject) => {
     const fail = (message: string) => reject(new BenchFailure(`${target.name} (streaming): ${message}`));
@@ -725,7 +788,7 @@ function streamOnce(
     let pending = '';
     let done = false;
     const request = http.request(
-      target.origin + CHAT_PATH,
+      target.origin + ingress.path,
       { method: 'POST', agent, headers: { ...target.headers, 'content-type': 'application/json' } },
       (response) => {
         const headersAt = performance.now() - sentAt;
@@ -748,19 +811,15 @@ function streamOnce(
             pending = pending.slice(end + 2);
             for (const line of event.split('\n')) {
               if (!line.startsWith('data:')) continue;
-              const data = line.slice(5).trim();
-              if (data === '[DONE]') {
-                done = true;
-                continue;
-              }
-              const chunk = JSON.parse(data) as { choices?: { delta?: { content?: unknown } }[] };
-              const content = chunk.choices?.[0]?.delta?.content;
-              if (typeof content === 'string' && content.length > 0) arrivals.push(now);
+              const read = ingress.read(line.slice(5).trim());
+              if (read === 'end') done = true;
+              else if (read) arrivals.push(now);
             }
           }
         });
         response.on('end', () => {
-          if (!done) return fail(`the stream ended without data: [DONE] (${arrivals.length} content chunks)`);
+          if (!done)
+            return fail(`the stream ended without its last event (${arrivals.length} content chunks)`);
           if (arrivals.length !== settings.chunks) {
             return fail(`${arrivals.length} content chunks arrived, the upstream sent ${settings.chunks}`);
           }
@@ -772,13 +831,14 @@ function streamOnce(
     request.setTimeout(timeoutMs, () => request.destroy(new Error(`timed out after ${timeoutMs} ms`)));
     request.on('error', (error) => fail(error.message));
     sentAt = performance.now();
-    request.end(chatBody(target, true));
+    request.end(ingress.body(target.model));
   });
 }
 
 async function streaming(
   target: Target,
   settings: GatewayBenchSettings,
+  ingress: Ingress = CHAT_INGRESS,
 ): Promise<Omit<StreamRow, 'ttftAdded'> & { overheadMs: number[] }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const overheadMs: number[] = [];
@@ -788,7 +848,7 @@ async function streaming(
   const gaps: number[] = [];
   try {
     for (let i = 0; i < settings.streams; i++) {
-      const sample = await streamOnce(target, agent, settings);
+      const sample = await streamOnce(target, agent, settings, 15_000, ingress);
       ttfts.push(sample.ttft);
       headers.push(sample.headers);
       if (sample.overheadMs !== null) overheadMs.push(sample.overheadMs);
@@ -920,6 +980,7 @@ export async function gatewayBenchmark(
         rate: [],
         paced: null,
         streaming: [],
+        ingresses: [],
         burst: [],
         overhead: null,
         streamOverheadP50: Number.NaN,
@@ -959,6 +1020,22 @@ export async function gatewayBenchmark(
       streamRows.push({ ...row, ttftAdded: row.ttftMedian - (streamRows[0]?.ttftMedian ?? row.ttftMedian) });
     }
 
+    // The other ingresses, translated: what they add to the first chunk next to chat completions.
+    const ingressRows: IngressRow[] = [];
+    const directTtft = streamRows[0]!.ttftMedian;
+    const chatAdded = streamRows.find((row) => row.target === 'Keyway')!.ttftAdded;
+    for (const ingress of TRANSLATED_INGRESSES) {
+      log(`streaming: Keyway ${ingress.path} (${settings.streams} sequential requests)`);
+      const row = await streaming(keyway, settings, ingress);
+      const added = row.ttftMedian - directTtft;
+      ingressRows.push({
+        path: ingress.path,
+        ttftMedian: row.ttftMedian,
+        added,
+        versusChat: added / Math.max(chatAdded, 0.01),
+      });
+    }
+
     const burstRows: BurstRow[] = [];
     const burstTargets: Target[] = [
       { ...direct, origin: `http://127.0.0.1:${burstPort}` },
@@ -983,6 +1060,7 @@ export async function gatewayBenchmark(
       rate,
       paced: pacedRows,
       streaming: streamRows,
+      ingresses: ingressRows,
       burst: burstRows,
       overhead,
       streamOverheadP50,
@@ -1083,6 +1161,20 @@ export function formatGatewayReport(report: GatewayReport): string {
     lines.push(
       `| ${row.target} | ${ms(row.headersMedian)} | ${ms(row.ttftMedian)} | ${added} | ${ms(row.gapMedian)} | ${ms(row.gapMin)} | ${ms(row.gapMax)} | ${row.paced}/${row.gaps} | ${ms(row.spanMedian)} |`,
     );
+  }
+  if (report.ingresses.length > 0) {
+    const chat = report.streaming.find((row) => row.target === 'Keyway');
+    lines.push(
+      '',
+      `Other ingresses, translated to the same OpenAI-wire upstream (${s.streams} sequential streamed requests each; chat completions add ${chat ? signedMs(chat.ttftAdded) : '?'} to the first chunk)`,
+      '',
+      '| route | first chunk (median) | added vs direct | added / chat completions’ | goal ≤ 2× |',
+      '|---|---:|---:|---:|---|',
+    );
+    for (const row of report.ingresses)
+      lines.push(
+        `| ${row.path} | ${ms(row.ttftMedian)} | ${signedMs(row.added)} | ${row.versusChat.toFixed(2)}× | ${row.versusChat <= 2 ? 'met' : 'NOT met'} |`,
+      );
   }
   lines.push(
     '',
