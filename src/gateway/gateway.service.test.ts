@@ -13,6 +13,7 @@ import {
 } from '../providers/upstream-client.ts';
 import type { UsageEvent } from '../usage/usage.repository.ts';
 import { TRANSLATING_ADAPTERS } from './adapters/index.ts';
+import type { Exchange } from './exchange.ts';
 import { GatewayService, type CompleteOptions } from './gateway.service.ts';
 import type { ChatCompletionChunk } from './openai-types.ts';
 import { ProviderFailure } from './provider-failure.ts';
@@ -346,5 +347,124 @@ describe('the gateway core, with fake ports', () => {
     // The credential's base URL (here …/v1) gets Anthropic's own path appended.
     expect(calls[0]!.url).toBe('https://claude.example/v1/v1/messages');
     expect(calls[0]!.headers['x-api-key']).toBe(KEY);
+  });
+
+  describe('exchanges: a provider call relayed in its own format, through the same loop', () => {
+    /** A minimal exchange: a JSON body to `/things`, usage in `tokens`, Anthropic refused. */
+    const thingsExchange = (model = 'main/gpt-4o', stream = false): Exchange => ({
+      endpoint: '/v1/things',
+      model,
+      stream,
+      bound: () => ({ inputTokens: 10, outputTokens: 0, likelyInputTokens: 3 }),
+      build(target) {
+        if (target.provider.wire === 'anthropic')
+          throw new KeywayError('upstream_unsupported', `${target.provider.label} has no things endpoint.`);
+        return {
+          url: `${target.baseUrl}/things`,
+          headers: { authorization: `Bearer ${target.secret}` },
+          body: JSON.stringify({ model: target.model }),
+          translateError: (status, text) => ({
+            message: `things failed: ${status} ${text}`,
+            type: 'api_error',
+            code: null,
+          }),
+          usageOfWhole: (text) => {
+            const tokens = (JSON.parse(text) as { tokens?: number }).tokens;
+            return tokens === undefined ? null : { inputTokens: tokens, outputTokens: 0, cachedTokens: 0 };
+          },
+          usageOfEvent: (event, before) => {
+            const tokens = (JSON.parse(event.data) as { tokens?: number }).tokens;
+            return tokens === undefined ? before : { inputTokens: tokens, outputTokens: 1, cachedTokens: 0 };
+          },
+          reshape: (text) => JSON.stringify({ reshaped: JSON.parse(text) }),
+        };
+      },
+    });
+
+    it('retries a 500, falls back, reshapes the answer, scrubs the key and records usage from its own format', async () => {
+      const { gateway, calls, usage, options } = setup(
+        [
+          { status: 500, body: 'oops' },
+          { status: 429, body: 'slow down' },
+          { status: 200, body: `{"tokens":7,"echo":"${KEY}"}` },
+        ],
+        { retries: 1 },
+      );
+      const answer = await gateway.exchange(
+        principal,
+        thingsExchange(),
+        options({ fallbackModels: ['backup/gpt-4o'] }),
+      );
+      if (answer.kind !== 'whole') throw new Error('expected a whole answer');
+      expect(JSON.parse(answer.body)).toEqual({ reshaped: { tokens: 7, echo: '[REDACTED]' } });
+      expect(answer.body).not.toContain(KEY);
+      expect(calls.map((call) => call.url)).toEqual([
+        'https://main.example/v1/things',
+        'https://main.example/v1/things',
+        'https://backup.example/v1/things',
+      ]);
+      expect(usage.map((event) => [event.credentialId, event.status, event.inputTokens])).toEqual([
+        ['cred-main', 500, null],
+        ['cred-main', 429, null],
+        ['cred-backup', 200, 7],
+      ]);
+    });
+
+    it("answers a provider's error in the exchange's terms, and refuses bots and providers without the endpoint", async () => {
+      const failing = setup([{ status: 400, body: 'bad thing' }]);
+      const error = (await failing.gateway
+        .exchange(principal, thingsExchange(), failing.options())
+        .catch((caught: unknown) => caught)) as ProviderFailure;
+      expect(error).toBeInstanceOf(ProviderFailure);
+      expect(error.reply.status).toBe(400);
+      expect(error.message).toContain('things failed: 400 bad thing');
+
+      const { gateway, calls, options } = setup([]);
+      await expect(
+        gateway.exchange(principal, thingsExchange('claude/claude-sonnet'), options()),
+      ).rejects.toMatchObject({
+        code: 'upstream_unsupported',
+        message: 'Anthropic has no things endpoint.',
+      });
+      await expect(
+        gateway.exchange(principal, thingsExchange('bot:helper'), options()),
+      ).rejects.toMatchObject({
+        code: 'invalid_request',
+      });
+      expect(calls).toHaveLength(0);
+    });
+
+    it('streams the bytes through, counting usage from its events, and stops the provider when the client leaves', async () => {
+      const { gateway, usage, options } = setup([
+        {
+          stream: [
+            'data: {"text":"a"}\n\n',
+            `data: {"text":"${KEY.slice(0, 9)}`,
+            `${KEY.slice(9)}"}\n\n`,
+            'data: {"tokens":5}\n\n',
+          ],
+        },
+      ]);
+      const answer = await gateway.exchange(principal, thingsExchange('main/gpt-4o', true), options());
+      if (answer.kind !== 'stream') throw new Error('expected a stream');
+      const text = await new Response(answer.passthrough.toStream(() => new Uint8Array())).text();
+      expect(text).not.toContain(KEY);
+      expect(text).toContain('data: {"tokens":5}');
+      expect(usage.at(-1)).toMatchObject({ status: 200, inputTokens: 5, outputTokens: 1 });
+
+      const controller = new AbortController();
+      const left = setup([{ stream: ['data: {"text":"a"}\n\n', 'data: {"text":"b"}\n\n'] }]);
+      const leaving = await left.gateway.exchange(
+        principal,
+        thingsExchange('main/gpt-4o', true),
+        left.options({ signal: controller.signal }),
+      );
+      if (leaving.kind !== 'stream') throw new Error('expected a stream');
+      const reader = leaving.passthrough.toStream(() => new Uint8Array()).getReader();
+      await reader.read();
+      await reader.cancel();
+      expect(left.bodies[0]!.destroyed).toBe(true);
+      expect(left.usage.map((event) => event.status)).toEqual([499]);
+    });
   });
 });
