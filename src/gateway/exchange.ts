@@ -31,7 +31,7 @@ export interface Exchange {
   build(target: ExchangeTarget): ExchangeCall;
 }
 
-/** What building one upstream call needs: the resolved target. */
+/** What building one upstream call needs: the resolved target (chat adapters get the same, and the request). */
 export interface ExchangeTarget {
   /** The provider's own model id (the part after the credential or provider name). */
   model: string;

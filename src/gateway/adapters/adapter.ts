@@ -1,18 +1,11 @@
 import type { SseEvent } from '../../http/sse.ts';
-import type { ProviderDefinition } from '../../providers/provider.ts';
+import type { ExchangeTarget } from '../exchange.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, Usage } from '../openai-types.ts';
 
-/** What an adapter needs to build one upstream call. */
-export interface AdapterInput {
+/** What an adapter needs to build one upstream call: the target, and the client's chat request. */
+export interface AdapterInput extends ExchangeTarget {
   /** The client's request, already validated; `model` is still the client's Keyway model name. */
   request: ChatRequest;
-  /** The provider's own model id (the part after the credential or provider name). */
-  model: string;
-  provider: ProviderDefinition;
-  secret: string | null;
-  settings: Record<string, unknown>;
-  /** Base URL after settings and defaults (Azure: the `endpoint`), without a trailing slash. */
-  baseUrl: string;
 }
 
 /** The HTTP request to send upstream. */
