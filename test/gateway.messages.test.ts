@@ -539,6 +539,50 @@ describe('/v1/messages with the official Anthropic SDK [embedded]', () => {
     expect(serverTool.message).toContain('OpenAI cannot take them');
   });
 
+  it('answers a node that is not ready in Anthropic’s envelope on /v1/messages, OpenAI’s elsewhere', async () => {
+    gateway.keyway.readiness.markNotReady('shutting down');
+    try {
+      const body = JSON.stringify({
+        model: 'work/gpt-4o',
+        max_tokens: 5,
+        messages: [{ role: 'user', content: 'Hi' }],
+      });
+      const messages = await raw('POST', '/v1/messages', { headers: { 'x-api-key': ann.token }, body });
+      expect([messages.status, messages.body.type, messages.body.error.type]).toEqual([
+        503,
+        'error',
+        'api_error',
+      ]);
+      expect(messages.body.error.message).toContain('not ready');
+      const chat = await raw('POST', '/v1/chat/completions', { headers: { 'x-api-key': ann.token }, body });
+      expect([chat.status, chat.body.error.code]).toEqual([503, 'not_ready']);
+    } finally {
+      gateway.keyway.readiness.markReady();
+    }
+  });
+
+  it('stops the provider at once when the client leaves a translated stream', async () => {
+    openai.setScript(() => ({
+      kind: 'text',
+      text: 'a slow answer that goes on and on',
+      pieceSize: 2,
+      delayMs: 40,
+    }));
+    const controller = new AbortController();
+    const stream = client.messages.stream(
+      { model: 'work/gpt-4o', max_tokens: 50, messages: [{ role: 'user', content: 'Hi' }] },
+      { signal: controller.signal },
+    );
+    for await (const event of stream) if (event.type === 'content_block_delta') break;
+    controller.abort();
+    const upstream = openai.requests.at(-1)!;
+    const deadline = Date.now() + 5_000;
+    while (!upstream.aborted && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(upstream.aborted).toBe(true);
+    expect(upstream.piecesSent).toBeLessThan(10);
+  });
+
   it('relays Anthropic’s own error with its status and type, the key scrubbed from its message', async () => {
     anthropic.setScript({
       type: 'error',
