@@ -6,13 +6,12 @@ import type { ChatCompletion, ChatCompletionChunk } from '../openai-types.ts';
 import {
   countTokensRequestSchema,
   messagesRequestSchema,
-  MessagesStreamEncoder,
   toAnthropicMessage,
   toChatRequest,
   type MessagesRequest,
-  type MessagesStreamEvent,
   type TranslationTarget,
 } from './messages.ts';
+import { MessagesStreamEncoder, type MessagesStreamEvent } from './messages-stream.ts';
 
 const openAi: TranslationTarget = { label: 'OpenAI', outputField: 'max_completion_tokens' };
 const groq: TranslationTarget = { label: 'Groq', outputField: 'max_tokens' };

@@ -9,11 +9,10 @@ import type { TokensService } from '../../tokens/tokens.service.ts';
 import {
   countTokensRequestSchema,
   messagesRequestSchema,
-  MessagesStreamEncoder,
   toAnthropicMessage,
   toChatRequest,
-  type MessagesStreamEvent,
 } from '../codecs/messages.ts';
+import { MessagesStreamEncoder, type MessagesStreamEvent } from '../codecs/messages-stream.ts';
 import {
   anthropicMessagesExchange,
   countTokensExchange,
@@ -21,6 +20,7 @@ import {
   type AnthropicHeaders,
 } from '../exchanges/messages.ts';
 import type { ExchangeAnswer, GatewayService, StreamedCompletion } from '../gateway.service.ts';
+import type { ChatCompletionChunk } from '../openai-types.ts';
 import { anthropicErrorEvent, anthropicErrorResponse } from './anthropic-errors.ts';
 import {
   answerHeaders,
@@ -172,7 +172,7 @@ function encodeStream(
       // pull() must enqueue before it returns: a pull that yields nothing is not called again.
       pull: async (stream) => {
         for (;;) {
-          let next: IteratorResult<Parameters<MessagesStreamEncoder['push']>[0]>;
+          let next: IteratorResult<ChatCompletionChunk>;
           try {
             next = await iterator.next();
           } catch (error) {
