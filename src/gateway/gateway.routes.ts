@@ -9,6 +9,8 @@ import type { TokensService } from '../tokens/tokens.service.ts';
 import type { GatewayService, ServedModel, StreamedCompletion } from './gateway.service.ts';
 import { chatRequestSchema, type ChatCompletionChunk } from './openai-types.ts';
 import { toOpenAiError } from './v1-errors.ts';
+import { anthropicErrorResponse, isMessagesPath } from './v1/anthropic-errors.ts';
+import { registerMessagesRoutes } from './v1/messages.routes.ts';
 import {
   answerHeaders,
   clientGone,
@@ -103,16 +105,25 @@ export function registerGatewayRoutes(
     }),
   );
 
+  registerMessagesRoutes(v1, deps);
+
   // Anything else under /v1 answers as OpenAI does (SDKs and LangChain misreport Keyway's own envelope).
   // Answered before authentication: nothing is there for anyone.
   v1.all('*', (c) =>
-    openAiErrorResponse(
+    (isMessagesPath(c.req.path) ? anthropicErrorResponse : openAiErrorResponse)(
       c,
       new KeywayError('not_found', `Invalid URL (${c.req.method} ${c.req.path}).`),
       c.get('startedAt') ?? performance.now(),
     ),
   );
-  v1.onError((error, c) => openAiErrorResponse(c, error, c.get('startedAt') ?? performance.now()));
+  // Middleware failures (readiness, body limit) too: `/v1/messages*` answers in Anthropic's envelope.
+  v1.onError((error, c) =>
+    (isMessagesPath(c.req.path) ? anthropicErrorResponse : openAiErrorResponse)(
+      c,
+      error,
+      c.get('startedAt') ?? performance.now(),
+    ),
+  );
   app.route('/v1', v1);
 }
 

@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeSse } from '../../src/http/sse.ts';
 
 /**
- * A fake Anthropic Messages API (`POST /v1/messages`) on a real socket, speaking the wire format of
+ * A fake Anthropic Messages API (`POST /v1/messages`, and `POST /v1/messages/count_tokens` answering
+ * `{input_tokens}` — from a `message` script's `usage.input_tokens`, else estimated) on a real socket, speaking the wire format of
  * https://docs.claude.com/en/api/messages and /en/docs/build-with-claude/streaming: the same auth and
  * version headers, validation errors, error envelopes, ids, and SSE event sequence (`message_start`,
  * `content_block_start`, `ping`, `content_block_delta`, `content_block_stop`, `message_delta`,
@@ -66,6 +67,11 @@ export type FakeAnthropicScript =
       usage?: FakeUsage;
       deltaUsage?: 'cumulative' | 'output-only';
       eventDelayMs?: number;
+      /**
+       * Streaming: each event goes out in two socket writes, `splitWritesMs` apart, cut in the middle
+       * of its text (what a key split across two network reads looks like to the gateway).
+       */
+      splitWritesMs?: number;
       interrupt?: StreamInterrupt;
     }
   /** An HTTP error with Anthropic's envelope, e.g. 429 `rate_limit_error` with `{ 'retry-after': '2' }`. */
@@ -192,8 +198,15 @@ function blocksOf(message: Record<string, unknown>): Record<string, unknown>[] {
   return Array.isArray(content) ? content.filter(isObject) : [];
 }
 
+const COUNT_TOKENS_PATH = '/v1/messages/count_tokens';
+
+function isCountTokens(record: FakeAnthropicRequest): boolean {
+  return new URL(record.path, 'http://fake').pathname === COUNT_TOKENS_PATH;
+}
+
 function checkRequest(record: FakeAnthropicRequest, text: string, apiKeys: string[]): Rejection | null {
-  if (record.method !== 'POST' || new URL(record.path, 'http://fake').pathname !== '/v1/messages') {
+  const path = new URL(record.path, 'http://fake').pathname;
+  if (record.method !== 'POST' || (path !== '/v1/messages' && path !== COUNT_TOKENS_PATH)) {
     return { status: 404, type: 'not_found_error', message: 'Not Found' };
   }
   const key = header(record.headers, 'x-api-key');
@@ -212,7 +225,8 @@ function checkRequest(record: FakeAnthropicRequest, text: string, apiKeys: strin
     );
   }
   if (typeof body.model !== 'string') return invalid('model: Field required');
-  if (typeof body.max_tokens !== 'number') return invalid('max_tokens: Field required');
+  if (typeof body.max_tokens !== 'number' && path !== COUNT_TOKENS_PATH)
+    return invalid('max_tokens: Field required');
   if (!Array.isArray(body.messages)) return invalid('messages: Field required');
   if (body.messages.length === 0) return invalid('messages: at least one message is required');
   const messages = body.messages.filter(isObject);
@@ -320,6 +334,13 @@ async function answer(
       }
       return; // and never anything more: the client's timeout has to act.
     case 'message': {
+      if (isCountTokens(request)) {
+        const body = isObject(request.body) ? request.body : {};
+        const counted = JSON.stringify([body.system ?? null, body.messages, body.tools ?? null]);
+        const input_tokens = script.usage?.input_tokens ?? estimateTokens(counted);
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ input_tokens }));
+        return;
+      }
       const message = buildMessage(request, script);
       if (isObject(request.body) && request.body.stream === true) {
         return stream(response, message, script, script.eventDelayMs ?? defaultDelayMs);
@@ -510,7 +531,18 @@ async function stream(
     }
     if (delayMs > 0 && written > 0) await sleep(delayMs);
     if (response.destroyed) return;
-    response.write(encodeSse(JSON.stringify(data), event));
+    const bytes = encodeSse(JSON.stringify(data), event);
+    if (script.splitWritesMs === undefined) response.write(bytes);
+    else {
+      // In the middle of a text delta's text (where a key would be), else of the event.
+      const text = (data.delta as { text?: unknown } | undefined)?.text;
+      const at = typeof text === 'string' ? bytes.indexOf(JSON.stringify(text).slice(1, -1)) : -1;
+      const middle = at >= 0 ? at + Math.floor((text as string).length / 2) : Math.floor(bytes.length / 2);
+      response.write(bytes.slice(0, middle));
+      await sleep(script.splitWritesMs);
+      if (response.destroyed) return;
+      response.write(bytes.slice(middle));
+    }
   }
   response.end();
 }

@@ -1,0 +1,208 @@
+import { KeywayError } from '../../errors.ts';
+import type { SseEvent } from '../../http/sse.ts';
+import type { RequestBound } from '../../limits/spend-guard.ts';
+import type { TokenCounts } from '../../usage/prices.ts';
+import type { UpstreamErrorInfo } from '../adapters/adapter.ts';
+import type { Exchange, ExchangeCall, ExchangeTarget } from '../exchange.ts';
+
+/**
+ * The Anthropic Messages API relayed as it is, for Anthropic credentials: `POST /v1/messages` and
+ * `POST /v1/messages/count_tokens`. The client's body goes on with only `model` replaced —
+ * `cache_control`, thinking blocks, beta fields and anything newer survive — and the answer comes
+ * back byte for byte (the key scrubbed by the core). Errors keep Anthropic's own type.
+ */
+
+/** The API version sent when the client names none. */
+export const DEFAULT_ANTHROPIC_VERSION = '2023-06-01';
+
+/** The client's Anthropic headers, forwarded on pass-through. */
+export interface AnthropicHeaders {
+  version: string;
+  /** `anthropic-beta`, when the client asks for beta features. */
+  beta?: string;
+}
+
+interface PassthroughInput {
+  /** The client's body as it was parsed (validated, not rewritten). */
+  body: Record<string, unknown>;
+  model: string;
+  headers: AnthropicHeaders;
+}
+
+/** `POST /v1/messages` to an Anthropic credential, streamed or not. */
+export function anthropicMessagesExchange(input: PassthroughInput & { stream: boolean }): Exchange {
+  const maxTokens = typeof input.body.max_tokens === 'number' ? input.body.max_tokens : 0;
+  return {
+    endpoint: '/v1/messages',
+    model: input.model,
+    stream: input.stream,
+    // `max_tokens` is required on this route: the output always has its cap.
+    bound: () => boundOf(input.body, maxTokens),
+    build(target) {
+      if (target.provider.wire !== 'anthropic')
+        throw new KeywayError(
+          'upstream_unsupported',
+          `${target.provider.label} does not speak Anthropic's Messages API as it is: a fallback model of an Anthropic model must be an Anthropic credential too.`,
+          { details: { param: 'model' } },
+        );
+      return { ...call(target, '/v1/messages', input), ...messageUsage() };
+    },
+  };
+}
+
+/** `POST /v1/messages/count_tokens` to an Anthropic credential; other providers have no such endpoint. */
+export function countTokensExchange(input: PassthroughInput): Exchange {
+  return {
+    endpoint: '/v1/messages/count_tokens',
+    model: input.model,
+    stream: false,
+    bound: () => boundOf(input.body, 0),
+    build(target) {
+      if (target.provider.wire !== 'anthropic')
+        throw new KeywayError(
+          'upstream_unsupported',
+          `${target.provider.label} has no token counting endpoint: /v1/messages/count_tokens works with Anthropic credentials only.`,
+          { details: { param: 'model' } },
+        );
+      return {
+        ...call(target, '/v1/messages/count_tokens', input),
+        // Nothing is generated: the request is recorded with no tokens (and not charged by its size).
+        usageOfWhole: () => ({ inputTokens: 0, outputTokens: 0, cachedTokens: 0 }),
+      };
+    },
+  };
+}
+
+function call(
+  target: ExchangeTarget,
+  path: string,
+  input: PassthroughInput,
+): Omit<ExchangeCall, 'usageOfWhole'> {
+  return {
+    url: `${target.baseUrl}${path}`,
+    headers: {
+      // The stored key, never the client's Keyway token.
+      ...(target.secret !== null ? { 'x-api-key': target.secret } : {}),
+      'anthropic-version': input.headers.version,
+      ...(input.headers.beta ? { 'anthropic-beta': input.headers.beta } : {}),
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({ ...input.body, model: target.model }),
+    translateError: anthropicErrorInfo,
+  };
+}
+
+/** A URL image costs the provider's largest tile budget; inline ones are counted by their bytes. */
+const URL_IMAGE_TOKENS = 1_600;
+
+/** The most a request can use: its size in bytes bounds its input tokens, `max_tokens` its output. */
+function boundOf(body: Record<string, unknown>, maxTokens: number): RequestBound {
+  const text = JSON.stringify([body.system, body.messages, body.tools]);
+  const urlImages = text.match(/"type":"url"/g)?.length ?? 0;
+  const inputTokens = Buffer.byteLength(text) + urlImages * URL_IMAGE_TOKENS;
+  return { inputTokens, outputTokens: maxTokens, likelyInputTokens: Math.ceil(inputTokens / 4) };
+}
+
+/** Anthropic's counts as they arrive; every field is cumulative, so a later report replaces an earlier one. */
+interface AnthropicCounts {
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheCreation: number;
+}
+
+/** Where a message and its stream carry usage: the message's `usage`, `message_start` then `message_delta`. */
+function messageUsage(): Pick<ExchangeCall, 'usageOfWhole' | 'usageOfEvent'> {
+  const counts: AnthropicCounts = { input: 0, output: 0, cacheRead: 0, cacheCreation: 0 };
+  return {
+    usageOfWhole(text) {
+      const usage = usageIn(parse(text));
+      return usage ? tokensOf(merge(counts, usage)) : null;
+    },
+    usageOfEvent(event: SseEvent, before) {
+      // Only two events carry usage: the deltas in between are not parsed.
+      const name = event.event ?? (event.data.includes('"message_') ? undefined : 'other');
+      if (name !== undefined && name !== 'message_start' && name !== 'message_delta') return before;
+      const data = parse(event.data) as { type?: unknown; message?: unknown } | undefined;
+      const usage =
+        data?.type === 'message_start'
+          ? usageIn(data.message)
+          : data?.type === 'message_delta'
+            ? usageIn(data)
+            : null;
+      return usage ? tokensOf(merge(counts, usage)) : before;
+    },
+  };
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function usageIn(value: unknown): Record<string, unknown> | null {
+  const usage = (value as { usage?: unknown } | undefined)?.usage;
+  return typeof usage === 'object' && usage !== null ? (usage as Record<string, unknown>) : null;
+}
+
+function merge(counts: AnthropicCounts, usage: Record<string, unknown>): AnthropicCounts {
+  const count = (key: string) => {
+    const value = usage[key];
+    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+  };
+  counts.input = count('input_tokens') ?? counts.input;
+  counts.output = count('output_tokens') ?? counts.output;
+  counts.cacheRead = count('cache_read_input_tokens') ?? counts.cacheRead;
+  counts.cacheCreation = count('cache_creation_input_tokens') ?? counts.cacheCreation;
+  return counts;
+}
+
+/** Keyway counts every input token, cached ones included; Anthropic's `input_tokens` leaves both cache counts out. */
+function tokensOf(counts: AnthropicCounts): TokenCounts {
+  return {
+    inputTokens: counts.input + counts.cacheRead + counts.cacheCreation,
+    outputTokens: counts.output,
+    cachedTokens: counts.cacheRead,
+  };
+}
+
+/** The error type Anthropic uses for each status, for bodies that do not say (a proxy's HTML page). */
+function anthropicTypeForStatus(status: number): string {
+  const byStatus: Record<number, string> = {
+    400: 'invalid_request_error',
+    401: 'authentication_error',
+    403: 'permission_error',
+    404: 'not_found_error',
+    413: 'request_too_large',
+    429: 'rate_limit_error',
+    529: 'overloaded_error',
+  };
+  return byStatus[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
+}
+
+/**
+ * An Anthropic error answer, its type kept as both `type` and `code` so that `/v1/messages` answers
+ * with Anthropic's own type; the message is Anthropic's (the core has scrubbed the key from it).
+ */
+export function anthropicErrorInfo(status: number, text: string): UpstreamErrorInfo {
+  const error = (parse(text) as { type?: unknown; error?: { type?: unknown; message?: unknown } } | undefined)
+    ?.error;
+  if (typeof error?.type === 'string' && typeof error.message === 'string')
+    return { message: truncate(error.message, 1000), type: error.type, code: error.type };
+  const type = anthropicTypeForStatus(status);
+  const body = text.replace(/\s+/g, ' ').trim();
+  return {
+    message: body
+      ? `Anthropic returned HTTP ${status}: ${truncate(body, 300)}`
+      : `Anthropic returned HTTP ${status}.`,
+    type,
+    code: type,
+  };
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
