@@ -9,6 +9,8 @@ import type { TokensService } from '../tokens/tokens.service.ts';
 import type { GatewayService, StreamedCompletion } from './gateway.service.ts';
 import { chatRequestSchema, type ChatCompletionChunk } from './openai-types.ts';
 import { toOpenAiError } from './v1-errors.ts';
+import { registerEmbeddingsRoutes } from './v1/embeddings.routes.ts';
+import { registerTranscriptionsRoutes } from './v1/transcriptions.routes.ts';
 import {
   answerHeaders,
   clientGone,
@@ -102,6 +104,9 @@ export function registerGatewayRoutes(
       return c.json(modelObject(model, Math.floor(Date.now() / 1000)));
     }),
   );
+
+  registerEmbeddingsRoutes(v1, deps);
+  registerTranscriptionsRoutes(v1, deps);
 
   // Anything else under /v1 answers as OpenAI does (SDKs and LangChain misreport Keyway's own envelope).
   // Answered before authentication: nothing is there for anyone.
