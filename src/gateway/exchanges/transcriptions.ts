@@ -25,20 +25,24 @@ export interface TranscriptionRequest {
   file: { name: string; type: string; bytes: Uint8Array };
 }
 
-const FIELD_PROBLEM = 'must be sent once, as text';
+/** A field sent once as text; repeated or as a file, it is refused with a message naming it. */
+const text = (name: string) =>
+  z.string({
+    error: (issue) =>
+      issue.input === undefined ? `${name} is required.` : `${name} must be sent once, as text.`,
+  });
 
 /** The fields Keyway checks; others go through unread. */
 const transcriptionFieldsSchema = z.looseObject({
-  model: z.string(FIELD_PROBLEM).trim().min(1, 'model is required.'),
-  language: z.string(FIELD_PROBLEM).optional(),
-  prompt: z.string(FIELD_PROBLEM).optional(),
+  model: text('model').trim().min(1, 'model is required.'),
+  language: text('language').optional(),
+  prompt: text('prompt').optional(),
   response_format: z
     .enum(['json', 'text', 'srt', 'verbose_json', 'vtt', 'diarized_json'], {
       error: 'response_format must be one of json, text, srt, verbose_json, vtt or diarized_json.',
     })
     .optional(),
-  temperature: z
-    .string(FIELD_PROBLEM)
+  temperature: text('temperature')
     .refine((value) => value.trim() !== '' && Number(value) >= 0 && Number(value) <= 1, {
       error: 'temperature must be a number from 0 to 1.',
     })
@@ -76,9 +80,7 @@ export async function readTranscriptionRequest(form: FormData): Promise<Transcri
   const parsed = transcriptionFieldsSchema.safeParse(byName);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const param = String(issue.path[0] ?? 'body');
-    const message = issue.message === FIELD_PROBLEM ? `${param} ${FIELD_PROBLEM}.` : issue.message;
-    throw invalid(param, message);
+    throw invalid(String(issue.path[0] ?? 'body'), issue.message);
   }
 
   const file = files[0]!;
