@@ -78,7 +78,7 @@ describe('readTranscriptionRequest', () => {
           ['model', 'm'],
         ])
       ).message,
-    ).toMatch(/one file/);
+    ).toMatch(/file must be sent once/);
     expect(
       (
         await refusal([

@@ -63,12 +63,12 @@ export async function readTranscriptionRequest(form: FormData): Promise<Transcri
   for (const [name, value] of form.entries()) {
     if (typeof value === 'string') fields.push([name, value]);
     else if (name === 'file') files.push(value);
-    else throw invalid(name, `${name} must be text, not a file.`);
+    else throw invalid(name.slice(0, 64), `${name.slice(0, 64)} must be text, not a file.`);
   }
   if (files.length !== 1)
     throw invalid(
       'file',
-      files.length === 0 ? 'file is required: send the audio as a file part.' : 'Send one file.',
+      files.length === 0 ? 'file is required: send the audio as a file part.' : 'file must be sent once.',
     );
 
   const byName: Record<string, string | string[]> = {};
