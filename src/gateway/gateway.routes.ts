@@ -11,6 +11,8 @@ import { chatRequestSchema, type ChatCompletionChunk } from './openai-types.ts';
 import { toOpenAiError } from './v1-errors.ts';
 import { anthropicErrorResponse, isMessagesPath } from './v1/anthropic-errors.ts';
 import { registerMessagesRoutes } from './v1/messages.routes.ts';
+import { registerEmbeddingsRoutes } from './v1/embeddings.routes.ts';
+import { registerTranscriptionsRoutes } from './v1/transcriptions.routes.ts';
 import {
   answerHeaders,
   clientGone,
@@ -106,6 +108,8 @@ export function registerGatewayRoutes(
   );
 
   registerMessagesRoutes(v1, deps);
+  registerEmbeddingsRoutes(v1, deps);
+  registerTranscriptionsRoutes(v1, deps);
 
   // Anything else under /v1 answers as OpenAI does (SDKs and LangChain misreport Keyway's own envelope).
   // Answered before authentication: nothing is there for anyone.

@@ -77,10 +77,14 @@ export interface ExchangeOptions {
   log: Logger;
 }
 
-/** A provider's answer to an exchange, in its own format (the key scrubbed). */
+/**
+ * A provider's answer to an exchange, in its own format (the key scrubbed), with the provider's
+ * `content-type` (null when it sent none, or the answer was reshaped): a transcription may be JSON,
+ * plain text or SSE.
+ */
 export type ExchangeAnswer =
-  | { kind: 'whole'; overheadMs: number; body: string }
-  | { kind: 'stream'; overheadMs: number; passthrough: PassthroughView };
+  | { kind: 'whole'; overheadMs: number; body: string; contentType: string | null }
+  | { kind: 'stream'; overheadMs: number; passthrough: PassthroughView; contentType: string | null };
 
 type SendOptions = Pick<CompleteOptions, 'startedAt' | 'signal' | 'log'>;
 
@@ -253,11 +257,14 @@ export class GatewayService {
         ofWhole: (text) => call.usageOfWhole(text),
         ofEvent: (event, before) => call.usageOfEvent?.(event, before) ?? before,
       };
+      const type = sent.response.headers['content-type'];
+      const contentType = (Array.isArray(type) ? type[0] : type) ?? null;
       if (exchange.stream) {
         return {
           kind: 'stream',
           overheadMs: performance.now() - options.startedAt - sent.upstreamMs,
           passthrough: passthroughViews(relay),
+          contentType,
         };
       }
       const readAt = performance.now();
@@ -277,7 +284,12 @@ export class GatewayService {
           );
         }
       }
-      return { kind: 'whole', overheadMs: performance.now() - options.startedAt - upstreamMs, body };
+      return {
+        kind: 'whole',
+        overheadMs: performance.now() - options.startedAt - upstreamMs,
+        body,
+        contentType: call.reshape ? null : contentType,
+      };
     } catch (error) {
       access?.release();
       if (access?.signal.aborted) throw new AccessRevoked();

@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
  * A fake Gemini API (generativelanguage.googleapis.com, v1beta) on a real socket, speaking the real
  * wire format: `POST /v1beta/models/{model}:generateContent` answers one pretty-printed
  * GenerateContentResponse; `:streamGenerateContent?alt=sse` answers `data: {chunk}\r\n\r\n` events
- * (no `[DONE]`; the stream just ends); errors are Google's `{error: {code, message, status, details}}`.
+ * (no `[DONE]`; the stream just ends); `:batchEmbedContents` answers `{embeddings: [{values}]}` (one
+ * per request, `outputDimensionality` long, deterministic per text); errors are Google's
+ * `{error: {code, message, status, details}}`.
  * What each request gets is scripted: `setScript((request) => script)`.
  */
 
@@ -66,6 +68,8 @@ export type GeminiScript =
 export interface FakeGeminiRequest {
   model: string;
   stream: boolean;
+  /** Which method the path names. */
+  action: 'generateContent' | 'streamGenerateContent' | 'batchEmbedContents';
   headers: IncomingHttpHeaders;
   /** The parsed JSON body (undefined when it was not JSON). */
   body: unknown;
@@ -85,6 +89,8 @@ export interface FakeGeminiOptions {
   apiKey?: string;
   /** Known models; any other answers 404 NOT_FOUND. Absent: every model exists. */
   models?: string[];
+  /** Vector length of `batchEmbedContents` when a request names no `outputDimensionality`. */
+  embeddingDimensions?: number;
 }
 
 export interface FakeGemini {
@@ -162,12 +168,16 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
     incoming.on('end', () => {
       const path = incoming.url ?? '/';
       const url = new URL(path, 'http://fake');
-      const route = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent)$/.exec(url.pathname);
+      const route =
+        /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|batchEmbedContents)$/.exec(
+          url.pathname,
+        );
       const recorded: RecordedGeminiRequest = {
         method: incoming.method ?? 'GET',
         path,
         model: route?.[1] ? decodeURIComponent(route[1]) : '',
         stream: route?.[2] === 'streamGenerateContent',
+        action: (route?.[2] ?? 'generateContent') as FakeGeminiRequest['action'],
         headers: incoming.headers,
         body: parseJson(Buffer.concat(chunks).toString('utf8')),
         aborted: false,
@@ -200,6 +210,10 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       responses += 1;
       const meta = { modelVersion: recorded.model, responseId: responseId(responses) };
       const plan = script(recorded);
+      if (recorded.action === 'batchEmbedContents' && plan.kind !== 'error' && plan.kind !== 'stall') {
+        embed(recorded, options.embeddingDimensions ?? 8, response);
+        return;
+      }
       void perform(plan, recorded.stream, meta, response);
     });
   });
@@ -221,6 +235,49 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       });
     },
   };
+}
+
+/** The vector the fake answers for one text: deterministic and float32-exact. */
+export function fakeGeminiEmbedding(text: string, dimensions: number): number[] {
+  let hash = 2166136261;
+  for (const char of text) hash = Math.imul(hash ^ char.codePointAt(0)!, 16777619) >>> 0;
+  const values: number[] = [];
+  for (let i = 0; i < dimensions; i++) {
+    hash = Math.imul(hash ^ (i + 7), 2246822519) >>> 0;
+    values.push(Math.fround(hash / 2 ** 32 - 0.5));
+  }
+  return values;
+}
+
+/**
+ * `batchEmbedContents` as Google checks it: every request names the path's model (`models/…`) and has
+ * text parts; at most 100 requests per batch.
+ */
+function embed(recorded: RecordedGeminiRequest, defaultDimensions: number, response: ServerResponse): void {
+  const body = recorded.body as { requests?: unknown } | undefined;
+  const requests = Array.isArray(body?.requests) ? (body.requests as Record<string, unknown>[]) : null;
+  const invalid = (message: string) =>
+    sendError(response, { code: 400, message, status: 'INVALID_ARGUMENT' });
+  if (!requests || requests.length === 0)
+    return invalid('* BatchEmbedContentsRequest.requests: contents is not specified');
+  if (requests.length > 100)
+    return invalid('* BatchEmbedContentsRequest.requests: at most 100 requests can be in one batch');
+  const embeddings: { values: number[] }[] = [];
+  for (const [index, request] of requests.entries()) {
+    if (request['model'] !== `models/${recorded.model}`)
+      return invalid(
+        `Model names should match in the batch request. requests[${index}].model is "${String(request['model'])}"; expected "models/${recorded.model}".`,
+      );
+    const parts = (request['content'] as { parts?: { text?: unknown }[] } | undefined)?.parts;
+    if (!Array.isArray(parts) || parts.length === 0 || parts.some((part) => typeof part.text !== 'string'))
+      return invalid(`* BatchEmbedContentsRequest.requests[${index}].content: contents is not specified`);
+    const dimensions =
+      typeof request['outputDimensionality'] === 'number'
+        ? request['outputDimensionality']
+        : defaultDimensions;
+    embeddings.push({ values: fakeGeminiEmbedding(parts.map((part) => part.text).join(''), dimensions) });
+  }
+  sendJson(response, 200, { embeddings });
 }
 
 interface Meta {

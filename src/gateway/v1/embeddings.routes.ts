@@ -1,0 +1,33 @@
+import type { Hono } from 'hono';
+import type { AppEnv } from '../../http/app-env.ts';
+import type { TokensService } from '../../tokens/tokens.service.ts';
+import { embeddingsExchange, embeddingsRequestSchema } from '../exchanges/embeddings.ts';
+import type { GatewayService } from '../gateway.service.ts';
+import { answerHeaders, clientGone, fallbackModels, readValidBody, respond } from './v1-http.ts';
+
+/**
+ * `POST /v1/embeddings`: OpenAI's request in, OpenAI's list out, whichever provider embeds it (see
+ * `exchanges/embeddings.ts`); grants, limits, retries, fallbacks and usage as on chat completions.
+ */
+export function registerEmbeddingsRoutes(
+  v1: Hono<AppEnv>,
+  deps: { gateway: GatewayService; tokens: TokensService },
+): void {
+  v1.post('/embeddings', (c) =>
+    respond(c, deps.tokens, async (principal, startedAt) => {
+      const request = await readValidBody(c, embeddingsRequestSchema);
+      const answer = await deps.gateway.exchange(principal, embeddingsExchange(request), {
+        startedAt,
+        signal: clientGone(c),
+        fallbackModels: fallbackModels(c),
+        log: c.get('log'),
+      });
+      // An embeddings exchange does not stream: the answer is whole.
+      const body = answer.kind === 'whole' ? answer.body : '';
+      return new Response(body, {
+        status: 200,
+        headers: { 'content-type': 'application/json', ...answerHeaders(c, answer.overheadMs) },
+      });
+    }),
+  );
+}
