@@ -426,6 +426,8 @@ function scrubDeep(value: unknown, secret: string): unknown {
 class ChunkScrubber {
   readonly #secret: string;
   readonly #content = new Map<number, StreamScrubber>();
+  /** Tool-call arguments, by choice and call index: a key can be streamed into them piece by piece too. */
+  readonly #arguments = new Map<number, Map<number, StreamScrubber>>();
 
   constructor(secret: string) {
     this.#secret = secret;
@@ -441,14 +443,38 @@ class ChunkScrubber {
         scrubber = new StreamScrubber(this.#secret);
         this.#content.set(choice.index, scrubber);
       }
-      const { content } = choice.delta;
+      const { content, tool_calls: calls } = choice.delta;
       if (typeof content === 'string') choice.delta.content = scrubber.push(content);
+      for (const call of calls ?? []) {
+        if (typeof call.function?.arguments !== 'string') continue;
+        call.function.arguments = this.#argumentsOf(choice.index, call.index).push(call.function.arguments);
+      }
       if (choice.finish_reason !== null) {
         const rest = scrubber.end();
         if (rest) choice.delta.content = (choice.delta.content ?? '') + rest;
+        const held = this.#heldArguments(choice.index);
+        if (held.length > 0) choice.delta.tool_calls = [...(choice.delta.tool_calls ?? []), ...held];
       }
     }
     return scrubbed;
+  }
+
+  #argumentsOf(choice: number, call: number): StreamScrubber {
+    let calls = this.#arguments.get(choice);
+    if (!calls) this.#arguments.set(choice, (calls = new Map()));
+    let scrubber = calls.get(call);
+    if (!scrubber) calls.set(call, (scrubber = new StreamScrubber(this.#secret)));
+    return scrubber;
+  }
+
+  /** What is still held back of a choice's tool-call arguments, as deltas. */
+  #heldArguments(choice: number): NonNullable<ChatCompletionChunk['choices'][number]['delta']['tool_calls']> {
+    const held = [];
+    for (const [index, scrubber] of this.#arguments.get(choice) ?? []) {
+      const rest = scrubber.end();
+      if (rest) held.push({ index, function: { arguments: rest } });
+    }
+    return held;
   }
 
   /** A last chunk with whatever content is still held back, if any. */
@@ -456,7 +482,13 @@ class ChunkScrubber {
     const choices: ChatCompletionChunk['choices'] = [];
     for (const [index, scrubber] of this.#content) {
       const rest = scrubber.end();
-      if (rest) choices.push({ index, delta: { content: rest }, finish_reason: null });
+      const held = this.#heldArguments(index);
+      if (rest || held.length > 0)
+        choices.push({
+          index,
+          delta: { ...(rest ? { content: rest } : {}), ...(held.length > 0 ? { tool_calls: held } : {}) },
+          finish_reason: null,
+        });
     }
     if (choices.length === 0) return null;
     return {

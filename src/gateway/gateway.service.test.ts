@@ -349,6 +349,37 @@ describe('the gateway core, with fake ports', () => {
     expect(calls[0]!.headers['x-api-key']).toBe(KEY);
   });
 
+  it('scrubs the key from tool-call arguments streamed piece by piece, holding back only what could be it', async () => {
+    const call = (args: string, extra: object = {}) => ({
+      ...delta(''),
+      choices: [
+        {
+          index: 0,
+          delta: { tool_calls: [{ index: 0, ...extra, function: { arguments: args } }] },
+          finish_reason: null,
+        },
+      ],
+    });
+    const { gateway, options } = setup([
+      {
+        stream: [
+          sse(call('{"token":"', { id: 'call_1', type: 'function', function: { name: 'save' } })),
+          sse(call(KEY.slice(0, 10))),
+          sse(call(KEY.slice(10))),
+          sse(call('"}')),
+          sse({ ...delta(''), choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] }),
+          sse('[DONE]'),
+        ],
+      },
+    ]);
+    const result = await gateway.complete(principal, ask('main/gpt-4o', true), options());
+    if (result.kind !== 'stream') throw new Error('expected a stream');
+    let args = '';
+    for await (const chunk of result.chunks())
+      for (const piece of chunk.choices[0]?.delta.tool_calls ?? []) args += piece.function?.arguments ?? '';
+    expect(args).toBe('{"token":"[REDACTED]"}');
+  });
+
   describe('exchanges: a provider call relayed in its own format, through the same loop', () => {
     /** A minimal exchange: a JSON body to `/things`, usage in `tokens`, Anthropic refused. */
     const thingsExchange = (model = 'main/gpt-4o', stream = false): Exchange => ({
