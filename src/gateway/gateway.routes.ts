@@ -4,6 +4,7 @@ import { KeywayError } from '../errors.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import { bodyLimit } from '../http/body-limit.ts';
 import type { Readiness } from '../http/readiness.ts';
+import type { ResponsesService } from '../responses/responses.service.ts';
 import { encodeSse } from '../http/sse.ts';
 import type { TokensService } from '../tokens/tokens.service.ts';
 import type { GatewayService, StreamedCompletion } from './gateway.service.ts';
@@ -20,6 +21,7 @@ import {
   respond,
   sseHeaders,
 } from './v1/v1-http.ts';
+import { registerResponsesRoutes } from './v1/responses.routes.ts';
 
 const encoder = new TextEncoder();
 
@@ -41,6 +43,7 @@ export function registerGatewayRoutes(
     bodyLimitBytes: number;
     /** The body limit of `/v1/audio/transcriptions` (audio files are larger than JSON requests). */
     transcriptionBodyLimitBytes: number;
+    responses: ResponsesService;
   },
 ): void {
   const v1 = new Hono<AppEnv>();
@@ -102,6 +105,8 @@ export function registerGatewayRoutes(
       return c.json(modelObject(model, Math.floor(Date.now() / 1000)));
     }),
   );
+
+  registerResponsesRoutes(v1, { responses: deps.responses, tokens: deps.tokens });
 
   // Anything else under /v1 answers as OpenAI does (SDKs and LangChain misreport Keyway's own envelope).
   // Answered before authentication: nothing is there for anyone.
