@@ -41,7 +41,7 @@ export function errorEvent(error: StreamErrorInfo, sequenceNumber: number): Resp
 
 /** The item being streamed right now. */
 type OpenItem =
-  | { kind: 'message'; index: number; item: OutputMessage; text: string }
+  | { kind: 'message'; index: number; item: OutputMessage }
   | { kind: 'call'; index: number; item: OutputFunctionCall; toolIndex: number };
 
 /**
@@ -135,7 +135,8 @@ export class ResponseEventEncoder {
       this.#openMessage(events);
     }
     const open = this.#open as Extract<OpenItem, { kind: 'message' }>;
-    open.text += delta;
+    // Kept in the item as it grows: a failure's `response.failed` shows what had arrived.
+    open.item.content[0]!.text += delta;
     events.push(
       this.#event('response.output_text.delta', {
         item_id: open.item.id,
@@ -156,7 +157,7 @@ export class ResponseEventEncoder {
       content: [],
     };
     const index = this.#output.push(item) - 1;
-    this.#open = { kind: 'message', index, item, text: '' };
+    this.#open = { kind: 'message', index, item };
     events.push(
       this.#event('response.output_item.added', { output_index: index, item: structuredClone(item) }),
     );
@@ -224,9 +225,8 @@ export class ResponseEventEncoder {
     if (!open) return;
     this.#open = null;
     if (open.kind === 'message') {
-      const { item, index, text } = open;
-      const part = outputText(text);
-      item.content = [part];
+      const { item, index } = open;
+      const text = item.content[0]!.text;
       item.status = incomplete ? 'incomplete' : 'completed';
       events.push(
         this.#event('response.output_text.done', {
