@@ -413,11 +413,14 @@ describe('/v1/responses with the official SDK, relayed to OpenAI and translated 
     });
 
     it('leaves an id Keyway does not know to OpenAI, which answers previous_response_not_found', async () => {
+      const before = gateway.queries.length;
       const error = (await client.responses
         .create({ model: 'oa/gpt-4.1-mini', input: 'x', previous_response_id: 'resp_unknown' })
         .catch((caught: unknown) => caught)) as APIError;
       expect(error.status).toBe(400);
       expect(error.code).toBe('previous_response_not_found');
+      // OpenAI's ids cannot be Keyway's: relaying one costs no database round trip.
+      expect(gateway.queries.slice(before).filter((query) => query.includes('stored_responses'))).toEqual([]);
     });
   });
 
@@ -624,6 +627,8 @@ describe.each(BACKENDS)(
         input: 'Keep this',
         metadata: { topic: 'test' },
       });
+      expect(created.id).toMatch(/^resp_kw[0-9a-f]{48}$/);
+      expect(created.metadata).toEqual({ topic: 'test' });
       const fetched = await annClient.responses.retrieve(created.id);
       expect(fetched).toEqual(created);
 

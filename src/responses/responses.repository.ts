@@ -1,6 +1,7 @@
 import { sql, type ColumnType, type Kysely } from 'kysely';
 import type { DB } from '../db/tables.ts';
-import type { OutputItem, ResponseItem, ResponseObject } from '../gateway/codecs/responses.ts';
+import type { OutputItem, ResponseObject } from '../gateway/codecs/response-object.ts';
+import type { ResponseItem } from '../gateway/codecs/responses.ts';
 
 /** `stored_responses` (migration 0014): kept beside `DB` until the table joins it. */
 export interface StoredResponsesTable {

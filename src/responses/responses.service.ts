@@ -10,19 +10,27 @@ import {
   type StreamErrorInfo,
 } from '../gateway/codecs/responses-events.ts';
 import {
-  inputItems,
   outputAsInput,
   responseFromCompletion,
   responseShell,
+  type ResponseObject,
+} from '../gateway/codecs/response-object.ts';
+import {
+  inputItems,
   toChatRequest,
   type ResponseItem,
-  type ResponseObject,
   type ResponsesRequest,
 } from '../gateway/codecs/responses.ts';
 import { OpenAiResponsesExchange } from '../gateway/exchanges/responses.ts';
 import { findJsonProblem } from '../http/json-shape.ts';
 import type { ProviderDefinition } from '../providers/provider.ts';
 import type { ResponsesRepository, ResponseTurn } from './responses.repository.ts';
+
+/**
+ * Keyway's response ids: `resp_` as OpenAI's, then `kw`, which OpenAI's (hex) never have — so a
+ * request relayed to OpenAI looks an id up in Keyway's store only when it can be Keyway's.
+ */
+export const KEYWAY_RESPONSE_PREFIX = 'resp_kw';
 
 /** How long Keyway keeps a response it produced (OpenAI keeps its own 30 days too). */
 export const RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
@@ -115,7 +123,7 @@ export class ResponsesService {
     let body: Record<string, unknown> & { model: string } = request;
     // A conversation begun on a translated model continues on OpenAI with its turns inlined: OpenAI
     // does not know Keyway's ids. Any other id is OpenAI's to resolve.
-    if (request.previous_response_id) {
+    if (request.previous_response_id?.startsWith(KEYWAY_RESPONSE_PREFIX)) {
       const turns = await this.#repository.chain(principal.userId, request.previous_response_id, this.#now());
       if (turns.length > 0) {
         const { previous_response_id: _inlined, ...rest } = request;
@@ -151,7 +159,7 @@ export class ResponsesService {
       providerLabel: provider?.label ?? null,
       maxTokensField: provider?.id === 'openai' ? 'max_completion_tokens' : 'max_tokens',
     });
-    const shell = responseShell(request, newId('resp'), this.#seconds());
+    const shell = responseShell(request, `${KEYWAY_RESPONSE_PREFIX}${hex()}`, this.#seconds());
     const completion = await this.#gateway.complete(principal, chat, options);
     const save = store ? (response: ResponseObject) => this.#save(principal, request, items, response) : null;
     if (completion.kind === 'whole') {
@@ -244,9 +252,14 @@ function notFound(id: string): KeywayError {
   );
 }
 
-/** Ids as OpenAI makes them: a prefix and 48 hex digits (unguessable: they name stored answers). */
-function newId(prefix: 'resp' | 'msg' | 'fc'): string {
-  return `${prefix}_${randomBytes(24).toString('hex')}`;
+/** Item ids as OpenAI makes them: a prefix and 48 hex digits. */
+function newId(prefix: 'msg' | 'fc'): string {
+  return `${prefix}_${hex()}`;
+}
+
+/** Unguessable: response ids name stored answers. */
+function hex(): string {
+  return randomBytes(24).toString('hex');
 }
 
 function storable<T>(value: T): T {

@@ -7,7 +7,7 @@ import {
   type OutputItem,
   type OutputMessage,
   type ResponseObject,
-} from './responses.ts';
+} from './response-object.ts';
 
 /** One streamed event of the Responses API: its `type` (also the SSE `event:` name) and number. */
 export interface ResponseStreamEvent {

@@ -4,15 +4,8 @@ import { KeywayError } from '../../errors.ts';
 import { SseDecoder } from '../../http/sse.ts';
 import type { ChatCompletion, ChatCompletionChunk } from '../openai-types.ts';
 import { ResponseEventEncoder, type ResponseStreamEvent } from './responses-events.ts';
-import {
-  inputItems,
-  outputAsInput,
-  responseFromCompletion,
-  responseShell,
-  responsesRequestSchema,
-  toChatRequest,
-  type ResponsesRequest,
-} from './responses.ts';
+import { outputAsInput, responseFromCompletion, responseShell } from './response-object.ts';
+import { inputItems, responsesRequestSchema, toChatRequest, type ResponsesRequest } from './responses.ts';
 
 /*
  * The fixtures in fixtures/responses/ follow the format of OpenAI's own Responses API streams and
