@@ -618,6 +618,7 @@ describe.each(BACKENDS)(
     afterAll(async () => {
       await gateway.stop();
       await anthropic.close();
+      expect(gateway.logLines.join('\n')).not.toContain(FAKE_ANTHROPIC_KEY);
     });
 
     it('answers GET with the stored response, to its owner only; DELETE removes it for good', async () => {
