@@ -32,6 +32,7 @@ import type { TokensService } from './tokens/tokens.service.ts';
 import { registerUsersRoutes } from './users/users.routes.ts';
 import { registerGatewayRoutes } from './gateway/gateway.routes.ts';
 import type { GatewayService } from './gateway/gateway.service.ts';
+import type { ResponsesService } from './responses/responses.service.ts';
 import type { UsageRecorder } from './usage/usage-recorder.ts';
 import { registerUsageRoutes } from './usage/usage.routes.ts';
 import type { UsageRepository } from './usage/usage.repository.ts';
@@ -53,6 +54,7 @@ export interface AppServices {
   teams: TeamsService;
   grants: GrantsService;
   limits: LimitsService;
+  responses: ResponsesService;
 }
 
 export interface AppDeps {
@@ -106,6 +108,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     readiness: deps.readiness,
     bodyLimitBytes: deps.bodyLimitBytes,
     transcriptionBodyLimitBytes: deps.transcriptionBodyLimitBytes,
+    responses: deps.services.responses,
   });
   // Built at the first request, not at start-up: converting every schema takes ~0.1 s.
   let openapi: Record<string, unknown> | undefined;

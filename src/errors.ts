@@ -21,6 +21,8 @@ export const ERROR_STATUS = {
   ambiguous_model: 400,
   upstream_unsupported: 400,
   upstream_rejected: 400,
+  // `/v1/responses`: the response named in `previous_response_id` is not the caller's (OpenAI's code).
+  previous_response_not_found: 400,
   // Who is asking.
   unauthenticated: 401,
   invalid_api_key: 401,

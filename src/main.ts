@@ -10,6 +10,8 @@ import { GrantsService } from './sharing/grants.service.ts';
 import { TeamsRepository } from './sharing/teams.repository.ts';
 import { TeamsService } from './sharing/teams.service.ts';
 import { PriceCatalogue } from './usage/prices.ts';
+import { ResponsesRepository } from './responses/responses.repository.ts';
+import { ResponsesService } from './responses/responses.service.ts';
 import { sql } from 'kysely';
 import { KeywayError } from './errors.ts';
 import type { Config } from './config/config.ts';
@@ -272,6 +274,7 @@ export async function assembleKeyway(
       audit,
       changes,
     }),
+    responses: new ResponsesService({ gateway, repository: new ResponsesRepository(database.db), logger }),
   };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness({

@@ -4,6 +4,7 @@ import { KeywayError } from '../errors.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import { bodyLimit } from '../http/body-limit.ts';
 import type { Readiness } from '../http/readiness.ts';
+import type { ResponsesService } from '../responses/responses.service.ts';
 import { encodeSse } from '../http/sse.ts';
 import type { TokensService } from '../tokens/tokens.service.ts';
 import type { GatewayService, ServedModel, StreamedCompletion } from './gateway.service.ts';
@@ -24,6 +25,7 @@ import {
   respond,
   sseHeaders,
 } from './v1/v1-http.ts';
+import { registerResponsesRoutes } from './v1/responses.routes.ts';
 
 const encoder = new TextEncoder();
 
@@ -45,6 +47,7 @@ export function registerGatewayRoutes(
     bodyLimitBytes: number;
     /** The body limit of `/v1/audio/transcriptions` (audio files are larger than JSON requests). */
     transcriptionBodyLimitBytes: number;
+    responses: ResponsesService;
   },
 ): void {
   const v1 = new Hono<AppEnv>();
@@ -107,6 +110,7 @@ export function registerGatewayRoutes(
     }),
   );
 
+  registerResponsesRoutes(v1, { responses: deps.responses, tokens: deps.tokens });
   registerMessagesRoutes(v1, deps);
   registerEmbeddingsRoutes(v1, deps);
   registerTranscriptionsRoutes(v1, deps);
