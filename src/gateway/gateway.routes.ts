@@ -4,14 +4,15 @@ import { KeywayError } from '../errors.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import { bodyLimit } from '../http/body-limit.ts';
 import type { Readiness } from '../http/readiness.ts';
-import type { ResponsesService } from '../responses/responses.service.ts';
 import { encodeSse } from '../http/sse.ts';
+import type { ResponsesService } from '../responses/responses.service.ts';
 import type { TokensService } from '../tokens/tokens.service.ts';
 import type { GatewayService, ServedModel, StreamedCompletion } from './gateway.service.ts';
 import { chatRequestSchema, type ChatCompletionChunk } from './openai-types.ts';
 import { toOpenAiError } from './v1-errors.ts';
 import { anthropicErrorResponse, isMessagesPath } from './v1/anthropic-errors.ts';
 import { registerMessagesRoutes } from './v1/messages.routes.ts';
+import { registerResponsesRoutes } from './v1/responses.routes.ts';
 import { registerEmbeddingsRoutes } from './v1/embeddings.routes.ts';
 import { registerTranscriptionsRoutes } from './v1/transcriptions.routes.ts';
 import {
@@ -25,7 +26,6 @@ import {
   respond,
   sseHeaders,
 } from './v1/v1-http.ts';
-import { registerResponsesRoutes } from './v1/responses.routes.ts';
 
 const encoder = new TextEncoder();
 
