@@ -35,9 +35,15 @@ export class UsageRecorder {
     if (this.#pending.length >= UsageRecorder.BATCH) void this.flush();
   }
 
-  /** Writes everything recorded so far. Concurrent calls share one write. */
+  /**
+   * Writes everything recorded so far. Concurrent calls share one write; a call during a write waits
+   * for it, then writes what was recorded meanwhile (that write did not hold it).
+   */
   async flush(): Promise<void> {
-    if (this.#flushing) return this.#flushing;
+    if (this.#flushing) {
+      await this.#flushing;
+      return this.flush();
+    }
     if (this.#pending.length === 0) return;
     const batch = this.#pending;
     this.#pending = [];
