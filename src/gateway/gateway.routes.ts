@@ -1,4 +1,3 @@
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
 import { KeywayError } from '../errors.ts';
 import type { AppEnv } from '../http/app-env.ts';
@@ -16,15 +15,15 @@ import { registerResponsesRoutes } from './v1/responses.routes.ts';
 import { registerEmbeddingsRoutes } from './v1/embeddings.routes.ts';
 import { registerTranscriptionsRoutes } from './v1/transcriptions.routes.ts';
 import {
-  answerHeaders,
   clientGone,
   fallbackModels,
-  nodeBindings,
   OVERHEAD_HEADER,
   openAiErrorResponse,
   readValidBody,
   respond,
   sseHeaders,
+  wholeAnswer,
+  relayStream,
 } from './v1/v1-http.ts';
 
 const encoder = new TextEncoder();
@@ -71,24 +70,15 @@ export function registerGatewayRoutes(
       });
       if (completion.kind === 'stream') {
         const encodeError = (failure: KeywayError) => encoder.encode(errorEvent(failure, c));
-        const node = nodeBindings(c);
-        if (completion.passthrough && node) {
-          // The fast path: the provider's bytes straight into Node's response, no web stream between.
-          node.outgoing.writeHead(200, sseHeaders(c, completion.overheadMs));
-          completion.passthrough.pipeTo(node.outgoing, encodeError);
-          return RESPONSE_ALREADY_SENT;
-        }
-        return new Response(
-          completion.passthrough
-            ? completion.passthrough.toStream(encodeError)
-            : encodeChunks(completion, encodeError),
-          { status: 200, headers: sseHeaders(c, completion.overheadMs) },
-        );
+        const headers = sseHeaders(c, completion.overheadMs);
+        if (completion.passthrough) return relayStream(c, completion.passthrough, encodeError, headers);
+        return new Response(encodeChunks(completion, encodeError), { status: 200, headers });
       }
-      return new Response(completion.passthrough ?? JSON.stringify(completion.completion()), {
-        status: 200,
-        headers: { 'content-type': 'application/json', ...answerHeaders(c, completion.overheadMs) },
-      });
+      return wholeAnswer(
+        c,
+        completion.passthrough ?? JSON.stringify(completion.completion()),
+        completion.overheadMs,
+      );
     }),
   );
 

@@ -1,13 +1,6 @@
 import { z } from 'zod';
 import { KeywayError } from '../../errors.ts';
-import type {
-  ChatCompletion,
-  ChatMessage,
-  ChatRequest,
-  ContentPart,
-  FinishReason,
-  Usage,
-} from '../openai-types.ts';
+import type { ChatMessage, ChatRequest, ContentPart } from '../openai-types.ts';
 
 /**
  * OpenAI's Responses API (`POST /v1/responses`) as a codec onto the chat core: a Responses request

@@ -3,7 +3,7 @@ import type { AppEnv } from '../../http/app-env.ts';
 import type { TokensService } from '../../tokens/tokens.service.ts';
 import { embeddingsExchange, embeddingsRequestSchema } from '../exchanges/embeddings.ts';
 import type { GatewayService } from '../gateway.service.ts';
-import { answerHeaders, clientGone, fallbackModels, readValidBody, respond } from './v1-http.ts';
+import { clientGone, fallbackModels, readValidBody, respond, wholeAnswer } from './v1-http.ts';
 
 /**
  * `POST /v1/embeddings`: OpenAI's request in, OpenAI's list out, whichever provider embeds it (see
@@ -24,10 +24,7 @@ export function registerEmbeddingsRoutes(
       });
       // An embeddings exchange does not stream: the answer is whole.
       const body = answer.kind === 'whole' ? answer.body : '';
-      return new Response(body, {
-        status: 200,
-        headers: { 'content-type': 'application/json', ...answerHeaders(c, answer.overheadMs) },
-      });
+      return wholeAnswer(c, body, answer.overheadMs);
     }),
   );
 }

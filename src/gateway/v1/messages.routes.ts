@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context, Hono } from 'hono';
-import type { z } from 'zod';
 import { KeywayError } from '../../errors.ts';
 import type { AppEnv } from '../../http/app-env.ts';
 import { encodeSse } from '../../http/sse.ts';
@@ -23,13 +21,14 @@ import type { ExchangeAnswer, GatewayService, StreamedCompletion } from '../gate
 import type { ChatCompletionChunk } from '../openai-types.ts';
 import { anthropicErrorEvent, anthropicErrorResponse } from './anthropic-errors.ts';
 import {
-  answerHeaders,
   clientGone,
   fallbackModels,
-  nodeBindings,
   readJsonBody,
+  validated,
   respond,
   sseHeaders,
+  wholeAnswer,
+  relayStream,
 } from './v1-http.ts';
 
 const encoder = new TextEncoder();
@@ -81,10 +80,7 @@ export function registerMessagesRoutes(
           });
         }
         const message = toAnthropicMessage(completion.completion(), id, request.model);
-        return new Response(JSON.stringify(message), {
-          status: 200,
-          headers: { 'content-type': 'application/json', ...answerHeaders(c, completion.overheadMs) },
-        });
+        return wholeAnswer(c, JSON.stringify(message), completion.overheadMs);
       },
       anthropicErrorResponse,
     ),
@@ -122,35 +118,11 @@ function anthropicHeaders(c: Context<AppEnv>): AnthropicHeaders {
   return { version, ...(beta ? { beta } : {}) };
 }
 
-/** The body checked against a schema; the first problem becomes a 400 naming its field. */
-function validated<Schema extends z.ZodType>(schema: Schema, body: unknown): z.infer<Schema> {
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const param = issue.path.join('.') || null;
-  throw new KeywayError('invalid_request', `Invalid request: ${param ?? 'body'}: ${issue.message}`, {
-    details: { param },
-  });
-}
-
 /** Anthropic's answer as it came: JSON, or its SSE bytes (straight into Node's response when served by Node). */
 function relay(c: Context<AppEnv>, answer: ExchangeAnswer): Response {
-  if (answer.kind === 'whole')
-    return new Response(answer.body, {
-      status: 200,
-      headers: { 'content-type': 'application/json', ...answerHeaders(c, answer.overheadMs) },
-    });
+  if (answer.kind === 'whole') return wholeAnswer(c, answer.body, answer.overheadMs);
   const encodeError = (failure: KeywayError) => encoder.encode(anthropicErrorEvent(failure, c));
-  const node = nodeBindings(c);
-  if (node) {
-    node.outgoing.writeHead(200, sseHeaders(c, answer.overheadMs));
-    answer.passthrough.pipeTo(node.outgoing, encodeError);
-    return RESPONSE_ALREADY_SENT;
-  }
-  return new Response(answer.passthrough.toStream(encodeError), {
-    status: 200,
-    headers: sseHeaders(c, answer.overheadMs),
-  });
+  return relayStream(c, answer.passthrough, encodeError, sseHeaders(c, answer.overheadMs));
 }
 
 function encodeEvents(events: MessagesStreamEvent[]): Uint8Array {

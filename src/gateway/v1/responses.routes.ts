@@ -1,4 +1,3 @@
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context, Hono } from 'hono';
 import { KeywayError } from '../../errors.ts';
 import type { AppEnv } from '../../http/app-env.ts';
@@ -9,13 +8,13 @@ import { errorEvent, type ResponseStreamEvent, type StreamErrorInfo } from '../c
 import { MAX_RESPONSE_ID_LENGTH, responsesRequestSchema } from '../codecs/responses.ts';
 import { toOpenAiError } from '../v1-errors.ts';
 import {
-  answerHeaders,
   clientGone,
   fallbackModels,
-  nodeBindings,
   readValidBody,
   respond,
   sseHeaders,
+  wholeAnswer,
+  relayStream,
 } from './v1-http.ts';
 
 const encoder = new TextEncoder();
@@ -47,24 +46,11 @@ export function registerResponsesRoutes(
           });
         case 'passthrough': {
           const { answer } = created;
-          if (answer.kind === 'whole')
-            return new Response(answer.body, {
-              status: 200,
-              headers: { 'content-type': 'application/json', ...answerHeaders(c, answer.overheadMs) },
-            });
+          if (answer.kind === 'whole') return wholeAnswer(c, answer.body, answer.overheadMs);
           // OpenAI's events as they arrive; a failure after the start is one more `error` event.
           const encodeError = (failure: KeywayError) =>
             encoder.encode(encodeEvent(errorEvent(describe(failure, c), created.nextSequenceNumber())));
-          const node = nodeBindings(c);
-          if (node) {
-            node.outgoing.writeHead(200, sseHeaders(c, answer.overheadMs));
-            answer.passthrough.pipeTo(node.outgoing, encodeError);
-            return RESPONSE_ALREADY_SENT;
-          }
-          return new Response(answer.passthrough.toStream(encodeError), {
-            status: 200,
-            headers: sseHeaders(c, answer.overheadMs),
-          });
+          return relayStream(c, answer.passthrough, encodeError, sseHeaders(c, answer.overheadMs));
         }
       }
     }),
@@ -99,10 +85,7 @@ function responseId(c: Context<AppEnv>): string {
 }
 
 function json(c: Context<AppEnv>, body: unknown, overheadMs: number): Response {
-  return new Response(JSON.stringify(body), {
-    status: 200,
-    headers: { 'content-type': 'application/json', ...answerHeaders(c, overheadMs) },
-  });
+  return wholeAnswer(c, JSON.stringify(body), overheadMs);
 }
 
 /** A failure as the `error` event describes it: `/v1`'s one error mapping, so never a secret. */

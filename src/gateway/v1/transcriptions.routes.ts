@@ -1,4 +1,3 @@
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context, Hono } from 'hono';
 import { KeywayError } from '../../errors.ts';
 import type { AppEnv } from '../../http/app-env.ts';
@@ -7,7 +6,7 @@ import type { TokensService } from '../../tokens/tokens.service.ts';
 import { readTranscriptionRequest, transcriptionExchange } from '../exchanges/transcriptions.ts';
 import type { GatewayService } from '../gateway.service.ts';
 import { toOpenAiError } from '../v1-errors.ts';
-import { answerHeaders, clientGone, fallbackModels, nodeBindings, respond } from './v1-http.ts';
+import { answerHeaders, clientGone, fallbackModels, respond, wholeAnswer, relayStream } from './v1-http.ts';
 
 const encoder = new TextEncoder();
 
@@ -35,13 +34,7 @@ export function registerTranscriptionsRoutes(
       });
       if (answer.kind === 'whole') {
         const fallback = answer.body.startsWith('{') ? 'application/json' : 'text/plain; charset=utf-8';
-        return new Response(answer.body, {
-          status: 200,
-          headers: {
-            'content-type': relayedType(answer.contentType, fallback),
-            ...answerHeaders(c, answer.overheadMs),
-          },
-        });
+        return wholeAnswer(c, answer.body, answer.overheadMs, relayedType(answer.contentType, fallback));
       }
       const headers = {
         'content-type': relayedType(answer.contentType, 'text/event-stream; charset=utf-8'),
@@ -50,13 +43,7 @@ export function registerTranscriptionsRoutes(
       };
       const encodeError = (failure: KeywayError) =>
         encoder.encode(encodeSse(JSON.stringify(toOpenAiError(failure, c).body)));
-      const node = nodeBindings(c);
-      if (node) {
-        node.outgoing.writeHead(200, headers);
-        answer.passthrough.pipeTo(node.outgoing, encodeError);
-        return RESPONSE_ALREADY_SENT;
-      }
-      return new Response(answer.passthrough.toStream(encodeError), { status: 200, headers });
+      return relayStream(c, answer.passthrough, encodeError, headers);
     }),
   );
 }

@@ -1,4 +1,5 @@
 import type { HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import type { Principal } from '../../auth/principal.ts';
@@ -7,6 +8,7 @@ import type { AppEnv } from '../../http/app-env.ts';
 import { bearerPrincipal } from '../../http/authenticate.ts';
 import { findJsonProblem, MAX_JSON_DEPTH } from '../../http/json-shape.ts';
 import type { TokensService } from '../../tokens/tokens.service.ts';
+import type { PassthroughView } from '../completion.ts';
 import { toOpenAiError } from '../v1-errors.ts';
 
 /**
@@ -97,7 +99,12 @@ export async function readValidBody<Schema extends z.ZodType>(
   c: Context<AppEnv>,
   schema: Schema,
 ): Promise<z.infer<Schema>> {
-  const parsed = schema.safeParse(await readJsonBody(c));
+  return validated(schema, await readJsonBody(c));
+}
+
+/** A body checked against a schema; the first problem becomes a 400 naming its field. */
+export function validated<Schema extends z.ZodType>(schema: Schema, body: unknown): z.infer<Schema> {
+  const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   const param = issue.path.join('.') || null;
@@ -140,4 +147,36 @@ export function sseHeaders(c: Context<AppEnv>, overheadMs: number): Record<strin
     'cache-control': 'no-cache',
     ...answerHeaders(c, overheadMs),
   };
+}
+
+/** A whole answer: the body as it is (a provider's own bytes, or JSON Keyway encoded). */
+export function wholeAnswer(
+  c: Context<AppEnv>,
+  body: string,
+  overheadMs: number,
+  contentType = 'application/json',
+): Response {
+  return new Response(body, {
+    status: 200,
+    headers: { 'content-type': contentType, ...answerHeaders(c, overheadMs) },
+  });
+}
+
+/**
+ * A provider's stream relayed as its bytes arrive — straight into Node's response when served by
+ * Node (no web stream between: the fast path) — ending with `encodeError`'s bytes on a failure.
+ */
+export function relayStream(
+  c: Context<AppEnv>,
+  passthrough: PassthroughView,
+  encodeError: (failure: KeywayError) => Uint8Array,
+  headers: Record<string, string>,
+): Response {
+  const node = nodeBindings(c);
+  if (node) {
+    node.outgoing.writeHead(200, headers);
+    passthrough.pipeTo(node.outgoing, encodeError);
+    return RESPONSE_ALREADY_SENT;
+  }
+  return new Response(passthrough.toStream(encodeError), { status: 200, headers });
 }
