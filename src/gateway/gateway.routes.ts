@@ -15,8 +15,7 @@ import { registerResponsesRoutes } from './v1/responses.routes.ts';
 import { registerEmbeddingsRoutes } from './v1/embeddings.routes.ts';
 import { registerTranscriptionsRoutes } from './v1/transcriptions.routes.ts';
 import {
-  clientGone,
-  fallbackModels,
+  callOptions,
   OVERHEAD_HEADER,
   openAiErrorResponse,
   readValidBody,
@@ -62,12 +61,7 @@ export function registerGatewayRoutes(
   v1.post('/chat/completions', (c) =>
     respond(c, deps.tokens, async (principal, startedAt) => {
       const request = await readValidBody(c, chatRequestSchema);
-      const completion = await deps.gateway.complete(principal, request, {
-        startedAt,
-        signal: clientGone(c),
-        fallbackModels: fallbackModels(c),
-        log: c.get('log'),
-      });
+      const completion = await deps.gateway.complete(principal, request, callOptions(c, startedAt));
       if (completion.kind === 'stream') {
         const encodeError = (failure: KeywayError) => encoder.encode(errorEvent(failure, c));
         const headers = sseHeaders(c, completion.overheadMs);

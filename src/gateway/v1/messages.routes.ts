@@ -21,8 +21,7 @@ import type { ExchangeAnswer, GatewayService, StreamedCompletion } from '../gate
 import type { ChatCompletionChunk } from '../openai-types.ts';
 import { anthropicErrorEvent, anthropicErrorResponse } from './anthropic-errors.ts';
 import {
-  clientGone,
-  fallbackModels,
+  callOptions,
   readJsonBody,
   validated,
   respond,
@@ -50,12 +49,7 @@ export function registerMessagesRoutes(
       async (principal, startedAt) => {
         const body = await readJsonBody(c);
         const request = validated(messagesRequestSchema, body);
-        const options = {
-          startedAt,
-          signal: clientGone(c),
-          fallbackModels: fallbackModels(c),
-          log: c.get('log'),
-        };
+        const options = callOptions(c, startedAt);
         const provider = await deps.gateway.providerOf(principal, request.model);
         if (provider?.wire === 'anthropic') {
           const exchange = anthropicMessagesExchange({
@@ -98,12 +92,7 @@ export function registerMessagesRoutes(
           model: request.model,
           headers: anthropicHeaders(c),
         });
-        const answer = await deps.gateway.exchange(principal, exchange, {
-          startedAt,
-          signal: clientGone(c),
-          fallbackModels: fallbackModels(c),
-          log: c.get('log'),
-        });
+        const answer = await deps.gateway.exchange(principal, exchange, callOptions(c, startedAt));
         return relay(c, answer);
       },
       anthropicErrorResponse,

@@ -7,15 +7,7 @@ import type { TokensService } from '../../tokens/tokens.service.ts';
 import { errorEvent, type ResponseStreamEvent, type StreamErrorInfo } from '../codecs/responses-events.ts';
 import { MAX_RESPONSE_ID_LENGTH, responsesRequestSchema } from '../codecs/responses.ts';
 import { toOpenAiError } from '../v1-errors.ts';
-import {
-  clientGone,
-  fallbackModels,
-  readValidBody,
-  respond,
-  sseHeaders,
-  wholeAnswer,
-  relayStream,
-} from './v1-http.ts';
+import { callOptions, readValidBody, respond, sseHeaders, wholeAnswer, relayStream } from './v1-http.ts';
 
 const encoder = new TextEncoder();
 
@@ -30,12 +22,7 @@ export function registerResponsesRoutes(
   v1.post('/responses', (c) =>
     respond(c, deps.tokens, async (principal, startedAt) => {
       const request = await readValidBody(c, responsesRequestSchema);
-      const created = await deps.responses.create(principal, request, {
-        startedAt,
-        signal: clientGone(c),
-        fallbackModels: fallbackModels(c),
-        log: c.get('log'),
-      });
+      const created = await deps.responses.create(principal, request, callOptions(c, startedAt));
       switch (created.kind) {
         case 'whole':
           return json(c, created.response, created.overheadMs);

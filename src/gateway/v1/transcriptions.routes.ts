@@ -6,7 +6,7 @@ import type { TokensService } from '../../tokens/tokens.service.ts';
 import { readTranscriptionRequest, transcriptionExchange } from '../exchanges/transcriptions.ts';
 import type { GatewayService } from '../gateway.service.ts';
 import { toOpenAiError } from '../v1-errors.ts';
-import { answerHeaders, clientGone, fallbackModels, respond, wholeAnswer, relayStream } from './v1-http.ts';
+import { answerHeaders, callOptions, respond, wholeAnswer, relayStream } from './v1-http.ts';
 
 const encoder = new TextEncoder();
 
@@ -26,12 +26,11 @@ export function registerTranscriptionsRoutes(
   v1.post('/audio/transcriptions', (c) =>
     respond(c, deps.tokens, async (principal, startedAt) => {
       const request = await readTranscriptionRequest(await readForm(c));
-      const answer = await deps.gateway.exchange(principal, transcriptionExchange(request), {
-        startedAt,
-        signal: clientGone(c),
-        fallbackModels: fallbackModels(c),
-        log: c.get('log'),
-      });
+      const answer = await deps.gateway.exchange(
+        principal,
+        transcriptionExchange(request),
+        callOptions(c, startedAt),
+      );
       if (answer.kind === 'whole') {
         const fallback = answer.body.startsWith('{') ? 'application/json' : 'text/plain; charset=utf-8';
         return wholeAnswer(c, answer.body, answer.overheadMs, relayedType(answer.contentType, fallback));

@@ -113,6 +113,11 @@ export function validated<Schema extends z.ZodType>(schema: Schema, body: unknow
   });
 }
 
+/** What the gateway core needs of a `/v1` request: when it started, the client going away, its fallbacks, its log. */
+export function callOptions(c: Context<AppEnv>, startedAt: number) {
+  return { startedAt, signal: clientGone(c), fallbackModels: fallbackModels(c), log: c.get('log') };
+}
+
 /** The fallback models a request names in `x-keyway-fallback-models` (at most five). */
 export function fallbackModels(c: Context<AppEnv>): string[] {
   return (c.req.header(FALLBACK_HEADER) ?? '')
