@@ -527,6 +527,47 @@ describe('/v1/responses with the official SDK, relayed to OpenAI and translated 
     });
   });
 
+  it('holds responses to the caller’s limits, relayed or translated: 429 in OpenAI’s envelope, nothing sent', async () => {
+    const root = await gateway.user('root-r', 'admin');
+    const lee = await gateway.user('lee');
+    for (const credential of [
+      { name: 'oa', provider: 'openai', secret: openAiKey, settings: { baseUrl: openai.url } },
+      {
+        name: 'claude',
+        provider: 'anthropic',
+        secret: FAKE_ANTHROPIC_KEY,
+        settings: { baseUrl: anthropic.url },
+      },
+    ])
+      await gateway.credential(lee.token, credential);
+    const leeClient = gateway.client(lee.token);
+    const limit = (body: object) =>
+      gateway.call('PUT', `/api/users/${lee.id}/limits`, { token: root.token, body });
+    openai.setScript(() => ({ kind: 'text', text: 'ok' }));
+    anthropic.setScript({ type: 'message', content: [{ type: 'text', text: 'ok' }] });
+
+    expect((await limit({ tokens: { amount: 300, period: 'day' } })).status).toBe(200);
+    const sentBefore = [openai.requests.length, anthropic.requests.length];
+    for (const model of ['oa/gpt-4.1-mini', 'claude/claude-sonnet-4-5']) {
+      const refused = (await leeClient.responses
+        .create({ model, input: 'Hi', max_output_tokens: 5_000 })
+        .catch((caught: unknown) => caught)) as APIError;
+      expect(refused, model).toBeInstanceOf(OpenAI.RateLimitError);
+      expect(refused.code, model).toBe('budget_exceeded');
+      expect(refused.message).toMatch(/tokens per day/);
+    }
+    expect([openai.requests.length, anthropic.requests.length]).toEqual(sentBefore);
+
+    expect((await limit({ requestsPerMinute: 1 })).status).toBe(200);
+    await leeClient.responses.create({ model: 'claude/claude-sonnet-4-5', input: 'Hi' });
+    const rate = (await leeClient.responses
+      .create({ model: 'oa/gpt-4.1-mini', input: 'Hi', stream: true })
+      .catch((caught: unknown) => caught)) as APIError;
+    expect(rate).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(rate.code).toBe('rate_limited');
+    expect(Number(rate.headers?.get('retry-after'))).toBeGreaterThan(0);
+  });
+
   it('records usage for relayed and translated responses, streamed or not', async () => {
     const uma = await gateway.user('uma');
     await gateway.credential(uma.token, {
@@ -557,9 +598,6 @@ describe('/v1/responses with the official SDK, relayed to OpenAI and translated 
     await drain(
       await umaClient.responses.create({ model: 'claude/claude-sonnet-4-5', input: 'x', stream: true }),
     );
-    // A flush already under way (the recorder's timer) is awaited, not extended: flush twice so the
-    // last events are written before the report reads them.
-    await gateway.keyway.services.usageRecorder.flush();
     await gateway.keyway.services.usageRecorder.flush();
     const usage = await gateway.call('GET', '/api/usage?groupBy=model', { token: uma.token });
     expect(usage.status).toBe(200);
