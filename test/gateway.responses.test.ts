@@ -412,6 +412,58 @@ describe('/v1/responses with the official SDK, relayed to OpenAI and translated 
       ]);
     });
 
+    it('retrieves and deletes a relayed response through the credential that made it, for its owner only', async () => {
+      openai.setScript(() => ({ kind: 'text', text: 'kept by OpenAI' }));
+      const whole = await client.responses.create({ model: 'oa/gpt-4.1-mini', input: 'Keep this.' });
+      const streamed = await client.responses.create({
+        model: 'oa/gpt-4.1-mini',
+        input: 'And this.',
+        stream: true,
+      });
+      const { events } = await drain(streamed);
+      const streamedId = (
+        events.find((event) => event.type === 'response.completed') as { response: { id: string } }
+      ).response.id;
+      for (const id of [whole.id, streamedId]) {
+        const again = await client.responses.retrieve(id);
+        expect(again).toMatchObject({ id, object: 'response', output_text: 'kept by OpenAI' });
+        expect(openai.requests.at(-1)).toMatchObject({ method: 'GET', path: `/v1/responses/${id}` });
+        expect(openai.requests.at(-1)!.headers.authorization).toBe(`Bearer ${openAiKey}`);
+      }
+
+      // Someone else who may use a key of the same provider cannot read it: the id is not theirs.
+      const bea = await gateway.user('bea-relayed');
+      await gateway.credential(bea.token, {
+        name: 'oa',
+        provider: 'openai',
+        secret: openAiKey,
+        settings: { baseUrl: openai.url },
+      });
+      const sent = openai.requests.length;
+      const theirs = (await gateway
+        .client(bea.token)
+        .responses.retrieve(whole.id)
+        .catch((caught: unknown) => caught)) as APIError;
+      expect(theirs.status).toBe(404);
+      expect(openai.requests.length).toBe(sent);
+
+      // store: false leaves nothing to find.
+      const unkept = await client.responses.create({
+        model: 'oa/gpt-4.1-mini',
+        input: 'Forget.',
+        store: false,
+      });
+      expect(
+        ((await client.responses.retrieve(unkept.id).catch((caught: unknown) => caught)) as APIError).status,
+      ).toBe(404);
+
+      await client.responses.delete(whole.id);
+      expect(openai.requests.at(-1)).toMatchObject({ method: 'DELETE', path: `/v1/responses/${whole.id}` });
+      expect(
+        ((await client.responses.retrieve(whole.id).catch((caught: unknown) => caught)) as APIError).status,
+      ).toBe(404);
+    });
+
     it('leaves an id Keyway does not know to OpenAI, which answers previous_response_not_found', async () => {
       const before = gateway.queries.length;
       const error = (await client.responses

@@ -19,6 +19,11 @@ export interface Exchange {
   /** Whether the answer is an SSE stream. */
   readonly stream: boolean;
   /**
+   * Pins the call to one credential (by id) instead of resolving `model`: reading or deleting what an
+   * earlier call made there (a relayed response). The caller must still be allowed to use it.
+   */
+  readonly credentialId?: string;
+  /**
    * The most this request can use, for limits: input bounded by its size, output by its cap. When
    * `capOutput` is true and the request names no output cap, the exchange sets one of
    * `defaultMaxTokens` in its own body first (a limit that counts output needs one).
@@ -31,8 +36,14 @@ export interface Exchange {
   build(target: ExchangeTarget): ExchangeCall;
 }
 
-/** What building one upstream call needs: the resolved target (chat adapters get the same, and the request). */
-export interface ExchangeTarget {
+/** What building one upstream call needs: the resolved target. */
+export interface ExchangeTarget extends CallTarget {
+  /** The credential the call uses: an exchange may remember where something it made lives. */
+  credentialId: string;
+}
+
+/** Where a provider call goes and with what key (chat adapters get this and the request). */
+export interface CallTarget {
   /** The provider's own model id (the part after the credential or provider name). */
   model: string;
   provider: ProviderDefinition;
@@ -44,6 +55,8 @@ export interface ExchangeTarget {
 
 /** The HTTP request to send upstream, and how to read what comes back. */
 export interface ExchangeCall {
+  /** POST unless said otherwise; a GET or DELETE sends no body. */
+  method?: 'GET' | 'DELETE';
   url: string;
   headers: Record<string, string>;
   body: string | Uint8Array;

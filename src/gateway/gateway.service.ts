@@ -247,8 +247,16 @@ export class GatewayService {
           { details: { param: 'model' } },
         );
       const attempts: Attempt[] = [];
-      for (const name of [exchange.model, ...options.fallbackModels])
-        attempts.push(await this.#prepareExchange(principal, exchange, name));
+      if (exchange.credentialId)
+        attempts.push(
+          await this.#prepareExchange(principal, exchange, {
+            credentialId: exchange.credentialId,
+            model: exchange.model,
+          }),
+        );
+      else
+        for (const name of [exchange.model, ...options.fallbackModels])
+          attempts.push(await this.#prepareExchange(principal, exchange, name));
       const sent = await this.#send(principal, attempts, { ...options, signal });
       const call = sent.attempt.call as ExchangeCall;
       const context: ResponseContext = { id: '', created: 0, model: exchange.model, includeUsage: false };
@@ -331,9 +339,9 @@ export class GatewayService {
           try {
             response = await this.#upstream.open({
               url: attempt.call.url,
-              method: 'POST',
+              method: 'method' in attempt.call ? (attempt.call.method ?? 'POST') : 'POST',
               headers: attempt.call.headers,
-              body: attempt.call.body,
+              ...('method' in attempt.call && attempt.call.method ? {} : { body: attempt.call.body }),
               policy: this.#credentials.upstreamPolicy(attempt.target.credential),
               // The caller's own signal: when it goes away, undici aborts the provider request at once.
               signal: options.signal,
@@ -523,11 +531,16 @@ export class GatewayService {
     return { target, botId: bot?.id ?? null, charge, bound, adapter, call, translateError, secret };
   }
 
-  async #prepareExchange(principal: Principal, exchange: Exchange, model: string): Promise<Attempt> {
+  async #prepareExchange(
+    principal: Principal,
+    exchange: Exchange,
+    model: string | { credentialId: string; model: string },
+  ): Promise<Attempt> {
     const { target, charge } = await this.#target(principal, model, null);
     const bound = charge ? exchange.bound(this.#limits!.defaultMaxTokens, charge.boundsOutput) : null;
     const secret = this.#credentials.revealSecret(target.credential);
     const call = exchange.build({
+      credentialId: target.credential.id,
       model: target.model,
       provider: target.provider,
       secret,

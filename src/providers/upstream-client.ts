@@ -6,7 +6,7 @@ import type { UpstreamPolicy } from './upstream-url-guard.ts';
 
 export interface UpstreamRequest {
   url: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'DELETE';
   headers: Record<string, string>;
   body?: string | Uint8Array;
   signal?: AbortSignal;

@@ -14,7 +14,23 @@ export interface StoredResponsesTable {
   expires_at: ColumnType<Date, Date, never>;
 }
 
-type Tables = DB & { stored_responses: StoredResponsesTable };
+/** `relayed_responses` (migration 0014): where a response relayed to OpenAI was made, for its owner. */
+export interface RelayedResponsesTable {
+  id: string;
+  owner_id: string;
+  credential_id: string;
+  model: string;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  expires_at: ColumnType<Date, Date, never>;
+}
+
+type Tables = DB & { stored_responses: StoredResponsesTable; relayed_responses: RelayedResponsesTable };
+
+/** Where a relayed response lives: the credential that made it, and its model. */
+export interface RelayedResponse {
+  credentialId: string;
+  model: string;
+}
 
 /** One link of a conversation: what its turn sent and what the model answered. */
 export interface ResponseTurn {
@@ -34,7 +50,10 @@ export class ResponsesRepository {
   readonly #db: Kysely<Tables>;
 
   constructor(db: Kysely<DB>) {
-    this.#db = db.withTables<{ stored_responses: StoredResponsesTable }>();
+    this.#db = db.withTables<{
+      stored_responses: StoredResponsesTable;
+      relayed_responses: RelayedResponsesTable;
+    }>();
   }
 
   async insert(row: {
@@ -101,12 +120,57 @@ export class ResponsesRepository {
     return result.numDeletedRows > 0n;
   }
 
-  /** Removes what has expired. Idempotent: several nodes sweeping at once delete each row once. */
+  /** Remembers which credential made a response relayed to OpenAI (again: the same row). */
+  async insertRelayed(row: {
+    id: string;
+    ownerId: string;
+    credentialId: string;
+    model: string;
+    expiresAt: Date;
+  }): Promise<void> {
+    await this.#db
+      .insertInto('relayed_responses')
+      .values({
+        id: row.id,
+        owner_id: row.ownerId,
+        credential_id: row.credentialId,
+        model: row.model,
+        expires_at: row.expiresAt,
+      })
+      .onConflict((conflict) => conflict.column('id').doNothing())
+      .execute();
+  }
+
+  /** Where one of the owner's relayed responses lives; undefined for anyone else's or an expired one. */
+  async findRelayed(ownerId: string, id: string, now: Date): Promise<RelayedResponse | undefined> {
+    const row = await this.#db
+      .selectFrom('relayed_responses')
+      .select(['credential_id', 'model'])
+      .where('id', '=', id)
+      .where('owner_id', '=', ownerId)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return row && { credentialId: row.credential_id, model: row.model };
+  }
+
+  async deleteRelayed(ownerId: string, id: string): Promise<void> {
+    await this.#db
+      .deleteFrom('relayed_responses')
+      .where('id', '=', id)
+      .where('owner_id', '=', ownerId)
+      .execute();
+  }
+
+  /** Removes what has expired, of both kinds. Idempotent: several nodes sweeping at once delete each row once. */
   async deleteExpired(now: Date): Promise<number> {
-    const result = await this.#db
+    const stored = await this.#db
       .deleteFrom('stored_responses')
       .where('expires_at', '<=', now)
       .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    const relayed = await this.#db
+      .deleteFrom('relayed_responses')
+      .where('expires_at', '<=', now)
+      .executeTakeFirst();
+    return Number(stored.numDeletedRows) + Number(relayed.numDeletedRows);
   }
 }

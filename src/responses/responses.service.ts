@@ -21,7 +21,11 @@ import {
   type ResponseItem,
   type ResponsesRequest,
 } from '../gateway/codecs/responses.ts';
-import { OpenAiResponsesExchange } from '../gateway/exchanges/responses.ts';
+import {
+  OpenAiResponseLookup,
+  OpenAiResponsesExchange,
+  type RelayedResponseMade,
+} from '../gateway/exchanges/responses.ts';
 import { findJsonProblem } from '../http/json-shape.ts';
 import type { ProviderDefinition } from '../providers/provider.ts';
 import type { ResponsesRepository, ResponseTurn } from './responses.repository.ts';
@@ -53,6 +57,13 @@ export type CreatedResponse =
       events(describe: (error: unknown) => StreamErrorInfo): AsyncIterable<ResponseStreamEvent>;
     };
 
+/** A response asked for: one Keyway stored, or OpenAI's answer about one relayed there. */
+export type FoundResponse =
+  { kind: 'stored'; response: ResponseObject } | { kind: 'relayed'; answer: ExchangeAnswer };
+
+export type DeletedAnswer =
+  { kind: 'stored'; deleted: DeletedResponse } | { kind: 'relayed'; answer: ExchangeAnswer };
+
 export interface DeletedResponse {
   id: string;
   object: 'response.deleted';
@@ -69,14 +80,34 @@ type ResponsesGateway = Pick<GatewayService, 'complete' | 'exchange' | 'provider
  */
 export class ResponsesService {
   readonly #gateway: ResponsesGateway;
-  readonly #repository: Pick<ResponsesRepository, 'insert' | 'find' | 'chain' | 'delete' | 'deleteExpired'>;
+  readonly #repository: Pick<
+    ResponsesRepository,
+    | 'insert'
+    | 'find'
+    | 'chain'
+    | 'delete'
+    | 'deleteExpired'
+    | 'insertRelayed'
+    | 'findRelayed'
+    | 'deleteRelayed'
+  >;
   readonly #logger: Logger;
   readonly #now: () => Date;
   #lastSweep = 0;
 
   constructor(deps: {
     gateway: ResponsesGateway;
-    repository: Pick<ResponsesRepository, 'insert' | 'find' | 'chain' | 'delete' | 'deleteExpired'>;
+    repository: Pick<
+      ResponsesRepository,
+      | 'insert'
+      | 'find'
+      | 'chain'
+      | 'delete'
+      | 'deleteExpired'
+      | 'insertRelayed'
+      | 'findRelayed'
+      | 'deleteRelayed'
+    >;
     logger: Logger;
     now?: () => Date;
   }) {
@@ -98,16 +129,41 @@ export class ResponsesService {
     return this.#translate(principal, request, options, providers[0] ?? null);
   }
 
-  /** A stored response of the caller's own; anyone else's, an expired one or one never stored: not found. */
-  async retrieve(principal: Principal, id: string): Promise<ResponseObject> {
+  /**
+   * A response of the caller's own: one Keyway stored, or one relayed to OpenAI, asked of the
+   * credential that made it (OpenAI's answer as it is). Anyone else's, an expired one or one never
+   * made here: not found.
+   */
+  async retrieve(principal: Principal, id: string, options: ExchangeOptions): Promise<FoundResponse> {
+    const relayed = await this.#relayedLookup(principal, 'GET', id, options);
+    if (relayed) return { kind: 'relayed', answer: relayed };
     const response = await this.#repository.find(principal.userId, id, this.#now());
     if (!response) throw notFound(id);
-    return response;
+    return { kind: 'stored', response };
   }
 
-  async delete(principal: Principal, id: string): Promise<DeletedResponse> {
+  async delete(principal: Principal, id: string, options: ExchangeOptions): Promise<DeletedAnswer> {
+    const relayed = await this.#relayedLookup(principal, 'DELETE', id, options);
+    if (relayed) {
+      await this.#repository.deleteRelayed(principal.userId, id);
+      return { kind: 'relayed', answer: relayed };
+    }
     if (!(await this.#repository.delete(principal.userId, id, this.#now()))) throw notFound(id);
-    return { id, object: 'response.deleted', deleted: true };
+    return { kind: 'stored', deleted: { id, object: 'response.deleted', deleted: true } };
+  }
+
+  /** OpenAI's answer about one of the caller's relayed responses; null when the id is not one. */
+  async #relayedLookup(
+    principal: Principal,
+    method: 'GET' | 'DELETE',
+    id: string,
+    options: ExchangeOptions,
+  ): Promise<ExchangeAnswer | null> {
+    if (id.startsWith(KEYWAY_RESPONSE_PREFIX)) return null;
+    const made = await this.#repository.findRelayed(principal.userId, id, this.#now());
+    if (!made) return null;
+    const lookup = new OpenAiResponseLookup(method, id, made);
+    return this.#gateway.exchange(principal, lookup, { ...options, fallbackModels: [] });
   }
 
   /** Deletes expired responses (every node may; each row goes once). */
@@ -131,8 +187,20 @@ export class ResponsesService {
         body = { ...rest, input: [...historyOf(turns), ...input] };
       }
     }
-    const exchange = new OpenAiResponsesExchange(body);
+    // Where OpenAI keeps what it makes here, so GET and DELETE reach the same credential for its owner.
+    let remembered: Promise<void> | null = null;
+    const remember = (made: RelayedResponseMade) => {
+      remembered = this.#repository
+        .insertRelayed({ ...made, ownerId: principal.userId, expiresAt: this.#expiry() })
+        .then(() => this.#sweepNowAndThen())
+        .catch((error: unknown) =>
+          this.#logger.warn({ err: error, id: made.id }, 'could not remember a relayed response'),
+        );
+    };
+    const exchange = new OpenAiResponsesExchange(body, request.store === false ? undefined : remember);
     const answer = await this.#gateway.exchange(principal, exchange, options);
+    // A whole answer's id is known now: remembered before the client can ask for it.
+    if (answer.kind === 'whole') await remembered;
     return { kind: 'passthrough', answer, nextSequenceNumber: () => exchange.nextSequenceNumber };
   }
 
@@ -227,12 +295,21 @@ export class ResponsesService {
       this.#logger.error({ err: error, responseId: response.id }, 'could not store a response');
       return;
     }
-    if (now.getTime() - this.#lastSweep > SWEEP_INTERVAL_MS) {
-      this.#lastSweep = now.getTime();
-      this.sweep().catch((error: unknown) =>
-        this.#logger.warn({ err: error }, 'could not delete expired responses'),
-      );
-    }
+    this.#sweepNowAndThen();
+  }
+
+  /** On a write, at most hourly: expired rows of both kinds go (no timer to stop). */
+  #sweepNowAndThen(): void {
+    const now = this.#now().getTime();
+    if (now - this.#lastSweep <= SWEEP_INTERVAL_MS) return;
+    this.#lastSweep = now;
+    this.sweep().catch((error: unknown) =>
+      this.#logger.warn({ err: error }, 'could not delete expired responses'),
+    );
+  }
+
+  #expiry(): Date {
+    return new Date(this.#now().getTime() + RETENTION_MS);
   }
 
   #seconds(): number {

@@ -51,7 +51,7 @@ export async function startFakeOpenAiResponses(options: {
   validKeys: string[];
 }): Promise<FakeOpenAiResponses> {
   const requests: RecordedResponsesRequest[] = [];
-  const stored = new Map<string, { conversation: unknown[]; output: unknown[] }>();
+  const stored = new Map<string, { conversation: unknown[]; output: unknown[]; response: unknown }>();
   let script: (request: RecordedResponsesRequest, index: number) => ResponsesScript = () => ({
     kind: 'text',
     text: 'Hello from the fake.',
@@ -71,6 +71,24 @@ export async function startFakeOpenAiResponses(options: {
           'invalid_request_error',
           'invalid_api_key',
         );
+      // Retrieve and delete a stored response, as OpenAI answers them.
+      const one = /^\/v1\/responses\/([^/?]+)$/.exec(incoming.url ?? '');
+      if (one && (incoming.method === 'GET' || incoming.method === 'DELETE')) {
+        const id = decodeURIComponent(one[1]!);
+        requests.push({
+          method: incoming.method,
+          path: incoming.url!,
+          headers: incoming.headers,
+          body: {},
+          conversation: [],
+        });
+        const found = stored.get(id);
+        if (!found)
+          return sendError(response, 404, `Response with id '${id}' not found.`, 'invalid_request_error');
+        if (incoming.method === 'GET') return sendJson(response, 200, found.response);
+        stored.delete(id);
+        return sendJson(response, 200, { id, object: 'response.deleted', deleted: true });
+      }
       if (incoming.method !== 'POST' || incoming.url !== '/v1/responses')
         return sendError(
           response,
@@ -128,6 +146,7 @@ export async function startFakeOpenAiResponses(options: {
         stored.set(answer.response.id as string, {
           conversation: record.conversation,
           output: answer.output,
+          response: answer.response,
         });
       if (body.stream === true)
         void stream(response, answer, plan.kind === 'break' ? plan.afterEvents : undefined);

@@ -17,3 +17,19 @@ CREATE TABLE stored_responses (
 );
 CREATE INDEX stored_responses_owner_idx ON stored_responses (owner_id);
 CREATE INDEX stored_responses_expires_idx ON stored_responses (expires_at);
+
+-- Responses relayed to OpenAI (kept by OpenAI): which credential made each, for its owner, so `GET` and
+-- `DELETE /v1/responses/{id}` reach the same credential — and only the owner's own ids (a shared key's
+-- responses are not readable by everyone who may use the key). No content is kept here.
+CREATE TABLE relayed_responses (
+  id text PRIMARY KEY,
+  owner_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  credential_id uuid NOT NULL REFERENCES credentials (id) ON DELETE CASCADE,
+  -- The provider's model id the response was made with (what a lookup names).
+  model text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX relayed_responses_owner_idx ON relayed_responses (owner_id);
+CREATE INDEX relayed_responses_credential_idx ON relayed_responses (credential_id);
+CREATE INDEX relayed_responses_expires_idx ON relayed_responses (expires_at);

@@ -1,9 +1,9 @@
 import type { SseEvent } from '../../http/sse.ts';
-import type { ExchangeTarget } from '../exchange.ts';
+import type { CallTarget } from '../exchange.ts';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest, Usage } from '../openai-types.ts';
 
 /** What an adapter needs to build one upstream call: the target, and the client's chat request. */
-export interface AdapterInput extends ExchangeTarget {
+export interface AdapterInput extends CallTarget {
   /** The client's request, already validated; `model` is still the client's Keyway model name. */
   request: ChatRequest;
 }

@@ -12,7 +12,14 @@ function target(
   model = 'text-embedding-3-small',
 ): ExchangeTarget {
   const provider = providers.get(providerId)!;
-  return { model, provider, secret: 'key-123', settings, baseUrl: effectiveBaseUrl(provider, settings) };
+  return {
+    credentialId: 'cred-1',
+    model,
+    provider,
+    secret: 'key-123',
+    settings,
+    baseUrl: effectiveBaseUrl(provider, settings),
+  };
 }
 
 function build(body: Record<string, unknown>, to: ExchangeTarget) {

@@ -21,11 +21,25 @@ export class OpenAiResponsesExchange implements Exchange {
   readonly stream: boolean;
   #body: Record<string, unknown>;
   #lastSequenceNumber = -1;
+  readonly #onCreated: ((made: RelayedResponseMade) => void) | undefined;
+  #created = false;
 
-  constructor(body: Record<string, unknown> & { model: string }) {
+  /** `onCreated` hears once which credential made the response, as soon as its id is seen. */
+  constructor(
+    body: Record<string, unknown> & { model: string },
+    onCreated?: (made: RelayedResponseMade) => void,
+  ) {
     this.#body = body;
     this.model = body.model;
     this.stream = body.stream === true;
+    this.#onCreated = onCreated;
+  }
+
+  #made(response: unknown, target: ExchangeTarget): void {
+    const id = (response as { id?: unknown } | undefined)?.id;
+    if (this.#created || typeof id !== 'string') return;
+    this.#created = true;
+    this.#onCreated?.({ id, credentialId: target.credentialId, model: target.model });
   }
 
   /** The `sequence_number` of the next event, if Keyway has to write one (an error after the start). */
@@ -64,14 +78,65 @@ export class OpenAiResponsesExchange implements Exchange {
       headers,
       body: JSON.stringify({ ...this.#body, model: target.model }),
       translateError: translateOpenAiWireError,
-      usageOfWhole: (text) => usageOf(parseObject(text)),
+      usageOfWhole: (text) => {
+        const response = parseObject(text);
+        this.#made(response, target);
+        return usageOf(response);
+      },
       usageOfEvent: (event, before) => {
         const sequence = SEQUENCE_NUMBER.exec(event.data);
         if (sequence) this.#lastSequenceNumber = Number(sequence[1]);
         const type = event.event ?? /"type"\s*:\s*"([^"]+)"/.exec(event.data)?.[1];
+        if (type === 'response.created') this.#made(parseObject(event.data)?.response, target);
         if (!type || !FINAL_EVENTS.has(type)) return before;
         return usageOf(parseObject(event.data)?.response) ?? before;
       },
+    };
+  }
+}
+
+/** A response OpenAI made through Keyway: its id, and the credential and model that made it. */
+export interface RelayedResponseMade {
+  id: string;
+  credentialId: string;
+  model: string;
+}
+
+/**
+ * `GET` or `DELETE /v1/responses/{id}` of a response relayed to OpenAI, sent with the credential that
+ * made it (the exchange is pinned to it). OpenAI's answer relayed as it is.
+ */
+export class OpenAiResponseLookup implements Exchange {
+  readonly endpoint = '/v1/responses';
+  readonly stream = false;
+  readonly model: string;
+  readonly credentialId: string;
+  readonly #id: string;
+  readonly #method: 'GET' | 'DELETE';
+
+  constructor(method: 'GET' | 'DELETE', id: string, made: { credentialId: string; model: string }) {
+    this.#method = method;
+    this.#id = id;
+    this.model = made.model;
+    this.credentialId = made.credentialId;
+  }
+
+  bound(): RequestBound {
+    return { inputTokens: 0, outputTokens: 0, likelyInputTokens: 0 };
+  }
+
+  build(target: ExchangeTarget): ExchangeCall {
+    const headers: Record<string, string> = {};
+    if (target.secret) headers.authorization = `Bearer ${target.secret}`;
+    if (typeof target.settings.organization === 'string')
+      headers['openai-organization'] = target.settings.organization;
+    return {
+      method: this.#method,
+      url: `${target.baseUrl}/responses/${encodeURIComponent(this.#id)}`,
+      headers,
+      body: '',
+      translateError: translateOpenAiWireError,
+      usageOfWhole: () => null,
     };
   }
 }

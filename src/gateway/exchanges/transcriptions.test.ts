@@ -18,7 +18,14 @@ function target(
   model = 'whisper-1',
 ): ExchangeTarget {
   const provider = providers.get(providerId)!;
-  return { model, provider, secret: 'key-123', settings, baseUrl: effectiveBaseUrl(provider, settings) };
+  return {
+    credentialId: 'cred-1',
+    model,
+    provider,
+    secret: 'key-123',
+    settings,
+    baseUrl: effectiveBaseUrl(provider, settings),
+  };
 }
 
 /** The first bytes of a WAV file, then some samples: binary, as audio is. */

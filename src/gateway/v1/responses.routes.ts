@@ -3,6 +3,7 @@ import { KeywayError } from '../../errors.ts';
 import type { AppEnv } from '../../http/app-env.ts';
 import { encodeSse } from '../../http/sse.ts';
 import type { ResponsesService } from '../../responses/responses.service.ts';
+import type { ExchangeAnswer } from '../gateway.service.ts';
 import type { TokensService } from '../../tokens/tokens.service.ts';
 import { errorEvent, type ResponseStreamEvent, type StreamErrorInfo } from '../codecs/responses-events.ts';
 import { MAX_RESPONSE_ID_LENGTH, responsesRequestSchema } from '../codecs/responses.ts';
@@ -49,17 +50,26 @@ export function registerResponsesRoutes(
         throw new KeywayError('invalid_request', 'Keyway cannot replay a stored response as a stream.', {
           details: { param: 'stream' },
         });
-      const response = await deps.responses.retrieve(principal, responseId(c));
-      return json(c, response, performance.now() - startedAt);
+      const found = await deps.responses.retrieve(principal, responseId(c), callOptions(c, startedAt));
+      return found.kind === 'stored'
+        ? json(c, found.response, performance.now() - startedAt)
+        : relayedAnswer(c, found.answer);
     }),
   );
 
   v1.delete('/responses/:id', (c) =>
     respond(c, deps.tokens, async (principal, startedAt) => {
-      const deleted = await deps.responses.delete(principal, responseId(c));
-      return json(c, deleted, performance.now() - startedAt);
+      const deleted = await deps.responses.delete(principal, responseId(c), callOptions(c, startedAt));
+      return deleted.kind === 'stored'
+        ? json(c, deleted.deleted, performance.now() - startedAt)
+        : relayedAnswer(c, deleted.answer);
     }),
   );
+}
+
+/** OpenAI's own answer about a relayed response, as it came. */
+function relayedAnswer(c: Context<AppEnv>, answer: ExchangeAnswer): Response {
+  return wholeAnswer(c, answer.kind === 'whole' ? answer.body : '', answer.overheadMs);
 }
 
 function responseId(c: Context<AppEnv>): string {
