@@ -397,7 +397,7 @@ describe('/v1/messages with the official Anthropic SDK [embedded]', () => {
       });
   });
 
-  it('counts tokens at Anthropic, and answers a clear 400 naming the provider elsewhere', async () => {
+  it('counts tokens at Anthropic and at Gemini, and answers a clear 400 naming the provider elsewhere', async () => {
     anthropic.setScript({ type: 'message', usage: { input_tokens: 42 } });
     const counted = await client.messages.countTokens({
       model: 'claude/claude-sonnet-4-5',
@@ -411,23 +411,38 @@ describe('/v1/messages with the official Anthropic SDK [embedded]', () => {
     expect(sent.headers['x-api-key']).toBe(FAKE_ANTHROPIC_KEY);
     expect(sent.body).toMatchObject({ model: 'claude-sonnet-4-5', system: 'Be brief.' });
 
+    // Gemini counts the request translated as it would be generated, system prompt included.
+    const geminiCount = await client.messages.countTokens({
+      model: 'gem/gemini-2.5-flash',
+      system: 'Be brief.',
+      messages: [{ role: 'user', content: 'How many tokens is this?' }],
+    });
+    // The fake counts one token per four characters: "Be brief." (3) + the question (6).
+    expect(geminiCount).toEqual({ input_tokens: 9 });
+    const counting = gemini.requests.at(-1)!;
+    expect(counting.path).toBe('/v1beta/models/gemini-2.5-flash:countTokens');
+    expect(counting.headers['x-goog-api-key']).toBe(FAKE_GEMINI_KEY);
+    expect(counting.body).toMatchObject({
+      generateContentRequest: {
+        model: 'models/gemini-2.5-flash',
+        systemInstruction: { parts: [{ text: 'Be brief.' }] },
+        contents: [{ role: 'user', parts: [{ text: 'How many tokens is this?' }] }],
+      },
+    });
+
     const before = openai.requests.length;
-    for (const [model, label] of [
-      ['work/gpt-4o', 'OpenAI'],
-      ['gem/gemini-2.5-flash', 'Google Gemini'],
-    ] as const) {
-      const error = await client.messages
-        .countTokens({ model, messages: [{ role: 'user', content: 'Hi' }] })
-        .then(succeeded, (caught: unknown) => caught);
-      expect(error).toBeInstanceOf(Anthropic.BadRequestError);
-      expect((error as APIError).error).toEqual({
-        type: 'error',
-        error: {
-          type: 'invalid_request_error',
-          message: `${label} has no token counting endpoint: /v1/messages/count_tokens works with Anthropic credentials only.`,
-        },
-      });
-    }
+    const error = await client.messages
+      .countTokens({ model: 'work/gpt-4o', messages: [{ role: 'user', content: 'Hi' }] })
+      .then(succeeded, (caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((error as APIError).error).toEqual({
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        message:
+          'OpenAI has no token counting endpoint: /v1/messages/count_tokens works with Anthropic and Gemini credentials.',
+      },
+    });
     expect(openai.requests.length).toBe(before);
   });
 

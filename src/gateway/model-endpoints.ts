@@ -24,7 +24,7 @@ const EMBEDDING_WIRES = new Set<WireFormat>(['openai', 'azure-openai', 'ollama',
 export function endpointsOf(wire: WireFormat, model: string): V1Endpoint[] {
   if (/embed/i.test(model)) return EMBEDDING_WIRES.has(wire) ? ['/v1/embeddings'] : [];
   if (/whisper|transcribe/i.test(model)) return wire === 'openai' ? ['/v1/audio/transcriptions'] : [];
-  return wire === 'anthropic' ? [...CHAT, '/v1/messages/count_tokens'] : CHAT;
+  return wire === 'anthropic' || wire === 'google' ? [...CHAT, '/v1/messages/count_tokens'] : CHAT;
 }
 
 /** A bot answers like a chat model. */

@@ -69,7 +69,7 @@ export interface FakeGeminiRequest {
   model: string;
   stream: boolean;
   /** Which method the path names. */
-  action: 'generateContent' | 'streamGenerateContent' | 'batchEmbedContents';
+  action: 'generateContent' | 'streamGenerateContent' | 'batchEmbedContents' | 'countTokens';
   headers: IncomingHttpHeaders;
   /** The parsed JSON body (undefined when it was not JSON). */
   body: unknown;
@@ -169,7 +169,7 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       const path = incoming.url ?? '/';
       const url = new URL(path, 'http://fake');
       const route =
-        /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|batchEmbedContents)$/.exec(
+        /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateContent|batchEmbedContents|countTokens)$/.exec(
           url.pathname,
         );
       const recorded: RecordedGeminiRequest = {
@@ -210,6 +210,10 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       responses += 1;
       const meta = { modelVersion: recorded.model, responseId: responseId(responses) };
       const plan = script(recorded);
+      if (recorded.action === 'countTokens' && plan.kind !== 'error' && plan.kind !== 'stall') {
+        countTokens(recorded, response);
+        return;
+      }
       if (recorded.action === 'batchEmbedContents' && plan.kind !== 'error' && plan.kind !== 'stall') {
         embed(recorded, options.embeddingDimensions ?? 8, response);
         return;
@@ -235,6 +239,43 @@ export async function startFakeGemini(options: FakeGeminiOptions = {}): Promise<
       });
     },
   };
+}
+
+/**
+ * `countTokens` with a `generateContentRequest`, as Google checks it (it names the path's model; its
+ * `contents` are there): `totalTokens` is one per four characters of every text part, the system
+ * instruction included — what a test can compute too.
+ */
+function countTokens(recorded: RecordedGeminiRequest, response: ServerResponse): void {
+  const request = (recorded.body as { generateContentRequest?: Record<string, unknown> } | undefined)
+    ?.generateContentRequest;
+  if (!request || request.model !== `models/${recorded.model}` || !Array.isArray(request.contents)) {
+    sendError(response, {
+      code: 400,
+      message: 'generateContentRequest.model must name the model of the path, with contents.',
+      status: 'INVALID_ARGUMENT',
+    });
+    return;
+  }
+  const texts: string[] = [];
+  const collect = (value: unknown): void => {
+    if (Array.isArray(value)) value.forEach(collect);
+    else if (typeof value === 'object' && value !== null) {
+      const text = (value as { text?: unknown }).text;
+      if (typeof text === 'string') texts.push(text);
+      for (const [key, inner] of Object.entries(value)) if (key !== 'text') collect(inner);
+    }
+  };
+  collect([request.contents, request.systemInstruction]);
+  const totalTokens = texts.reduce((sum, text) => sum + Math.ceil(text.length / 4), 0);
+  response.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+  response.end(
+    JSON.stringify(
+      { totalTokens, promptTokensDetails: [{ modality: 'TEXT', tokenCount: totalTokens }] },
+      null,
+      2,
+    ),
+  );
 }
 
 /** The vector the fake answers for one text: deterministic and float32-exact. */

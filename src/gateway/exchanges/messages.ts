@@ -3,6 +3,8 @@ import type { SseEvent } from '../../http/sse.ts';
 import type { RequestBound } from '../../limits/spend-guard.ts';
 import type { TokenCounts } from '../../usage/prices.ts';
 import type { UpstreamErrorInfo } from '../adapters/adapter.ts';
+import { googleAdapter } from '../adapters/google.ts';
+import type { ChatRequest } from '../openai-types.ts';
 import type { Exchange, ExchangeCall, ExchangeTarget } from '../exchange.ts';
 
 /**
@@ -50,25 +52,48 @@ export function anthropicMessagesExchange(input: PassthroughInput & { stream: bo
   };
 }
 
-/** `POST /v1/messages/count_tokens` to an Anthropic credential; other providers have no such endpoint. */
-export function countTokensExchange(input: PassthroughInput): Exchange {
+/**
+ * `POST /v1/messages/count_tokens` where the provider counts tokens: Anthropic's own endpoint, relayed;
+ * Gemini's `countTokens`, given the request translated as it would be generated (`chat`), its
+ * `totalTokens` answered as Anthropic's `input_tokens`. Other providers have no such endpoint.
+ */
+export function countTokensExchange(input: PassthroughInput & { chat?: ChatRequest }): Exchange {
   return {
     endpoint: '/v1/messages/count_tokens',
     model: input.model,
     stream: false,
     bound: () => boundOf(input.body, 0),
     build(target) {
-      if (target.provider.wire !== 'anthropic')
-        throw new KeywayError(
-          'upstream_unsupported',
-          `${target.provider.label} has no token counting endpoint: /v1/messages/count_tokens works with Anthropic credentials only.`,
-          { details: { param: 'model' } },
-        );
-      return {
-        ...call(target, '/v1/messages/count_tokens', input),
-        // Nothing is generated: the request is recorded with no tokens (and not charged by its size).
-        usageOfWhole: () => ({ inputTokens: 0, outputTokens: 0, cachedTokens: 0 }),
-      };
+      // Nothing is generated: the request is recorded with no tokens (and not charged by its size).
+      const nothingGenerated = () => ({ inputTokens: 0, outputTokens: 0, cachedTokens: 0 });
+      if (target.provider.wire === 'anthropic')
+        return { ...call(target, '/v1/messages/count_tokens', input), usageOfWhole: nothingGenerated };
+      if (target.provider.wire === 'google' && input.chat) {
+        const generate = googleAdapter.buildRequest({ ...target, request: input.chat }, false);
+        const { generationConfig: _unused, ...request } = JSON.parse(generate.body) as Record<
+          string,
+          unknown
+        >;
+        return {
+          url: generate.url.replace(/:generateContent$/, ':countTokens'),
+          headers: generate.headers,
+          body: JSON.stringify({
+            generateContentRequest: { model: `models/${target.model.replace(/^models\//, '')}`, ...request },
+          }),
+          translateError: (status, text) => googleAdapter.translateError(status, text),
+          usageOfWhole: nothingGenerated,
+          reshape: (text) => {
+            const { totalTokens } = JSON.parse(text) as { totalTokens?: unknown };
+            if (typeof totalTokens !== 'number') throw new Error('no totalTokens');
+            return JSON.stringify({ input_tokens: totalTokens });
+          },
+        };
+      }
+      throw new KeywayError(
+        'upstream_unsupported',
+        `${target.provider.label} has no token counting endpoint: /v1/messages/count_tokens works with Anthropic and Gemini credentials.`,
+        { details: { param: 'model' } },
+      );
     },
   };
 }

@@ -87,10 +87,20 @@ export function registerMessagesRoutes(
       async (principal, startedAt) => {
         const body = await readJsonBody(c);
         const request = validated(countTokensRequestSchema, body);
+        // Gemini counts the request as it would generate it: translated, as for /v1/messages.
+        const provider = await deps.gateway.providerOf(principal, request.model);
+        const chat =
+          provider?.wire === 'google'
+            ? toChatRequest(
+                { ...request, max_tokens: 1 },
+                { label: provider.label, outputField: 'max_tokens' },
+              )
+            : undefined;
         const exchange = countTokensExchange({
           body: body as Record<string, unknown>,
           model: request.model,
           headers: anthropicHeaders(c),
+          ...(chat ? { chat } : {}),
         });
         const answer = await deps.gateway.exchange(principal, exchange, callOptions(c, startedAt));
         return relay(c, answer);
