@@ -54,6 +54,22 @@ describe('AllowanceLedger', () => {
     expect(granted).toBeGreaterThan(50);
   });
 
+  it('holds a lowered cap at once: what was leased under the old cap is given back, not spent', async () => {
+    const repository = new FakeLedgerRepository();
+    const ledger = ledgerOver(repository);
+    expect(await ledger.take(spec(1_000), 10)).toBe(true);
+    ledger.settle(spec(1_000), 10, 10);
+    // The node holds a lease of a tenth of the old cap; the owner lowers the cap to 15.
+    expect(await ledger.take(spec(15), 10)).toBe(false);
+    expect(await ledger.take(spec(15), 5)).toBe(false);
+    await ledger.sync();
+    expect(repository.row(spec(15))).toMatchObject({ settled: 10, leased: 0 });
+    // Back under the new cap: what it leaves (5) is spendable again.
+    expect(await ledger.take(spec(15), 5)).toBe(true);
+    expect(await ledger.take(spec(15), 1)).toBe(false);
+    expect(repository.violations).toEqual([]);
+  });
+
   it('does not refuse requests that wait on another request’s lease while the window still has room', async () => {
     const repository = new FakeLedgerRepository();
     const ledger = ledgerOver(repository);

@@ -32,6 +32,11 @@ interface Holding {
   spent: number;
   /** Whether a request took from it since the last report. */
   active: boolean;
+  /**
+   * Held but no longer spendable here — the cap came down since it was leased — and given back at the
+   * next report. Without this a lowered limit would not hold until the node's old lease ran out.
+   */
+  returning: number;
   /** A lease under way: others wait for it rather than lease again. */
   leasing: Promise<boolean> | null;
 }
@@ -145,11 +150,11 @@ export class AllowanceLedger {
 
   async #sync(): Promise<void> {
     const now = Date.now();
-    const reports: (WindowReport & { holding: Holding; drop: boolean })[] = [];
+    const reports: (WindowReport & { holding: Holding; drop: boolean; returning: number })[] = [];
     for (const holding of this.#holdings.values()) {
       const ended = holding.spec.end !== null && holding.spec.end.getTime() <= now;
       const idle = !holding.active && holding.running === 0 && holding.leasing === null;
-      const returned = idle || ended ? Math.max(0, available(holding)) : 0;
+      const returned = holding.returning + (idle || ended ? Math.max(0, available(holding)) : 0);
       if (holding.spent === 0 && returned === 0 && !idle) {
         holding.active = false;
         continue;
@@ -159,6 +164,7 @@ export class AllowanceLedger {
         windowStart: holding.spec.start,
         spent: holding.spent,
         returned,
+        returning: holding.returning,
         holding,
         drop: idle,
       });
@@ -170,6 +176,7 @@ export class AllowanceLedger {
     for (const report of reports) {
       report.holding.held -= report.spent + report.returned;
       report.holding.spent -= report.spent;
+      report.holding.returning -= report.returning;
       // An idle holding gave back all it held: what is left is rounding.
       if (report.drop && Math.abs(report.holding.held) < 1e-9) report.holding.held = 0;
       if (report.drop && report.holding.held <= 0 && report.holding.spent === 0)
@@ -186,6 +193,8 @@ export class AllowanceLedger {
         const holding = this.#holding(report.holding.spec);
         holding.held += report.spent + report.returned;
         holding.spent += report.spent;
+        // What a lowered cap took out of reach stays out of reach until it is given back.
+        holding.returning += report.returning;
       }
     }
     try {
@@ -199,12 +208,24 @@ export class AllowanceLedger {
     const id = windowId(spec.key, spec.start);
     let holding = this.#holdings.get(id);
     if (!holding) {
-      holding = { spec, held: 0, reserved: 0, running: 0, spent: 0, active: false, leasing: null };
+      holding = {
+        spec,
+        held: 0,
+        reserved: 0,
+        running: 0,
+        spent: 0,
+        active: false,
+        leasing: null,
+        returning: 0,
+      };
       this.#holdings.set(id, holding);
+    } else if (spec.cap < holding.spec.cap) {
+      // The limit came down: what this node holds under the old cap is not this node's to spend.
+      holding.returning += Math.max(0, available(holding));
     }
     holding.spec = spec;
     return holding;
   }
 }
 
-const available = (holding: Holding) => holding.held - holding.reserved - holding.spent;
+const available = (holding: Holding) => holding.held - holding.reserved - holding.spent - holding.returning;
