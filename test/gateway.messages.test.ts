@@ -127,6 +127,45 @@ describe('/v1/messages with the official Anthropic SDK [embedded]', () => {
     gemini.setScript(() => geminiScripts.text('Hello from Gemini.'));
   });
 
+  it('serves a bot on /v1/messages and /v1/responses: its prompt first, its credential answering', async () => {
+    const bo = await gateway.user('bo');
+    const claude = await gateway.credential(bo.token, {
+      name: 'claude',
+      provider: 'anthropic',
+      secret: FAKE_ANTHROPIC_KEY,
+      settings: { baseUrl: anthropic.url },
+    });
+    const bot = await gateway.call('POST', '/api/bots', {
+      token: bo.token,
+      body: {
+        name: 'helper',
+        credentialId: claude.id,
+        model: 'claude-sonnet-4-5',
+        systemPrompt: 'You are Helper.',
+      },
+    });
+    expect(bot.status, bot.text).toBe(201);
+    anthropic.setScript({ type: 'message', content: [{ type: 'text', text: 'Helper here.' }] });
+
+    const message = await sdk(bo.token).messages.create({
+      model: 'bot:helper',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'Who are you?' }],
+    });
+    expect(message).toMatchObject({ model: 'bot:helper', content: [{ type: 'text', text: 'Helper here.' }] });
+    const sent = anthropic.requests.at(-1)!.body as { model: string; system?: unknown; messages: unknown[] };
+    expect(sent.model).toBe('claude-sonnet-4-5');
+    expect(JSON.stringify(sent.system)).toContain('You are Helper.');
+
+    const response = await gateway
+      .client(bo.token)
+      .responses.create({ model: 'bot:helper', input: 'Again?' });
+    expect(response.output_text).toBe('Helper here.');
+    expect(JSON.stringify((anthropic.requests.at(-1)!.body as { system?: unknown }).system)).toContain(
+      'You are Helper.',
+    );
+  });
+
   it.each(UPSTREAMS)('answers messages.create through $name', async ({ model }) => {
     const { data: message, response } = await client.messages
       .create({
