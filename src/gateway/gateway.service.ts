@@ -169,11 +169,23 @@ export class GatewayService {
    * `access_revoked`, after it the stream ends with that failure.
    */
   async complete(principal: Principal, request: ChatRequest, options: CompleteOptions): Promise<Completion> {
+    return this.#watched(principal, options.signal, (signal, access) =>
+      this.#complete(principal, request, { ...options, signal }, access),
+    );
+  }
+
+  /**
+   * Runs work that calls a provider while watching its principal: the signal it gets also aborts when
+   * access ends. Released here on failure; on success, by the relay when the answer ends.
+   */
+  async #watched<T>(
+    principal: Principal,
+    signal: AbortSignal,
+    work: (signal: AbortSignal, access: WatchedAccess | null) => Promise<T>,
+  ): Promise<T> {
     const access = this.#access?.watch(principal) ?? null;
-    const signal = access ? either(options.signal, access.signal) : options.signal;
     try {
-      const completion = await this.#complete(principal, request, { ...options, signal }, access);
-      return completion;
+      return await work(access ? either(signal, access.signal) : signal, access);
     } catch (error) {
       access?.release();
       if (access?.signal.aborted) throw new AccessRevoked();
@@ -237,72 +249,75 @@ export class GatewayService {
     exchange: Exchange,
     options: ExchangeOptions,
   ): Promise<ExchangeAnswer> {
-    const access = this.#access?.watch(principal) ?? null;
-    const signal = access ? either(options.signal, access.signal) : options.signal;
-    try {
-      if ([exchange.model, ...options.fallbackModels].some((name) => name.startsWith('bot:')))
-        throw new KeywayError(
-          'invalid_request',
-          `Bots answer on /v1/chat/completions, /v1/responses and /v1/messages, not on ${exchange.endpoint}.`,
-          { details: { param: 'model' } },
-        );
-      const attempts: Attempt[] = [];
-      if (exchange.credentialId)
-        attempts.push(
-          await this.#prepareExchange(principal, exchange, {
-            credentialId: exchange.credentialId,
-            model: exchange.model,
-          }),
-        );
-      else
-        for (const name of [exchange.model, ...options.fallbackModels])
-          attempts.push(await this.#prepareExchange(principal, exchange, name));
-      const sent = await this.#send(principal, attempts, { ...options, signal });
-      const call = sent.attempt.call as ExchangeCall;
-      const context: ResponseContext = { id: '', created: 0, model: exchange.model, includeUsage: false };
-      const relay = this.#relay(principal, sent, context, access, { ...options, signal });
-      relay.usage = {
-        ofWhole: (text) => call.usageOfWhole(text),
-        ofEvent: (event, before) => call.usageOfEvent?.(event, before) ?? before,
-      };
-      const type = sent.response.headers['content-type'];
-      const contentType = (Array.isArray(type) ? type[0] : type) ?? null;
-      if (exchange.stream) {
-        return {
-          kind: 'stream',
-          overheadMs: performance.now() - options.startedAt - sent.upstreamMs,
-          passthrough: passthroughViews(relay),
-          contentType,
-        };
-      }
-      const readAt = performance.now();
-      const whole = await readWhole(relay);
-      const upstreamMs = sent.upstreamMs + performance.now() - readAt;
-      let body = whole.passthrough!;
-      if (call.reshape) {
-        try {
-          body = call.reshape(body);
-        } catch {
-          throw new ProviderFailure(
-            'upstream_invalid',
-            'The provider answered with something Keyway cannot read.',
-            {
-              status: 502,
-            },
-          );
-        }
-      }
+    return this.#watched(principal, options.signal, (signal, access) =>
+      this.#exchange(principal, exchange, { ...options, signal }, access),
+    );
+  }
+
+  async #exchange(
+    principal: Principal,
+    exchange: Exchange,
+    options: ExchangeOptions,
+    access: WatchedAccess | null,
+  ): Promise<ExchangeAnswer> {
+    if ([exchange.model, ...options.fallbackModels].some((name) => name.startsWith('bot:')))
+      throw new KeywayError(
+        'invalid_request',
+        `Bots answer on /v1/chat/completions, /v1/responses and /v1/messages, not on ${exchange.endpoint}.`,
+        { details: { param: 'model' } },
+      );
+    const attempts: Attempt[] = [];
+    if (exchange.credentialId)
+      attempts.push(
+        await this.#prepareExchange(principal, exchange, {
+          credentialId: exchange.credentialId,
+          model: exchange.model,
+        }),
+      );
+    else
+      for (const name of [exchange.model, ...options.fallbackModels])
+        attempts.push(await this.#prepareExchange(principal, exchange, name));
+    const sent = await this.#send(principal, attempts, options);
+    const call = sent.attempt.call as ExchangeCall;
+    const context: ResponseContext = { id: '', created: 0, model: exchange.model, includeUsage: false };
+    const relay = this.#relay(principal, sent, context, access, options);
+    relay.usage = {
+      ofWhole: (text) => call.usageOfWhole(text),
+      ofEvent: (event, before) => call.usageOfEvent?.(event, before) ?? before,
+    };
+    const type = sent.response.headers['content-type'];
+    const contentType = (Array.isArray(type) ? type[0] : type) ?? null;
+    if (exchange.stream) {
       return {
-        kind: 'whole',
-        overheadMs: performance.now() - options.startedAt - upstreamMs,
-        body,
-        contentType: call.reshape ? null : contentType,
+        kind: 'stream',
+        overheadMs: performance.now() - options.startedAt - sent.upstreamMs,
+        passthrough: passthroughViews(relay),
+        contentType,
       };
-    } catch (error) {
-      access?.release();
-      if (access?.signal.aborted) throw new AccessRevoked();
-      throw error;
     }
+    const readAt = performance.now();
+    const whole = await readWhole(relay);
+    const upstreamMs = sent.upstreamMs + performance.now() - readAt;
+    let body = whole.passthrough!;
+    if (call.reshape) {
+      try {
+        body = call.reshape(body);
+      } catch {
+        throw new ProviderFailure(
+          'upstream_invalid',
+          'The provider answered with something Keyway cannot read.',
+          {
+            status: 502,
+          },
+        );
+      }
+    }
+    return {
+      kind: 'whole',
+      overheadMs: performance.now() - options.startedAt - upstreamMs,
+      body,
+      contentType: call.reshape ? null : contentType,
+    };
   }
 
   /** Which provider a model name reaches for this caller: how an ingress picks pass-through or translation. */
