@@ -72,6 +72,9 @@ export interface DeletedResponse {
 
 type ResponsesGateway = Pick<GatewayService, 'complete' | 'exchange' | 'providerOf'>;
 
+/** What the service keeps and reads: the repository, or a stand-in with the same methods. */
+type ResponsesStore = Pick<ResponsesRepository, keyof ResponsesRepository>;
+
 /**
  * The Responses API on every provider. A model whose credential is OpenAI's (and every fallback
  * too) is relayed to OpenAI's own `/responses`; any other model — and `bot:<name>` — is translated
@@ -80,34 +83,14 @@ type ResponsesGateway = Pick<GatewayService, 'complete' | 'exchange' | 'provider
  */
 export class ResponsesService {
   readonly #gateway: ResponsesGateway;
-  readonly #repository: Pick<
-    ResponsesRepository,
-    | 'insert'
-    | 'find'
-    | 'chain'
-    | 'delete'
-    | 'deleteExpired'
-    | 'insertRelayed'
-    | 'findRelayed'
-    | 'deleteRelayed'
-  >;
+  readonly #repository: ResponsesStore;
   readonly #logger: Logger;
   readonly #now: () => Date;
   #lastSweep = 0;
 
   constructor(deps: {
     gateway: ResponsesGateway;
-    repository: Pick<
-      ResponsesRepository,
-      | 'insert'
-      | 'find'
-      | 'chain'
-      | 'delete'
-      | 'deleteExpired'
-      | 'insertRelayed'
-      | 'findRelayed'
-      | 'deleteRelayed'
-    >;
+    repository: ResponsesStore;
     logger: Logger;
     now?: () => Date;
   }) {
