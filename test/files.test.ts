@@ -1,6 +1,11 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
 import JSZip from 'jszip';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli/main.ts';
 import { BACKENDS } from './support/test-database.ts';
 import { createTestKeyway, type TestKeyway } from './support/test-keyway.ts';
 
@@ -267,5 +272,78 @@ describe.each(BACKENDS)('files: upload, download, list, delete [%s]', (backend) 
 
     const empty = await upload(alice.token, 'empty.txt', new Uint8Array());
     expect(empty.status).toBe(400);
+  });
+});
+
+// The CLI talks to the server over HTTP: one backend, the app served in-process on a loopback port.
+describe('keyway files add, list, rm [embedded]', () => {
+  let harness: TestKeyway;
+  let server: ServerType;
+  let url: string;
+  let scratch: string;
+  let token: string;
+
+  beforeAll(async () => {
+    harness = await createTestKeyway('embedded');
+    token = (await harness.user('carol')).token;
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'keyway-cli-files-'));
+    await new Promise<void>((resolve) => {
+      server = serve({ fetch: harness.keyway.app.fetch, hostname: '127.0.0.1', port: 0 }, (info) => {
+        url = `http://127.0.0.1:${info.port}`;
+        resolve();
+      });
+    });
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server?.close(resolve));
+    await harness?.close();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  async function keyway(...args: string[]) {
+    let out = '';
+    let err = '';
+    const code = await runCli(args, {
+      out: (text) => void (out += text),
+      err: (text) => void (err += text),
+      env: { KEYWAY_URL: url, KEYWAY_TOKEN: token, XDG_CONFIG_HOME: scratch },
+    });
+    return { code, out, err };
+  }
+
+  it('uploads several files, lists them, deletes one; a refused file fails with its reason', async () => {
+    fs.writeFileSync(path.join(scratch, 'notes.md'), '# Notes\n');
+    fs.writeFileSync(path.join(scratch, 'pixel.png'), PNG);
+    fs.writeFileSync(path.join(scratch, 'setup.pdf'), Uint8Array.from([0x4d, 0x5a, 0x90, 0]));
+
+    const added = await keyway(
+      'files',
+      'add',
+      path.join(scratch, 'notes.md'),
+      path.join(scratch, 'pixel.png'),
+    );
+    expect(added.code, added.err).toBe(0);
+    expect(added.out).toMatch(/notes\.md \(text\/markdown, 8 B\)/);
+    expect(added.out).toMatch(/pixel\.png \(image\/png/);
+
+    const listed = await keyway('files', 'list', '--json');
+    expect(listed.code).toBe(0);
+    const files = JSON.parse(listed.out) as { id: string; name: string }[];
+    expect(files.map((file) => file.name).sort()).toEqual(['notes.md', 'pixel.png']);
+
+    const refused = await keyway('files', 'add', path.join(scratch, 'setup.pdf'));
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toContain('Windows executable');
+
+    const missing = await keyway('files', 'add', path.join(scratch, 'nope.txt'));
+    expect(missing.code).not.toBe(0);
+    expect(missing.err).toContain('No such file');
+
+    const removed = await keyway('files', 'rm', files[0]!.id);
+    expect(removed.code, removed.err).toBe(0);
+    expect((await keyway('files', 'rm', files[0]!.id)).code).not.toBe(0);
+    const table = await keyway('files', 'list');
+    expect(table.out).toContain(files[1]!.name);
+    expect(table.out).not.toContain(files[0]!.id);
   });
 });
