@@ -241,6 +241,53 @@ describe.each(BACKENDS)('files: upload, download, list, delete [%s]', (backend) 
     expect(await storedCount()).toEqual(before);
   });
 
+  it('refuses a chunked body (no content-length) once it passes the limit, storing nothing', async () => {
+    const before = await storedCount();
+    const chunk = new Uint8Array(256 * 1024).fill(0x61);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > LIMIT * 2) return controller.close();
+        sent += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    const response = await harness.keyway.app.request('/api/files', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${alice.token}`,
+        'content-type': 'multipart/form-data; boundary=xyz',
+      },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(await storedCount()).toEqual(before);
+  });
+
+  it('needs the CSRF token for an upload with the session cookie', async () => {
+    const login = await harness.keyway.app.request('/api/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'alice', password: 'correct horse battery' }),
+    });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const { csrfToken } = (await login.json()) as { csrfToken: string };
+    const send = (headers: Record<string, string>) => {
+      const form = new FormData();
+      form.set('file', new Blob([text('from the browser')]), 'browser.txt');
+      return harness.keyway.app.request('/api/files', {
+        method: 'POST',
+        headers: { cookie, ...headers },
+        body: form,
+      });
+    };
+    const forged = await send({});
+    expect(forged.status).toBe(403);
+    expect(((await forged.json()) as { error: { code: string } }).error.code).toBe('csrf_failed');
+    expect((await send({ 'x-csrf-token': csrfToken })).status).toBe(201);
+  });
+
   it('keeps the 1 MiB /api limit on every other route', async () => {
     const response = await harness.call('POST', '/api/conversations', {
       token: alice.token,
