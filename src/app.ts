@@ -3,6 +3,8 @@ import type { LimitsService } from './limits/limits.service.ts';
 import type { GrantsService } from './sharing/grants.service.ts';
 import type { TeamsService } from './sharing/teams.service.ts';
 import { registerSharingRoutes } from './sharing/sharing.routes.ts';
+import { FILE_UPLOAD_PATH, MULTIPART_OVERHEAD_BYTES, registerFilesRoutes } from './files/files.routes.ts';
+import type { FilesService } from './files/files.service.ts';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { AuthService } from './auth/auth.service.ts';
@@ -55,6 +57,7 @@ export interface AppServices {
   grants: GrantsService;
   limits: LimitsService;
   responses: ResponsesService;
+  files: FilesService;
 }
 
 export interface AppDeps {
@@ -64,6 +67,8 @@ export interface AppDeps {
   version: string;
   bodyLimitBytes: number;
   transcriptionBodyLimitBytes: number;
+  /** `POST /api/files`: the largest file (the body may hold the multipart framing on top); 20 MiB by default. */
+  fileSizeLimitBytes?: number;
   /** The built web app to serve at `/`; without one (or without its index.html) `/` answers JSON. */
   webDir?: string | undefined;
   services: AppServices;
@@ -75,6 +80,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(wellFormedPath);
   // `/v1` has the same gates, answering in OpenAI's envelope (src/gateway/gateway.routes.ts).
+  const apiLimit = bodyLimit(deps.bodyLimitBytes);
+  const uploadLimit = bodyLimit((deps.fileSizeLimitBytes ?? 20 * 1024 * 1024) + MULTIPART_OVERHEAD_BYTES);
+  const isUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === FILE_UPLOAD_PATH;
   for (const prefix of ['/api/*', '/hooks/*']) {
     // Until the schema and the vault are verified, nothing may touch the database.
     app.use(prefix, async (c, next) => {
@@ -82,7 +90,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         return c.json(errorBody(c, 'not_ready', `Keyway is not ready: ${deps.readiness.reason}.`), 503);
       return next();
     });
-    app.use(prefix, bodyLimit(deps.bodyLimitBytes));
+    app.use(prefix, (c, next) => (isUpload(c) ? uploadLimit : apiLimit)(c, next));
   }
   app.use('/api/*', authenticate({ auth: deps.services.auth, tokens: deps.services.tokens }));
 
@@ -102,6 +110,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   registerConversationsRoutes(app, api, deps.services.conversations);
   registerSharingRoutes(app, api, { teams: deps.services.teams, grants: deps.services.grants });
   registerLimitsRoutes(app, api, deps.services.limits);
+  registerFilesRoutes(app, api, deps.services.files);
   registerGatewayRoutes(app, {
     gateway: deps.services.gateway,
     tokens: deps.services.tokens,

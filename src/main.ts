@@ -23,6 +23,8 @@ import { AuthService } from './auth/auth.service.ts';
 import { createChatModels } from './chat/chat-models.ts';
 import { ConversationsRepository } from './chat/conversations.repository.ts';
 import { ConversationsService } from './chat/conversations.service.ts';
+import { FilesRepository } from './files/files.repository.ts';
+import { FilesService } from './files/files.service.ts';
 import { LoginThrottleRepository } from './auth/login-throttle.repository.ts';
 import { SessionsRepository } from './auth/sessions.repository.ts';
 import { BotEngine } from './bots/bot-engine.ts';
@@ -275,6 +277,11 @@ export async function assembleKeyway(
       changes,
     }),
     responses: new ResponsesService({ gateway, repository: new ResponsesRepository(database.db), logger }),
+    files: new FilesService({
+      repository: new FilesRepository(database.db),
+      audit,
+      maxBytes: config.fileSizeLimitBytes,
+    }),
   };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness({
@@ -299,6 +306,7 @@ export async function assembleKeyway(
     version,
     bodyLimitBytes: config.bodyLimitBytes,
     transcriptionBodyLimitBytes: config.transcriptionBodyLimitBytes,
+    fileSizeLimitBytes: config.fileSizeLimitBytes,
     webDir: config.webDir,
     services,
   });

@@ -53,7 +53,7 @@ export class ApiClient {
     return new ApiClient(url, token);
   }
 
-  /** Calls the API; a non-2xx answer becomes a KeywayError with the server's code and message. */
+  /** Calls the API (a `FormData` body is sent as multipart); a non-2xx answer becomes a KeywayError with the server's code and message. */
   async call<T = unknown>(method: string, pathname: string, body?: unknown): Promise<T> {
     let response: Response;
     try {
@@ -61,9 +61,10 @@ export class ApiClient {
         method,
         headers: {
           authorization: `Bearer ${this.#token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          // A form (an upload) sets its own multipart content type and boundary.
+          ...(body === undefined || body instanceof FormData ? {} : { 'content-type': 'application/json' }),
         },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(body === undefined ? {} : { body: body instanceof FormData ? body : JSON.stringify(body) }),
       });
     } catch (error) {
       throw new KeywayError(

@@ -18,6 +18,7 @@ Usage:
   keyway creds grants C | revoke C GRANT-ID
   keyway teams list | show T | create NAME | rename T NEW | delete T | add T USER [--admin] | remove T USER
   keyway teams limits T [--usd 20/month] [--tokens 2M/day] [--rpm 60] [--tpm 100k] [--clear]
+  keyway files add PATH… [--name N] | list [--json] | rm ID
   keyway bots list | create --name N --credential C --model M […] | show | rm | sessions   (keyway bots help)
   keyway tokens list | create --name N [--expires-in-days D] | revoke ID
   keyway import chatbot-ui --from postgres://… [--dry-run] [--owner-map user=keywayuser,…]
@@ -64,6 +65,8 @@ export async function runCli(
         return await (await import('./tokens.ts')).tokensCommand(args, io);
       case 'teams':
         return await (await import('./teams.ts')).teamsCommand(args, io);
+      case 'files':
+        return await (await import('./files.ts')).filesCommand(args, io);
       case 'usage':
         return await (await import('./usage.ts')).usageCommand(args, io);
       case 'import':

@@ -19,6 +19,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** `/v1/audio/transcriptions` only: audio files are larger than JSON requests. */
   transcriptionBodyLimitBytes: number;
+  /** `POST /api/files` only: the largest file a user may upload. */
+  fileSizeLimitBytes: number;
   /** How long a graceful shutdown waits for in-flight requests. */
   shutdownTimeoutMs: number;
   /** How long a start waits for another node's migration lock. */
@@ -109,6 +111,7 @@ const schema = z.object({
   transcriptionBodyLimitBytes: integer('KEYWAY_TRANSCRIPTION_BODY_LIMIT', 1024, 1024 ** 3).default(
     25 * 1024 * 1024,
   ),
+  fileSizeLimitBytes: integer('KEYWAY_FILE_SIZE_LIMIT', 1024, 1024 ** 3).default(20 * 1024 * 1024),
   shutdownTimeoutMs: seconds('KEYWAY_SHUTDOWN_TIMEOUT', 3600).default(10_000),
   migrationLockTimeoutMs: seconds('KEYWAY_MIGRATION_LOCK_TIMEOUT', 3600).default(60_000),
   poolSize: integer('KEYWAY_DB_POOL_SIZE', 1, 1000).default(10),
@@ -150,6 +153,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     logLevel: pick(env.KEYWAY_LOG_LEVEL),
     bodyLimitBytes: pick(env.KEYWAY_BODY_LIMIT),
     transcriptionBodyLimitBytes: pick(env.KEYWAY_TRANSCRIPTION_BODY_LIMIT),
+    fileSizeLimitBytes: pick(env.KEYWAY_FILE_SIZE_LIMIT),
     shutdownTimeoutMs: pick(env.KEYWAY_SHUTDOWN_TIMEOUT),
     migrationLockTimeoutMs: pick(env.KEYWAY_MIGRATION_LOCK_TIMEOUT),
     poolSize: pick(env.KEYWAY_DB_POOL_SIZE),
@@ -181,6 +185,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     logLevel: value.logLevel,
     bodyLimitBytes: value.bodyLimitBytes,
     transcriptionBodyLimitBytes: value.transcriptionBodyLimitBytes,
+    fileSizeLimitBytes: value.fileSizeLimitBytes,
     shutdownTimeoutMs: value.shutdownTimeoutMs,
     migrationLockTimeoutMs: value.migrationLockTimeoutMs,
     migrationsDir: value.migrationsDir,

@@ -28,6 +28,27 @@ export interface DB {
   credential_grants: CredentialGrantsTable;
   limit_windows: LimitWindowsTable;
   limit_refusals: LimitRefusalsTable;
+  files: FilesTable;
+  file_contents: FileContentsTable;
+}
+
+export type FileKind = 'document' | 'image';
+
+export interface FilesTable {
+  id: string;
+  owner_id: string;
+  name: string;
+  media_type: string;
+  kind: FileKind;
+  size_bytes: number;
+  sha256: string;
+  created_at: CreatedAt;
+}
+
+/** The bytes of a file, apart so that listings never read them. */
+export interface FileContentsTable {
+  file_id: string;
+  content: Uint8Array;
 }
 
 export interface ChatConversationsTable {
