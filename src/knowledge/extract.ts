@@ -121,7 +121,9 @@ async function extractPdf(bytes: Uint8Array, limits: Required<ExtractOptions>): 
   const data = new Uint8Array(bytes);
   let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
   try {
-    pdf = await getDocumentProxy(data, { stopAtErrors: true });
+    // pdf.js recovers what it can from a damaged file (a broken cross-reference table) and says so on
+    // the console; verbosity 0 keeps the server's log for Keyway's own lines.
+    pdf = await getDocumentProxy(data, { verbosity: 0 });
   } catch (error) {
     throw pdfError(error);
   }

@@ -11,7 +11,7 @@ export async function buildPdf(pages: readonly string[]): Promise<Uint8Array> {
   const font = await pdf.embedFont(StandardFonts.Helvetica);
   for (const text of pages) {
     const page = pdf.addPage([595, 842]);
-    page.drawText(text, { x: 50, y: 780, size: 11, font });
+    page.drawText(text, { x: 50, y: 780, size: 11, lineHeight: 14, font });
   }
   return pdf.save();
 }
