@@ -200,6 +200,14 @@ describe('extractText: HTML', () => {
     ]);
   });
 
+  it('ends a heading left open at the next block, and cuts a runaway heading', async () => {
+    const html = `<h1>Title<p>Body text.</p><h2>${'long '.repeat(100)}</h2><p>More.</p>`;
+    const { sections } = await extractText(encode(html), 'html');
+    expect(sections[0]).toEqual({ text: 'Body text.', headings: ['Title'] });
+    expect(sections[1]!.text).toBe('More.');
+    expect(sections[1]!.headings[1]).toHaveLength(201);
+  });
+
   it('takes linear time on hostile markup', async () => {
     const hostile = '<a '.repeat(200_000) + '<script>'.repeat(50_000) + '"'.repeat(100_000);
     const started = performance.now();

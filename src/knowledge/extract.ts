@@ -419,6 +419,12 @@ export function htmlToSections(html: string): Section[] {
       continue;
     }
     if (BLOCK_ELEMENTS.has(tag.name)) {
+      // A block opening inside a heading means the heading was never closed (`<h1>Title<p>…`): end it
+      // there, or the rest of the page would become its title.
+      if (heading && !tag.closing && tag.name !== 'br') {
+        builder.heading(heading.level, tidyInline(heading.text));
+        heading = null;
+      }
       if (heading) heading.text += ' ';
       else if (tag.name === 'br') builder.append('\n');
       // A list item or table row is a line of its own; only its opening says so, or lists double-space.
@@ -662,6 +668,8 @@ function parseCsv(csv: string, delimiter: string): string[][] {
 
 // ------------------------------------------------------------------------------------------- shared
 
+const MAX_HEADING_CHARS = 200;
+
 /** Collects text into sections, opening a new one at each heading with the heading path it sits under. */
 class SectionBuilder {
   readonly #tidy: (text: string) => string;
@@ -677,8 +685,10 @@ class SectionBuilder {
     this.#text += text;
   }
 
-  heading(level: number, text: string): void {
+  heading(level: number, rawText: string): void {
     this.#flush();
+    // A heading is a label in a citation, not content: a runaway one is cut.
+    const text = rawText.length > MAX_HEADING_CHARS ? `${rawText.slice(0, MAX_HEADING_CHARS)}…` : rawText;
     while (this.#path.length > 0 && this.#path.at(-1)!.level >= level) this.#path.pop();
     if (text !== '') this.#path.push({ level, text });
   }
