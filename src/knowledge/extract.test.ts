@@ -5,6 +5,7 @@ import {
   buildEncryptedPdf,
   buildPdf,
   declareUncompressedSize,
+  documentXml,
 } from '../../test/support/documents.js';
 import { KeywayError } from '../errors.js';
 import { chunkSections } from './chunker.js';
@@ -129,6 +130,17 @@ describe('extractText: DOCX', () => {
     expect(reason).toBe('zip_bomb');
     expect(message).toMatch(/past its declared size/);
     expect(deflateRawSync(zeros).byteLength).toBeLessThan(4096 * 2);
+  });
+
+  it('refuses a DOCX whose XML declares nested entities (billion laughs), without expanding them', async () => {
+    let dtd = '<!ENTITY a0 "lol">';
+    for (let level = 1; level < 10; level++) dtd += `<!ENTITY a${level} "${`&a${level - 1};`.repeat(10)}">`;
+    const xml = documentXml([{ text: 'TEXT' }])
+      .replace('<w:document', `<!DOCTYPE w:document [${dtd}]><w:document`)
+      .replace('TEXT', '&a9;');
+    const docx = await buildDocx([], { 'word/document.xml': xml });
+    const { reason } = await unreadableReason(docx, 'docx');
+    expect(reason).toBe('corrupt');
   });
 
   it('refuses bytes that are not a ZIP', async () => {
