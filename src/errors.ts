@@ -52,6 +52,8 @@ export const ERROR_STATUS = {
   credential_rejected: 422,
   price_unknown: 422,
   invalid_subject: 422,
+  // A stored file whose text cannot be read: encrypted, damaged, a zip bomb, too many pages.
+  file_unreadable: 422,
   too_many_attempts: 429,
   rate_limited: 429,
   budget_exceeded: 429,
