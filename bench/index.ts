@@ -1,12 +1,13 @@
 // `npm run bench`: every benchmark, each side by side with its reference, printed as one table each.
-// BENCH_ONLY=startup|cli|gateway runs one of them.
+// BENCH_ONLY=startup|cli|gateway|knowledge runs one of them.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cliBenchmark } from './cli.bench.ts';
+import { KNOWLEDGE_BUDGET_MS, knowledgeBenchmark } from './knowledge.bench.ts';
 import { startupBenchmark } from './startup.bench.ts';
 
-const BENCHMARKS = ['startup', 'cli', 'gateway'] as const;
+const BENCHMARKS = ['startup', 'cli', 'gateway', 'knowledge'] as const;
 const only = process.env.BENCH_ONLY;
 if (only !== undefined && only !== '' && !(BENCHMARKS as readonly string[]).includes(only)) {
   console.error(`BENCH_ONLY must be one of ${BENCHMARKS.join(', ')}, not ${only}`);
@@ -68,6 +69,26 @@ if (wants('gateway')) {
     console.error(`\nGATEWAY BENCHMARK FAILED: ${error.message}`);
     process.exitCode = 1;
   }
+}
+
+if (wants('knowledge')) {
+  if (wants('startup') || wants('cli') || wants('gateway')) console.log('');
+  const runs = Number(process.env.BENCH_RUNS ?? 3);
+  const pages = Number(process.env.BENCH_PAGES ?? 300);
+  console.log(
+    `Knowledge: a generated ${pages}-page PDF read and chunked in-process (median of ${runs} runs)`,
+  );
+  const result = await knowledgeBenchmark(runs, pages);
+  console.log('| case | parse + chunk | min – max | chunks | goal |');
+  console.log('|---|---:|---:|---:|---|');
+  // The budget is for 300 pages; another page count is reported without a verdict.
+  const goal =
+    pages === 300
+      ? `≤ ${KNOWLEDGE_BUDGET_MS / 1000} s ${result.medianMs <= KNOWLEDGE_BUDGET_MS ? 'met' : 'MISSED'} (${(result.medianMs / KNOWLEDGE_BUDGET_MS).toFixed(2)} of it)`
+      : '';
+  console.log(
+    `| ${pages}-page PDF (${(result.pdfBytes / 1024).toFixed(0)} KiB) | ${Math.round(result.medianMs)} ms | ${Math.round(result.minMs)} – ${Math.round(result.maxMs)} ms | ${result.chunks} | ${goal} |`,
+  );
 }
 
 /**
