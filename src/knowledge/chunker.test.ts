@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chunkSections, estimateTokens } from './chunker.js';
-import type { Section } from './extract.js';
+import { chunkSections, estimateTokens } from './chunker.ts';
+import type { Section } from './extract.ts';
 
 /** Distinct numbered sentences, so a test can tell which ones a chunk holds. */
 const sentences = (count: number, from = 1) =>

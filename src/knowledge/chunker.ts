@@ -8,7 +8,7 @@
  * a chunk is cut mid-word. Neighbouring chunks of one section share `overlapTokens` of text, so a
  * passage cut in two is still whole in one of them.
  */
-import type { Section } from './extract.js';
+import type { Section } from './extract.ts';
 
 export interface Chunk {
   /** Position in the document, from 0. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csvToText } from './csv-text.js';
+import { csvToText } from './csv-text.ts';
 
 describe('csvToText', () => {
   it('picks the tab when the first line uses it most', () => {

@@ -1,9 +1,9 @@
 /** A DOCX's text, one section per heading: the ZIP checked first, then mammoth to HTML, then the HTML reader. */
-import { messageOf } from '../errors.js';
-import { htmlToSections } from './html-text.js';
-import type { Section } from './sections.js';
-import { unreadable } from './unreadable.js';
-import { checkZip, type ZipLimits } from './zip-check.js';
+import { messageOf } from '../errors.ts';
+import { htmlToSections } from './html-text.ts';
+import type { Section } from './sections.ts';
+import { unreadable } from './unreadable.ts';
+import { checkZip, type ZipLimits } from './zip-check.ts';
 
 export async function extractDocx(bytes: Uint8Array, limits: ZipLimits): Promise<{ sections: Section[] }> {
   // Before mammoth inflates anything: sizes declared in the central directory, then each entry inflated

@@ -6,10 +6,10 @@ import {
   buildPdf,
   declareUncompressedSize,
   documentXml,
-} from '../../test/support/documents.js';
-import { KeywayError } from '../errors.js';
-import { chunkSections } from './chunker.js';
-import { extractText, type DocumentType } from './extract.js';
+} from '../../test/support/documents.ts';
+import { KeywayError } from '../errors.ts';
+import { chunkSections } from './chunker.ts';
+import { extractText, type DocumentType } from './extract.ts';
 
 const encode = (text: string) => new TextEncoder().encode(text);
 

@@ -5,16 +5,16 @@
  * expand (pages, inflated ZIP entries, extracted characters) is bounded before or while it is read, and
  * a file that cannot be read answers `file_unreadable` with the reason, never a library's stack.
  */
-import { csvToText } from './csv-text.js';
-import { extractDocx } from './docx-text.js';
-import { htmlToSections } from './html-text.js';
-import { markdownToSections } from './markdown-text.js';
-import { extractPdf } from './pdf-text.js';
-import { decodeUtf8, nonEmpty, normaliseNewlines, type Section } from './sections.js';
-import { unreadable } from './unreadable.js';
+import { csvToText } from './csv-text.ts';
+import { extractDocx } from './docx-text.ts';
+import { htmlToSections } from './html-text.ts';
+import { markdownToSections } from './markdown-text.ts';
+import { extractPdf } from './pdf-text.ts';
+import { decodeUtf8, nonEmpty, normaliseNewlines, type Section } from './sections.ts';
+import { unreadable } from './unreadable.ts';
 
-export type { Section } from './sections.js';
-export { decodeUtf8 } from './sections.js';
+export type { Section } from './sections.ts';
+export { decodeUtf8 } from './sections.ts';
 
 export type DocumentType = 'pdf' | 'docx' | 'markdown' | 'text' | 'html' | 'csv' | 'code';
 

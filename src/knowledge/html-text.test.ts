@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEntities, htmlToSections } from './html-text.js';
+import { decodeEntities, htmlToSections } from './html-text.ts';
 
 describe('decodeEntities', () => {
   it('decodes decimal, hex and named references, case-blind for names it knows', () => {
@@ -22,5 +22,11 @@ describe('htmlToSections', () => {
     expect(htmlToSections('<p>Shown.</p><script>alert("hidden")')).toEqual([
       { text: 'Shown.', headings: [] },
     ]);
+  });
+
+  it('puts a table row on one line, its cells apart by a space', () => {
+    expect(
+      htmlToSections('<table><tr><th>Plan</th><th>Price</th></tr><tr><td>Pro</td><td>$20</td></tr></table>'),
+    ).toEqual([{ text: 'Plan Price\nPro $20', headings: [] }]);
   });
 });

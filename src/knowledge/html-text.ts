@@ -1,5 +1,5 @@
 /** HTML to sections by a single linear scan of its tags: no DOM, no regular expression over the markup. */
-import { SectionBuilder, tidyInline, tidyWhitespace, type Section } from './sections.js';
+import { SectionBuilder, tidyInline, tidyWhitespace, type Section } from './sections.ts';
 
 const SKIPPED_ELEMENTS = new Set([
   'script',
@@ -40,9 +40,7 @@ const BLOCK_ELEMENTS = new Set([
   'summary',
   'table',
   'tbody',
-  'td',
   'tfoot',
-  'th',
   'thead',
   'title',
   'tr',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { markdownToSections } from './markdown-text.js';
+import { markdownToSections } from './markdown-text.ts';
 
 describe('markdownToSections', () => {
   it('does not read a line indented four spaces as a heading', () => {

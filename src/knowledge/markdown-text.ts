@@ -1,5 +1,5 @@
 /** Markdown to sections at its headings, the Markdown itself kept. */
-import { normaliseNewlines, SectionBuilder, tidyBlankLines, type Section } from './sections.js';
+import { normaliseNewlines, SectionBuilder, tidyBlankLines, type Section } from './sections.ts';
 
 /**
  * Markdown split at its ATX (`## Title`) and setext (`Title` over `===`/`---`) headings. Lines inside

@@ -1,7 +1,7 @@
 /** A PDF's text, one section per page, read with unpdf (pdf.js) within a page and a character budget. */
-import { KeywayError, messageOf } from '../errors.js';
-import { tidyWhitespace, type Section } from './sections.js';
-import { unreadable } from './unreadable.js';
+import { KeywayError, messageOf } from '../errors.ts';
+import { tidyWhitespace, type Section } from './sections.ts';
+import { unreadable } from './unreadable.ts';
 
 /** The limits `extractPdf` applies; `extractText`'s options carry them (`EXTRACT_DEFAULTS`). */
 export interface PdfLimits {

@@ -1,5 +1,5 @@
 /** The one refusal of a file whose text cannot be read; `reason` is stable, the message is for people. */
-import { KeywayError } from '../errors.js';
+import { KeywayError } from '../errors.ts';
 
 export function unreadable(message: string, reason: string, cause?: unknown): KeywayError {
   return new KeywayError('file_unreadable', `The file's text cannot be read: ${message}.`, {

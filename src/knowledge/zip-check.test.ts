@@ -1,9 +1,9 @@
 import JSZip from 'jszip';
 import { describe, expect, it } from 'vitest';
-import { buildDocx, declareUncompressedSize } from '../../test/support/documents.js';
-import { KeywayError } from '../errors.js';
-import { EXTRACT_DEFAULTS } from './extract.js';
-import { checkZip, type ZipLimits } from './zip-check.js';
+import { buildDocx, declareUncompressedSize } from '../../test/support/documents.ts';
+import { KeywayError } from '../errors.ts';
+import { EXTRACT_DEFAULTS } from './extract.ts';
+import { checkZip, type ZipLimits } from './zip-check.ts';
 
 async function refusal(bytes: Uint8Array, limits: ZipLimits = EXTRACT_DEFAULTS) {
   const error: unknown = await checkZip(bytes, limits).then(

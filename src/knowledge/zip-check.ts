@@ -5,7 +5,7 @@
  */
 import { promisify } from 'node:util';
 import { inflateRaw } from 'node:zlib';
-import { unreadable } from './unreadable.js';
+import { unreadable } from './unreadable.ts';
 
 const inflateRawAsync = promisify(inflateRaw);
 
