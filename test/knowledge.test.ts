@@ -15,12 +15,15 @@ const SECTIONS = 70;
 const markdown = [
   '# Handbook',
   ...Array.from({ length: SECTIONS }, (_, index) =>
-    [`## Topic ${index + 1}`, `Paragraph about topic number ${index + 1}: ${'words and more words '.repeat(40)}`].join(
-      '\n\n',
-    ),
+    [
+      `## Topic ${index + 1}`,
+      `Paragraph about topic number ${index + 1}: ${'words and more words '.repeat(40)}`,
+    ].join('\n\n'),
   ),
 ].join('\n\n');
-const pdfPages = [1, 2, 3, 4].map((page) => `This is page ${page} of the quarterly report, about revenue ${page}.`);
+const pdfPages = [1, 2, 3, 4].map(
+  (page) => `This is page ${page} of the quarterly report, about revenue ${page}.`,
+);
 
 describe.each(BACKENDS)('knowledge bases and their ingestion [%s]', (backend) => {
   const key = `sk-canary-${randomBytes(16).toString('hex')}`;
@@ -32,7 +35,8 @@ describe.each(BACKENDS)('knowledge bases and their ingestion [%s]', (backend) =>
 
   beforeAll(async () => {
     fake = await startFakeOpenAiExtras({ validKeys: [key], defaultDimensions: DIMENSIONS });
-    harness = await createTestKeyway(backend);
+    // The gateway's own retries off: the worker's retries are what these tests see.
+    harness = await createTestKeyway(backend, { env: { KEYWAY_UPSTREAM_RETRIES: '0' } });
     repository = new KnowledgeRepository(harness.database.db);
     alice = await harness.user('alice');
     bob = await harness.user('bob');
@@ -85,7 +89,8 @@ describe.each(BACKENDS)('knowledge bases and their ingestion [%s]', (backend) =>
   }
 
   const embeddingRequests = () => fake.requests.filter((request) => request.endpoint === 'embeddings');
-  const inputsOf = (request: { json?: Record<string, unknown> }) => (request.json!['input'] as string[]).length;
+  const inputsOf = (request: { json?: Record<string, unknown> }) =>
+    (request.json!['input'] as string[]).length;
 
   it('ingests a multi-page PDF and a Markdown file: chunks with pages, headings and vectors, embedded in batches, usage recorded', async () => {
     const kbId = await createBase(alice.token, 'Handbook');
@@ -169,6 +174,18 @@ describe.each(BACKENDS)('knowledge bases and their ingestion [%s]', (backend) =>
     expect(await repository.chunks(alice.id, kbId, fileId)).toHaveLength(0);
   });
 
+  it('retries a provider that is briefly unavailable, then finishes', async () => {
+    fake.setScript((_request, index) =>
+      index === 0 ? { kind: 'error', status: 503, message: 'Overloaded, try again.' } : { kind: 'answer' },
+    );
+    const kbId = await createBase(alice.token, 'Retried');
+    const fileId = await upload(alice.token, 'note.md', new TextEncoder().encode('# Note\n\nSome text.'));
+    await harness.call('POST', `/api/knowledge/${kbId}/files`, { token: alice.token, body: { fileId } });
+    const file = await settled(alice.token, kbId, fileId);
+    expect(file).toMatchObject({ status: 'ready', error: null });
+    expect(embeddingRequests()).toHaveLength(2);
+  });
+
   it('refuses a model the caller cannot use, a duplicate name, and an image', async () => {
     const unknown = await harness.call('POST', '/api/knowledge', {
       token: alice.token,
@@ -183,7 +200,9 @@ describe.each(BACKENDS)('knowledge bases and their ingestion [%s]', (backend) =>
     });
     expect(twice.status).toBe(409);
     const kbId = await createBase(alice.token, 'Images');
-    const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52]);
+    const png = Uint8Array.from([
+      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    ]);
     const imageId = await upload(alice.token, 'pixel.png', png);
     const image = await harness.call('POST', `/api/knowledge/${kbId}/files`, {
       token: alice.token,
@@ -213,7 +232,10 @@ describe.each(BACKENDS)('knowledge bases and their ingestion [%s]', (backend) =>
 
     // Bob's own knowledge base cannot take Alice's file.
     const bobKb = await createBase(bob.token, 'Bob');
-    const stolen = await harness.call('POST', `/api/knowledge/${bobKb}/files`, { token: bob.token, body: { fileId } });
+    const stolen = await harness.call('POST', `/api/knowledge/${bobKb}/files`, {
+      token: bob.token,
+      body: { fileId },
+    });
     expect(stolen.status).toBe(404);
     expect(await harness.call('GET', `/api/knowledge/${bobKb}/files`, { token: bob.token })).toMatchObject({
       body: [],
@@ -276,7 +298,9 @@ describe.each(BACKENDS)('knowledge bases and their ingestion [%s]', (backend) =>
       async () => {
         const file = await settled(alice.token, kbId, fileId);
         expect(file.status).toBe('ready');
-        expect(embeddingRequests().map((request) => request.json!['model'])).toEqual(['text-embedding-3-large']);
+        expect(embeddingRequests().map((request) => request.json!['model'])).toEqual([
+          'text-embedding-3-large',
+        ]);
       },
       { timeout: 30_000, interval: 50 },
     );
@@ -287,7 +311,10 @@ describe.each(BACKENDS)('knowledge bases and their ingestion [%s]', (backend) =>
     const fileId = await upload(alice.token, 'report.pdf', await buildPdf(pdfPages));
     const otherId = await upload(alice.token, 'other.md', new TextEncoder().encode('# Other\n\nMore text.'));
     for (const id of [fileId, otherId])
-      await harness.call('POST', `/api/knowledge/${kbId}/files`, { token: alice.token, body: { fileId: id } });
+      await harness.call('POST', `/api/knowledge/${kbId}/files`, {
+        token: alice.token,
+        body: { fileId: id },
+      });
     await settled(alice.token, kbId, fileId);
     await settled(alice.token, kbId, otherId);
     expect(await repository.chunks(alice.id, kbId, fileId)).toHaveLength(4);
@@ -300,7 +327,8 @@ describe.each(BACKENDS)('knowledge bases and their ingestion [%s]', (backend) =>
     // Removing a file from the knowledge base keeps the file; deleting the base removes the rest.
     expect(await repository.chunks(alice.id, kbId, otherId)).not.toHaveLength(0);
     expect(
-      (await harness.call('DELETE', `/api/knowledge/${kbId}/files/${otherId}`, { token: alice.token })).status,
+      (await harness.call('DELETE', `/api/knowledge/${kbId}/files/${otherId}`, { token: alice.token }))
+        .status,
     ).toBe(204);
     expect(await repository.chunks(alice.id, kbId, otherId)).toHaveLength(0);
     expect((await harness.call('GET', `/api/files/${otherId}`, { token: alice.token })).status).toBe(200);

@@ -65,7 +65,10 @@ export function vectorsOf(body: string, inputs: number): number[][] {
   try {
     parsed = embeddingsAnswer.parse(JSON.parse(body));
   } catch {
-    throw new KeywayError('upstream_invalid', 'The provider answered the embeddings call with something Keyway cannot read.');
+    throw new KeywayError(
+      'upstream_invalid',
+      'The provider answered the embeddings call with something Keyway cannot read.',
+    );
   }
   const vectors = new Array<number[] | undefined>(inputs);
   for (const item of parsed.data) if (item.index < inputs) vectors[item.index] = item.embedding;
@@ -213,11 +216,18 @@ export class IngestionWorker {
       if (error instanceof KeywayError) return error.message;
       throw error;
     }
-    if (chunks.length === 0) return 'The file has no text to index (a scanned PDF needs text recognition first).';
+    if (chunks.length === 0)
+      return 'The file has no text to index (a scanned PDF needs text recognition first).';
     const stored = await this.#repository.storedIndices(job);
     const todo = chunks.filter((chunk) => !stored.has(chunk.index));
     let embedded = chunks.length - todo.length;
-    if (!(await this.#repository.progress(job, LEASE_MS, { status: 'embedding', embedded, total: chunks.length })))
+    if (
+      !(await this.#repository.progress(job, LEASE_MS, {
+        status: 'embedding',
+        embedded,
+        total: chunks.length,
+      }))
+    )
       return undefined;
     const owner: Principal = { userId: job.ownerId, username: '', role: job.ownerRole, via: 'session' };
     for (let at = 0; at < todo.length; at += EMBEDDING_BATCH) {
@@ -262,7 +272,8 @@ export class IngestionWorker {
           embeddingsExchange({ model, input: inputs, encoding_format: 'float' }),
           { startedAt: performance.now(), signal, fallbackModels: [], log },
         );
-        if (answer.kind !== 'whole') throw new KeywayError('upstream_invalid', 'The provider streamed embeddings.');
+        if (answer.kind !== 'whole')
+          throw new KeywayError('upstream_invalid', 'The provider streamed embeddings.');
         return vectorsOf(answer.body, inputs.length);
       } catch (error) {
         const delay = this.#retryDelaysMs[retry];

@@ -148,11 +148,7 @@ export class KnowledgeRepository {
           .execute();
         if (changes.embeddingModel !== undefined && changes.embeddingModel !== before.embedding_model) {
           await trx.deleteFrom('knowledge_chunks').where('kb_id', '=', id).execute();
-          await trx
-            .updateTable('knowledge_base_files')
-            .set(QUEUED)
-            .where('kb_id', '=', id)
-            .execute();
+          await trx.updateTable('knowledge_base_files').set(QUEUED).where('kb_id', '=', id).execute();
         }
         return true;
       });
@@ -427,7 +423,13 @@ export class KnowledgeRepository {
   async fail(job: IngestionJob, reason: string): Promise<void> {
     await this.#db
       .updateTable('knowledge_base_files')
-      .set({ status: 'failed', error: reason, leased_by: null, lease_until: null, updated_at: sql<Date>`now()` })
+      .set({
+        status: 'failed',
+        error: reason,
+        leased_by: null,
+        lease_until: null,
+        updated_at: sql<Date>`now()`,
+      })
       .where('kb_id', '=', job.kbId)
       .where('file_id', '=', job.fileId)
       .where('leased_by', '=', job.leaseId)

@@ -51,7 +51,9 @@ const fileView = (record: KnowledgeFileRecord) => ({
 });
 
 /** A file's ingestion status as a person reads it. */
-export function progressText(record: Pick<KnowledgeFileRecord, 'status' | 'embeddedChunks' | 'totalChunks' | 'error'>): string {
+export function progressText(
+  record: Pick<KnowledgeFileRecord, 'status' | 'embeddedChunks' | 'totalChunks' | 'error'>,
+): string {
   switch (record.status) {
     case 'embedding':
       return record.totalChunks === null
@@ -67,7 +69,11 @@ export function progressText(record: Pick<KnowledgeFileRecord, 'status' | 'embed
 }
 
 /** Knowledge bases and their files; each user sees only their own. */
-export function registerKnowledgeRoutes(app: Hono<AppEnv>, api: ApiRegistry, knowledge: KnowledgeService): void {
+export function registerKnowledgeRoutes(
+  app: Hono<AppEnv>,
+  api: ApiRegistry,
+  knowledge: KnowledgeService,
+): void {
   const common = { tag: 'knowledge', auth: 'user' } as const;
 
   api.add(
@@ -168,7 +174,8 @@ export function registerKnowledgeRoutes(app: Hono<AppEnv>, api: ApiRegistry, kno
       summary: "The knowledge base's files with their ingestion status and progress.",
       response: z.array(knowledgeFileSchema),
     },
-    async ({ c, principal }) => c.json((await knowledge.listFiles(principal, c.req.param('id')!)).map(fileView)),
+    async ({ c, principal }) =>
+      c.json((await knowledge.listFiles(principal, c.req.param('id')!)).map(fileView)),
   );
 
   api.add(

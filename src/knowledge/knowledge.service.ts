@@ -49,7 +49,10 @@ export class KnowledgeService {
     return record;
   }
 
-  async create(actor: Principal, input: { name: string; embeddingModel: string }): Promise<KnowledgeBaseRecord> {
+  async create(
+    actor: Principal,
+    input: { name: string; embeddingModel: string },
+  ): Promise<KnowledgeBaseRecord> {
     await this.#checkModel(actor, input.embeddingModel);
     try {
       return await this.#deps.repository.createBase(actor.userId, { id: randomUUID(), ...input });

@@ -71,7 +71,8 @@ export const FAKE_TRANSCRIPT = 'Hello from the fake transcriber.';
  * `dimensions` long. Token ids count as words.
  */
 export function fakeEmbedding(input: string | number[], dimensions: number): number[] {
-  const words = typeof input === 'string' ? input.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [] : input.map(String);
+  const words =
+    typeof input === 'string' ? (input.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) : input.map(String);
   const vector = new Array<number>(dimensions).fill(0);
   for (const word of words) {
     let hash = 2166136261;
