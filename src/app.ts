@@ -5,6 +5,8 @@ import type { TeamsService } from './sharing/teams.service.ts';
 import { registerSharingRoutes } from './sharing/sharing.routes.ts';
 import { FILE_UPLOAD_PATH, MULTIPART_OVERHEAD_BYTES, registerFilesRoutes } from './files/files.routes.ts';
 import type { FilesService } from './files/files.service.ts';
+import { registerKnowledgeRoutes } from './knowledge/knowledge.routes.ts';
+import type { KnowledgeService } from './knowledge/knowledge.service.ts';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { AuthService } from './auth/auth.service.ts';
@@ -58,6 +60,7 @@ export interface AppServices {
   limits: LimitsService;
   responses: ResponsesService;
   files: FilesService;
+  knowledge: KnowledgeService;
 }
 
 export interface AppDeps {
@@ -111,6 +114,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   registerSharingRoutes(app, api, { teams: deps.services.teams, grants: deps.services.grants });
   registerLimitsRoutes(app, api, deps.services.limits);
   registerFilesRoutes(app, api, deps.services.files);
+  registerKnowledgeRoutes(app, api, deps.services.knowledge);
   registerGatewayRoutes(app, {
     gateway: deps.services.gateway,
     tokens: deps.services.tokens,

@@ -34,6 +34,9 @@ import { BotSessionsService } from './bots/bot-sessions.service.ts';
 import { BotSessionsRepository, BotsRepository } from './bots/bots.repository.ts';
 import { BotsService, botCredentialUsage } from './bots/bots.service.ts';
 import { OutboxWorker } from './bots/outbox-worker.ts';
+import { IngestionWorker } from './knowledge/ingestion-worker.ts';
+import { KnowledgeRepository } from './knowledge/knowledge.repository.ts';
+import { KNOWLEDGE_QUEUED_TOPIC, KnowledgeService } from './knowledge/knowledge.service.ts';
 import { credentialReferences } from './credentials/credential-lookup.ts';
 import { CredentialSecrets } from './credentials/credential-secrets.ts';
 import { CredentialsRepository } from './credentials/credentials.repository.ts';
@@ -240,6 +243,15 @@ export async function assembleKeyway(
     }),
     logger,
   });
+  const filesRepository = new FilesRepository(database.db);
+  const knowledgeRepository = new KnowledgeRepository(database.db);
+  const ingestion = new IngestionWorker({
+    repository: knowledgeRepository,
+    gateway,
+    logger,
+    signal: changes,
+    topic: KNOWLEDGE_QUEUED_TOPIC,
+  });
   const services: AppServices = {
     users,
     auth: new AuthService({
@@ -278,9 +290,16 @@ export async function assembleKeyway(
     }),
     responses: new ResponsesService({ gateway, repository: new ResponsesRepository(database.db), logger }),
     files: new FilesService({
-      repository: new FilesRepository(database.db),
+      repository: filesRepository,
       audit,
       maxBytes: config.fileSizeLimitBytes,
+    }),
+    knowledge: new KnowledgeService({
+      repository: knowledgeRepository,
+      providerOf: (principal, model) => gateway.providerOf(principal, model),
+      files: filesRepository,
+      // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
+      queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
     }),
   };
   const metrics = new MetricsRegistry();
@@ -327,10 +346,12 @@ export async function assembleKeyway(
     startBackground() {
       botEngine.start();
       outbox.start();
+      ingestion.start();
     },
     async close() {
       await botEngine.stop();
       await outbox.stop();
+      await ingestion.stop();
       bots.close();
       // Answers still being stored write usage too: they finish first.
       await conversations.close();

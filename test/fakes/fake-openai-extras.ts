@@ -65,18 +65,27 @@ export interface FakeOpenAiExtras {
 
 export const FAKE_TRANSCRIPT = 'Hello from the fake transcriber.';
 
-/** The vector the fake answers for one input: deterministic, float32-exact, `dimensions` long. */
+/**
+ * The vector the fake answers for one input: a hashed bag of words, normalised to length 1, so texts
+ * that share words get similar vectors (what retrieval tests need); deterministic, float32-exact,
+ * `dimensions` long. Token ids count as words.
+ */
 export function fakeEmbedding(input: string | number[], dimensions: number): number[] {
-  const seed = typeof input === 'string' ? input : input.join(',');
-  let hash = 2166136261;
-  for (const char of seed) hash = Math.imul(hash ^ char.codePointAt(0)!, 16777619) >>> 0;
-  const vector: number[] = [];
-  for (let i = 0; i < dimensions; i++) {
-    hash = Math.imul(hash ^ (i + 1), 2654435761) >>> 0;
-    // float32-exact, so JSON floats and base64 bytes decode to the same numbers.
-    vector.push(Math.fround(hash / 2 ** 32 - 0.5));
+  const words =
+    typeof input === 'string' ? (input.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) : input.map(String);
+  const vector = new Array<number>(dimensions).fill(0);
+  for (const word of words) {
+    let hash = 2166136261;
+    for (const char of word) hash = Math.imul(hash ^ char.codePointAt(0)!, 16777619) >>> 0;
+    // Two buckets a word, one of each sign: fewer collisions in small dimensions.
+    vector[hash % dimensions]! += 1;
+    vector[(Math.imul(hash, 2654435761) >>> 0) % dimensions]! -= 0.5;
   }
-  return vector;
+  const norm = Math.hypot(...vector);
+  // An input with no words still gets a vector of length 1.
+  if (norm === 0) return vector.map((_, index) => Math.fround(index === 0 ? 1 : 0));
+  // float32-exact, so JSON floats and base64 bytes decode to the same numbers.
+  return vector.map((value) => Math.fround(value / norm));
 }
 
 /** Starts the fake on 127.0.0.1 (a free port). */
