@@ -340,8 +340,11 @@ describe.each(BACKENDS)('/v1 over an OpenAI-wire provider, with the official SDK
       });
     const during = gateway.queries
       .slice(before)
-      // Usage batches (with their lastUsedAt update) and the bots' background sweep are not per request.
-      .filter((sql) => !/usage_|last_used_at = u\.at|^begin|^commit|bot_inbox|bot_outbox/i.test(sql));
+      // Usage batches (with their lastUsedAt update), the bots' background sweep and knowledge ingestion are not per request.
+      .filter(
+        (sql) =>
+          !/usage_|last_used_at = u\.at|^begin|^commit|bot_inbox|bot_outbox|knowledge_base_files/i.test(sql),
+      );
     expect(during).toEqual([]);
   });
 
