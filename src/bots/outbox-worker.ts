@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Rounds } from '../background/rounds.ts';
 import type { UpstreamClient } from '../providers/upstream-client.ts';
 import type { BotQueueRepository, OutboxItem } from './bot-queue.repository.ts';
 import type { BotsService } from './bots.service.ts';
@@ -31,8 +32,7 @@ export class OutboxWorker {
   readonly #upstream: UpstreamClient;
   readonly #logger: Logger;
   #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
+  readonly #rounds: Rounds;
   #stopped = false;
   #lastPrune = 0;
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -47,6 +47,10 @@ export class OutboxWorker {
     this.#bots = deps.bots;
     this.#upstream = deps.upstream;
     this.#logger = deps.logger;
+    this.#rounds = new Rounds(
+      () => this.#drain(),
+      (error) => this.#logger.warn({ err: error }, 'outbox delivery round failed'),
+    );
   }
 
   start(): void {
@@ -75,19 +79,7 @@ export class OutboxWorker {
   /** Delivers what is due now (called when this node queued replies, and on every poll). */
   wake(): void {
     if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#drain()
-      .catch((error: unknown) => this.#logger.warn({ err: error }, 'outbox delivery round failed'))
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.wake();
-        }
-      });
+    this.#rounds.wake();
   }
 
   async stop(): Promise<void> {
@@ -95,7 +87,7 @@ export class OutboxWorker {
     clearInterval(this.#timer);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    await this.#running;
+    await this.#rounds.running;
   }
 
   async #drain(): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { Rounds } from '../background/rounds.ts';
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.ts';
 import { KeywayError } from '../errors.ts';
@@ -109,8 +110,7 @@ export class IngestionWorker {
   readonly #stopping = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
+  readonly #rounds: Rounds;
 
   constructor(deps: {
     repository: KnowledgeRepository;
@@ -126,6 +126,10 @@ export class IngestionWorker {
     this.#signal = deps.signal;
     this.#topic = deps.topic;
     this.#retryDelaysMs = deps.retryDelaysMs ?? RETRY_DELAYS_MS;
+    this.#rounds = new Rounds(
+      () => this.#drain(),
+      (error) => this.#logger.warn({ err: error }, 'ingestion round failed'),
+    );
   }
 
   start(): void {
@@ -140,19 +144,7 @@ export class IngestionWorker {
   /** Runs what is queued now. */
   wake(): void {
     if (this.#stopping.signal.aborted) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#drain()
-      .catch((error: unknown) => this.#logger.warn({ err: error }, 'ingestion round failed'))
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.wake();
-        }
-      });
+    this.#rounds.wake();
   }
 
   /** Stops taking jobs; a job in progress stops at its next step and is released to other nodes. */
@@ -160,7 +152,7 @@ export class IngestionWorker {
     this.#stopping.abort();
     clearInterval(this.#timer);
     this.#unsubscribe?.();
-    await this.#running;
+    await this.#rounds.running;
   }
 
   async #drain(): Promise<void> {
