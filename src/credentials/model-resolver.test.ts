@@ -213,6 +213,22 @@ describe('ModelResolver', () => {
       expect(repository.queries).toBe(2);
     });
 
+    it('shares one query among requests that miss at once, and caches nothing a notice made stale meanwhile', async () => {
+      repository.rows = [credential('work', 'openai', 'alice')];
+      const answers = await Promise.all(Array.from({ length: 50 }, () => resolve('work/gpt-4o')));
+      expect(new Set(answers)).toEqual(new Set(['work→gpt-4o']));
+      expect(repository.queries).toBe(1);
+
+      // A notice while a load is under way: its answer is not cached, the next request asks again.
+      repository.rows = [credential('team', 'openai', 'alice')];
+      const during = resolve('team/gpt-4o', alice);
+      await changes.publish('credential:any-id');
+      await during;
+      const before = repository.queries;
+      await resolve('team/gpt-4o', alice);
+      expect(repository.queries).toBe(before + 1);
+    });
+
     it.each(['credential:any-id', 'user:alice', '*'])('drops every resolution on %s', async (topic) => {
       const old = credential('work', 'openai', 'alice');
       repository.rows = [old];

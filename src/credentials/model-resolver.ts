@@ -56,6 +56,13 @@ export class ModelResolver {
   readonly #upstream: Pick<UpstreamClient, 'request'>;
   /** Candidate rows by caller (user, token, bot) and prefix (or `#<credential id>`). */
   readonly #resolutions = new Map<string, { rows: UsableCredential[]; expiresAt: number }>();
+  /**
+   * Loads under way, by the same key: a burst of requests for a model not yet cached shares one
+   * query instead of each sending its own (256 at once on a new credential).
+   */
+  readonly #loading = new Map<string, Promise<UsableCredential[]>>();
+  /** Bumped on every invalidation: a load that began before one is not cached after it. */
+  #generation = 0;
   /** Model lists by `id:version`: a rotated key is listed again. */
   readonly #modelLists = new Map<string, { models: ModelInfo[]; expiresAt: number }>();
   readonly #unsubscribe: () => void;
@@ -77,8 +84,11 @@ export class ModelResolver {
         topic.startsWith('user:') ||
         topic.startsWith('credential:') ||
         topic.startsWith('team:')
-      )
+      ) {
         this.#resolutions.clear();
+        this.#loading.clear();
+        this.#generation++;
+      }
     });
   }
 
@@ -157,9 +167,22 @@ export class ModelResolver {
   async #cached(key: string, load: () => Promise<UsableCredential[]>): Promise<UsableCredential[]> {
     const cached = this.#resolutions.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.rows;
-    const rows = await load();
-    this.#resolutions.set(key, { rows, expiresAt: Date.now() + RESOLUTION_TTL_MS });
-    return rows;
+    let loading = this.#loading.get(key);
+    if (!loading) {
+      const generation = this.#generation;
+      loading = load().finally(() => {
+        if (this.#loading.get(key) === loading) this.#loading.delete(key);
+      });
+      this.#loading.set(key, loading);
+      void loading.then(
+        (rows) => {
+          if (generation === this.#generation)
+            this.#resolutions.set(key, { rows, expiresAt: Date.now() + RESOLUTION_TTL_MS });
+        },
+        () => {},
+      );
+    }
+    return loading;
   }
 
   /** The target, when the caller may use this model on it; a model outside their grants is not found. */
