@@ -1,6 +1,14 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { KeywayError } from '../errors.ts';
-import { documentTypeOf, embeddingInput, isTransient, vectorsOf } from './ingestion-worker.ts';
+import {
+  documentTypeOf,
+  embeddingInput,
+  IngestionWorker,
+  isTransient,
+  vectorsOf,
+} from './ingestion-worker.ts';
+import type { IngestionJob, KnowledgeRepository } from './knowledge.repository.ts';
 import { progressText } from './knowledge.routes.ts';
 
 describe('documentTypeOf', () => {
@@ -83,5 +91,46 @@ describe('progressText', () => {
     expect(progressText({ ...base, status: 'failed', error: 'The file is encrypted.' })).toBe(
       'failed: The file is encrypted.',
     );
+  });
+});
+
+describe('IngestionWorker', () => {
+  it('leaves a job queued, not failed, when PostgreSQL goes away under it', async () => {
+    const job: IngestionJob = {
+      kbId: 'kb',
+      fileId: 'file',
+      leaseId: 'lease',
+      attempts: 1,
+      ownerId: 'u1',
+      ownerRole: 'member',
+      ownerDisabled: false,
+      embeddingModel: 'work/text-embedding-3-small',
+      mediaType: 'text/markdown',
+    };
+    const calls: string[] = [];
+    let settled!: () => void;
+    const ended = new Promise<void>((resolve) => (settled = resolve));
+    let claimed = false;
+    const repository = {
+      claim: async () => (claimed ? undefined : ((claimed = true), job)),
+      content: async () => {
+        calls.push('content');
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      },
+      progress: async () => true,
+      fail: async () => void (calls.push('fail'), settled()),
+      release: async () => void (calls.push('release'), settled()),
+    } as unknown as KnowledgeRepository;
+    const worker = new IngestionWorker({
+      repository,
+      gateway: { exchange: () => Promise.reject(new Error('not used')) } as never,
+      logger: pino({ level: 'silent' }),
+      topic: 'knowledge:queued',
+    });
+    worker.wake();
+    // The job ends before the worker is stopped: a stop would release it anyway.
+    await ended;
+    await worker.stop();
+    expect(calls).toEqual(['content', 'release']);
   });
 });

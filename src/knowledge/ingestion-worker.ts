@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { Rounds } from '../background/rounds.ts';
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.ts';
+import { Rounds } from '../background/rounds.ts';
+import { isDatabaseUnavailable } from '../db/database-unavailable.ts';
 import { KeywayError } from '../errors.ts';
 import { embeddingsExchange } from '../gateway/exchanges/embeddings.ts';
 import type { ExchangeAnswer, ExchangeOptions } from '../gateway/gateway.service.ts';
@@ -182,7 +183,12 @@ export class IngestionWorker {
       }
     } catch (error) {
       if (this.#stopping.signal.aborted) await this.#repository.release(job).catch(() => {});
-      else if (!lost.signal.aborted) {
+      else if (isDatabaseUnavailable(error)) {
+        // Not the file's fault: the job stays queued under its lease, which expires, and any node
+        // takes it again once PostgreSQL is back (the chunks already stored are kept).
+        log.warn({ err: error }, 'database unavailable during ingestion; the job will be taken again');
+        await this.#repository.release(job).catch(() => {});
+      } else if (!lost.signal.aborted) {
         log.warn({ err: error }, 'ingestion failed unexpectedly');
         await this.#repository.fail(job, 'Keyway could not process this file (see the server log).');
       }
