@@ -12,7 +12,14 @@ import {
   type UpstreamClient,
   type UpstreamStreamingResponse,
 } from '../providers/upstream-client.ts';
-import type { AskingBot, Charge, RequestBound, Reservation, SpendGuard } from '../limits/spend-guard.ts';
+import {
+  URL_IMAGE_TOKENS,
+  type AskingBot,
+  type Charge,
+  type RequestBound,
+  type Reservation,
+  type SpendGuard,
+} from '../limits/spend-guard.ts';
 import { costOf, type TokenCounts } from '../usage/prices.ts';
 import type { UsageRecorder } from '../usage/usage-recorder.ts';
 import type { ProviderDefinition } from '../providers/provider.ts';
@@ -614,9 +621,6 @@ function outputCap(request: ChatRequest): number | undefined {
     if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
   return undefined;
 }
-
-/** A URL image costs the provider's largest tile budget; inline ones are counted by their bytes. */
-const URL_IMAGE_TOKENS = 1_600;
 
 /** The most a request can use: its size in bytes bounds its input tokens, its cap (× `n`) its output. */
 function boundOf(request: ChatRequest, defaultMaxTokens: number): RequestBound {

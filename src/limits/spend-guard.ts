@@ -27,6 +27,12 @@ export interface AskingBot {
   limits: Limits;
 }
 
+/**
+ * What a bound counts for an image given by URL (inline ones are counted by their bytes): the
+ * providers' largest tile budget, the most one image can cost.
+ */
+export const URL_IMAGE_TOKENS = 1_600;
+
 /** The most a request can use: what is reserved before it is sent. */
 export interface RequestBound {
   /** An upper bound on its input tokens (its size in bytes: a token is at least a byte). */

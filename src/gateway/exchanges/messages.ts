@@ -1,6 +1,6 @@
 import { KeywayError } from '../../errors.ts';
 import type { SseEvent } from '../../http/sse.ts';
-import type { RequestBound } from '../../limits/spend-guard.ts';
+import { URL_IMAGE_TOKENS, type RequestBound } from '../../limits/spend-guard.ts';
 import type { TokenCounts } from '../../usage/prices.ts';
 import type { UpstreamErrorInfo } from '../adapters/adapter.ts';
 import { googleAdapter } from '../adapters/google.ts';
@@ -116,9 +116,6 @@ function call(
     translateError: anthropicErrorInfo,
   };
 }
-
-/** A URL image costs the provider's largest tile budget; inline ones are counted by their bytes. */
-const URL_IMAGE_TOKENS = 1_600;
 
 /** The most a request can use: its size in bytes bounds its input tokens, `max_tokens` its output. */
 function boundOf(body: Record<string, unknown>, maxTokens: number): RequestBound {
