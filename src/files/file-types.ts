@@ -1,5 +1,6 @@
 import { KeywayError } from '../errors.ts';
 import type { FileKind } from '../db/tables.ts';
+import { readZipDirectory } from './zip-directory.ts';
 
 /** What an uploaded file was found to be. */
 export interface DetectedType {
@@ -233,40 +234,12 @@ function textProblem(bytes: Uint8Array): string | undefined {
 
 /** At most this many central directory entries are read: a DOCX has a few dozen. */
 const MAX_ZIP_ENTRIES = 10_000;
-const EOCD_SIZE = 22;
 
 /**
- * The entry names of a ZIP's central directory, read from the end-of-central-directory record
- * without decompressing anything; undefined when the directory is missing, ZIP64 or inconsistent.
+ * The entry names of a ZIP's central directory, read without decompressing anything; undefined when
+ * the directory is missing, ZIP64 or inconsistent.
  */
 export function zipEntryNames(bytes: Uint8Array): Set<string> | undefined {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // The record sits at the end, followed by a comment of at most 65535 bytes.
-  const lowest = Math.max(0, bytes.length - EOCD_SIZE - 0xffff);
-  let eocd = -1;
-  for (let at = bytes.length - EOCD_SIZE; at >= lowest; at--) {
-    if (view.getUint32(at, true) === 0x06054b50) {
-      eocd = at;
-      break;
-    }
-  }
-  if (eocd < 0) return undefined;
-  const count = view.getUint16(eocd + 10, true);
-  const size = view.getUint32(eocd + 12, true);
-  const offset = view.getUint32(eocd + 16, true);
-  if (count > MAX_ZIP_ENTRIES || offset + size > eocd) return undefined;
-  const names = new Set<string>();
-  const decoder = new TextDecoder('utf-8');
-  let at = offset;
-  for (let index = 0; index < count; index++) {
-    if (at + 46 > offset + size || view.getUint32(at, true) !== 0x02014b50) return undefined;
-    const nameLength = view.getUint16(at + 28, true);
-    const extraLength = view.getUint16(at + 30, true);
-    const commentLength = view.getUint16(at + 32, true);
-    const end = at + 46 + nameLength;
-    if (end > offset + size) return undefined;
-    names.add(decoder.decode(bytes.subarray(at + 46, end)));
-    at = end + extraLength + commentLength;
-  }
-  return names;
+  const directory = readZipDirectory(bytes, MAX_ZIP_ENTRIES);
+  return 'entries' in directory ? new Set(directory.entries.map((entry) => entry.name)) : undefined;
 }

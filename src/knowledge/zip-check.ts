@@ -5,6 +5,7 @@
  */
 import { promisify } from 'node:util';
 import { inflateRaw } from 'node:zlib';
+import { readZipDirectory, type ZipEntry } from '../files/zip-directory.ts';
 import { unreadable } from './unreadable.ts';
 
 const inflateRawAsync = promisify(inflateRaw);
@@ -19,16 +20,6 @@ export interface ZipLimits {
   maxZipEntries: number;
 }
 
-interface ZipEntry {
-  name: string;
-  method: number;
-  compressedSize: number;
-  uncompressedSize: number;
-  localHeaderOffset: number;
-}
-
-const EOCD_SIGNATURE = 0x06054b50;
-const CENTRAL_SIGNATURE = 0x02014b50;
 const LOCAL_SIGNATURE = 0x04034b50;
 
 /** Refuses a ZIP whose entries would inflate past the limits (a zip bomb), by declaration or in fact. */
@@ -55,50 +46,21 @@ export async function checkZip(bytes: Uint8Array, limits: ZipLimits): Promise<vo
 }
 
 function readCentralDirectory(bytes: Uint8Array, limits: ZipLimits): ZipEntry[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const corrupt = (what: string) => unreadable(`the DOCX is not a readable ZIP (${what})`, 'corrupt');
-  // The end-of-central-directory record is 22 bytes plus a comment of at most 65,535.
-  let eocd = -1;
-  for (let at = bytes.length - 22; at >= Math.max(0, bytes.length - 22 - 65_535); at--) {
-    if (view.getUint32(at, true) === EOCD_SIGNATURE) {
-      eocd = at;
-      break;
-    }
-  }
-  if (eocd < 0) throw corrupt('no end of central directory');
-  const count = view.getUint16(eocd + 10, true);
-  const directorySize = view.getUint32(eocd + 12, true);
-  const directoryOffset = view.getUint32(eocd + 16, true);
-  if (count === 0xffff || directoryOffset === 0xffffffff) {
-    throw unreadable('the DOCX uses ZIP64, which a document never needs', 'zip_bomb');
-  }
-  if (count > limits.maxZipEntries) {
-    throw unreadable(`the DOCX has ${count} entries, over ${limits.maxZipEntries}`, 'zip_bomb');
-  }
-  if (directoryOffset + directorySize > eocd) throw corrupt('central directory out of bounds');
-  const entries: ZipEntry[] = [];
-  let at = directoryOffset;
-  for (let index = 0; index < count; index++) {
-    if (at + 46 > eocd || view.getUint32(at, true) !== CENTRAL_SIGNATURE) {
-      throw corrupt('bad central directory entry');
-    }
-    const nameLength = view.getUint16(at + 28, true);
-    const extraLength = view.getUint16(at + 30, true);
-    const commentLength = view.getUint16(at + 32, true);
-    const entry: ZipEntry = {
-      method: view.getUint16(at + 10, true),
-      compressedSize: view.getUint32(at + 20, true),
-      uncompressedSize: view.getUint32(at + 24, true),
-      localHeaderOffset: view.getUint32(at + 42, true),
-      name: new TextDecoder().decode(bytes.subarray(at + 46, at + 46 + nameLength)),
-    };
-    if (entry.compressedSize === 0xffffffff || entry.uncompressedSize === 0xffffffff) {
+  const directory = readZipDirectory(bytes, limits.maxZipEntries);
+  if ('entries' in directory) return directory.entries;
+  switch (directory.problem) {
+    case 'no_directory':
+      throw corrupt('no end of central directory');
+    case 'zip64':
       throw unreadable('the DOCX uses ZIP64, which a document never needs', 'zip_bomb');
-    }
-    entries.push(entry);
-    at += 46 + nameLength + extraLength + commentLength;
+    case 'too_many_entries':
+      throw unreadable(`the DOCX has ${directory.count} entries, over ${limits.maxZipEntries}`, 'zip_bomb');
+    case 'out_of_bounds':
+      throw corrupt('central directory out of bounds');
+    case 'bad_entry':
+      throw corrupt('bad central directory entry');
   }
-  return entries;
 }
 
 async function checkEntryInflates(bytes: Uint8Array, entry: ZipEntry): Promise<void> {
