@@ -22,7 +22,9 @@ import { AccessWatch } from './auth/access-watch.ts';
 import { AuthService } from './auth/auth.service.ts';
 import { createChatModels } from './chat/chat-models.ts';
 import { ConversationsRepository } from './chat/conversations.repository.ts';
+import { ChatAttachments } from './chat/chat-attachments.ts';
 import { ConversationsService } from './chat/conversations.service.ts';
+import type { Grounder } from './knowledge/grounding.ts';
 import { FilesRepository } from './files/files.repository.ts';
 import { FilesService } from './files/files.service.ts';
 import { LoginThrottleRepository } from './auth/login-throttle.repository.ts';
@@ -92,6 +94,17 @@ export interface Keyway {
   startBackground(): void;
   close(): Promise<void>;
 }
+
+/**
+ * Until the retrieval Grounder (src/knowledge, issue 15) is wired here: chats without knowledge bases
+ * or documents never call it; with them, the answer fails in plain words and the message is kept.
+ */
+const RETRIEVAL_PENDING: Grounder = {
+  ground: async () => {
+    throw new KeywayError('not_ready', 'Search over documents is not available on this server yet.');
+  },
+  passage: async () => undefined,
+};
 
 /**
  * The composition root: repositories → services → app, over an open database. No request is served
@@ -231,6 +244,27 @@ export async function assembleKeyway(
     logger,
     onQueued: (delaysMs) => outbox.queued(delaysMs),
   });
+  const filesRepository = new FilesRepository(database.db);
+  const knowledgeRepository = new KnowledgeRepository(database.db);
+  const ingestion = new IngestionWorker({
+    repository: knowledgeRepository,
+    gateway,
+    logger,
+    signal: changes,
+    topic: KNOWLEDGE_QUEUED_TOPIC,
+  });
+  const files = new FilesService({
+    repository: filesRepository,
+    audit,
+    maxBytes: config.fileSizeLimitBytes,
+  });
+  const knowledge = new KnowledgeService({
+    repository: knowledgeRepository,
+    providerOf: (principal, model) => gateway.providerOf(principal, model),
+    files: filesRepository,
+    // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
+    queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
+  });
   const conversations = new ConversationsService({
     repository: new ConversationsRepository(database.db),
     gateway,
@@ -241,16 +275,10 @@ export async function assembleKeyway(
       isProvider: (id) => providers.get(id) !== undefined,
       extraSources: [botModelSource(bots)],
     }),
+    attachments: new ChatAttachments({ files, knowledgeBases: knowledge }),
+    grounder: RETRIEVAL_PENDING,
+    tokenBudget: config.retrievalTokenBudget,
     logger,
-  });
-  const filesRepository = new FilesRepository(database.db);
-  const knowledgeRepository = new KnowledgeRepository(database.db);
-  const ingestion = new IngestionWorker({
-    repository: knowledgeRepository,
-    gateway,
-    logger,
-    signal: changes,
-    topic: KNOWLEDGE_QUEUED_TOPIC,
   });
   const services: AppServices = {
     users,
@@ -289,18 +317,8 @@ export async function assembleKeyway(
       changes,
     }),
     responses: new ResponsesService({ gateway, repository: new ResponsesRepository(database.db), logger }),
-    files: new FilesService({
-      repository: filesRepository,
-      audit,
-      maxBytes: config.fileSizeLimitBytes,
-    }),
-    knowledge: new KnowledgeService({
-      repository: knowledgeRepository,
-      providerOf: (principal, model) => gateway.providerOf(principal, model),
-      files: filesRepository,
-      // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
-      queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
-    }),
+    files,
+    knowledge,
   };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness({
