@@ -302,6 +302,7 @@ export async function assembleKeyway(
       files: filesRepository,
       // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
       queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
+      teams: teamsRepository,
     }),
   };
   const metrics = new MetricsRegistry();

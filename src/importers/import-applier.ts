@@ -312,7 +312,7 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
   for (const planned of plan.knowledgeBases ?? []) {
     const owner = ownerOf(planned.owner);
     const existing = (await knowledge.listBases(owner.id)).find(
-      (base) => base.name.toLowerCase() === planned.name.toLowerCase(),
+      (base) => base.ownerId === owner.id && base.name.toLowerCase() === planned.name.toLowerCase(),
     );
     const kbId = existing?.id ?? randomUUID();
     if (!existing) {
