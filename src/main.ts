@@ -37,6 +37,7 @@ import { BotSessionsRepository, BotsRepository } from './bots/bots.repository.ts
 import { BotsService, botCredentialUsage } from './bots/bots.service.ts';
 import { OutboxWorker } from './bots/outbox-worker.ts';
 import { IngestionWorker } from './knowledge/ingestion-worker.ts';
+import { checkDocumentAtUpload } from './knowledge/upload-check.ts';
 import { KnowledgeRepository } from './knowledge/knowledge.repository.ts';
 import { KNOWLEDGE_QUEUED_TOPIC, KnowledgeService } from './knowledge/knowledge.service.ts';
 import { credentialReferences } from './credentials/credential-lookup.ts';
@@ -257,6 +258,7 @@ export async function assembleKeyway(
     repository: filesRepository,
     audit,
     maxBytes: config.fileSizeLimitBytes,
+    checkReadable: checkDocumentAtUpload,
   });
   const knowledge = new KnowledgeService({
     repository: knowledgeRepository,
@@ -264,6 +266,7 @@ export async function assembleKeyway(
     files: filesRepository,
     // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
     queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
+    teams: teamsRepository,
   });
   const conversations = new ConversationsService({
     repository: new ConversationsRepository(database.db),
