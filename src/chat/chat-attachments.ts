@@ -63,6 +63,25 @@ export class ChatAttachments {
   }
 
   /**
+   * Those of the ids the caller may still read: a knowledge base shared with a team the caller has
+   * left since it was attached is skipped, not a 404 on every later message.
+   */
+  async readableKnowledgeBases(actor: Principal, ids: string[]): Promise<string[]> {
+    const readable = await Promise.all(
+      ids.map((id) =>
+        this.#knowledgeBases.get(actor, id).then(
+          () => true,
+          (error: unknown) => {
+            if (error instanceof KeywayError && error.code === 'not_found') return false;
+            throw error;
+          },
+        ),
+      ),
+    );
+    return ids.filter((_, index) => readable[index]);
+  }
+
+  /**
    * Each image as a `data:` URL, by id; an image deleted meanwhile is left out (the conversation goes
    * on without it).
    */

@@ -319,7 +319,10 @@ export class ConversationsService {
     if (images.size > 0) await this.#gateway.refuseImagesWithoutVision(actor, request);
 
     const grounded = await this.#ground(actor, {
-      knowledgeBaseIds: union(knowledgeBasesOf(attached, null), knowledgeBasesOf(attached, asked.id)),
+      knowledgeBaseIds: await this.#attachments.readableKnowledgeBases(
+        actor,
+        union(knowledgeBasesOf(attached, null), knowledgeBasesOf(attached, asked.id)),
+      ),
       fileIds: union(documentsOf(attached, null), documentsOf(attached, asked.id)),
       question: asked.content,
       ...(options.signal ? { signal: options.signal } : {}),

@@ -405,6 +405,46 @@ describe.each(BACKENDS)('chat with attached files, images and knowledge bases [%
       expect(fake.asked[1]).toEqual(fake.asked[0]);
     });
 
+    it('uses a knowledge base shared through a team, and goes on without it once the share ends', async () => {
+      const fake = fakeGrounder();
+      const carol = await harness.user(`carol-${backend}`, 'admin');
+      const team = await harness.call('POST', '/api/teams', {
+        token: carol.token,
+        body: { name: `Support ${backend}` },
+      });
+      expect(team.status, team.text).toBe(201);
+      for (const member of [alice, bob]) {
+        const added = await harness.call('PUT', `/api/teams/${team.body.id}/members/${member.id}`, {
+          token: carol.token,
+          body: {},
+        });
+        expect(added.status, added.text).toBeLessThan(300);
+      }
+      const shared = await knowledgeBase(alice.token, `Shared ${backend}`);
+      const share = await harness.call('PUT', `/api/knowledge/${shared}/teams`, {
+        token: alice.token,
+        body: { teamIds: [team.body.id] },
+      });
+      expect(share.status, share.text).toBe(200);
+
+      const bobsChat = await newConversation(bob.token, { knowledgeBaseIds: [shared] });
+      expect(bobsChat.knowledgeBaseIds).toEqual([shared]);
+      const asBob: Principal = { userId: bob.id, username: 'bob', role: 'member', via: 'token' };
+      await drain(await service(fake.grounder).reply(asBob, bobsChat.id, { content: 'First?' }));
+      expect(fake.asked.at(-1)!.knowledgeBaseIds).toEqual([shared]);
+
+      await harness.call('PUT', `/api/knowledge/${shared}/teams`, {
+        token: alice.token,
+        body: { teamIds: [] },
+      });
+      const events = await drain(
+        await service(fake.grounder).reply(asBob, bobsChat.id, { content: 'Second?' }),
+      );
+      expect(events.at(-1)!.type).toBe('done');
+      // Nothing left to search: the Grounder is not asked at all.
+      expect(fake.asked).toHaveLength(1);
+    });
+
     it('answers 404 with nothing stored when the Grounder cannot find a source, and fails the answer but keeps the message on any other failure', async () => {
       const fake = fakeGrounder();
       const chat = service(fake.grounder);
