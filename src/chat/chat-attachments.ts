@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/principal.ts';
 import type { FileKind } from '../db/tables.ts';
 import { KeywayError } from '../errors.ts';
-import type { AttachmentIds } from './conversations.repository.ts';
+import type { AttachmentIds, AttachmentRecord } from './conversations.repository.ts';
 
 /** The files a chat may attach (`FilesService`): the caller's own, else `not_found`. */
 export interface ChatFiles {
@@ -112,3 +112,41 @@ const naming =
       throw new KeywayError('not_found', error.message, { details: { field, id } });
     throw error;
   };
+
+/** What is attached to a message, as the API shows it (deleted files and knowledge bases are gone). */
+export interface AttachmentsView {
+  files: { id: string; name: string; mediaType: string }[];
+  knowledgeBases: { id: string; name: string }[];
+}
+
+/** The attachments of one message (`null`: the conversation's own). */
+export function attachmentsOf(records: AttachmentRecord[], messageId: string | null): AttachmentsView {
+  const own = records.filter((record) => record.messageId === messageId);
+  return {
+    files: own.flatMap((record) =>
+      record.type === 'file' ? [{ id: record.id, name: record.name, mediaType: record.mediaType }] : [],
+    ),
+    knowledgeBases: own.flatMap((record) =>
+      record.type === 'knowledge_base' ? [{ id: record.id, name: record.name }] : [],
+    ),
+  };
+}
+
+export const imagesOf = (records: AttachmentRecord[], messageId: string | null): string[] =>
+  records.flatMap((record) =>
+    record.messageId === messageId && record.type === 'file' && record.kind === 'image' ? [record.id] : [],
+  );
+export const documentsOf = (records: AttachmentRecord[], messageId: string | null): string[] =>
+  records.flatMap((record) =>
+    record.messageId === messageId && record.type === 'file' && record.kind !== 'image' ? [record.id] : [],
+  );
+export const knowledgeBasesOf = (records: AttachmentRecord[], messageId: string | null): string[] =>
+  records.flatMap((record) =>
+    record.messageId === messageId && record.type === 'knowledge_base' ? [record.id] : [],
+  );
+
+/** A checked message attachment as stored rows would read it back. */
+export const asRecords = (checked: CheckedAttachments, messageId: string): AttachmentRecord[] => [
+  ...checked.files.map((file) => ({ messageId, type: 'file' as const, ...file })),
+  ...checked.knowledgeBases.map((base) => ({ messageId, type: 'knowledge_base' as const, ...base })),
+];

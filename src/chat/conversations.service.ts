@@ -8,11 +8,20 @@ import type { ChatRequest } from '../gateway/openai-types.ts';
 import { withoutNul } from '../db/storable-text.ts';
 import { isUuid } from '../ids.ts';
 import type { Citation, Grounder, Grounding } from '../knowledge/grounding.ts';
-import type { AttachmentInput, ChatAttachments, CheckedAttachments } from './chat-attachments.ts';
+import {
+  asRecords,
+  attachmentsOf,
+  documentsOf,
+  imagesOf,
+  knowledgeBasesOf,
+  type AttachmentInput,
+  type AttachmentsView,
+  type ChatAttachments,
+} from './chat-attachments.ts';
+import { describeFailure, type Failure } from './chat-failures.ts';
 import type { ChatModels, ModelOption } from './chat-models.ts';
 import { promptMessages, type PromptMessage } from './chat-prompt.ts';
 import type {
-  AttachmentRecord,
   ConversationRecord,
   ConversationsRepository,
   MessageRecord,
@@ -30,12 +39,6 @@ export interface ChatGateway {
   ): Promise<Completion>;
   /** Throws `model_without_vision` when the request has images its model cannot read. */
   refuseImagesWithoutVision(principal: Principal, request: ChatRequest): Promise<void>;
-}
-
-/** What is attached to a message, as the API shows it (deleted files and knowledge bases are gone). */
-export interface AttachmentsView {
-  files: { id: string; name: string; mediaType: string }[];
-  knowledgeBases: { id: string; name: string }[];
 }
 
 /** A message as the API shows it. */
@@ -93,38 +96,6 @@ const toMessageView = (
   citations: record.citations,
   createdAt: record.createdAt,
 });
-
-/** The attachments of one message (`null`: the conversation's own). */
-function attachmentsOf(records: AttachmentRecord[], messageId: string | null): AttachmentsView {
-  const own = records.filter((record) => record.messageId === messageId);
-  return {
-    files: own.flatMap((record) =>
-      record.type === 'file' ? [{ id: record.id, name: record.name, mediaType: record.mediaType }] : [],
-    ),
-    knowledgeBases: own.flatMap((record) =>
-      record.type === 'knowledge_base' ? [{ id: record.id, name: record.name }] : [],
-    ),
-  };
-}
-
-const imagesOf = (records: AttachmentRecord[], messageId: string | null): string[] =>
-  records.flatMap((record) =>
-    record.messageId === messageId && record.type === 'file' && record.kind === 'image' ? [record.id] : [],
-  );
-const documentsOf = (records: AttachmentRecord[], messageId: string | null): string[] =>
-  records.flatMap((record) =>
-    record.messageId === messageId && record.type === 'file' && record.kind !== 'image' ? [record.id] : [],
-  );
-const knowledgeBasesOf = (records: AttachmentRecord[], messageId: string | null): string[] =>
-  records.flatMap((record) =>
-    record.messageId === messageId && record.type === 'knowledge_base' ? [record.id] : [],
-  );
-
-/** A checked message attachment as stored rows would read it back. */
-const asRecords = (checked: CheckedAttachments, messageId: string): AttachmentRecord[] => [
-  ...checked.files.map((file) => ({ messageId, type: 'file' as const, ...file })),
-  ...checked.knowledgeBases.map((base) => ({ messageId, type: 'knowledge_base' as const, ...base })),
-];
 
 /** A title from the first user message: its first words, whitespace collapsed, at most ~60 characters. */
 export function titleFrom(content: string): string {
@@ -541,9 +512,6 @@ export class ConversationsService {
   }
 }
 
-/** Why an answer failed, in Keyway's words. */
-type Failure = { code: string; message: string; details?: Record<string, unknown> };
-
 /** What retrieval gave an answer, or why it failed. */
 interface Grounded {
   grounding: Grounding;
@@ -559,80 +527,3 @@ const notFound = () => new KeywayError('not_found', 'No such conversation.');
 
 const invalid = (message: string, field?: string) =>
   new KeywayError('validation_failed', message, field ? { details: { field } } : {});
-
-/** A failure in Keyway's words: the provider's own message never reaches the chat (it may echo input). */
-function describeFailure(error: unknown): Failure {
-  if (error instanceof ProviderFailure) return failureFor(error.code, error.reply.type, error.reply.status);
-  if (error instanceof KeywayError) {
-    if (error.code === 'no_credentials' || error.code === 'price_unknown')
-      return { code: error.code, message: error.message };
-    // Keyway's own limits: the message names the limit; the details say which and when it resets.
-    if (error.code === 'budget_exceeded' || error.code === 'rate_limited')
-      return {
-        code: error.code,
-        message: error.message,
-        ...(error.details ? { details: error.details } : {}),
-      };
-    return failureFor(error.code, null, error.status);
-  }
-  return { code: 'internal_error', message: 'Something went wrong on our side while answering. Try again.' };
-}
-
-function failureFor(
-  code: string | null,
-  type: string | null,
-  status: number,
-): { code: string; message: string } {
-  switch (code) {
-    case 'access_revoked':
-      return {
-        code,
-        message: 'Your access was revoked while answering: the account was disabled or signed out.',
-      };
-    case 'upstream_auth_failed':
-      return {
-        code: 'credential_rejected',
-        message:
-          'The provider rejected the stored key. Test or rotate the credential on the credentials page.',
-      };
-    case 'secret_unreadable':
-      return {
-        code: 'credential_unreadable',
-        message: "The stored key cannot be decrypted; the credential's owner must rotate it.",
-      };
-    case 'upstream_unreachable':
-    case 'upstream_blocked':
-      return {
-        code: 'provider_unreachable',
-        message: "The provider could not be reached. Try again, or check the credential's base URL.",
-      };
-    case 'upstream_timeout':
-      return {
-        code: 'provider_timeout',
-        message: 'The provider did not start answering in time. Try again.',
-      };
-    case 'upstream_interrupted':
-      return {
-        code: 'interrupted',
-        message: "The provider's answer broke off. What arrived was kept; try again.",
-      };
-    case 'ambiguous_model':
-      return {
-        code: 'ambiguous_model',
-        message: 'This model name matches several credentials. Pick the model again from the list.',
-      };
-    case 'model_not_found':
-      return { code: 'model_not_found', message: 'This model is not available. Pick another model.' };
-  }
-  if (status === 429 || type === 'rate_limit_error')
-    return {
-      code: 'rate_limited',
-      message: 'The provider is limiting requests for this key. Try again shortly.',
-    };
-  if (status >= 500)
-    return { code: 'provider_error', message: 'The provider failed to answer. Try again in a moment.' };
-  return {
-    code: 'provider_rejected',
-    message: `The provider refused the request (status ${status}). Try another model or a shorter conversation.`,
-  };
-}
