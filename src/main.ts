@@ -252,6 +252,7 @@ export async function assembleKeyway(
     logger,
     signal: changes,
     topic: KNOWLEDGE_QUEUED_TOPIC,
+    leaseMs: config.ingestionLeaseMs,
   });
   const services: AppServices = {
     users,

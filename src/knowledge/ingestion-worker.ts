@@ -14,7 +14,6 @@ import type { IngestionJob, KnowledgeRepository } from './knowledge.repository.t
 
 /** Inputs per embeddings call: one round trip per 64 chunks, well inside every provider's limits. */
 export const EMBEDDING_BATCH = 64;
-const LEASE_MS = 60_000;
 const POLL_INTERVAL_MS = 3_000;
 /** A file whose job was claimed this often without finishing (its node died each time) fails. */
 const MAX_ATTEMPTS = 5;
@@ -112,6 +111,7 @@ export class IngestionWorker {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   readonly #rounds: Rounds;
+  readonly #leaseMs: number;
 
   constructor(deps: {
     repository: KnowledgeRepository;
@@ -120,7 +120,10 @@ export class IngestionWorker {
     signal?: QueueSignal;
     topic: string;
     retryDelaysMs?: readonly number[];
+    /** How long a claim holds without renewal (KEYWAY_INGESTION_LEASE): a dead node's job waits this long. */
+    leaseMs?: number;
   }) {
+    this.#leaseMs = deps.leaseMs ?? 60_000;
     this.#repository = deps.repository;
     this.#gateway = deps.gateway;
     this.#logger = deps.logger.child({ component: 'ingestion' });
@@ -158,7 +161,10 @@ export class IngestionWorker {
 
   async #drain(): Promise<void> {
     while (!this.#stopping.signal.aborted) {
-      const job = await this.#repository.claim(`${this.#node}:${randomBytes(6).toString('hex')}`, LEASE_MS);
+      const job = await this.#repository.claim(
+        `${this.#node}:${randomBytes(6).toString('hex')}`,
+        this.#leaseMs,
+      );
       if (!job) return;
       await this.#run(job);
     }
@@ -169,11 +175,11 @@ export class IngestionWorker {
     const lost = new AbortController();
     const signal = AbortSignal.any([lost.signal, this.#stopping.signal]);
     const renew = setInterval(() => {
-      this.#repository.progress(job, LEASE_MS).then(
+      this.#repository.progress(job, this.#leaseMs).then(
         (held) => held || lost.abort(),
         (error: unknown) => log.warn({ err: error }, 'could not renew the ingestion lease'),
       );
-    }, LEASE_MS / 3);
+    }, this.#leaseMs / 3);
     renew.unref();
     try {
       const failure = await this.#ingest(job, signal, log);
@@ -206,7 +212,7 @@ export class IngestionWorker {
     if (!type) return `A knowledge base cannot read ${job.mediaType}.`;
     const bytes = await this.#repository.content(job);
     if (!bytes) return undefined;
-    if (!(await this.#repository.progress(job, LEASE_MS, { status: 'parsing' }))) return undefined;
+    if (!(await this.#repository.progress(job, this.#leaseMs, { status: 'parsing' }))) return undefined;
     let chunks: Chunk[];
     try {
       chunks = chunkSections((await extractText(bytes, type)).sections);
@@ -220,7 +226,7 @@ export class IngestionWorker {
     const todo = chunks.filter((chunk) => !stored.has(chunk.index));
     let embedded = chunks.length - todo.length;
     if (
-      !(await this.#repository.progress(job, LEASE_MS, {
+      !(await this.#repository.progress(job, this.#leaseMs, {
         status: 'embedding',
         embedded,
         total: chunks.length,
@@ -248,7 +254,7 @@ export class IngestionWorker {
         embedding: vectors[index]!,
       }));
       embedded += batch.length;
-      if (!(await this.#repository.storeChunks(job, rows, embedded, LEASE_MS))) return undefined;
+      if (!(await this.#repository.storeChunks(job, rows, embedded, this.#leaseMs))) return undefined;
     }
     await this.#repository.finish(job, chunks.length);
     log.info({ chunks: chunks.length }, 'file ingested');
