@@ -36,6 +36,9 @@ import { BotsService, botCredentialUsage } from './bots/bots.service.ts';
 import { OutboxWorker } from './bots/outbox-worker.ts';
 import { IngestionWorker } from './knowledge/ingestion-worker.ts';
 import { KnowledgeRepository } from './knowledge/knowledge.repository.ts';
+import { Retriever } from './knowledge/retrieval.ts';
+import { RetrievalRepository } from './knowledge/retrieval.repository.ts';
+import { VectorIndex } from './knowledge/vector-index.ts';
 import { KNOWLEDGE_QUEUED_TOPIC, KnowledgeService } from './knowledge/knowledge.service.ts';
 import { credentialReferences } from './credentials/credential-lookup.ts';
 import { CredentialSecrets } from './credentials/credential-secrets.ts';
@@ -245,10 +248,12 @@ export async function assembleKeyway(
   });
   const filesRepository = new FilesRepository(database.db);
   const knowledgeRepository = new KnowledgeRepository(database.db);
+  const vectorIndex = new VectorIndex(database.db, logger);
   const ingestion = new IngestionWorker({
     repository: knowledgeRepository,
     gateway,
     logger,
+    vectors: vectorIndex,
     signal: changes,
     topic: KNOWLEDGE_QUEUED_TOPIC,
   });
@@ -300,6 +305,13 @@ export async function assembleKeyway(
       files: filesRepository,
       // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
       queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
+    }),
+    grounder: new Retriever({
+      repository: new RetrievalRepository(database.db),
+      vectors: vectorIndex,
+      gateway,
+      files: filesRepository,
+      wholeFileTokens: config.wholeFileTokens,
     }),
   };
   const metrics = new MetricsRegistry();
