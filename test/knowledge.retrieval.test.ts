@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Principal } from '../src/auth/principal.ts';
+import { doctorCommand } from '../src/cli/doctor.ts';
 import { loadExpectedSchema } from '../src/db/schema/expected-schema.ts';
 import { readSchemaShape } from '../src/db/schema/catalog.ts';
 import { diffSchema } from '../src/db/schema/drift.ts';
@@ -12,7 +13,7 @@ import { exactQuery, pgvectorQuery } from '../src/knowledge/retrieval.repository
 import { hnswIndexName } from '../src/knowledge/vector-index.ts';
 import { startFakeOpenAiExtras, type FakeOpenAiExtras } from './fakes/fake-openai-extras.ts';
 import { buildPdf } from './support/documents.ts';
-import { BACKENDS } from './support/test-database.ts';
+import { BACKENDS, createTestDatabase } from './support/test-database.ts';
 import { createTestKeyway, type TestKeyway } from './support/test-keyway.ts';
 
 const DIMENSIONS = 64;
@@ -282,4 +283,27 @@ describe.each(BACKENDS)('retrieval: grounding answers in knowledge bases and fil
       }
     },
   );
+});
+
+describe.each(BACKENDS)('keyway doctor names the vector search in use [%s]', (backend) => {
+  it('says pgvector with HNSW on PGlite, and exact search with how to speed it up on PostgreSQL without pgvector', async () => {
+    const target = await createTestDatabase(backend);
+    try {
+      let out = '';
+      await doctorCommand(target.flags, {
+        out: (text) => (out += text),
+        err: () => {},
+        env: { ...target.env },
+      });
+      if (backend === 'embedded') {
+        expect(out).toMatch(/^✔ vector search: pgvector 0\.\d+\.\d+ with HNSW/m);
+      } else {
+        expect(out).toContain(
+          'ℹ vector search: exact search: the pgvector extension is not installed on this server — install it for faster retrieval',
+        );
+      }
+    } finally {
+      await target.dispose();
+    }
+  });
 });

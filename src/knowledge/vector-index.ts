@@ -18,12 +18,14 @@ export const HNSW_MAX_DIMENSIONS = 2000;
 export { hnswIndexName };
 
 export type VectorSearchMode =
-  | { kind: 'pgvector'; version: string }
+  /** `installed` false: the server offers it and retrieval creates it at its first use. */
+  | { kind: 'pgvector'; version: string; installed?: boolean }
   | { kind: 'exact'; reason: 'not_installed' | 'not_permitted'; detail?: string };
 
 /** What `keyway doctor` prints about vector search. */
 export function describeVectorSearch(mode: VectorSearchMode): string {
-  if (mode.kind === 'pgvector') return `pgvector ${mode.version} with HNSW`;
+  if (mode.kind === 'pgvector')
+    return `pgvector ${mode.version} with HNSW${mode.installed === false ? ' (the extension is created at the first retrieval)' : ''}`;
   if (mode.reason === 'not_permitted')
     return `exact search: Keyway may not create the pgvector extension on this server (${mode.detail ?? 'permission denied'}) — run CREATE EXTENSION vector as a superuser for faster retrieval`;
   return 'exact search: the pgvector extension is not installed on this server — install it for faster retrieval';
@@ -37,8 +39,9 @@ export async function probeVectorSearch(db: Kysely<DB>): Promise<VectorSearchMod
     db,
   );
   const row = rows.rows[0];
-  const version = row?.installed ?? row?.available;
-  return version ? { kind: 'pgvector', version } : { kind: 'exact', reason: 'not_installed' };
+  if (row?.installed) return { kind: 'pgvector', version: row.installed, installed: true };
+  if (row?.available) return { kind: 'pgvector', version: row.available, installed: false };
+  return { kind: 'exact', reason: 'not_installed' };
 }
 
 /**
