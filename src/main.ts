@@ -36,6 +36,7 @@ import { BotsService, botCredentialUsage } from './bots/bots.service.ts';
 import { OutboxWorker } from './bots/outbox-worker.ts';
 import { IngestionWorker } from './knowledge/ingestion-worker.ts';
 import { KnowledgeRepository } from './knowledge/knowledge.repository.ts';
+import { ExactVectorIndex } from './knowledge/exact-vectors.ts';
 import { Retriever } from './knowledge/retrieval.ts';
 import { RetrievalRepository } from './knowledge/retrieval.repository.ts';
 import { VectorIndex } from './knowledge/vector-index.ts';
@@ -309,6 +310,7 @@ export async function assembleKeyway(
     grounder: new Retriever({
       repository: new RetrievalRepository(database.db),
       vectors: vectorIndex,
+      exact: new ExactVectorIndex(database.db),
       gateway,
       files: filesRepository,
       wholeFileTokens: config.wholeFileTokens,

@@ -9,7 +9,8 @@ import { readSchemaShape } from '../src/db/schema/catalog.ts';
 import { diffSchema } from '../src/db/schema/drift.ts';
 import { estimateTokens } from '../src/knowledge/chunker.ts';
 import type { Grounder } from '../src/knowledge/grounding.ts';
-import { exactQuery, pgvectorQuery } from '../src/knowledge/retrieval.repository.ts';
+import { ExactVectorIndex } from '../src/knowledge/exact-vectors.ts';
+import { exactQuery, pgvectorQuery, RetrievalRepository } from '../src/knowledge/retrieval.repository.ts';
 import { hnswIndexName } from '../src/knowledge/vector-index.ts';
 import { startFakeOpenAiExtras, type FakeOpenAiExtras } from './fakes/fake-openai-extras.ts';
 import { buildPdf } from './support/documents.ts';
@@ -259,11 +260,17 @@ describe.each(BACKENDS)('retrieval: grounding answers in knowledge bases and fil
     async () => {
       const db = harness.database.db;
       const vector = Array.from({ length: DIMENSIONS }, (_, index) => (index === 3 ? 1 : 0));
+      // The vector of the page-37 chunk: both paths must rank that chunk first.
+      const [answer] = (
+        await sql<{ id: number; embedding: number[] }>`
+          SELECT id, embedding FROM knowledge_chunks WHERE kb_id = ${kbId} AND page = 37`.execute(db)
+      ).rows;
+      const exact = new ExactVectorIndex(db);
+      expect((await exact.search([kbId], answer!.embedding, 5))[0]).toBe(String(answer!.id));
       if (backend === 'embedded') {
         const plan = await db.transaction().execute(async (trx) => {
-          // The test's 42 chunks are cheaper to scan: make the planner show the path it takes at scale.
-          await sql`SET LOCAL enable_seqscan = off`.execute(trx);
-          const query = pgvectorQuery([kbId], vector, 40).compile(trx);
+          await sql`SET LOCAL enable_sort = off`.execute(trx);
+          const query = pgvectorQuery([kbId], vector, 40, { indexed: true }).compile(trx);
           return sql
             .raw<{ 'QUERY PLAN': string }>(
               `EXPLAIN ${query.sql.replace(/\$(\d+)/g, (_, n: string) => `'${String(query.parameters[Number(n) - 1])}'`)}`,
@@ -271,6 +278,9 @@ describe.each(BACKENDS)('retrieval: grounding answers in knowledge bases and fil
             .execute(trx);
         });
         expect(plan.rows.map((row) => row['QUERY PLAN']).join('\n')).toContain(hnswIndexName(DIMENSIONS));
+        // Through the index (as for a large knowledge base), the nearest chunk is still first.
+        const hnsw = new RetrievalRepository(db, { exactBelowChunks: 0 });
+        expect((await hnsw.pgvectorSearch([kbId], answer!.embedding, 5))[0]).toBe(String(answer!.id));
         // The index was made at run time: the schema check at the next start does not call it drift.
         const live = await harness.database.withSession(readSchemaShape);
         expect(diffSchema(loadExpectedSchema(), live)).toEqual([]);
@@ -278,9 +288,22 @@ describe.each(BACKENDS)('retrieval: grounding answers in knowledge bases and fil
         const extensions = await sql<{ n: number }>`
           SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'vector'`.execute(db);
         expect(extensions.rows[0]!.n).toBe(0);
-        const nearest = await exactQuery([kbId], vector, 5).execute(db);
-        expect(nearest.rows).toHaveLength(5);
+        // Plain SQL agrees with the in-memory search.
+        const inSql = await exactQuery([kbId], answer!.embedding, 5).execute(db);
+        expect(inSql.rows.map((row) => String(row.id))).toEqual(
+          await exact.search([kbId], answer!.embedding, 5),
+        );
       }
+      // A chunk added (ingestion under way) is found at the next search; one removed is gone.
+      const [added] = (
+        await sql<{ id: number }>`
+          INSERT INTO knowledge_chunks (kb_id, file_id, chunk_index, text, page, headings, tokens, embedding)
+          SELECT kb_id, file_id, 1000, 'added', NULL, '{}', 1, ARRAY[${sql.join(vector)}]::real[]
+            FROM knowledge_chunks WHERE id = ${answer!.id} RETURNING id`.execute(db)
+      ).rows;
+      expect((await exact.search([kbId], vector, 3))[0]).toBe(String(added!.id));
+      await sql`DELETE FROM knowledge_chunks WHERE id = ${added!.id}`.execute(db);
+      expect(await exact.search([kbId], vector, 50)).not.toContain(String(added!.id));
     },
   );
 });

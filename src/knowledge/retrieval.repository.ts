@@ -2,12 +2,19 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { DB } from '../db/tables.ts';
 import { isUuid } from '../ids.ts';
 import type { Passage } from './grounding.ts';
+import { HNSW_MAX_DIMENSIONS } from './vector-index.ts';
 
 /** A knowledge base a reader may search, with the model its chunks were embedded with. */
 export interface ReadableBase {
   id: string;
   embeddingModel: string;
 }
+
+/**
+ * Knowledge bases with at most this many chunks in all are scored exactly even where HNSW exists:
+ * as fast as the index at that size, and never misses a chunk.
+ */
+export const EXACT_BELOW_CHUNKS = 1_000;
 
 /** The ids of a ranked list, best first. */
 export type Ranked = string[];
@@ -19,9 +26,11 @@ export type Ranked = string[];
  */
 export class RetrievalRepository {
   readonly #db: Kysely<DB>;
+  readonly #exactBelowChunks: number;
 
-  constructor(db: Kysely<DB>) {
+  constructor(db: Kysely<DB>, options: { exactBelowChunks?: number } = {}) {
     this.#db = db;
+    this.#exactBelowChunks = options.exactBelowChunks ?? EXACT_BELOW_CHUNKS;
   }
 
   /**
@@ -70,26 +79,30 @@ export class RetrievalRepository {
   }
 
   /**
-   * Nearest chunks by cosine with pgvector: through the HNSW index of this dimension when there is
-   * one (the expression and predicate are the index's, so the planner can use it). `relaxed_order`
-   * lets the scan go on past the first candidates when the knowledge-base filter drops them; the
-   * outer query restores the exact order.
+   * Nearest chunks by cosine with pgvector. Knowledge bases with few chunks are scored exactly by
+   * pgvector's operator (found through the `kb_id` index: a small knowledge base in a large table
+   * would otherwise make HNSW walk past many other people's chunks); larger ones go through the HNSW
+   * index of the dimension, with `relaxed_order` so the scan goes on past candidates the filter drops
+   * (the outer query restores the exact order). The planner is told not to sort, so it takes the
+   * index whatever its statistics say.
    */
   async pgvectorSearch(kbIds: readonly string[], vector: readonly number[], limit: number): Promise<Ranked> {
     if (kbIds.length === 0) return [];
+    const counted = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM knowledge_chunks WHERE kb_id IN (${sql.join(kbIds)})`.execute(this.#db);
+    const indexed = vector.length <= HNSW_MAX_DIMENSIONS && counted.rows[0]!.n > this.#exactBelowChunks;
+    if (!indexed) {
+      const rows = await pgvectorQuery(kbIds, vector, limit, { indexed: false }).execute(this.#db);
+      return rows.rows.map((row) => String(row.id));
+    }
     return this.#db.transaction().execute(async (trx) => {
       await sql`SET LOCAL hnsw.ef_search = ${sql.lit(Math.max(limit * 2, 100))}`.execute(trx);
       await sql`SET LOCAL hnsw.iterative_scan = relaxed_order`.execute(trx);
-      const rows = await pgvectorQuery(kbIds, vector, limit).execute(trx);
+      await sql`SET LOCAL enable_sort = off`.execute(trx);
+      await sql`SET LOCAL enable_seqscan = off`.execute(trx);
+      const rows = await pgvectorQuery(kbIds, vector, limit, { indexed: true }).execute(trx);
       return rows.rows.map((row) => String(row.id));
     });
-  }
-
-  /** Nearest chunks by cosine, computed over every chunk of the knowledge bases (no extension needed). */
-  async exactSearch(kbIds: readonly string[], vector: readonly number[], limit: number): Promise<Ranked> {
-    if (kbIds.length === 0) return [];
-    const rows = await exactQuery(kbIds, vector, limit).execute(this.#db);
-    return rows.rows.map((row) => String(row.id));
   }
 
   /** Passages by id, restricted to `kbIds` (the caller's readable knowledge bases). */
@@ -133,16 +146,22 @@ export class RetrievalRepository {
 /** pgvector's text form of a vector. */
 export const vectorLiteral = (vector: readonly number[]) => `[${vector.join(',')}]`;
 
-/** The pgvector nearest-neighbour query, as the index of its dimension is declared (see vector-index.ts). */
+/**
+ * The pgvector nearest-neighbour query. `indexed`: written as the HNSW index of its dimension is
+ * declared (see vector-index.ts), so the planner can use it; otherwise cast without the dimension,
+ * which no index matches: an exact scan of the knowledge bases' chunks.
+ */
 export function pgvectorQuery(
   kbIds: readonly string[],
   vector: readonly number[],
   limit: number,
+  options: { indexed: boolean },
 ): RawBuilder<{ id: number }> {
   const n = sql.lit(vector.length);
+  const type = options.indexed ? sql`vector(${n})` : sql`vector`;
   return sql<{ id: number }>`
     SELECT id FROM (
-      SELECT c.id, (c.embedding::vector(${n})) <=> ${vectorLiteral(vector)}::vector(${n}) AS distance
+      SELECT c.id, (c.embedding::${type}) <=> ${vectorLiteral(vector)}::${type} AS distance
         FROM knowledge_chunks c
        WHERE array_length(c.embedding, 1) = ${n} AND c.kb_id IN (${sql.join(kbIds)})
        ORDER BY distance
@@ -155,13 +174,16 @@ export function exactQuery(
   kbIds: readonly string[],
   vector: readonly number[],
   limit: number,
-): RawBuilder<{ id: number }> {
+): RawBuilder<{ id: number; score: number }> {
   const norm = Math.hypot(...vector) || 1;
   const unit = `{${vector.map((value) => value / norm).join(',')}}`;
-  return sql<{ id: number }>`
-    SELECT c.id FROM knowledge_chunks c
-     WHERE c.kb_id IN (${sql.join(kbIds)}) AND array_length(c.embedding, 1) = ${vector.length}
-     ORDER BY (SELECT sum(a * b) / sqrt(nullif(sum(a * a), 0))
-                 FROM unnest(c.embedding, ${unit}::real[]) AS u(a, b)) DESC NULLS LAST, c.id
+  return sql<{ id: number; score: number }>`
+    SELECT id, score FROM (
+      SELECT c.id, (SELECT sum(a * b) / sqrt(nullif(sum(a * a), 0))
+                      FROM unnest(c.embedding, ${unit}::real[]) AS u(a, b)) AS score
+        FROM knowledge_chunks c
+       WHERE c.kb_id IN (${sql.join(kbIds)}) AND array_length(c.embedding, 1) = ${vector.length}
+    ) AS scored
+     ORDER BY score DESC NULLS LAST, id
      LIMIT ${limit}`;
 }

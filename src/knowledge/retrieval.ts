@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal.ts';
 import { KeywayError } from '../errors.ts';
 import type { FileRecord } from '../files/files.repository.ts';
 import { chunkSections, estimateTokens, type Chunk } from './chunker.ts';
+import type { ExactVectorIndex } from './exact-vectors.ts';
 import { embed, type EmbeddingGateway } from './embeddings.ts';
 import { extractText } from './extract.ts';
 import type { Grounder, Grounding, GroundingRequest, Passage } from './grounding.ts';
@@ -45,6 +46,7 @@ interface Candidate extends Source {
 export class Retriever implements Grounder {
   readonly #repository: RetrievalRepository;
   readonly #vectors: VectorIndex;
+  readonly #exact: ExactVectorIndex;
   readonly #gateway: EmbeddingGateway;
   readonly #files: AttachedFiles;
   readonly #wholeFileTokens: number;
@@ -53,12 +55,15 @@ export class Retriever implements Grounder {
   constructor(deps: {
     repository: RetrievalRepository;
     vectors: VectorIndex;
+    /** The search where pgvector is missing. */
+    exact: ExactVectorIndex;
     gateway: EmbeddingGateway;
     files: AttachedFiles;
     wholeFileTokens: number;
   }) {
     this.#repository = deps.repository;
     this.#vectors = deps.vectors;
+    this.#exact = deps.exact;
     this.#gateway = deps.gateway;
     this.#files = deps.files;
     this.#wholeFileTokens = deps.wholeFileTokens;
@@ -203,7 +208,7 @@ export class Retriever implements Grounder {
       if (vector!.length <= HNSW_MAX_DIMENSIONS) await this.#vectors.ensureIndex(vector!.length);
       return this.#repository.pgvectorSearch(kbIds, vector!, CANDIDATES);
     }
-    return this.#repository.exactSearch(kbIds, vector!, CANDIDATES);
+    return this.#exact.search(kbIds, vector!, CANDIDATES);
   }
 
   /** The attached file's chunks, from the cache when its content has not changed. */
