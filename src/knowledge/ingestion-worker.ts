@@ -1,16 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import type { Principal } from '../auth/principal.ts';
 import { Rounds } from '../background/rounds.ts';
 import { isDatabaseUnavailable } from '../db/database-unavailable.ts';
 import { KeywayError } from '../errors.ts';
-import { embeddingsExchange } from '../gateway/exchanges/embeddings.ts';
-import type { ExchangeAnswer, ExchangeOptions } from '../gateway/gateway.service.ts';
-import type { Exchange } from '../gateway/exchange.ts';
 import { chunkSections, type Chunk } from './chunker.ts';
 import { extractText, type DocumentType } from './extract.ts';
+import { embed, embeddingInput, isTransient, type EmbeddingGateway } from './embeddings.ts';
 import type { IngestionJob, KnowledgeRepository } from './knowledge.repository.ts';
+
+export { embeddingInput, isTransient, vectorsOf, type EmbeddingGateway } from './embeddings.ts';
 
 /** Inputs per embeddings call: one round trip per 64 chunks, well inside every provider's limits. */
 export const EMBEDDING_BATCH = 64;
@@ -46,46 +45,6 @@ export function documentTypeOf(mediaType: string): DocumentType | undefined {
   }
 }
 
-/** The text embedded for a chunk: its heading path first, so a chunk is found by what it is under. */
-export function embeddingInput(chunk: Pick<Chunk, 'headings' | 'text'>): string {
-  return chunk.headings.length > 0 ? `${chunk.headings.join(' > ')}\n\n${chunk.text}` : chunk.text;
-}
-
-/** Worth retrying: the provider was busy, down or unreachable (not a refusal of the request itself). */
-export function isTransient(error: unknown): boolean {
-  return error instanceof KeywayError && (error.status === 429 || error.status >= 500);
-}
-
-const embeddingsAnswer = z.object({
-  data: z.array(z.object({ index: z.number().int().nonnegative(), embedding: z.array(z.number()) })),
-});
-
-/** The vectors of an OpenAI-shaped embeddings answer, in input order; throws when it does not fit. */
-export function vectorsOf(body: string, inputs: number): number[][] {
-  let parsed;
-  try {
-    parsed = embeddingsAnswer.parse(JSON.parse(body));
-  } catch {
-    throw new KeywayError(
-      'upstream_invalid',
-      'The provider answered the embeddings call with something Keyway cannot read.',
-    );
-  }
-  const vectors = new Array<number[] | undefined>(inputs);
-  for (const item of parsed.data) if (item.index < inputs) vectors[item.index] = item.embedding;
-  const dimensions = vectors[0]?.length ?? 0;
-  for (const vector of vectors) {
-    if (!vector || vector.length === 0 || vector.length !== dimensions || !vector.every(Number.isFinite))
-      throw new KeywayError('upstream_invalid', 'The provider answered fewer, empty or uneven embeddings.');
-  }
-  return vectors as number[][];
-}
-
-/** The one gateway call the worker makes; `GatewayService` fits it. */
-export interface EmbeddingGateway {
-  exchange(principal: Principal, exchange: Exchange, options: ExchangeOptions): Promise<ExchangeAnswer>;
-}
-
 /** Something that can wake the worker (the change feed). */
 export interface QueueSignal {
   subscribe(listener: (topic: string) => void): () => void;
@@ -112,6 +71,7 @@ export class IngestionWorker {
   #unsubscribe: (() => void) | undefined;
   readonly #rounds: Rounds;
   readonly #leaseMs: number;
+  readonly #vectors: { ensureIndex(dimensions: number): Promise<void> } | undefined;
 
   constructor(deps: {
     repository: KnowledgeRepository;
@@ -122,8 +82,11 @@ export class IngestionWorker {
     retryDelaysMs?: readonly number[];
     /** How long a claim holds without renewal (KEYWAY_INGESTION_LEASE): a dead node's job waits this long. */
     leaseMs?: number;
+    /** Builds the vector index of a dimension as its first chunks arrive (pgvector only). */
+    vectors?: { ensureIndex(dimensions: number): Promise<void> };
   }) {
     this.#leaseMs = deps.leaseMs ?? 60_000;
+    this.#vectors = deps.vectors;
     this.#repository = deps.repository;
     this.#gateway = deps.gateway;
     this.#logger = deps.logger.child({ component: 'ingestion' });
@@ -255,6 +218,7 @@ export class IngestionWorker {
       }));
       embedded += batch.length;
       if (!(await this.#repository.storeChunks(job, rows, embedded, this.#leaseMs))) return undefined;
+      await this.#vectors?.ensureIndex(vectors[0]!.length);
     }
     await this.#repository.finish(job, chunks.length);
     log.info({ chunks: chunks.length }, 'file ingested');
@@ -271,14 +235,7 @@ export class IngestionWorker {
   ): Promise<number[][]> {
     for (let retry = 0; ; retry++) {
       try {
-        const answer = await this.#gateway.exchange(
-          owner,
-          embeddingsExchange({ model, input: inputs, encoding_format: 'float' }),
-          { startedAt: performance.now(), signal, fallbackModels: [], log },
-        );
-        if (answer.kind !== 'whole')
-          throw new KeywayError('upstream_invalid', 'The provider streamed embeddings.');
-        return vectorsOf(answer.body, inputs.length);
+        return await embed(this.#gateway, owner, model, inputs, { signal, log });
       } catch (error) {
         const delay = this.#retryDelaysMs[retry];
         if (signal.aborted || delay === undefined || !isTransient(error)) throw error;
