@@ -24,7 +24,6 @@ import { createChatModels } from './chat/chat-models.ts';
 import { ConversationsRepository } from './chat/conversations.repository.ts';
 import { ChatAttachments } from './chat/chat-attachments.ts';
 import { ConversationsService } from './chat/conversations.service.ts';
-import type { Grounder } from './knowledge/grounding.ts';
 import { FilesRepository } from './files/files.repository.ts';
 import { FilesService } from './files/files.service.ts';
 import { LoginThrottleRepository } from './auth/login-throttle.repository.ts';
@@ -39,6 +38,10 @@ import { OutboxWorker } from './bots/outbox-worker.ts';
 import { IngestionWorker } from './knowledge/ingestion-worker.ts';
 import { checkDocumentAtUpload } from './knowledge/upload-check.ts';
 import { KnowledgeRepository } from './knowledge/knowledge.repository.ts';
+import { ExactVectorIndex } from './knowledge/exact-vectors.ts';
+import { Retriever } from './knowledge/retrieval.ts';
+import { RetrievalRepository } from './knowledge/retrieval.repository.ts';
+import { VectorIndex } from './knowledge/vector-index.ts';
 import { KNOWLEDGE_QUEUED_TOPIC, KnowledgeService } from './knowledge/knowledge.service.ts';
 import { credentialReferences } from './credentials/credential-lookup.ts';
 import { CredentialSecrets } from './credentials/credential-secrets.ts';
@@ -95,17 +98,6 @@ export interface Keyway {
   startBackground(): void;
   close(): Promise<void>;
 }
-
-/**
- * Until the retrieval Grounder (src/knowledge, issue 15) is wired here: chats without knowledge bases
- * or documents never call it; with them, the answer fails in plain words and the message is kept.
- */
-const RETRIEVAL_PENDING: Grounder = {
-  ground: async () => {
-    throw new KeywayError('not_ready', 'Search over documents is not available on this server yet.');
-  },
-  passage: async () => undefined,
-};
 
 /**
  * The composition root: repositories → services → app, over an open database. No request is served
@@ -247,12 +239,15 @@ export async function assembleKeyway(
   });
   const filesRepository = new FilesRepository(database.db);
   const knowledgeRepository = new KnowledgeRepository(database.db);
+  const vectorIndex = new VectorIndex(database.db, logger);
   const ingestion = new IngestionWorker({
     repository: knowledgeRepository,
     gateway,
     logger,
+    vectors: vectorIndex,
     signal: changes,
     topic: KNOWLEDGE_QUEUED_TOPIC,
+    leaseMs: config.ingestionLeaseMs,
   });
   const files = new FilesService({
     repository: filesRepository,
@@ -268,6 +263,14 @@ export async function assembleKeyway(
     queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
     teams: teamsRepository,
   });
+  const grounder = new Retriever({
+    repository: new RetrievalRepository(database.db),
+    vectors: vectorIndex,
+    exact: new ExactVectorIndex(database.db),
+    gateway,
+    files: filesRepository,
+    wholeFileTokens: config.wholeFileTokens,
+  });
   const conversations = new ConversationsService({
     repository: new ConversationsRepository(database.db),
     gateway,
@@ -279,7 +282,7 @@ export async function assembleKeyway(
       extraSources: [botModelSource(bots)],
     }),
     attachments: new ChatAttachments({ files, knowledgeBases: knowledge }),
-    grounder: RETRIEVAL_PENDING,
+    grounder,
     tokenBudget: config.retrievalTokenBudget,
     logger,
   });
@@ -322,6 +325,7 @@ export async function assembleKeyway(
     responses: new ResponsesService({ gateway, repository: new ResponsesRepository(database.db), logger }),
     files,
     knowledge,
+    grounder,
   };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness({
