@@ -85,7 +85,10 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // `/v1` has the same gates, answering in OpenAI's envelope (src/gateway/gateway.routes.ts).
   const apiLimit = bodyLimit(deps.bodyLimitBytes);
   const uploadLimit = bodyLimit((deps.fileSizeLimitBytes ?? 20 * 1024 * 1024) + MULTIPART_OVERHEAD_BYTES);
-  const isUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === FILE_UPLOAD_PATH;
+  // Evolution API's webhooks may carry an image or a voice note in base64 ("webhook base64").
+  const isUpload = (c: Context<AppEnv>) =>
+    c.req.method === 'POST' &&
+    (c.req.path === FILE_UPLOAD_PATH || c.req.path.startsWith('/hooks/evolution/'));
   for (const prefix of ['/api/*', '/hooks/*']) {
     // Until the schema and the vault are verified, nothing may touch the database.
     app.use(prefix, async (c, next) => {

@@ -28,6 +28,9 @@ import { FilesService } from './files/files.service.ts';
 import { LoginThrottleRepository } from './auth/login-throttle.repository.ts';
 import { SessionsRepository } from './auth/sessions.repository.ts';
 import { BotEngine } from './bots/bot-engine.ts';
+import { BotKnowledge } from './bots/bot-knowledge.ts';
+import { BotMedia } from './bots/bot-media.ts';
+import type { Grounder } from './knowledge/grounding.ts';
 import { botModelSource } from './bots/bot-model-source.ts';
 import { BotQueueRepository } from './bots/bot-queue.repository.ts';
 import { BotSessionsService } from './bots/bot-sessions.service.ts';
@@ -74,6 +77,11 @@ export interface KeywayDeps {
   version: string;
   /** Tests register extra providers; the default registry otherwise. */
   providers?: ProviderRegistry;
+  /**
+   * What answers with knowledge (retrieval). Tests may give a fake; without one, bots with knowledge
+   * bases answer without it (logged) until retrieval is wired here.
+   */
+  grounder?: Grounder;
   /** Tests whose fake providers listen on loopback let members reach them; `PUBLIC_ONLY` otherwise. */
   membersUpstreamPolicy?: UpstreamPolicy;
 }
@@ -170,13 +178,28 @@ export async function assembleKeyway(
     recordUse: (uses) => credentialsRepository.touchLastUsed(uses),
     logger,
   });
-  const bots = new BotsService({
+  const knowledgeRepository = new KnowledgeRepository(database.db);
+  const bots: BotsService = new BotsService({
     repository: botsRepository,
     credentials: credentialReferences(credentialsRepository),
     cipher,
     policies: upstreamPolicies,
     audit,
     changes,
+    knowledge: new BotKnowledge({
+      grounder: deps.grounder ?? null,
+      // The knowledge service's rule (defined below: it needs the gateway, which needs the bots).
+      bases: {
+        readable: (principal, id) =>
+          knowledge.get(principal, id).then(
+            () => true,
+            (error: unknown) =>
+              error instanceof KeywayError && error.code === 'not_found' ? false : Promise.reject(error),
+          ),
+      },
+      defaultTokenBudget: config.retrievalTokenBudget,
+    }),
+    logger,
   });
   const ledgerRepository = new LedgerRepository(database.db);
   const limitsRepository = new LimitsRepository(database.db);
@@ -204,7 +227,7 @@ export async function assembleKeyway(
     stillHasAccess: (principal) => accessRepository.stillHasAccess(principal),
     logger,
   });
-  const gateway = new GatewayService({
+  const gateway: GatewayService = new GatewayService({
     credentials: credentialsForGateway,
     upstream,
     adapters: TRANSLATING_ADAPTERS,
@@ -228,6 +251,7 @@ export async function assembleKeyway(
     sessions: botSessions,
     queue: botQueue,
     gateway,
+    media: new BotMedia({ upstream, gateway, bots, maxBytes: config.fileSizeLimitBytes }),
     logger,
     onQueued: (delaysMs) => outbox.queued(delaysMs),
   });
@@ -244,13 +268,19 @@ export async function assembleKeyway(
     logger,
   });
   const filesRepository = new FilesRepository(database.db);
-  const knowledgeRepository = new KnowledgeRepository(database.db);
   const ingestion = new IngestionWorker({
     repository: knowledgeRepository,
     gateway,
     logger,
     signal: changes,
     topic: KNOWLEDGE_QUEUED_TOPIC,
+  });
+  const knowledge: KnowledgeService = new KnowledgeService({
+    repository: knowledgeRepository,
+    providerOf: (principal, model) => gateway.providerOf(principal, model),
+    files: filesRepository,
+    // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
+    queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
   });
   const services: AppServices = {
     users,
@@ -294,13 +324,7 @@ export async function assembleKeyway(
       audit,
       maxBytes: config.fileSizeLimitBytes,
     }),
-    knowledge: new KnowledgeService({
-      repository: knowledgeRepository,
-      providerOf: (principal, model) => gateway.providerOf(principal, model),
-      files: filesRepository,
-      // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
-      queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
-    }),
+    knowledge,
   };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness({

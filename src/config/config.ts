@@ -21,6 +21,8 @@ export interface Config {
   transcriptionBodyLimitBytes: number;
   /** `POST /api/files` only: the largest file a user may upload. */
   fileSizeLimitBytes: number;
+  /** The most tokens of retrieved passages an answer may take (a bot may set its own). */
+  retrievalTokenBudget: number;
   /** How long a graceful shutdown waits for in-flight requests. */
   shutdownTimeoutMs: number;
   /** How long a start waits for another node's migration lock. */
@@ -112,6 +114,7 @@ const schema = z.object({
     25 * 1024 * 1024,
   ),
   fileSizeLimitBytes: integer('KEYWAY_FILE_SIZE_LIMIT', 1024, 1024 ** 3).default(20 * 1024 * 1024),
+  retrievalTokenBudget: integer('KEYWAY_RETRIEVAL_TOKEN_BUDGET', 100, 1_000_000).default(4000),
   shutdownTimeoutMs: seconds('KEYWAY_SHUTDOWN_TIMEOUT', 3600).default(10_000),
   migrationLockTimeoutMs: seconds('KEYWAY_MIGRATION_LOCK_TIMEOUT', 3600).default(60_000),
   poolSize: integer('KEYWAY_DB_POOL_SIZE', 1, 1000).default(10),
@@ -154,6 +157,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     bodyLimitBytes: pick(env.KEYWAY_BODY_LIMIT),
     transcriptionBodyLimitBytes: pick(env.KEYWAY_TRANSCRIPTION_BODY_LIMIT),
     fileSizeLimitBytes: pick(env.KEYWAY_FILE_SIZE_LIMIT),
+    retrievalTokenBudget: pick(env.KEYWAY_RETRIEVAL_TOKEN_BUDGET),
     shutdownTimeoutMs: pick(env.KEYWAY_SHUTDOWN_TIMEOUT),
     migrationLockTimeoutMs: pick(env.KEYWAY_MIGRATION_LOCK_TIMEOUT),
     poolSize: pick(env.KEYWAY_DB_POOL_SIZE),
@@ -186,6 +190,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     bodyLimitBytes: value.bodyLimitBytes,
     transcriptionBodyLimitBytes: value.transcriptionBodyLimitBytes,
     fileSizeLimitBytes: value.fileSizeLimitBytes,
+    retrievalTokenBudget: value.retrievalTokenBudget,
     shutdownTimeoutMs: value.shutdownTimeoutMs,
     migrationLockTimeoutMs: value.migrationLockTimeoutMs,
     migrationsDir: value.migrationsDir,
