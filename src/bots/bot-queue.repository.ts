@@ -96,7 +96,8 @@ export class BotQueueRepository {
         media: media
           ? {
               ...((typeof media === 'string' ? JSON.parse(media) : media) as InboxMedia),
-              bytes: mediaBytes,
+              // PGlite hands bytea back as a Uint8Array, pg as a Buffer.
+              bytes: mediaBytes ? Buffer.from(mediaBytes) : null,
             }
           : null,
       })),
