@@ -18,6 +18,7 @@ import { fakeKey, startGatewayHarness, type GatewayHarness } from './support/gat
 import { BACKENDS } from './support/test-database.ts';
 
 const DIMENSIONS = 16;
+const LIMIT = 16 * 1024;
 const handbook = [
   '# Shoe shop handbook',
   '## Returns',
@@ -198,7 +199,8 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
     evolution = await startFakeEvolution({ instances: { shop: instanceKey } });
     stand = standInGrounder(() => repository);
     kw = await startGatewayHarness(backend, {
-      env: { KEYWAY_UPSTREAM_RETRIES: '0' },
+      // Small, so that media over the file size limit is cheap to make.
+      env: { KEYWAY_UPSTREAM_RETRIES: '0', KEYWAY_FILE_SIZE_LIMIT: String(LIMIT) },
       grounder: stand.grounder,
     });
     repository = new KnowledgeRepository(kw.database.db);
@@ -447,6 +449,47 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
     );
     const sent = await evolution.waitForSent(2);
     expect(sent[1]!.text).toBe('Text only, please.');
+    expect(chat.requests).toHaveLength(1);
+  });
+
+  it('answers media over the file size limit as unreadable, whether it came in the webhook or from Evolution', async () => {
+    const bot = await createBot({
+      name: 'shop-big',
+      images: true,
+      speechToText: true,
+      unknownMessage: 'Too big.',
+    });
+    const customer = contact();
+    await hook(bot, evolutionUpsert({ instance: 'shop', remoteJid: customer, text: 'Hi' }));
+    await evolution.waitForSent(1);
+    const png = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      randomBytes(LIMIT),
+    ]);
+    await hook(
+      bot,
+      evolutionUpsert({
+        instance: 'shop',
+        remoteJid: customer,
+        media: { kind: 'image', mimetype: 'image/png', bytes: png, inWebhook: true },
+      }),
+    );
+    expect((await evolution.waitForSent(2))[1]!.text).toBe('Too big.');
+    const voice = Buffer.concat([Buffer.from('OggS'), randomBytes(LIMIT)]);
+    evolution.media.set('VOICE-BIG', { kind: 'audio', mimetype: 'audio/ogg; codecs=opus', bytes: voice });
+    await hook(
+      bot,
+      evolutionUpsert({
+        instance: 'shop',
+        remoteJid: customer,
+        id: 'VOICE-BIG',
+        media: { kind: 'audio', mimetype: 'audio/ogg', bytes: voice },
+      }),
+    );
+    expect((await evolution.waitForSent(3))[2]!.text).toBe('Too big.');
+    expect(evolution.requests.filter((request) => request.body.includes('VOICE-BIG'))).toHaveLength(1);
+    expect(extras.requests.filter((request) => request.endpoint === 'transcriptions')).toHaveLength(0);
+    // Only the greeting reached the model.
     expect(chat.requests).toHaveLength(1);
   });
 });
