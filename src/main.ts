@@ -179,6 +179,9 @@ export async function assembleKeyway(
     logger,
   });
   const knowledgeRepository = new KnowledgeRepository(database.db);
+  // Retrieval embeds through the gateway, which serves `bot:<name>` through the bots: the bots ask for
+  // it when they answer. Tests may bring a stand-in; the real one is assigned once the gateway exists.
+  const grounder: Grounder | null = deps.grounder ?? null;
   const bots: BotsService = new BotsService({
     repository: botsRepository,
     credentials: credentialReferences(credentialsRepository),
@@ -187,7 +190,7 @@ export async function assembleKeyway(
     audit,
     changes,
     knowledge: new BotKnowledge({
-      grounder: deps.grounder ?? null,
+      grounder: () => grounder,
       // The knowledge service's rule (defined below: it needs the gateway, which needs the bots).
       bases: {
         readable: (principal, id) =>

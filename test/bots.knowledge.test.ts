@@ -279,7 +279,7 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
   });
 
   it("grounds bot:<name> on /v1 the same way, with the bot's own token budget", async () => {
-    await createBot({ name: 'shop-api', knowledgeBaseIds: [kbId], retrievalTokenBudget: 700 });
+    const bot = await createBot({ name: 'shop-api', knowledgeBaseIds: [kbId], retrievalTokenBudget: 700 });
     const completion = await kw.client(alice.token).chat.completions.create({
       model: 'bot:shop-api',
       messages: [{ role: 'user', content: 'When do orders from the warehouse arrive?' }],
@@ -293,6 +293,14 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
       tokenBudget: 700,
     });
     expect(stand.calls[0]!.principal.userId).toBe(alice.id);
+
+    // The HTTP channel too.
+    const http = await kw.call('POST', `/api/bots/${bot.id}/messages`, {
+      token: alice.token,
+      body: { contact: 'web-visitor-1', text: 'How long are soles guaranteed against cracking?' },
+    });
+    expect(http.body, http.text).toMatchObject({ replies: ['Within 45 days, with the receipt.'] });
+    expect(promptOf(1)[1]!.content).toContain('guaranteed for two years');
   });
 
   it("refuses another user's knowledge base (404 naming the field); a bot whose owner loses one stops using it", async () => {

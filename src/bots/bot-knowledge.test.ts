@@ -64,7 +64,7 @@ describe('BotKnowledge', () => {
       passage: async () => undefined,
     };
     const knowledge = new BotKnowledge({
-      grounder: fake,
+      grounder: () => fake,
       bases: { readable: async (_principal, id) => readable.has(id) },
       defaultTokenBudget: 4000,
     });

@@ -17,13 +17,16 @@ const NOTHING: Grounding = { context: null, citations: [] };
  * the bot keeps answering, from what is left.
  */
 export class BotKnowledge {
-  readonly #grounder: Grounder | null;
+  readonly #grounder: () => Grounder | null;
   readonly #bases: KnowledgeBaseAccess;
   readonly #defaultTokenBudget: number;
 
   constructor(deps: {
-    /** Null until retrieval is wired: bots then answer without their knowledge (logged). */
-    grounder: Grounder | null;
+    /**
+     * Asked at each answer: retrieval embeds through the gateway, which serves `bot:<name>` through the
+     * bots, so it is built after them. Null: bots answer without their knowledge (logged).
+     */
+    grounder: () => Grounder | null;
     bases: KnowledgeBaseAccess;
     defaultTokenBudget: number;
   }) {
@@ -52,7 +55,8 @@ export class BotKnowledge {
     options: { signal?: AbortSignal; log: Logger },
   ): Promise<Grounding> {
     if (settings.knowledgeBaseIds.length === 0 || question.trim() === '') return NOTHING;
-    if (!this.#grounder) {
+    const grounder = this.#grounder();
+    if (!grounder) {
       options.log.warn('the bot has knowledge bases but retrieval is not available; answering without');
       return NOTHING;
     }
@@ -62,7 +66,7 @@ export class BotKnowledge {
       const knowledgeBaseIds = await this.#readable(owner, settings.knowledgeBaseIds, options.log);
       if (knowledgeBaseIds.length === 0) return NOTHING;
       try {
-        return await this.#grounder.ground(
+        return await grounder.ground(
           owner,
           { knowledgeBaseIds, fileIds: [], question, tokenBudget },
           options,

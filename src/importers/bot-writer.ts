@@ -40,7 +40,7 @@ export function createBotWriter(deps: { cipher: Cipher; policy: UpstreamPolicy }
         changes,
         // The importer brings no knowledge bases: a bot it writes has none to check or search.
         knowledge: new BotKnowledge({
-          grounder: null,
+          grounder: () => null,
           bases: { readable: async () => false },
           defaultTokenBudget: 0,
         }),
