@@ -38,7 +38,12 @@ import { BotSessionsRepository, BotsRepository } from './bots/bots.repository.ts
 import { BotsService, botCredentialUsage } from './bots/bots.service.ts';
 import { OutboxWorker } from './bots/outbox-worker.ts';
 import { IngestionWorker } from './knowledge/ingestion-worker.ts';
+import { checkDocumentAtUpload } from './knowledge/upload-check.ts';
 import { KnowledgeRepository } from './knowledge/knowledge.repository.ts';
+import { ExactVectorIndex } from './knowledge/exact-vectors.ts';
+import { Retriever } from './knowledge/retrieval.ts';
+import { RetrievalRepository } from './knowledge/retrieval.repository.ts';
+import { VectorIndex } from './knowledge/vector-index.ts';
 import { KNOWLEDGE_QUEUED_TOPIC, KnowledgeService } from './knowledge/knowledge.service.ts';
 import { credentialReferences } from './credentials/credential-lookup.ts';
 import { CredentialSecrets } from './credentials/credential-secrets.ts';
@@ -77,11 +82,6 @@ export interface KeywayDeps {
   version: string;
   /** Tests register extra providers; the default registry otherwise. */
   providers?: ProviderRegistry;
-  /**
-   * What answers with knowledge (retrieval). Tests may give a fake; without one, bots with knowledge
-   * bases answer without it (logged) until retrieval is wired here.
-   */
-  grounder?: Grounder;
   /** Tests whose fake providers listen on loopback let members reach them; `PUBLIC_ONLY` otherwise. */
   membersUpstreamPolicy?: UpstreamPolicy;
 }
@@ -179,9 +179,6 @@ export async function assembleKeyway(
     logger,
   });
   const knowledgeRepository = new KnowledgeRepository(database.db);
-  // Retrieval embeds through the gateway, which serves `bot:<name>` through the bots: the bots ask for
-  // it when they answer. Tests may bring a stand-in; the real one is assigned once the gateway exists.
-  const grounder: Grounder | null = deps.grounder ?? null;
   const bots: BotsService = new BotsService({
     repository: botsRepository,
     credentials: credentialReferences(credentialsRepository),
@@ -190,6 +187,7 @@ export async function assembleKeyway(
     audit,
     changes,
     knowledge: new BotKnowledge({
+      // Retrieval embeds through the gateway, which serves `bot:<name>` through the bots: built after them.
       grounder: () => grounder,
       // The knowledge service's rule (defined below: it needs the gateway, which needs the bots).
       bases: {
@@ -271,12 +269,15 @@ export async function assembleKeyway(
     logger,
   });
   const filesRepository = new FilesRepository(database.db);
+  const vectorIndex = new VectorIndex(database.db, logger);
   const ingestion = new IngestionWorker({
     repository: knowledgeRepository,
     gateway,
     logger,
+    vectors: vectorIndex,
     signal: changes,
     topic: KNOWLEDGE_QUEUED_TOPIC,
+    leaseMs: config.ingestionLeaseMs,
   });
   const knowledge: KnowledgeService = new KnowledgeService({
     repository: knowledgeRepository,
@@ -284,6 +285,15 @@ export async function assembleKeyway(
     files: filesRepository,
     // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
     queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
+    teams: teamsRepository,
+  });
+  const grounder: Grounder = new Retriever({
+    repository: new RetrievalRepository(database.db),
+    vectors: vectorIndex,
+    exact: new ExactVectorIndex(database.db),
+    gateway,
+    files: filesRepository,
+    wholeFileTokens: config.wholeFileTokens,
   });
   const services: AppServices = {
     users,
@@ -326,8 +336,10 @@ export async function assembleKeyway(
       repository: filesRepository,
       audit,
       maxBytes: config.fileSizeLimitBytes,
+      checkReadable: checkDocumentAtUpload,
     }),
     knowledge,
+    grounder,
   };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness({

@@ -2,17 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Principal } from '../src/auth/principal.ts';
-import { KeywayError } from '../src/errors.ts';
-import type { Grounder, GroundingRequest } from '../src/knowledge/grounding.ts';
-import { KnowledgeRepository } from '../src/knowledge/knowledge.repository.ts';
 import { evolutionUpsert, startFakeEvolution, type FakeEvolution } from './fakes/fake-evolution.ts';
-import {
-  FAKE_TRANSCRIPT,
-  fakeEmbedding,
-  startFakeOpenAiExtras,
-  type FakeOpenAiExtras,
-} from './fakes/fake-openai-extras.ts';
+import { FAKE_TRANSCRIPT, startFakeOpenAiExtras, type FakeOpenAiExtras } from './fakes/fake-openai-extras.ts';
 import { startFakeOpenAiChat, type FakeOpenAiChat } from './fakes/fake-openai-chat.ts';
 import { fakeKey, startGatewayHarness, type GatewayHarness } from './support/gateway-harness.ts';
 import { BACKENDS } from './support/test-database.ts';
@@ -28,61 +19,6 @@ const handbook = [
   '## Warranty',
   'Soles are guaranteed for two years against cracking; stitching for one year.',
 ].join('\n\n');
-
-/**
- * A stand-in for retrieval until the real Grounder is wired in main.ts: the contract's rules (a
- * knowledge base the principal cannot read is `not_found`), the chunks ingestion really stored (their
- * vectors from the fake embedding upstream), the best one by similarity to the question. What the
- * bots do with it — which principal, knowledge bases and question they ask with, where the context
- * goes, the sources line — is what these tests check.
- */
-function standInGrounder(repository: () => KnowledgeRepository) {
-  const calls: { principal: Principal; request: GroundingRequest }[] = [];
-  const grounder: Grounder = {
-    async ground(principal, request) {
-      calls.push({ principal, request });
-      const question = fakeEmbedding(request.question, DIMENSIONS);
-      let best:
-        | { score: number; kbId: string; fileId: string; name: string; text: string; headings: string[] }
-        | undefined;
-      for (const kbId of request.knowledgeBaseIds) {
-        if (!(await repository().findBase(principal.userId, kbId)))
-          throw new KeywayError('not_found', 'No such knowledge base.');
-        for (const file of await repository().listFiles(principal.userId, kbId)) {
-          for (const chunk of await repository().chunks(principal.userId, kbId, file.fileId)) {
-            const score = chunk.embedding.reduce((sum, value, index) => sum + value * question[index]!, 0);
-            if (!best || score > best.score)
-              best = {
-                score,
-                kbId,
-                fileId: file.fileId,
-                name: file.name,
-                text: chunk.text,
-                headings: chunk.headings,
-              };
-          }
-        }
-      }
-      if (!best) return { context: null, citations: [] };
-      return {
-        context: `Answer from these sources; cite them as [n].\n\n[1] ${best.name}: ${best.text}`,
-        citations: [
-          {
-            n: 1,
-            passageId: null,
-            knowledgeBaseId: best.kbId,
-            fileId: best.fileId,
-            fileName: best.name,
-            page: null,
-            headings: best.headings,
-          },
-        ],
-      };
-    },
-    passage: async () => undefined,
-  };
-  return { grounder, calls };
-}
 
 /** One base URL for the bot's credential: chat to the chat fake, embeddings and audio to the extras fake. */
 async function startRouter(
@@ -126,8 +62,6 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
   let router: { url: string; close(): Promise<void> };
   let evolution: FakeEvolution;
   let kw: GatewayHarness;
-  let repository: KnowledgeRepository;
-  let stand: ReturnType<typeof standInGrounder>;
   let alice: { id: string; token: string };
   let bob: { id: string; token: string };
   let credentialId: string;
@@ -191,19 +125,21 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
   };
   const contact = () => `55119${randomBytes(4).readUInt32BE() % 100_000_000}@s.whatsapp.net`;
   const promptOf = (index: number) => chat.requests[index]!.body.messages as Message[];
+  /** The embedding calls that embedded this text (a question): retrieval searched with it. */
+  const embeddingsOf = (text: string) =>
+    extras.requests.filter(
+      (request) => request.endpoint === 'embeddings' && [request.json?.input].flat().includes(text),
+    );
 
   beforeAll(async () => {
     chat = await startFakeOpenAiChat({ validKeys: [key] });
     extras = await startFakeOpenAiExtras({ validKeys: [key], defaultDimensions: DIMENSIONS });
     router = await startRouter(chat.url, extras.url.replace(/\/v1$/, '') + '/v1');
     evolution = await startFakeEvolution({ instances: { shop: instanceKey } });
-    stand = standInGrounder(() => repository);
     kw = await startGatewayHarness(backend, {
       // Small, so that media over the file size limit is cheap to make.
       env: { KEYWAY_UPSTREAM_RETRIES: '0', KEYWAY_FILE_SIZE_LIMIT: String(LIMIT) },
-      grounder: stand.grounder,
     });
-    repository = new KnowledgeRepository(kw.database.db);
     alice = await kw.user('alice');
     bob = await kw.user('bob');
     credentialId = (
@@ -235,8 +171,7 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
     chat.requests.length = 0;
     extras.requests.length = 0;
     evolution.sent.length = 0;
-    stand.calls.length = 0;
-    chat.setScript(() => ({ kind: 'text', text: 'Within 45 days, with the receipt.' }));
+    chat.setScript(() => ({ kind: 'text', text: 'Within 45 days, with the receipt [1].' }));
   });
 
   it('answers a WhatsApp message from its knowledge base, as its owner, and names its sources', async () => {
@@ -259,48 +194,48 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
     );
     const [sent] = await evolution.waitForSent(1);
     expect(sent!.number).toBe(customer);
-    expect(sent!.text).toBe('Within 45 days, with the receipt.\n\nSources: handbook.md (Returns)');
+    // The reply cites [1], the Returns passage: the sources line names it.
+    expect(sent!.text).toBe('Within 45 days, with the receipt [1].\n\nSources: [1] handbook.md (Returns)');
 
-    // The passage reached the model, after the bot's system prompt and before the question.
+    // The passage reached the model, first, after the bot's system prompt and before the question.
     const prompt = promptOf(0);
     expect(prompt.map((message) => message.role)).toEqual(['system', 'system', 'user']);
     expect(prompt[0]!.content).toBe('You are the shoe shop assistant.');
-    expect(prompt[1]!.content).toContain('return unworn shoes within 45 days');
-    expect(prompt[1]!.content).not.toContain('Porto warehouse');
+    expect(prompt[1]!.content).toMatch(
+      /\[1\] handbook\.md[^\n]*\n<<<\nCustomers may return unworn shoes within 45 days/,
+    );
     expect(prompt[2]!.content).toBe('Can I return shoes, and within how many days?');
-    expect(stand.calls).toHaveLength(1);
-    expect(stand.calls[0]!.principal).toMatchObject({ userId: alice.id, via: 'bot', botId: bot.id });
-    expect(stand.calls[0]!.request).toEqual({
-      knowledgeBaseIds: [kbId],
-      fileIds: [],
-      question: 'Can I return shoes, and within how many days?',
-      tokenBudget: 4000,
-    });
+    // The question was embedded with the knowledge base's model, through the owner's credential.
+    const embedded = embeddingsOf('Can I return shoes, and within how many days?');
+    expect(embedded).toHaveLength(1);
+    expect(embedded[0]!.headers.authorization).toBe(`Bearer ${key}`);
+    expect(embedded[0]!.json!.model).toBe('text-embedding-3-small');
   });
 
   it("grounds bot:<name> on /v1 the same way, with the bot's own token budget", async () => {
-    const bot = await createBot({ name: 'shop-api', knowledgeBaseIds: [kbId], retrievalTokenBudget: 700 });
+    // Room for one passage (120 tokens of instructions, then each source).
+    const bot = await createBot({ name: 'shop-api', knowledgeBaseIds: [kbId], retrievalTokenBudget: 170 });
     const completion = await kw.client(alice.token).chat.completions.create({
       model: 'bot:shop-api',
       messages: [{ role: 'user', content: 'When do orders from the warehouse arrive?' }],
     });
-    expect(completion.choices[0]!.message.content).toBe('Within 45 days, with the receipt.');
+    expect(completion.choices[0]!.message.content).toBe('Within 45 days, with the receipt [1].');
     const prompt = promptOf(0);
     expect(prompt[1]!.role).toBe('system');
+    expect(prompt[1]!.content).toContain('[1] handbook.md');
     expect(prompt[1]!.content).toContain('arrive in three business days');
-    expect(stand.calls[0]!.request).toMatchObject({
-      question: 'When do orders from the warehouse arrive?',
-      tokenBudget: 700,
-    });
-    expect(stand.calls[0]!.principal.userId).toBe(alice.id);
+    expect(prompt[1]!.content).not.toContain('[2]');
+    expect(embeddingsOf('When do orders from the warehouse arrive?')).toHaveLength(1);
 
     // The HTTP channel too.
     const http = await kw.call('POST', `/api/bots/${bot.id}/messages`, {
       token: alice.token,
       body: { contact: 'web-visitor-1', text: 'How long are soles guaranteed against cracking?' },
     });
-    expect(http.body, http.text).toMatchObject({ replies: ['Within 45 days, with the receipt.'] });
+    // Without citeSources, no sources line.
+    expect(http.body, http.text).toMatchObject({ replies: ['Within 45 days, with the receipt [1].'] });
     expect(promptOf(1)[1]!.content).toContain('guaranteed for two years');
+    expect(promptOf(1)[1]!.content).not.toContain('[2]');
   });
 
   it("refuses another user's knowledge base (404 naming the field); a bot whose owner loses one stops using it", async () => {
@@ -334,7 +269,7 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
     await evolution.waitForSent(2);
     // Answered, without the knowledge base: no passage, no search in it.
     expect(promptOf(1).filter((message) => message.role === 'system')).toHaveLength(1);
-    expect(stand.calls).toHaveLength(1);
+    expect(embeddingsOf('And the stitching?')).toEqual([]);
     // Saving the bot again names the lost knowledge base.
     const patched = await kw.call('PATCH', `/api/bots/${bot.id}`, {
       token: alice.token,
@@ -360,7 +295,7 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
       }),
     );
     const [sent] = await evolution.waitForSent(1);
-    expect(sent!.text).toBe('Within 45 days, with the receipt.');
+    expect(sent!.text).toBe('Within 45 days, with the receipt [1].');
 
     const fetched = evolution.requests.filter(
       (request) => request.path === '/chat/getBase64FromMediaMessage/shop',
@@ -381,7 +316,9 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
 
     const prompt = promptOf(0);
     expect(prompt.at(-1)).toEqual({ role: 'user', content: FAKE_TRANSCRIPT });
-    expect(stand.calls[0]!.request.question).toBe(FAKE_TRANSCRIPT);
+    // The transcript is what the knowledge was searched with.
+    expect(embeddingsOf(FAKE_TRANSCRIPT)).toHaveLength(1);
+    expect(prompt[1]!.content).toContain('[1] handbook.md');
     // The session keeps what was said.
     const said = await kw.database.db
       .selectFrom('bot_messages')
@@ -392,7 +329,7 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
       .execute();
     expect(said).toEqual([
       { role: 'user', content: FAKE_TRANSCRIPT },
-      { role: 'assistant', content: 'Within 45 days, with the receipt.' },
+      { role: 'assistant', content: 'Within 45 days, with the receipt [1].' },
     ]);
   });
 

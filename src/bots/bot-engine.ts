@@ -497,7 +497,7 @@ export class BotEngine {
       // A NUL cannot be stored (nor sent in JSON to most channels): dropped before anything keeps it.
       const reply = typeof content === 'string' ? withoutNul(content) : '';
       if (reply.trim() === '') throw new Error('the reply had no text');
-      const sources = bot.behaviour.citeSources ? sourcesLine(prepared.citations) : null;
+      const sources = bot.behaviour.citeSources ? sourcesLine(prepared.citations, reply) : null;
       return sources ? `${reply}\n\n${withoutNul(sources)}` : reply;
     } catch (error) {
       if (this.#stopping.signal.aborted) throw new TurnAbandoned();

@@ -19,16 +19,18 @@ const citation = (fileName: string, page: number | null, headings: string[] = []
 });
 
 describe('sourcesLine', () => {
-  it('names each source once, with its page or its innermost heading', () => {
-    expect(
-      sourcesLine([
-        citation('guide.pdf', 37),
-        citation('faq.md', null, ['FAQ', 'Returns']),
-        citation('guide.pdf', 37),
-        citation('notes.txt', null),
-      ]),
-    ).toBe('Sources: guide.pdf p. 37; faq.md (Returns); notes.txt');
-    expect(sourcesLine([])).toBeNull();
+  it('names the sources the reply cites, numbered as in the reply, with a page or the innermost heading', () => {
+    const citations = [
+      { ...citation('guide.pdf', 37), n: 1 },
+      { ...citation('faq.md', null, ['FAQ', 'Returns']), n: 2 },
+      { ...citation('notes.txt', null), n: 3 },
+      { ...citation('unused.md', null), n: 4 },
+    ];
+    expect(sourcesLine(citations, 'Within 45 days [2], see the guide [1][3].')).toBe(
+      'Sources: [1] guide.pdf p. 37; [2] faq.md (Returns); [3] notes.txt',
+    );
+    expect(sourcesLine(citations, 'No citation here.')).toBeNull();
+    expect(sourcesLine([], 'See [1].')).toBeNull();
   });
 });
 

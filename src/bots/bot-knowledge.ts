@@ -99,20 +99,22 @@ export function questionOf(messages: ChatRequest['messages']): string {
 }
 
 /**
- * The line a messaging channel appends when the bot cites its sources: "Sources: guide.pdf p. 37;
- * faq.md (Returns)". Each source once, in the order of the citations.
+ * The line a messaging channel appends when the bot cites its sources: the sources the reply cites
+ * (`[n]`), numbered as in the reply, "Sources: [1] guide.pdf p. 37; [2] faq.md (Returns)". Null when
+ * the reply cites none: a source the answer did not use is not named as one.
  */
-export function sourcesLine(citations: Citation[]): string | null {
-  const names: string[] = [];
-  for (const citation of citations) {
-    const where =
-      citation.page !== null
-        ? ` p. ${citation.page}`
-        : citation.headings.length > 0
-          ? ` (${citation.headings.at(-1)})`
-          : '';
-    const name = `${citation.fileName}${where}`;
-    if (!names.includes(name)) names.push(name);
-  }
+export function sourcesLine(citations: Citation[], reply: string): string | null {
+  const cited = new Set([...reply.matchAll(/\[(\d{1,3})\]/g)].map((match) => Number(match[1])));
+  const names = citations
+    .filter((citation) => cited.has(citation.n))
+    .map((citation) => {
+      const where =
+        citation.page !== null
+          ? ` p. ${citation.page}`
+          : citation.headings.length > 0
+            ? ` (${citation.headings.at(-1)})`
+            : '';
+      return `[${citation.n}] ${citation.fileName}${where}`;
+    });
   return names.length > 0 ? `Sources: ${names.join('; ')}` : null;
 }

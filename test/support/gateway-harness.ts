@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import OpenAI from 'openai';
 import { startHttpServer, type RunningHttpServer } from '../../src/http/http-server.ts';
-import type { Grounder } from '../../src/knowledge/grounding.ts';
 import type { ProviderRegistry } from '../../src/providers/registry.ts';
 import type { Backend } from './test-database.ts';
 import { createTestKeyway, type TestKeyway } from './test-keyway.ts';
@@ -24,13 +23,12 @@ export interface GatewayHarness extends TestKeyway {
 /** A Keyway on a real socket, so the official SDK can call it over HTTP. */
 export async function startGatewayHarness(
   backend: Backend,
-  options: { env?: Record<string, string>; providers?: ProviderRegistry; grounder?: Grounder } = {},
+  options: { env?: Record<string, string>; providers?: ProviderRegistry } = {},
 ): Promise<GatewayHarness> {
   const harness = await createTestKeyway(backend, {
     logLevel: 'debug',
     env: { KEYWAY_UPSTREAM_RETRIES: '1', ...options.env },
     ...(options.providers ? { providers: options.providers } : {}),
-    ...(options.grounder ? { grounder: options.grounder } : {}),
   });
   const server = await startHttpServer(harness.keyway.app.fetch, { port: 0, host: '127.0.0.1' });
   return {

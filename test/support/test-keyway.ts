@@ -7,7 +7,6 @@ import { schemaContext } from '../../src/db/schema/schema-context.ts';
 import { assembleKeyway, type Keyway } from '../../src/main.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { SecretRedactor } from '../../src/observability/secret-redactor.ts';
-import type { Grounder } from '../../src/knowledge/grounding.ts';
 import type { ProviderRegistry } from '../../src/providers/registry.ts';
 import {
   createTestDatabase,
@@ -48,8 +47,6 @@ export async function createTestKeyway(
   backend: Backend,
   options: {
     providers?: ProviderRegistry;
-    /** A stand-in for retrieval (the bots' tests, before the real one is wired in main.ts). */
-    grounder?: Grounder;
     env?: Record<string, string>;
     logLevel?: 'debug' | 'info';
     /**
@@ -91,7 +88,6 @@ export async function createTestKeyway(
     redactor,
     version: 'test',
     ...(options.providers ? { providers: options.providers } : {}),
-    ...(options.grounder ? { grounder: options.grounder } : {}),
     ...(options.membersReachLoopback === false
       ? {}
       : { membersUpstreamPolicy: { allowLoopback: true, allowPrivate: false } }),

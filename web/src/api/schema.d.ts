@@ -4264,7 +4264,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your knowledge bases, by name. */
+        /** Your knowledge bases and those shared with your teams, by name. */
         get: {
             parameters: {
                 query?: never;
@@ -4284,6 +4284,20 @@ export interface paths {
                             id: string;
                             name: string;
                             embeddingModel: string;
+                            owner: {
+                                id: string;
+                                username: string;
+                            };
+                            /**
+                             * @description `owner`: yours to change; `team`: shared with you through a team, read only.
+                             * @enum {string}
+                             */
+                            access: "owner" | "team";
+                            /** @description Teams it is shared with (for a team reader, only the teams you read it through). */
+                            teams: {
+                                id: string;
+                                name: string;
+                            }[];
                             fileCount: number;
                             /** @description Files whose ingestion has finished. */
                             readyCount: number;
@@ -4332,6 +4346,20 @@ export interface paths {
                             id: string;
                             name: string;
                             embeddingModel: string;
+                            owner: {
+                                id: string;
+                                username: string;
+                            };
+                            /**
+                             * @description `owner`: yours to change; `team`: shared with you through a team, read only.
+                             * @enum {string}
+                             */
+                            access: "owner" | "team";
+                            /** @description Teams it is shared with (for a team reader, only the teams you read it through). */
+                            teams: {
+                                id: string;
+                                name: string;
+                            }[];
                             fileCount: number;
                             /** @description Files whose ingestion has finished. */
                             readyCount: number;
@@ -4364,7 +4392,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One of your knowledge bases. */
+        /** A knowledge base you own or read through a team. */
         get: {
             parameters: {
                 query?: never;
@@ -4386,6 +4414,20 @@ export interface paths {
                             id: string;
                             name: string;
                             embeddingModel: string;
+                            owner: {
+                                id: string;
+                                username: string;
+                            };
+                            /**
+                             * @description `owner`: yours to change; `team`: shared with you through a team, read only.
+                             * @enum {string}
+                             */
+                            access: "owner" | "team";
+                            /** @description Teams it is shared with (for a team reader, only the teams you read it through). */
+                            teams: {
+                                id: string;
+                                name: string;
+                            }[];
                             fileCount: number;
                             /** @description Files whose ingestion has finished. */
                             readyCount: number;
@@ -4469,6 +4511,20 @@ export interface paths {
                             id: string;
                             name: string;
                             embeddingModel: string;
+                            owner: {
+                                id: string;
+                                username: string;
+                            };
+                            /**
+                             * @description `owner`: yours to change; `team`: shared with you through a team, read only.
+                             * @enum {string}
+                             */
+                            access: "owner" | "team";
+                            /** @description Teams it is shared with (for a team reader, only the teams you read it through). */
+                            teams: {
+                                id: string;
+                                name: string;
+                            }[];
                             fileCount: number;
                             /** @description Files whose ingestion has finished. */
                             readyCount: number;
@@ -4488,6 +4544,82 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/knowledge/{id}/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Share your knowledge base with exactly these teams (their members read and search it; only you change it); [] makes it private. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        teamIds: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            embeddingModel: string;
+                            owner: {
+                                id: string;
+                                username: string;
+                            };
+                            /**
+                             * @description `owner`: yours to change; `team`: shared with you through a team, read only.
+                             * @enum {string}
+                             */
+                            access: "owner" | "team";
+                            /** @description Teams it is shared with (for a team reader, only the teams you read it through). */
+                            teams: {
+                                id: string;
+                                name: string;
+                            }[];
+                            fileCount: number;
+                            /** @description Files whose ingestion has finished. */
+                            readyCount: number;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/knowledge/{id}/files": {
@@ -4645,6 +4777,63 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/knowledge/passages/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A passage of a knowledge base you can read: what a citation opens. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            knowledgeBaseId: string;
+                            fileId: string;
+                            fileName: string;
+                            /** @description 1-based PDF page; null for documents without pages. */
+                            page: number | null;
+                            /** @description Heading path, outermost first. */
+                            headings: string[];
+                            text: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
