@@ -89,6 +89,17 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const apiLimit = bodyLimit(deps.bodyLimitBytes);
   const uploadLimit = bodyLimit((deps.fileSizeLimitBytes ?? 20 * 1024 * 1024) + MULTIPART_OVERHEAD_BYTES);
   const isUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === FILE_UPLOAD_PATH;
+  // Evolution API's webhooks carry an image or a voice note in base64 when "webhook base64" is on:
+  // room for a file at the size limit (4 base64 characters per 3 bytes), so that one just over it is
+  // still taken, and answered as unreadable, rather than refused and lost.
+  const evolutionLimit = bodyLimit(
+    Math.max(
+      deps.bodyLimitBytes,
+      Math.ceil(((deps.fileSizeLimitBytes ?? 20 * 1024 * 1024) * 4) / 3) + MULTIPART_OVERHEAD_BYTES,
+    ),
+  );
+  const isEvolutionHook = (c: Context<AppEnv>) =>
+    c.req.method === 'POST' && c.req.path.startsWith('/hooks/evolution/');
   for (const prefix of ['/api/*', '/hooks/*']) {
     // Until the schema and the vault are verified, nothing may touch the database.
     app.use(prefix, async (c, next) => {
@@ -96,7 +107,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         return c.json(errorBody(c, 'not_ready', `Keyway is not ready: ${deps.readiness.reason}.`), 503);
       return next();
     });
-    app.use(prefix, (c, next) => (isUpload(c) ? uploadLimit : apiLimit)(c, next));
+    app.use(prefix, (c, next) =>
+      (isUpload(c) ? uploadLimit : isEvolutionHook(c) ? evolutionLimit : apiLimit)(c, next),
+    );
   }
   app.use('/api/*', authenticate({ auth: deps.services.auth, tokens: deps.services.tokens }));
 

@@ -29,6 +29,9 @@ import { FilesService } from './files/files.service.ts';
 import { LoginThrottleRepository } from './auth/login-throttle.repository.ts';
 import { SessionsRepository } from './auth/sessions.repository.ts';
 import { BotEngine } from './bots/bot-engine.ts';
+import { BotKnowledge } from './bots/bot-knowledge.ts';
+import { BotMedia } from './bots/bot-media.ts';
+import type { Grounder } from './knowledge/grounding.ts';
 import { botModelSource } from './bots/bot-model-source.ts';
 import { BotQueueRepository } from './bots/bot-queue.repository.ts';
 import { BotSessionsService } from './bots/bot-sessions.service.ts';
@@ -176,13 +179,29 @@ export async function assembleKeyway(
     recordUse: (uses) => credentialsRepository.touchLastUsed(uses),
     logger,
   });
-  const bots = new BotsService({
+  const knowledgeRepository = new KnowledgeRepository(database.db);
+  const bots: BotsService = new BotsService({
     repository: botsRepository,
     credentials: credentialReferences(credentialsRepository),
     cipher,
     policies: upstreamPolicies,
     audit,
     changes,
+    knowledge: new BotKnowledge({
+      // Retrieval embeds through the gateway, which serves `bot:<name>` through the bots: built after them.
+      grounder: () => grounder,
+      // The knowledge service's rule (defined below: it needs the gateway, which needs the bots).
+      bases: {
+        readable: (principal, id) =>
+          knowledge.get(principal, id).then(
+            () => true,
+            (error: unknown) =>
+              error instanceof KeywayError && error.code === 'not_found' ? false : Promise.reject(error),
+          ),
+      },
+      defaultTokenBudget: config.retrievalTokenBudget,
+    }),
+    logger,
   });
   const ledgerRepository = new LedgerRepository(database.db);
   const limitsRepository = new LimitsRepository(database.db);
@@ -210,7 +229,7 @@ export async function assembleKeyway(
     stillHasAccess: (principal) => accessRepository.stillHasAccess(principal),
     logger,
   });
-  const gateway = new GatewayService({
+  const gateway: GatewayService = new GatewayService({
     credentials: credentialsForGateway,
     upstream,
     adapters: TRANSLATING_ADAPTERS,
@@ -234,11 +253,11 @@ export async function assembleKeyway(
     sessions: botSessions,
     queue: botQueue,
     gateway,
+    media: new BotMedia({ upstream, gateway, bots, maxBytes: config.fileSizeLimitBytes }),
     logger,
     onQueued: (delaysMs) => outbox.queued(delaysMs),
   });
   const filesRepository = new FilesRepository(database.db);
-  const knowledgeRepository = new KnowledgeRepository(database.db);
   const vectorIndex = new VectorIndex(database.db, logger);
   const ingestion = new IngestionWorker({
     repository: knowledgeRepository,
@@ -255,7 +274,7 @@ export async function assembleKeyway(
     maxBytes: config.fileSizeLimitBytes,
     checkReadable: checkDocumentAtUpload,
   });
-  const knowledge = new KnowledgeService({
+  const knowledge: KnowledgeService = new KnowledgeService({
     repository: knowledgeRepository,
     providerOf: (principal, model) => gateway.providerOf(principal, model),
     files: filesRepository,
@@ -263,7 +282,7 @@ export async function assembleKeyway(
     queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
     teams: teamsRepository,
   });
-  const grounder = new Retriever({
+  const grounder: Grounder = new Retriever({
     repository: new RetrievalRepository(database.db),
     vectors: vectorIndex,
     exact: new ExactVectorIndex(database.db),

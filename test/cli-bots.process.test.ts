@@ -225,6 +225,48 @@ describe('keyway bots, through the HTTP API [embedded]', () => {
     expect(typeof sales.inboundSecret).toBe('string');
     expect((await bots(['show', 'sales'])).stdout).toMatch(/fallback bot\s+support/);
 
+    // Knowledge and media: a knowledge base named (case-insensitive), each setting shown.
+    const kb = await api('POST', '/api/knowledge', {
+      name: 'Handbook',
+      embeddingModel: 'main/text-embedding-3-small',
+    });
+    expect(kb.status, kb.text).toBe(201);
+    const helper = await bots([
+      'create',
+      '--name',
+      'helper',
+      '--credential',
+      'main',
+      '--model',
+      'gpt-4o-mini',
+      '--knowledge',
+      'handbook',
+      '--retrieval-token-budget',
+      '900',
+      '--cite-sources',
+      '--images',
+      '--speech-to-text',
+      '--json',
+    ]);
+    expect(helper.code, helper.stderr).toBe(0);
+    expect(JSON.parse(helper.stdout)).toMatchObject({
+      knowledgeBaseIds: [kb.body.id],
+      retrievalTokenBudget: 900,
+      citeSources: true,
+      images: true,
+      speechToText: true,
+    });
+    const helperShown = (await bots(['show', 'helper'])).stdout;
+    for (const expected of [
+      /knowledge bases\s+Handbook/,
+      /retrieved tokens\s+at most 900/,
+      /sources line\s+on messaging channels/,
+      /images\s+sent to the model/,
+      /voice notes\s+transcribed with whisper-1/,
+    ])
+      expect(helperShown).toMatch(expected);
+    expect((await bots(['rm', 'helper', '--yes'])).code).toBe(0);
+
     // sessions: one message through the HTTP channel, then human takeover from the CLI.
     const contact = '5511000000001@s.whatsapp.net';
     const conversed = await api('POST', `/api/bots/${id}/messages`, {

@@ -5,20 +5,26 @@ import type { Principal } from '../auth/principal.ts';
 import type { BotChannel } from '../db/tables.ts';
 import { KeywayError, messageOf } from '../errors.ts';
 import type { GatewayService } from '../gateway/gateway.service.ts';
+import type { InboxMedia } from '../db/tables.ts';
+import type { ChatMessage, ChatRequest } from '../gateway/openai-types.ts';
+import { sourcesLine } from './bot-knowledge.ts';
+import type { BotMedia } from './bot-media.ts';
 import type { BotQueueRepository, InboxMessage } from './bot-queue.repository.ts';
 import { withoutNul } from '../db/storable-text.ts';
 import { isExpired, isFinishKeyword, mergeBurst, splitReply } from './bot-rules.ts';
 import type { BotSessionsRepository, SessionRecord } from './bots.repository.ts';
-import { routeOf, withBot, type BotsService, type LoadedBot } from './bots.service.ts';
+import { routeOf, type BotsService, type LoadedBot } from './bots.service.ts';
 
 /** A message as every channel hands it to the engine. */
 export interface InboundMessage {
   contact: string;
   contactName: string | null;
-  /** null: content the bot cannot read (an image, a sticker, a voice note). */
+  /** null: no text (a sticker; an image without a caption; a voice note). */
   text: string | null;
   fromMe: boolean;
   externalId: string | null;
+  /** An image or a voice note; `bytes` null when the channel did not carry them (fetched at turn time). */
+  media: (InboxMedia & { bytes: Uint8Array | null }) | null;
 }
 
 /** Why a bot stayed silent, as the HTTP channel reports it. */
@@ -91,6 +97,7 @@ export class BotEngine {
   readonly #sessions: BotSessionsRepository;
   readonly #queue: BotQueueRepository;
   readonly #gateway: GatewayService;
+  readonly #media: BotMedia;
   readonly #logger: Logger;
   readonly #onQueued: (delaysMs: number[]) => void;
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -106,6 +113,7 @@ export class BotEngine {
     sessions: BotSessionsRepository;
     queue: BotQueueRepository;
     gateway: GatewayService;
+    media: BotMedia;
     logger: Logger;
     /** Called when replies were queued (with each one's delay), so the outbox delivers them on time. */
     onQueued: (delaysMs: number[]) => void;
@@ -114,6 +122,7 @@ export class BotEngine {
     this.#sessions = deps.sessions;
     this.#queue = deps.queue;
     this.#gateway = deps.gateway;
+    this.#media = deps.media;
     this.#logger = deps.logger;
     this.#onQueued = deps.onQueued;
   }
@@ -213,9 +222,30 @@ export class BotEngine {
       contactName: message.contactName,
       channel,
       externalId: message.externalId,
-      text: message.text,
+      ...this.#kept(bot, message),
       debounceSeconds: bot.behaviour.debounceSeconds,
     });
+  }
+
+  /**
+   * What of a message's media is stored: an image when the bot sees images, a voice note when it
+   * transcribes them, the bytes when the channel carried them and they fit the file size limit.
+   * Otherwise the message is content the bot cannot read, as before bots read media (an image's
+   * caption is not answered without its image).
+   */
+  #kept(bot: LoadedBot, message: InboundMessage): Pick<InboundMessage, 'text' | 'media'> {
+    const { media } = message;
+    if (!media) return { text: message.text, media: null };
+    const wanted = media.kind === 'image' ? bot.behaviour.images : bot.behaviour.speechToText;
+    if (!wanted) return { text: media.kind === 'image' ? null : message.text, media: null };
+    if (media.bytes && media.bytes.length > this.#media.maxBytes) {
+      this.#logger.warn(
+        { botId: bot.record.id, bytes: media.bytes.length },
+        'inbound media is larger than the file size limit; answered as unreadable',
+      );
+      return { text: null, media: null };
+    }
+    return { text: message.text, media };
   }
 
   #schedule(botId: string, contact: string, inMs: number): void {
@@ -355,6 +385,11 @@ export class BotEngine {
     return { replies: failure ? [failure] : [], session: null, failed: true };
   }
 
+  /** A turn's provider calls stop at its deadline, or at once when Keyway stops. */
+  #turnSignal(): AbortSignal {
+    return AbortSignal.any([AbortSignal.timeout(TURN_MAX_MS), this.#stopping.signal]);
+  }
+
   /** The bot's rules for a merged burst: session, expiry, trigger or fallback, finish keyword, reply. */
   async #answer(
     bot: LoadedBot,
@@ -363,14 +398,29 @@ export class BotEngine {
   ): Promise<BotOutcome> {
     const { record, behaviour } = bot;
     const last = messages.at(-1)!;
-    const text = mergeBurst(messages.map((message) => message.text ?? ''));
+    const owner = ownerOf(bot);
+    const log = this.#logger.child({ botId: record.id });
+    const signal = this.#turnSignal();
+    const read = [];
+    for (const message of messages) {
+      try {
+        read.push(await this.#media.read(bot, owner, message, { signal, log }));
+      } catch (error) {
+        if (this.#stopping.signal.aborted) throw new TurnAbandoned();
+        throw error;
+      }
+    }
+    const text = mergeBurst(read.map((message) => message.text ?? ''));
+    const images = read.flatMap((message) => (message.image ? [message.image] : []));
+    // What the session keeps of the turn: the text, and that images came with it.
+    const said = images.length > 0 ? [text, ...images.map(() => '[image]')].filter(Boolean).join('\n') : text;
     let session = await this.#sessions.findOpen(record.id, last.contact);
     if (session && isExpired(behaviour.expireMinutes, session.lastActivityAt, new Date())) {
       await this.#sessions.setStatus(session.id, 'closed', 'expired');
       session = undefined;
     }
     if (!session) {
-      if (!how.forced && !(text !== '' && bot.matchesTrigger(text))) {
+      if (!how.forced && !((text !== '' || images.length > 0) && bot.matchesTrigger(text))) {
         const fallback =
           record.fallbackBotId && how.depth < MAX_FALLBACK_DEPTH
             ? await this.#bots.loadById(record.fallbackBotId)
@@ -382,28 +432,38 @@ export class BotEngine {
     }
     const sessionView = { id: session.id, status: session.status };
     if (session.status === 'paused') {
-      if (text) await this.#sessions.append(session.id, [{ role: 'user', content: text }]);
+      if (said) await this.#sessions.append(session.id, [{ role: 'user', content: said }]);
       return { replies: [], session: sessionView, reason: 'paused' };
     }
     if (isFinishKeyword(behaviour, text)) {
       await this.#sessions.setStatus(session.id, 'closed', 'keyword_finish');
       return { replies: [], session: { id: session.id, status: 'closed' }, reason: 'finished' };
     }
-    if (text === '') {
+    if (said === '') {
       const reply = behaviour.unknownMessage;
       await this.#sessions.append(session.id, reply ? [{ role: 'assistant', content: reply }] : []);
       return { replies: reply ? [reply] : [], session: sessionView, reason: 'unknown_content' };
     }
     const history = await this.#sessions.history(session.id, behaviour.historyWindow);
-    const reply = await this.#complete(bot, [...history, { role: 'user', content: text }]);
+    const question: ChatMessage =
+      images.length > 0
+        ? {
+            role: 'user',
+            content: [
+              ...(text ? [{ type: 'text' as const, text }] : []),
+              ...images.map((url) => ({ type: 'image_url' as const, image_url: { url } })),
+            ],
+          }
+        : { role: 'user', content: text };
+    const reply = await this.#complete(bot, [...history, question]);
     if (typeof reply !== 'string') {
-      await this.#sessions.append(session.id, [{ role: 'user', content: text }]);
+      await this.#sessions.append(session.id, [{ role: 'user', content: said }]);
       await this.#sessions.recordFailure(session.id, reply.failure);
       const failure = behaviour.failureMessage;
       return { replies: failure ? [failure] : [], session: sessionView, failed: true };
     }
     await this.#sessions.append(session.id, [
-      { role: 'user', content: text },
+      { role: 'user', content: said },
       { role: 'assistant', content: reply },
     ]);
     return { replies: splitReply(reply, behaviour.split.enabled), session: sessionView };
@@ -412,22 +472,22 @@ export class BotEngine {
   /** The provider's answer through the gateway (usage recorded against the bot), or why there is none. */
   async #complete(
     bot: LoadedBot,
-    messages: { role: string; content: string }[],
+    messages: ChatMessage[],
   ): Promise<string | { failure: { code: string; message: string } }> {
     const { record } = bot;
-    const owner: Principal = {
-      userId: record.ownerId,
-      username: '',
-      role: record.ownerIsAdmin ? 'admin' : 'member',
-      via: 'bot',
-      botId: record.id,
-    };
+    const owner = ownerOf(bot);
     const log = this.#logger.child({ botId: record.id });
     try {
-      const request = withBot(bot, { model: `bot:${record.name}`, messages, stream: false });
-      const result = await this.#gateway.complete(owner, request, {
+      const signal = this.#turnSignal();
+      const prepared = await this.#bots.prepare(
+        bot,
+        owner,
+        { model: `bot:${record.name}`, messages: messages as ChatRequest['messages'], stream: false },
+        { signal, log },
+      );
+      const result = await this.#gateway.complete(owner, prepared.request, {
         startedAt: performance.now(),
-        signal: AbortSignal.any([AbortSignal.timeout(TURN_MAX_MS), this.#stopping.signal]),
+        signal,
         fallbackModels: [],
         log,
         route: routeOf(bot),
@@ -437,7 +497,8 @@ export class BotEngine {
       // A NUL cannot be stored (nor sent in JSON to most channels): dropped before anything keeps it.
       const reply = typeof content === 'string' ? withoutNul(content) : '';
       if (reply.trim() === '') throw new Error('the reply had no text');
-      return reply;
+      const sources = bot.behaviour.citeSources ? sourcesLine(prepared.citations, reply) : null;
+      return sources ? `${reply}\n\n${withoutNul(sources)}` : reply;
     } catch (error) {
       if (this.#stopping.signal.aborted) throw new TurnAbandoned();
       // The provider's own words stay in the log (never with the message body); the contact gets the
@@ -449,6 +510,18 @@ export class BotEngine {
       return { failure: { code, message } };
     }
   }
+}
+
+/** The bot's owner, acting through the bot: whose grants, limits and knowledge a turn uses. */
+function ownerOf(bot: LoadedBot): Principal {
+  const { record } = bot;
+  return {
+    userId: record.ownerId,
+    username: '',
+    role: record.ownerIsAdmin ? 'admin' : 'member',
+    via: 'bot',
+    botId: record.id,
+  };
 }
 
 /**
@@ -465,5 +538,6 @@ function storable(message: InboundMessage): InboundMessage {
     text: message.text === null ? null : withoutNul(message.text),
     fromMe: message.fromMe,
     externalId: message.externalId === null ? null : withoutNul(message.externalId) || null,
+    media: message.media,
   };
 }

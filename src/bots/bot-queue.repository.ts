@@ -1,12 +1,15 @@
 import { sql, type Kysely } from 'kysely';
-import type { BotChannel, DB } from '../db/tables.ts';
+import type { BotChannel, DB, InboxMedia } from '../db/tables.ts';
 
 export interface InboxMessage {
   id: number;
   contact: string;
   contactName: string | null;
   channel: BotChannel;
+  externalId: string | null;
   text: string | null;
+  /** An image or a voice note the message carried; `bytes` null: fetched from the channel at turn time. */
+  media: (InboxMedia & { bytes: Buffer | null }) | null;
 }
 
 export interface OutboxItem {
@@ -41,6 +44,7 @@ export class BotQueueRepository {
     channel: BotChannel;
     externalId: string | null;
     text: string | null;
+    media: (InboxMedia & { bytes: Uint8Array | null }) | null;
     debounceSeconds: number;
   }): Promise<{ id: number; dueInMs: number } | null> {
     const row = await this.#db
@@ -52,6 +56,10 @@ export class BotQueueRepository {
         channel: message.channel,
         external_id: message.externalId,
         text: message.text,
+        media: message.media
+          ? JSON.stringify({ kind: message.media.kind, mimeType: message.media.mimeType })
+          : null,
+        media_bytes: message.media?.bytes ? Buffer.from(message.media.bytes) : null,
         due_at: sql<Date>`now() + make_interval(secs => ${message.debounceSeconds})`,
       })
       .onConflict((oc) =>
@@ -71,7 +79,10 @@ export class BotQueueRepository {
         'contact',
         'contact_name as contactName',
         'channel',
+        'external_id as externalId',
         'text',
+        'media',
+        'media_bytes as mediaBytes',
         sql<boolean>`due_at <= now()`.as('due'),
       ])
       .where('bot_id', '=', botId)
@@ -80,7 +91,16 @@ export class BotQueueRepository {
       .orderBy('id')
       .execute();
     return {
-      messages: rows.map(({ due: _due, ...message }) => message),
+      messages: rows.map(({ due: _due, media, mediaBytes, ...message }) => ({
+        ...message,
+        media: media
+          ? {
+              ...((typeof media === 'string' ? JSON.parse(media) : media) as InboxMedia),
+              // PGlite hands bytea back as a Uint8Array, pg as a Buffer.
+              bytes: mediaBytes ? Buffer.from(mediaBytes) : null,
+            }
+          : null,
+      })),
       due: rows.length > 0 && rows.every((row) => row.due),
     };
   }
@@ -215,7 +235,8 @@ export class BotQueueRepository {
       if (inboxIds.length > 0) {
         await trx
           .updateTable('bot_inbox')
-          .set({ handled_at: sql<Date>`now()` })
+          // The media's bytes are not kept once answered: the session keeps what was said of them.
+          .set({ handled_at: sql<Date>`now()`, media_bytes: null })
           .where('id', 'in', inboxIds)
           .execute();
       }

@@ -107,6 +107,21 @@ export const botBehaviourSchema = z.object({
   unknownMessage: text(2_000).nullable().default(null),
   /** The reply when the provider fails (never the provider's own words); null: stay silent. */
   failureMessage: text(2_000).nullable().default('Sorry, I cannot answer right now. Please try again later.'),
+  /**
+   * Knowledge bases the bot answers from (each readable by its owner): every reply, on every channel
+   * and as `bot:<name>` on `/v1`, gets the passages relevant to the question as a system message.
+   */
+  knowledgeBaseIds: z.array(z.uuid()).max(20).default([]),
+  /** The most tokens of retrieved passages a reply may take; null: `KEYWAY_RETRIEVAL_TOKEN_BUDGET`. */
+  retrievalTokenBudget: z.number().int().min(100).max(200_000).nullable().default(null),
+  /** Messaging channels: a reply grounded in knowledge ends with a "Sources: …" line. */
+  citeSources: z.boolean().default(false),
+  /** Inbound images (Evolution API) go to the model as image parts: the model must see images. */
+  images: z.boolean().default(false),
+  /** Inbound voice notes (Evolution API) are transcribed with the bot's credential, then answered. */
+  speechToText: z.boolean().default(false),
+  /** The transcription model, served by the bot's credential (`/v1/audio/transcriptions`). */
+  transcriptionModel: str().min(1).max(300).default('whisper-1'),
 });
 export type BotBehaviour = z.infer<typeof botBehaviourSchema>;
 

@@ -223,6 +223,7 @@ function inboundMessage(body: InboundMessageInput): InboundMessage {
     text: body.text ?? null,
     fromMe: body.fromMe,
     externalId: body.messageId ?? null,
+    media: null,
   };
 }
 

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID, timingSafeEqual, createHash } from 'node:crypto';
+import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.repository.ts';
 import { isAdmin, type Principal } from '../auth/principal.ts';
 import type { CredentialReferences } from '../credentials/credential-lookup.ts';
@@ -17,6 +18,8 @@ import {
   type UpstreamPolicy,
 } from '../providers/upstream-url-guard.ts';
 import { hintFor, type Cipher } from '../vault/cipher.ts';
+import type { Citation } from '../knowledge/grounding.ts';
+import { questionOf, type BotKnowledge } from './bot-knowledge.ts';
 import { compileIgnoreList, compileTrigger, type TriggerMatcher } from './bot-rules.ts';
 import {
   botBehaviourSchema,
@@ -59,6 +62,8 @@ export class BotsService implements BotModels {
   readonly #policies: UpstreamPolicies;
   readonly #audit: AuditLog;
   readonly #changes: ChangeFeed;
+  readonly #knowledge: BotKnowledge;
+  readonly #logger: Logger;
   /** Loaded bots by id, checked against the row's version: a changed bot is loaded again. */
   readonly #loaded = new Map<string, LoadedBot>();
   /** `bot:<name>` resolutions by owner and name, dropped on any bot change. */
@@ -72,6 +77,8 @@ export class BotsService implements BotModels {
     policies: UpstreamPolicies;
     audit: AuditLog;
     changes: ChangeFeed;
+    knowledge: BotKnowledge;
+    logger: Logger;
   }) {
     this.#repository = deps.repository;
     this.#credentials = deps.credentials;
@@ -79,6 +86,8 @@ export class BotsService implements BotModels {
     this.#policies = deps.policies;
     this.#audit = deps.audit;
     this.#changes = deps.changes;
+    this.#knowledge = deps.knowledge;
+    this.#logger = deps.logger;
     this.#unsubscribe = deps.changes.subscribe((topic) => {
       if (topic === '*' || topic.startsWith('bot:') || topic.startsWith('credential:')) {
         this.#byName.clear();
@@ -228,10 +237,11 @@ export class BotsService implements BotModels {
     return timingSafeEqual(expected, actual);
   }
 
-  /** `/v1` with `model: "bot:<name>"`: the bot's prompt, parameters and credentials. */
+  /** `/v1` with `model: "bot:<name>"`: the bot's prompt, knowledge, parameters and credentials. */
   async apply(
     principal: Principal,
     request: ChatRequest,
+    options: { signal?: AbortSignal; log?: Logger } = {},
   ): Promise<{ request: ChatRequest; route: BotRoute }> {
     const name = request.model.slice('bot:'.length);
     const key = `${principal.userId}\u0000${name.toLowerCase()}`;
@@ -247,7 +257,33 @@ export class BotsService implements BotModels {
       this.#byName.set(key, cached);
     }
     const bot = cached.bot;
-    return { request: withBot(bot, request), route: routeOf(bot) };
+    // The caller is the owner (a bot is found among the caller's own), acting through the bot.
+    const asker: Principal = { ...principal, botId: bot.record.id };
+    const prepared = await this.prepare(bot, asker, request, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      log: options.log ?? this.#logger.child({ botId: bot.record.id }),
+    });
+    return { request: prepared.request, route: routeOf(bot) };
+  }
+
+  /**
+   * The bot's request: its prompt, the passages of its knowledge bases relevant to the last user
+   * message (as its owner may read them), its parameters as defaults. Every way a bot answers — the
+   * engine's turns on every channel, `bot:<name>` on `/v1` — goes through here.
+   */
+  async prepare(
+    bot: LoadedBot,
+    owner: Principal,
+    request: ChatRequest,
+    options: { signal?: AbortSignal; log: Logger },
+  ): Promise<{ request: ChatRequest; citations: Citation[] }> {
+    const grounding = await this.#knowledge.ground(
+      owner,
+      bot.behaviour,
+      questionOf(request.messages),
+      options,
+    );
+    return { request: withBot(bot, request, grounding.context), citations: grounding.citations };
   }
 
   async #find(actor: Principal, id: string): Promise<BotRecord> {
@@ -299,6 +335,7 @@ export class BotsService implements BotModels {
 
   /** Every reference must be something the owner may use; every URL one the upstream policy allows. */
   async #checkReferences(actor: Principal, input: CreateBotInput, selfId: string | null): Promise<void> {
+    await this.#knowledge.check(actor, input.knowledgeBaseIds);
     for (const [field, id] of [
       ['credentialId', input.credentialId],
       ...input.fallbackCredentialIds.map((id, index) => [`fallbackCredentialIds.${index}`, id]),
@@ -438,11 +475,15 @@ export function botCredentialUsage(repository: BotsRepository): CredentialUsage 
   };
 }
 
-/** The bot's messages (system prompt, seed messages) before the caller's, its parameters as defaults. */
-export function withBot(bot: LoadedBot, request: ChatRequest): ChatRequest {
+/**
+ * The bot's messages (system prompt, retrieved context, seed messages) before the caller's, its
+ * parameters as defaults.
+ */
+function withBot(bot: LoadedBot, request: ChatRequest, context: string | null): ChatRequest {
   const { behaviour } = bot;
   const prefix = [
-    ...(behaviour.systemPrompt ? [{ role: 'system', content: behaviour.systemPrompt }] : []),
+    ...(behaviour.systemPrompt ? [{ role: 'system' as const, content: behaviour.systemPrompt }] : []),
+    ...(context ? [{ role: 'system' as const, content: context }] : []),
     ...behaviour.seedMessages,
   ];
   const params = behaviour.params;

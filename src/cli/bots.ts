@@ -15,6 +15,8 @@ const USAGE = [
   '    [--keyword-finish K] [--expire-minutes N] [--debounce-seconds N] [--ignore PATTERN …]',
   '    [--fallback-bot NAME|ID] [--fallback-credential NAME|ID …] [--split] [--split-delay-ms N]',
   '    [--unknown-message TEXT] [--failure-message TEXT] [--webhook-url URL]',
+  '    [--knowledge NAME|ID …] [--retrieval-token-budget N] [--cite-sources]',
+  '    [--images] [--speech-to-text [--transcription-model M]]',
   '    [--evolution-url URL --evolution-instance NAME [--evolution-key-stdin]]   (asks for the instance key unless --evolution-key-stdin)',
   '    [--from-json FILE]   the whole POST /api/bots body; flags override it',
   'keyway bots show NAME|ID [--json]',
@@ -54,6 +56,12 @@ const FLAGS = {
   'unknown-message': { type: 'string' },
   'failure-message': { type: 'string' },
   'webhook-url': { type: 'string' },
+  knowledge: { type: 'string', multiple: true },
+  'retrieval-token-budget': { type: 'string' },
+  'cite-sources': { type: 'boolean' },
+  images: { type: 'boolean' },
+  'speech-to-text': { type: 'boolean' },
+  'transcription-model': { type: 'string' },
   'evolution-url': { type: 'string' },
   'evolution-instance': { type: 'string' },
   'evolution-key-stdin': { type: 'boolean' },
@@ -322,6 +330,12 @@ function draftFromFlags(values: Values): Draft {
   put('fallbackCredentialIds', values['fallback-credential']);
   put('unknownMessage', values['unknown-message']);
   put('failureMessage', values['failure-message']);
+  put('knowledgeBaseIds', values.knowledge);
+  put('retrievalTokenBudget', numberFlag(values, 'retrieval-token-budget', { integer: true }));
+  if (values['cite-sources']) put('citeSources', true);
+  if (values.images) put('images', true);
+  if (values['speech-to-text']) put('speechToText', true);
+  put('transcriptionModel', values['transcription-model']);
 
   const temperature = numberFlag(values, 'temperature', { integer: false });
   const maxTokens = numberFlag(values, 'max-tokens', { integer: true });
@@ -393,7 +407,12 @@ function triggerFromFlags(values: Values, fromJson: unknown): Draft | undefined 
   return trigger;
 }
 
-const REFERENCE_KEYS = { credentialId: true, fallbackCredentialIds: true, fallbackBotId: true } as const;
+const REFERENCE_KEYS = {
+  credentialId: true,
+  fallbackCredentialIds: true,
+  fallbackBotId: true,
+  knowledgeBaseIds: true,
+} as const;
 const withoutReferences = createBotSchema.omit(REFERENCE_KEYS);
 
 /**
@@ -425,6 +444,11 @@ async function resolveReferences(api: ApiClient, body: Draft): Promise<Names> {
       resolveCredential(credentials, ref, '--fallback-credential'),
     );
   }
+  if (body.knowledgeBaseIds !== undefined) {
+    if (!Array.isArray(body.knowledgeBaseIds))
+      throw usage('knowledgeBaseIds must be a list of knowledge base names or ids.');
+    body.knowledgeBaseIds = body.knowledgeBaseIds.map((ref) => resolveKnowledge(names, ref));
+  }
   if (typeof body.fallbackBotId === 'string') {
     const fallback = await resolveBot(api, body.fallbackBotId);
     body.fallbackBotId = fallback.id;
@@ -450,6 +474,17 @@ function resolveCredential(credentials: Credential[], ref: unknown, flag: string
   });
 }
 
+function resolveKnowledge(names: Names, ref: unknown): string {
+  if (typeof ref !== 'string' || ref === '') throw usage("--knowledge takes a knowledge base's name or id.");
+  for (const [id, name] of names.knowledge)
+    if (id === ref || name.toLowerCase() === ref.toLowerCase()) return id;
+  // An id the list does not show is the server's to judge (it answers 404 naming the field).
+  if (UUID.test(ref)) return ref;
+  throw new KeywayError('not_found', `No knowledge base named ${ref}.`, {
+    fix: '`GET /api/knowledge` lists yours.',
+  });
+}
+
 async function resolveBot(api: ApiClient, nameOrId: string): Promise<BotView> {
   const bots = await api.call<BotView[]>('GET', '/api/bots');
   const exact = bots.filter((bot) => bot.id === nameOrId || bot.name === nameOrId);
@@ -469,14 +504,17 @@ async function resolveBot(api: ApiClient, nameOrId: string): Promise<BotView> {
 interface Names {
   credentials: Map<string, Credential>;
   bots: Map<string, string>;
+  knowledge: Map<string, string>;
 }
 
 async function namesFor(api: ApiClient, bots?: BotView[]): Promise<Names> {
   const credentials = await api.call<Credential[]>('GET', '/api/credentials');
   const allBots = bots ?? (await api.call<BotView[]>('GET', '/api/bots'));
+  const knowledge = await api.call<{ id: string; name: string }[]>('GET', '/api/knowledge');
   return {
     credentials: new Map(credentials.map((credential) => [credential.id, credential])),
     bots: new Map(allBots.map((bot) => [bot.id, bot.name])),
+    knowledge: new Map(knowledge.map((base) => [base.id, base.name])),
   };
 }
 
@@ -562,6 +600,26 @@ function describeBot(bot: BotView, names: Names, base: string): string {
         ['split', bot.split.enabled ? `on blank lines, ${bot.split.delayMs} ms apart` : 'off'],
         ['unknown content', quoted(bot.unknownMessage)],
         ['on failure', quoted(bot.failureMessage)],
+      ],
+    ],
+    [
+      'Knowledge and media',
+      [
+        [
+          'knowledge bases',
+          bot.knowledgeBaseIds.map((id) => names.knowledge.get(id) ?? `${id} (not readable)`).join(', ') ||
+            'none',
+        ],
+        [
+          'retrieved tokens',
+          bot.retrievalTokenBudget ? `at most ${bot.retrievalTokenBudget}` : 'the server default',
+        ],
+        ['sources line', bot.citeSources ? 'on messaging channels' : 'off'],
+        ['images', bot.images ? 'sent to the model' : 'unreadable content'],
+        [
+          'voice notes',
+          bot.speechToText ? `transcribed with ${bot.transcriptionModel}` : 'unreadable content',
+        ],
       ],
     ],
     [

@@ -329,6 +329,9 @@ export interface BotInboxTable {
   received_at: CreatedAt;
   due_at: Date;
   handled_at: Date | null;
+  /** `{kind: 'image' | 'audio', mimeType}` (see 0018_bot_inbox_media.sql). */
+  media: ColumnType<InboxMedia | null, string | null, string | null>;
+  media_bytes: Buffer | null;
 }
 
 export interface BotContactsTable {
@@ -405,4 +408,10 @@ export interface LimitRefusalsTable {
   code: string;
   user_id: string;
   refusals: number;
+}
+
+/** What an inbound message carried besides text (`bot_inbox.media`). */
+export interface InboxMedia {
+  kind: 'image' | 'audio';
+  mimeType: string | null;
 }

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.ts';
 import type { Limits } from '../limits/limits.ts';
 import type { ChatRequest } from './openai-types.ts';
@@ -13,11 +14,16 @@ export interface BotRoute {
 
 /**
  * The port through which `/v1` serves `model: "bot:<name>"`: the bots capability turns the request
- * into the bot's (its prompt before the caller's messages, its parameters as defaults) and says which
- * credentials answer it. The gateway does not depend on bots; bots plug this in.
+ * into the bot's (its prompt and the passages of its knowledge bases before the caller's messages, its
+ * parameters as defaults) and says which credentials answer it. The gateway does not depend on bots;
+ * bots plug this in.
  */
 export interface BotModels {
-  apply(principal: Principal, request: ChatRequest): Promise<{ request: ChatRequest; route: BotRoute }>;
+  apply(
+    principal: Principal,
+    request: ChatRequest,
+    options?: { signal?: AbortSignal; log?: Logger },
+  ): Promise<{ request: ChatRequest; route: BotRoute }>;
   /** The caller's bots, for `/v1/models` (those without a credential cannot answer). */
   list(principal: Principal): Promise<{ name: string; credentialId: string | null }[]>;
 }

@@ -213,7 +213,10 @@ export class GatewayService {
         throw new KeywayError('model_not_found', `The model "${request.model}" does not exist.`, {
           details: { param: 'model' },
         });
-      ({ request, route } = await this.#bots.apply(principal, request));
+      ({ request, route } = await this.#bots.apply(principal, request, {
+        signal: options.signal,
+        log: options.log,
+      }));
     }
     const attempts: Attempt[] = [];
     if (route) {

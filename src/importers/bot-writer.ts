@@ -1,6 +1,8 @@
 import type { Transaction } from 'kysely';
+import pino from 'pino';
 import { AuditLogRepository } from '../audit/audit-log.repository.ts';
 import type { Principal } from '../auth/principal.ts';
+import { BotKnowledge } from '../bots/bot-knowledge.ts';
 import { createBotSchema } from '../bots/bot.schema.ts';
 import { BotsRepository } from '../bots/bots.repository.ts';
 import { BotsService } from '../bots/bots.service.ts';
@@ -36,6 +38,13 @@ export function createBotWriter(deps: { cipher: Cipher; policy: UpstreamPolicy }
         policies,
         audit,
         changes,
+        // The importer brings no knowledge bases: a bot it writes has none to check or search.
+        knowledge: new BotKnowledge({
+          grounder: () => null,
+          bases: { readable: async () => false },
+          defaultTokenBudget: 0,
+        }),
+        logger: pino({ level: 'silent' }),
       });
       services.set(trx, bots);
     }

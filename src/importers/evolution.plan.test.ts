@@ -188,6 +188,8 @@ describe('planEvolutionImport', () => {
       takeover: { pauseOnFromMe: true, listenFromMe: true },
       split: { enabled: true, delayMs: 1200 },
       unknownMessage: 'Text only, please.',
+      images: true,
+      speechToText: true,
       channels: {
         evolution: { serverUrl: 'http://evolution:8080', instance: 'shop', apiKey: expect.any(String) },
       },
@@ -195,7 +197,7 @@ describe('planEvolutionImport', () => {
     const notes = plan.notes.map((note) => note.message).join('\n');
     expect(notes).toContain('timePerChar 80 ms has no equivalent');
     expect(notes).toContain('keepOpen has no equivalent');
-    expect(notes).toContain('speechToText has no equivalent');
+    expect(notes).not.toContain('speechToText');
   });
 
   it('skips assistant bots with the reason, reports advanced triggers, and wires the fallback bot first', () => {

@@ -347,8 +347,10 @@ export function mapBot(
       'disabled in Evolution API; Keyway bots have no disabled state: it answers once the webhook points at it',
     );
   if (bot.functionUrl) notes.push('functionUrl (function calling) has no equivalent and was left out');
-  if (setting?.speechToText)
-    notes.push("the instance's speechToText has no equivalent: audio gets the unknownMessage");
+  // Evolution transcribes voice notes (with whisper-1 and the bot's OpenAI key) when the instance's
+  // OpenaiSetting says so, and sends images to the model as image_url parts: Keyway's bot does both.
+  if (setting?.speechToText) input.speechToText = true;
+  input.images = true;
 
   if (serverUrl === null) {
     notes.push('no --server-url: the Evolution channel is left out');

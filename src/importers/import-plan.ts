@@ -59,6 +59,8 @@ export interface BotInput {
   takeover?: { pauseOnFromMe: boolean; listenFromMe: boolean };
   split?: { enabled: boolean; delayMs: number };
   unknownMessage?: string;
+  images?: boolean;
+  speechToText?: boolean;
   channels?: { evolution?: { serverUrl: string; instance: string; apiKey: string } };
 }
 

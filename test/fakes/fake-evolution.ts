@@ -39,6 +39,11 @@ export interface FakeEvolution {
   port: number;
   sent: EvolutionSend[];
   requests: EvolutionRequest[];
+  /**
+   * Media of received messages by message id, as Evolution keeps them (its message store) for
+   * `POST /chat/getBase64FromMediaMessage/:instance`.
+   */
+  media: Map<string, StoredMedia>;
   setMode(mode: FakeMode): Promise<void>;
   /** `true` answers 503 to everything; `false` back to normal. */
   setDown(down: boolean): Promise<void>;
@@ -47,9 +52,19 @@ export interface FakeEvolution {
   close(): Promise<void>;
 }
 
+/** A received message's media as the fake's message store keeps it. */
+export interface StoredMedia {
+  kind: 'image' | 'audio';
+  mimetype: string;
+  bytes: Buffer;
+  caption?: string;
+}
+
 /**
  * A fake Evolution API v2 server on loopback, speaking its wire format for `POST
- * /message/sendText/:instance`: the instance must exist (404 otherwise), the `apikey` header must be
+ * /message/sendText/:instance` and `POST /chat/getBase64FromMediaMessage/:instance` (body
+ * `{message: {key: {id}}, convertToMp4}`; answers 201 `{mediaType, fileName, caption, size, mimetype,
+ * base64}`, or 400 when the message is not in its store, as Evolution does): the instance must exist (404 otherwise), the `apikey` header must be
  * that instance's key or the global key (401 with Evolution's error envelope otherwise), the body is
  * validated like Evolution's JSON schema (400 with its messages), and a send answers 201 with the
  * WhatsApp message Evolution returns (`status: "PENDING"`).
@@ -62,6 +77,7 @@ export async function startFakeEvolution(options: {
 }): Promise<FakeEvolution> {
   const sent: EvolutionSend[] = [];
   const requests: EvolutionRequest[] = [];
+  const media = new Map<string, StoredMedia>();
   let mode: FakeMode = 'ok';
 
   const handle = (req: IncomingMessage, res: ServerResponse, raw: string) => {
@@ -82,7 +98,9 @@ export async function startFakeEvolution(options: {
       return answer(503, evolutionError(503, 'Service Unavailable', 'Service Unavailable'));
 
     const url = new URL(req.url ?? '/', 'http://fake');
-    const route = /^\/message\/sendText\/([^/]+)\/?$/.exec(url.pathname);
+    const route =
+      /^\/message\/sendText\/([^/]+)\/?$/.exec(url.pathname) ??
+      /^\/chat\/getBase64FromMediaMessage\/([^/]+)\/?$/.exec(url.pathname);
     if (req.method !== 'POST' || !route) {
       return answer(
         404,
@@ -107,6 +125,7 @@ export async function startFakeEvolution(options: {
       // Express's json parser rejects it before Evolution's handlers run.
       return answer(400, evolutionError(400, 'Bad Request', 'Unexpected token in JSON'));
     }
+    if (url.pathname.startsWith('/chat/')) return answerMedia(body, answer);
     const problems = validateSendText(body);
     if (problems.length) return answer(400, evolutionError(400, 'Bad Request', problems));
     const { number, text, delay } = body as { number: string; text: string; delay?: number };
@@ -125,6 +144,21 @@ export async function startFakeEvolution(options: {
       messageTimestamp: Math.floor(Date.now() / 1000),
       instanceId: instanceIds.get(instance),
       source: 'unknown',
+    });
+  };
+  const answerMedia = (body: unknown, answer: (status: number, body: unknown) => void) => {
+    const id = (body as { message?: { key?: { id?: unknown } } } | null)?.message?.key?.id;
+    const stored = typeof id === 'string' ? media.get(id) : undefined;
+    // Evolution looks the message up in its store and fails with a 400 when it is not there.
+    if (!stored) return answer(400, evolutionError(400, 'Bad Request', ['Message not found']));
+    return answer(201, {
+      mediaType: `${stored.kind}Message`,
+      fileName: `${id}.${stored.kind === 'image' ? 'jpeg' : 'oga'}`,
+      caption: stored.caption,
+      size: { fileLength: String(stored.bytes.length), height: 0, width: 0 },
+      mimetype: stored.mimetype,
+      base64: stored.bytes.toString('base64'),
+      buffer: null,
     });
   };
   const instanceIds = new Map(Object.keys(options.instances).map((name) => [name, randomUUID()]));
@@ -147,6 +181,7 @@ export async function startFakeEvolution(options: {
     port,
     sent,
     requests,
+    media,
     setMode,
     setDown: (down) => setMode(down ? 'error' : 'ok'),
     waitForSent: (count, timeoutMs = 15_000) =>
@@ -194,6 +229,12 @@ export interface EvolutionUpsertOptions {
   apikey?: string;
   /** An image without a caption: nothing a text bot can read. */
   imageOnly?: boolean;
+  /**
+   * An image (`imageMessage`, `text` as its caption) or a voice note (`audioMessage`, `ptt: true`).
+   * `inWebhook`: the instance has "webhook base64" on, so the bytes come as `message.base64`;
+   * otherwise the receiver fetches them (put them in the fake's `media` under the message id).
+   */
+  media?: { kind: 'image' | 'audio'; mimetype: string; bytes: Buffer; inWebhook?: boolean };
   /** The instance's own WhatsApp number (the webhook's `sender`). */
   sender?: string;
   serverUrl?: string;
@@ -212,7 +253,38 @@ export function evolutionUpsert(options: EvolutionUpsertOptions): Record<string,
   const text = options.text ?? '';
   let message: Record<string, unknown>;
   let messageType: string;
-  if (options.imageOnly) {
+  if (options.media?.kind === 'image') {
+    messageType = 'imageMessage';
+    message = {
+      imageMessage: {
+        url: 'https://mmg.whatsapp.net/o1/v/t62.7118-24/fake.enc',
+        mimetype: options.media.mimetype,
+        ...(options.text ? { caption: options.text } : {}),
+        fileSha256: randomBytes(32).toString('base64'),
+        fileLength: String(options.media.bytes.length),
+        height: 1280,
+        width: 960,
+        mediaKey: randomBytes(32).toString('base64'),
+        directPath: '/o1/v/t62.7118-24/fake.enc',
+      },
+      messageContextInfo: { deviceListMetadataVersion: 2 },
+    };
+  } else if (options.media?.kind === 'audio') {
+    messageType = 'audioMessage';
+    message = {
+      audioMessage: {
+        url: 'https://mmg.whatsapp.net/v/t62.7117-24/fake.enc',
+        mimetype: options.media.mimetype,
+        fileSha256: randomBytes(32).toString('base64'),
+        fileLength: String(options.media.bytes.length),
+        seconds: Math.max(1, Math.round(options.media.bytes.length / 2_000)),
+        ptt: true,
+        mediaKey: randomBytes(32).toString('base64'),
+        directPath: '/v/t62.7117-24/fake.enc',
+      },
+      messageContextInfo: { deviceListMetadataVersion: 2 },
+    };
+  } else if (options.imageOnly) {
     messageType = 'imageMessage';
     message = {
       imageMessage: {
@@ -239,6 +311,8 @@ export function evolutionUpsert(options: EvolutionUpsertOptions): Record<string,
     messageType = 'conversation';
     message = { conversation: text, messageContextInfo: { deviceListMetadataVersion: 2 } };
   }
+  // Evolution's "webhook base64": the media's bytes in the message itself.
+  if (options.media?.inWebhook) message.base64 = options.media.bytes.toString('base64');
   const serverUrl = options.serverUrl ?? 'http://localhost:8080';
   return {
     event: 'messages.upsert',

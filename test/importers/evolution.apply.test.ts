@@ -103,6 +103,13 @@ describe.each(BACKENDS)('applying an Evolution API import [%s]', (backend) => {
       caseSensitive: false,
     });
     expect(sales.ignore).toEqual(['*@g.us']);
+    // The support instance's OpenaiSetting transcribes voice notes; the sales instances have none.
+    const helpdesk = listed.body.find((bot: { name: string }) => bot.name === 'support-helpdesk');
+    expect({ speechToText: helpdesk.speechToText, images: helpdesk.images }).toEqual({
+      speechToText: true,
+      images: true,
+    });
+    expect(sales.speechToText).toBe(false);
 
     const second = await applyImport(plan, { ...options, dryRun: false });
     expect(second.rows.filter((row) => row.outcome === 'created')).toEqual([]);

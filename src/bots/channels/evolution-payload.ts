@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { InboundMessage } from '../bot-engine.ts';
+import { decodeBase64 } from './evolution-media.ts';
 
 /**
  * Evolution API's webhook body for `MESSAGES_UPSERT` (v2 sends `event: "messages.upsert"`). Only the
@@ -19,6 +20,13 @@ const messageData = z.looseObject({
     .looseObject({
       conversation: z.string().nullish(),
       extendedTextMessage: z.looseObject({ text: z.string().nullish() }).nullish(),
+      imageMessage: z
+        .looseObject({ caption: z.string().nullish(), mimetype: z.string().max(200).nullish() })
+        .nullish(),
+      /** A voice note (`ptt: true`) or an audio file. */
+      audioMessage: z.looseObject({ mimetype: z.string().max(200).nullish() }).nullish(),
+      /** The media itself, when the instance has "webhook base64" on. */
+      base64: z.string().nullish(),
     })
     .nullish(),
   messageType: z.string().nullish(),
@@ -48,7 +56,15 @@ export function readEvolutionEvent(
   }
   const data = parsed.data;
   if (data.key.remoteJid === 'status@broadcast') return { kind: 'skipped', reason: 'status broadcast' };
-  const text = data.message?.conversation ?? data.message?.extendedTextMessage?.text ?? null;
+  const message = data.message;
+  const text =
+    message?.conversation ?? message?.extendedTextMessage?.text ?? message?.imageMessage?.caption ?? null;
+  const carried = message?.base64 ? decodeBase64(message.base64) : null;
+  const media: InboundMessage['media'] = message?.imageMessage
+    ? { kind: 'image', mimeType: message.imageMessage.mimetype ?? null, bytes: carried }
+    : message?.audioMessage
+      ? { kind: 'audio', mimeType: message.audioMessage.mimetype ?? null, bytes: carried }
+      : null;
   return {
     kind: 'message',
     instance: body.instance,
@@ -58,6 +74,7 @@ export function readEvolutionEvent(
       text: text === null || text.trim() === '' ? null : text,
       fromMe: data.key.fromMe,
       externalId: data.key.id ?? null,
+      media,
     },
   };
 }

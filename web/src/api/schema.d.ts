@@ -1493,6 +1493,18 @@ export interface paths {
                             unknownMessage: string | null;
                             /** @default Sorry, I cannot answer right now. Please try again later. */
                             failureMessage: string | null;
+                            /** @default [] */
+                            knowledgeBaseIds: string[];
+                            /** @default null */
+                            retrievalTokenBudget: number | null;
+                            /** @default false */
+                            citeSources: boolean;
+                            /** @default false */
+                            images: boolean;
+                            /** @default false */
+                            speechToText: boolean;
+                            /** @default whisper-1 */
+                            transcriptionModel: string;
                             id: string;
                             name: string;
                             credentialId: string | null;
@@ -1631,6 +1643,18 @@ export interface paths {
                         unknownMessage?: string | null;
                         /** @default Sorry, I cannot answer right now. Please try again later. */
                         failureMessage?: string | null;
+                        /** @default [] */
+                        knowledgeBaseIds?: string[];
+                        /** @default null */
+                        retrievalTokenBudget?: number | null;
+                        /** @default false */
+                        citeSources?: boolean;
+                        /** @default false */
+                        images?: boolean;
+                        /** @default false */
+                        speechToText?: boolean;
+                        /** @default whisper-1 */
+                        transcriptionModel?: string;
                         name: string;
                         /** Format: uuid */
                         credentialId: string;
@@ -1752,6 +1776,18 @@ export interface paths {
                             unknownMessage: string | null;
                             /** @default Sorry, I cannot answer right now. Please try again later. */
                             failureMessage: string | null;
+                            /** @default [] */
+                            knowledgeBaseIds: string[];
+                            /** @default null */
+                            retrievalTokenBudget: number | null;
+                            /** @default false */
+                            citeSources: boolean;
+                            /** @default false */
+                            images: boolean;
+                            /** @default false */
+                            speechToText: boolean;
+                            /** @default whisper-1 */
+                            transcriptionModel: string;
                             id: string;
                             name: string;
                             credentialId: string | null;
@@ -1910,6 +1946,18 @@ export interface paths {
                             unknownMessage: string | null;
                             /** @default Sorry, I cannot answer right now. Please try again later. */
                             failureMessage: string | null;
+                            /** @default [] */
+                            knowledgeBaseIds: string[];
+                            /** @default null */
+                            retrievalTokenBudget: number | null;
+                            /** @default false */
+                            citeSources: boolean;
+                            /** @default false */
+                            images: boolean;
+                            /** @default false */
+                            speechToText: boolean;
+                            /** @default whisper-1 */
+                            transcriptionModel: string;
                             id: string;
                             name: string;
                             credentialId: string | null;
@@ -2057,6 +2105,12 @@ export interface paths {
                         };
                         unknownMessage?: string | null;
                         failureMessage?: string | null;
+                        knowledgeBaseIds?: string[];
+                        retrievalTokenBudget?: number | null;
+                        citeSources?: boolean;
+                        images?: boolean;
+                        speechToText?: boolean;
+                        transcriptionModel?: string;
                         name?: string;
                         /** Format: uuid */
                         credentialId?: string;
@@ -2175,6 +2229,18 @@ export interface paths {
                             unknownMessage: string | null;
                             /** @default Sorry, I cannot answer right now. Please try again later. */
                             failureMessage: string | null;
+                            /** @default [] */
+                            knowledgeBaseIds: string[];
+                            /** @default null */
+                            retrievalTokenBudget: number | null;
+                            /** @default false */
+                            citeSources: boolean;
+                            /** @default false */
+                            images: boolean;
+                            /** @default false */
+                            speechToText: boolean;
+                            /** @default whisper-1 */
+                            transcriptionModel: string;
                             id: string;
                             name: string;
                             credentialId: string | null;
