@@ -9,8 +9,6 @@ export interface PendingFile {
   error: string | null;
 }
 
-const fileIcon = (mediaType: string) => (mediaType.startsWith('image/') ? '🖼' : '📄');
-
 /**
  * What goes with the next message, as removable chips: its files (with their upload state) and the
  * conversation's knowledge bases.
@@ -33,7 +31,7 @@ export function AttachmentChips({
     <ul className="chips" aria-label="Attached to the next message">
       {knowledgeBases.map((base) => (
         <li key={base.id} className="chip chip-kb" title="Knowledge base of this conversation">
-          <span aria-hidden="true">📚</span>
+          <span className="chip-kind">Knowledge</span>
           <span className="chip-name">{base.name}</span>
           <button
             type="button"
@@ -52,7 +50,6 @@ export function AttachmentChips({
           className={`chip ${pending.error ? 'chip-failed' : ''}`}
           title={pending.error ?? pending.name}
         >
-          <span aria-hidden="true">{fileIcon(pending.file?.mediaType ?? '')}</span>
           <span className="chip-name">{pending.name}</span>
           {pending.error ? (
             <span className="chip-state">refused</span>
@@ -85,13 +82,12 @@ export function SentAttachments({ attachments }: { attachments: Partial<MessageA
     <ul className="chips sent" aria-label="Attachments">
       {files.map((file) => (
         <li key={file.id} className="chip">
-          <span aria-hidden="true">{fileIcon(file.mediaType)}</span>
           <span className="chip-name">{file.name}</span>
         </li>
       ))}
       {bases.map((base) => (
         <li key={base.id} className="chip chip-kb">
-          <span aria-hidden="true">📚</span>
+          <span className="chip-kind">Knowledge</span>
           <span className="chip-name">{base.name}</span>
         </li>
       ))}

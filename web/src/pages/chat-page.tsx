@@ -734,7 +734,19 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
             title="Attach files (or drop them here, or paste an image)"
             onClick={() => fileInput.current?.click()}
           >
-            <span aria-hidden="true">📎</span>
+            <svg
+              aria-hidden="true"
+              width="18"
+              height="18"
+              viewBox="0 0 24 24"
+              fill="none"
+              stroke="currentColor"
+              strokeWidth="2"
+              strokeLinecap="round"
+              strokeLinejoin="round"
+            >
+              <path d="M21 11.5 12.5 20a5 5 0 0 1-7-7L14 4.5a3.3 3.3 0 0 1 4.7 4.7L10.2 17.7a1.7 1.7 0 0 1-2.4-2.4L15.5 7.6" />
+            </svg>
           </button>
           <label className="visually-hidden" htmlFor="composer">
             Message

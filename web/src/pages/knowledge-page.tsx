@@ -81,7 +81,8 @@ function BaseList({ models }: { models: ModelOption[] }) {
       </h1>
       <p className="muted">
         A knowledge base is a set of your documents that chats and bots answer from, citing the page or
-        heading they used. Its files are read, cut into passages and embedded with the model you choose.
+        heading they used. Its files are read, cut into passages and embedded with the model you choose: one
+        you can use on <code>/v1/embeddings</code>, such as <code>credential/text-embedding-3-small</code>.
       </p>
       {missing ? <Notice>{MISSING}</Notice> : null}
       {error ? <Notice kind="error">{error}</Notice> : null}
@@ -92,7 +93,7 @@ function BaseList({ models }: { models: ModelOption[] }) {
               <input {...props} value={name} maxLength={100} onChange={(e) => setName(e.target.value)} />
             )}
           </Field>
-          <Field label="Embedding model" className="grow" hint="A model you can use on /v1/embeddings.">
+          <Field label="Embedding model" className="grow">
             {(props) => (
               <input
                 {...props}
@@ -450,25 +451,27 @@ function BaseDetail({ id, models }: { id: string; models: ModelOption[] }) {
                   <td>
                     <FileStatus file={file} />
                   </td>
-                  <td className="row">
-                    {file.status === 'failed' ? (
+                  <td>
+                    <div className="row">
+                      {file.status === 'failed' ? (
+                        <button
+                          type="button"
+                          className="button small"
+                          aria-label={`Retry ${file.name}`}
+                          onClick={() => void addStored({ id: file.fileId, name: file.name }).then(loadFiles)}
+                        >
+                          Retry
+                        </button>
+                      ) : null}
                       <button
                         type="button"
-                        className="button small"
-                        aria-label={`Retry ${file.name}`}
-                        onClick={() => void addStored({ id: file.fileId, name: file.name }).then(loadFiles)}
+                        className="button small ghost"
+                        aria-label={`Remove ${file.name}`}
+                        onClick={() => void removeFile(file)}
                       >
-                        Retry
+                        Remove
                       </button>
-                    ) : null}
-                    <button
-                      type="button"
-                      className="button small ghost"
-                      aria-label={`Remove ${file.name}`}
-                      onClick={() => void removeFile(file)}
-                    >
-                      Remove
-                    </button>
+                    </div>
                   </td>
                 </tr>
               ))}
