@@ -405,7 +405,8 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
 
   const onPaste = (event: ClipboardEvent<HTMLTextAreaElement>) => {
     const pasted = filesOf(event.clipboardData);
-    if (pasted.length === 0) return; // Text pastes as text.
+    // Text pastes as text, even when the source also offers a picture of it (a spreadsheet's cells).
+    if (pasted.length === 0 || event.clipboardData.getData('text/plain')) return;
     event.preventDefault();
     attach(pasted);
   };
