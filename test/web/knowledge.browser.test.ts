@@ -375,6 +375,12 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
     await dialog.getByRole('button', { name: 'Close the passage' }).click();
     await expect.poll(() => dialog.count()).toBe(0);
     await shot('chat-sources');
+    await page.getByLabel('Theme').selectOption('dark');
+    await page.setViewportSize({ width: 360, height: 740 });
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+    await shot('chat-sources-dark-360px');
+    await page.setViewportSize({ width: 1280, height: 860 });
+    await page.getByLabel('Theme').selectOption('light');
     expect(pageErrors).toEqual([]);
   }, 120_000);
 
