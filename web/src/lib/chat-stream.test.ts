@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChatMessage } from '../api/types.ts';
+import type { GroundedMessage } from '../api/types.ts';
 import {
   chatReducer,
   emptyChat,
@@ -10,13 +10,15 @@ import {
   type ChatView,
 } from './chat-stream.ts';
 
-const message = (id: string, role: 'user' | 'assistant', content: string): ChatMessage => ({
+const message = (id: string, role: 'user' | 'assistant', content: string): GroundedMessage => ({
   id,
   role,
   content,
   model: 'main/gpt',
   status: 'complete',
   error: null,
+  attachments: { files: [], knowledgeBases: [] },
+  citations: [],
   createdAt: '2026-11-22T07:00:00.000Z',
 });
 

@@ -22,7 +22,6 @@ import {
   uploadFile,
 } from '../api/client.ts';
 import type {
-  ChatMessage,
   Citation,
   ConversationSummary,
   Credential,
@@ -261,6 +260,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
               files: files.map(({ id, name, mediaType }) => ({ id, name, mediaType })),
               knowledgeBases: [],
             },
+            citations: [],
           }
         : null;
     // A refused message comes back into the composer with its files.
@@ -366,7 +366,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     }
   };
 
-  const reloadMessages = async (id: string): Promise<ChatMessage[]> => {
+  const reloadMessages = async (id: string): Promise<GroundedMessage[]> => {
     try {
       return (await get<GroundedConversation>(`/api/conversations/${encodeURIComponent(id)}`)).messages;
     } catch {
