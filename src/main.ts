@@ -35,6 +35,7 @@ import { BotSessionsRepository, BotsRepository } from './bots/bots.repository.ts
 import { BotsService, botCredentialUsage } from './bots/bots.service.ts';
 import { OutboxWorker } from './bots/outbox-worker.ts';
 import { IngestionWorker } from './knowledge/ingestion-worker.ts';
+import { checkDocumentAtUpload } from './knowledge/upload-check.ts';
 import { KnowledgeRepository } from './knowledge/knowledge.repository.ts';
 import { KNOWLEDGE_QUEUED_TOPIC, KnowledgeService } from './knowledge/knowledge.service.ts';
 import { credentialReferences } from './credentials/credential-lookup.ts';
@@ -293,6 +294,7 @@ export async function assembleKeyway(
       repository: filesRepository,
       audit,
       maxBytes: config.fileSizeLimitBytes,
+      checkReadable: checkDocumentAtUpload,
     }),
     knowledge: new KnowledgeService({
       repository: knowledgeRepository,
@@ -300,6 +302,7 @@ export async function assembleKeyway(
       files: filesRepository,
       // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
       queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
+      teams: teamsRepository,
     }),
   };
   const metrics = new MetricsRegistry();

@@ -6,6 +6,7 @@ import JSZip from 'jszip';
 import { PDFDocument, StandardFonts } from 'pdf-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.ts';
+import { buildDocx, buildEncryptedPdf, declareUncompressedSize } from './support/documents.ts';
 import { BACKENDS } from './support/test-database.ts';
 import { createTestKeyway, type TestKeyway } from './support/test-keyway.ts';
 
@@ -146,6 +147,59 @@ describe.each(BACKENDS)('files: upload, download, list, delete [%s]', (backend) 
         expect(got.headers.get('content-type')).toBe('text/plain; charset=utf-8');
     }
   });
+
+  it.each([
+    [
+      'a Linux executable renamed report.pdf',
+      'report.pdf',
+      415,
+      'unsupported_media_type',
+      async () => Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, ...new Array(56).fill(0)]),
+    ],
+    [
+      'a Windows executable renamed notes.txt',
+      'notes.txt',
+      415,
+      'unsupported_media_type',
+      async () =>
+        Uint8Array.from([0x4d, 0x5a, 0x90, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0xff, 0xff, ...new Array(50).fill(0)]),
+    ],
+    ['a PNG named photo.jpg', 'photo.jpg', 415, 'unsupported_media_type', async () => PNG],
+    ['a password-protected PDF', 'secret.pdf', 422, 'file_unreadable', async () => buildEncryptedPdf()],
+    [
+      'a DOCX declaring a 3 GB entry (zip bomb)',
+      'bomb.docx',
+      422,
+      'file_unreadable',
+      async () =>
+        declareUncompressedSize(await buildDocx([{ text: 'hi' }]), 'word/document.xml', 3_000_000_000),
+    ],
+    [
+      'a DOCX whose entry inflates past its declared size',
+      'liar.docx',
+      422,
+      'file_unreadable',
+      async () =>
+        declareUncompressedSize(
+          await buildDocx([{ text: 'hi' }], { 'word/filler.bin': new Uint8Array(2 * 1024 * 1024) }),
+          'word/filler.bin',
+          4096,
+        ),
+    ],
+  ] as const)(
+    'refuses %s with %i %s, stores nothing and keeps serving',
+    async (_, name, status, code, make) => {
+      const before = await storedCount();
+      const refused = await upload(alice.token, name, await make());
+      expect(refused.status, JSON.stringify(refused.body)).toBe(status);
+      expect(refused.body.error.code).toBe(code);
+      expect(refused.body.error.message).not.toMatch(/\bat \S+ \(|node_modules/);
+      expect(await storedCount()).toEqual(before);
+      const next = await upload(alice.token, 'fine.txt', text('still serving'));
+      expect(next.status).toBe(201);
+      await harness.call('DELETE', `/api/files/${next.body.id}`, { token: alice.token });
+    },
+  );
 
   it('uses the name field over the part’s file name, and keeps only its last path segment', async () => {
     const created = await upload(alice.token, 'upload.bin', text('hello'), { name: 'C:\\Users\\a\\plan.md' });

@@ -8,6 +8,7 @@ import { prepareSchema } from '../db/schema/lifecycle.ts';
 import { SettingsRepository } from '../db/settings.repository.ts';
 import { KeywayError, messageOf } from '../errors.ts';
 import { planChatbotUiImport } from '../importers/chatbot-ui.plan.ts';
+import { KNOWLEDGE_QUEUED_TOPIC } from '../knowledge/knowledge.service.ts';
 import { readChatbotUi } from '../importers/chatbot-ui.reader.ts';
 import { planEvolutionImport } from '../importers/evolution.plan.ts';
 import { readEvolution } from '../importers/evolution.reader.ts';
@@ -39,7 +40,9 @@ import {
 
 const USAGE = [
   'keyway import chatbot-ui --from postgres://… [--dry-run] [--owner-map chatbotuser=keywayuser,…]',
-  '  a user per Chatbot-UI profile and a credential per key it holds; custom models become openai-compatible credentials',
+  '                         [--embedding-model CREDENTIAL/MODEL]',
+  '  a user per Chatbot-UI profile and a credential per key it holds; custom models become openai-compatible credentials;',
+  '  files become text files, and with --embedding-model each collection a knowledge base embedded with that model',
   'keyway import evolution-api --from postgres://…|mysql://… --server-url http://evolution:8080 [--owner U] [--instances a,b]',
   '                            [--webhook-secrets FILE] [--dry-run]',
   '  one credential per distinct OpenAI key, one bot per OpenaiBot with its triggers, session settings and Evolution channel',
@@ -65,12 +68,16 @@ async function importChatbotUi(args: string[], io: CliIO): Promise<number> {
       from: { type: 'string' },
       'dry-run': { type: 'boolean' },
       'owner-map': { type: 'string' },
+      'embedding-model': { type: 'string' },
     },
     USAGE,
   );
   const ownerMap = parseOwnerMap(values['owner-map']);
+  const embeddingModel = values['embedding-model']?.trim();
+  if (values['embedding-model'] !== undefined && !embeddingModel)
+    throw new KeywayError('usage', '--embedding-model needs a model name.', { fix: USAGE });
   return runImport(io, values, 'import chatbot-ui', async (source, context) =>
-    planChatbotUiImport(await readChatbotUi(source), { ...context, ownerMap }),
+    planChatbotUiImport(await readChatbotUi(source), { ...context, ownerMap, embeddingModel }),
   );
 }
 
@@ -141,6 +148,7 @@ async function importEvolution(args: string[], io: CliIO): Promise<number> {
 type PlanContext = {
   providers: ReturnType<typeof createDefaultRegistry>;
   policy: ReturnType<typeof loadConfig>['upstream'];
+  maxFileBytes: number;
 };
 
 async function runImport(
@@ -202,7 +210,11 @@ async function runImport(
     }
 
     const providers = createDefaultRegistry();
-    const plan = await buildPlan(source, { providers, policy: config.upstream }, database.db);
+    const plan = await buildPlan(
+      source,
+      { providers, policy: config.upstream, maxFileBytes: config.fileSizeLimitBytes },
+      database.db,
+    );
     for (const credential of plan.credentials) if (credential.secret) redactor.register(credential.secret);
     for (const bot of plan.bots) {
       const key = bot.input.channels?.evolution?.apiKey;
@@ -237,6 +249,8 @@ async function runImport(
     const topics = [
       ...result.createdCredentialIds.map((id) => `credential:${id}`),
       ...result.createdBots.map((bot) => `bot:${bot.id}`),
+      // The running servers' ingestion workers embed what the import queued now, not at their next poll.
+      ...(result.queuedIngestions > 0 ? [KNOWLEDGE_QUEUED_TOPIC] : []),
     ];
     if (!dryRun && topics.length > 0 && config.database.kind === 'postgres') {
       const feed = await createPostgresChangeFeed({

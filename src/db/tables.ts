@@ -33,6 +33,7 @@ export interface DB {
   knowledge_bases: KnowledgeBasesTable;
   knowledge_base_files: KnowledgeBaseFilesTable;
   knowledge_chunks: KnowledgeChunksTable;
+  knowledge_base_teams: KnowledgeBaseTeamsTable;
 }
 
 export type FileKind = 'document' | 'image';
@@ -78,6 +79,13 @@ export interface KnowledgeBaseFilesTable {
   lease_until: Date | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+}
+
+/** A team whose members may read a knowledge base. */
+export interface KnowledgeBaseTeamsTable {
+  kb_id: string;
+  team_id: string;
+  created_at: CreatedAt;
 }
 
 export interface KnowledgeChunksTable {

@@ -41,9 +41,12 @@ export class FilesRepository {
     this.#db = db;
   }
 
-  /** Stores the metadata and the bytes in one transaction: a file is whole or absent. */
+  /**
+   * Stores the metadata and the bytes in one transaction: a file is whole or absent. Inside a caller's
+   * transaction (an import), that one.
+   */
   async insert(ownerId: string, file: NewFile): Promise<FileRecord> {
-    return this.#db.transaction().execute(async (trx) => {
+    const write = async (trx: Kysely<DB>) => {
       const record = await trx
         .insertInto('files')
         .values({
@@ -59,7 +62,19 @@ export class FilesRepository {
         .executeTakeFirstOrThrow();
       await trx.insertInto('file_contents').values({ file_id: file.id, content: file.content }).execute();
       return record;
-    });
+    };
+    return this.#db.isTransaction ? write(this.#db) : this.#db.transaction().execute(write);
+  }
+
+  /** The owner's file of that name and content digest, if stored already. */
+  async findByContent(ownerId: string, name: string, sha256: string): Promise<FileRecord | undefined> {
+    return this.#db
+      .selectFrom('files')
+      .select(FILE_COLUMNS)
+      .where('owner_id', '=', ownerId)
+      .where('name', '=', name)
+      .where('sha256', '=', sha256)
+      .executeTakeFirst();
   }
 
   /** The owner's files, newest first; never reads their bytes. */

@@ -16,6 +16,9 @@ export interface FileContent {
 
 const MAX_NAME_LENGTH = 255;
 
+/** Refuses (throws `file_unreadable`) bytes of a detected type that could never be read. */
+export type ReadabilityCheck = (content: Uint8Array, mediaType: string) => Promise<void>;
+
 /**
  * Files a user uploads, for later use by knowledge bases and chat: checked by their bytes, stored
  * whole or not at all, visible to their owner only (admins included: another user's file is not
@@ -26,10 +29,19 @@ export class FilesService {
   readonly #audit: AuditLog;
   readonly #maxBytes: number;
 
-  constructor(deps: { repository: FilesRepository; audit: AuditLog; maxBytes: number }) {
+  readonly #checkReadable: ReadabilityCheck;
+
+  constructor(deps: {
+    repository: FilesRepository;
+    audit: AuditLog;
+    maxBytes: number;
+    /** The knowledge capability's cheap look inside a document (password, zip bomb); none by default. */
+    checkReadable?: ReadabilityCheck;
+  }) {
     this.#repository = deps.repository;
     this.#audit = deps.audit;
     this.#maxBytes = deps.maxBytes;
+    this.#checkReadable = deps.checkReadable ?? (async () => {});
   }
 
   /** The largest file accepted, in bytes. */
@@ -49,6 +61,7 @@ export class FilesService {
       throw new KeywayError('validation_failed', `"${name}" is empty.`, { details: { field: 'file' } });
     }
     const type = detectFileType(input.content, name);
+    await this.#checkReadable(input.content, type.mediaType);
     const record = await this.#repository.insert(actor.userId, {
       id: randomUUID(),
       name,

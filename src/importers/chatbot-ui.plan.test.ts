@@ -9,6 +9,7 @@ const options = {
   providers: createDefaultRegistry(),
   policy: { allowLoopback: true, allowPrivate: false },
   ownerMap: new Map<string, string>(),
+  maxFileBytes: 1024 * 1024,
 };
 
 function profile(username: string, values: ChatbotUiProfile['values']): ChatbotUiProfile {
@@ -16,7 +17,15 @@ function profile(username: string, values: ChatbotUiProfile['values']): ChatbotU
 }
 
 function snapshot(partial: Partial<ChatbotUiSnapshot>): ChatbotUiSnapshot {
-  return { profiles: [], models: [], missingColumns: [], hasModelsTable: true, ...partial };
+  return {
+    profiles: [],
+    models: [],
+    files: [],
+    collections: [],
+    missingColumns: [],
+    hasModelsTable: true,
+    ...partial,
+  };
 }
 
 describe('planChatbotUiImport', () => {
@@ -197,5 +206,62 @@ describe('planChatbotUiImport', () => {
     expect(plan.skipped.map((skip) => `${skip.origin}: ${skip.message}`).join('\n')).toMatch(
       /Orphan.*no imported profile[\s\S]*Metadata.*not allowed/,
     );
+  });
+
+  describe('files and collections', () => {
+    const people = [profile('alice', {}), profile('bob', {})];
+    const files = [
+      { id: 'f1', userId: 'uid-alice', name: 'Handbook.pdf', chunks: ['Chapter one.', 'Chapter two.'] },
+      { id: 'f2', userId: 'uid-alice', name: 'notes.md', chunks: ['# Notes'] },
+      { id: 'f3', userId: 'uid-alice', name: 'scan.png', chunks: [] },
+      { id: 'f4', userId: 'uid-bob', name: 'bob.txt', chunks: ['Bob only.'] },
+      { id: 'f5', userId: 'uid-nobody', name: 'orphan.txt', chunks: ['text'] },
+    ];
+    const collections = [
+      // f4 is Bob's: it never joins Alice's knowledge base, whatever collection_files says.
+      { id: 'c1', userId: 'uid-alice', name: 'Docs', fileIds: ['f1', 'f2', 'f3', 'f4'] },
+      { id: 'c2', userId: 'uid-alice', name: 'Docs', fileIds: ['f2'] },
+    ];
+
+    it('imports the text of every file; with --embedding-model each collection is a knowledge base of its owner’s files', () => {
+      const plan = planChatbotUiImport(snapshot({ profiles: people, files, collections }), {
+        ...options,
+        embeddingModel: 'openai/text-embedding-3-small',
+      });
+      expect(plan.files!.map((file) => [file.owner, file.name, file.mediaType, file.text])).toEqual([
+        ['alice', 'Handbook.pdf.txt', 'text/plain', 'Chapter one.\n\nChapter two.'],
+        ['alice', 'notes.md', 'text/markdown', '# Notes'],
+        ['bob', 'bob.txt', 'text/plain', 'Bob only.'],
+      ]);
+      expect(plan.knowledgeBases).toEqual([
+        expect.objectContaining({ owner: 'alice', name: 'Docs', fileRefs: ['f1', 'f2'] }),
+        expect.objectContaining({ owner: 'alice', name: 'Docs-2', fileRefs: ['f2'] }),
+      ]);
+      expect(plan.knowledgeBases![0]!.embeddingModel).toBe('openai/text-embedding-3-small');
+      const skipped = plan.skipped.map((note) => `${note.origin}: ${note.message}`).join('\n');
+      expect(skipped).toMatch(/file "scan.png" of alice: Chatbot-UI holds no text/);
+      expect(skipped).toMatch(/file "orphan.txt": its owner has no imported profile/);
+      expect(plan.notes.map((note) => note.message).join('\n')).toMatch(/2 of its 4 file\(s\) had nothing/);
+    });
+
+    it('without --embedding-model, files are imported and each collection is skipped with the fix', () => {
+      const plan = planChatbotUiImport(snapshot({ profiles: people, files, collections }), options);
+      expect(plan.files).toHaveLength(3);
+      expect(plan.knowledgeBases).toEqual([]);
+      expect(plan.skipped.filter((note) => note.kind === 'knowledge base')).toEqual([
+        expect.objectContaining({ message: expect.stringMatching(/--embedding-model CREDENTIAL\/MODEL/) }),
+        expect.objectContaining({ message: expect.stringMatching(/--embedding-model/) }),
+      ]);
+    });
+
+    it('a text larger than the file size limit is skipped, not cut', () => {
+      const big = [{ id: 'f9', userId: 'uid-alice', name: 'big.txt', chunks: ['x'.repeat(2000)] }];
+      const plan = planChatbotUiImport(snapshot({ profiles: people, files: big }), {
+        ...options,
+        maxFileBytes: 1000,
+      });
+      expect(plan.files).toEqual([]);
+      expect(plan.skipped[0]!.message).toMatch(/larger than the file size limit \(1000 bytes/);
+    });
   });
 });

@@ -9,6 +9,7 @@ import {
   uniqueName,
   type ImportPlan,
   type PlannedCredential,
+  type PlannedFile,
 } from './import-plan.ts';
 
 /** One key column of `profiles` and the Keyway provider it becomes. */
@@ -36,6 +37,13 @@ export interface ChatbotUiPlanOptions {
   policy: UpstreamPolicy;
   /** Chatbot-UI username → Keyway username (`--owner-map`); others keep their username. */
   ownerMap: ReadonlyMap<string, string>;
+  /**
+   * The Keyway model (`--embedding-model`, e.g. `openai/text-embedding-3-small`) collections are
+   * embedded with as knowledge bases; without it files are imported and collections are not.
+   */
+  embeddingModel?: string | undefined;
+  /** The largest file Keyway stores (KEYWAY_FILE_SIZE_LIMIT): a longer text is not imported. */
+  maxFileBytes: number;
 }
 
 /**
@@ -50,6 +58,8 @@ export function planChatbotUiImport(snapshot: ChatbotUiSnapshot, options: Chatbo
     users: [],
     credentials: [],
     bots: [],
+    files: [],
+    knowledgeBases: [],
     skipped: [],
     notes: [],
   };
@@ -136,7 +146,107 @@ export function planChatbotUiImport(snapshot: ChatbotUiSnapshot, options: Chatbo
       });
     }
   }
+  planFiles(plan, snapshot, owners, options);
   return plan;
+}
+
+const TEXT_NAME = /\.(txt|md|markdown)$/i;
+const MAX_FILE_NAME = 255;
+
+/**
+ * Every file with text becomes a text file of its owner (Chatbot-UI kept the original bytes in
+ * Supabase storage, out of a database import's reach, but the text it extracted is in `file_items`);
+ * every collection becomes a knowledge base of those files, embedded again with the named model.
+ */
+function planFiles(
+  plan: ImportPlan,
+  snapshot: ChatbotUiSnapshot,
+  owners: ReadonlyMap<string, string>,
+  options: ChatbotUiPlanOptions,
+): void {
+  const files = new Map<string, PlannedFile>();
+  for (const file of snapshot.files) {
+    const owner = owners.get(file.userId);
+    const origin = `file "${file.name}"`;
+    if (!owner) {
+      plan.skipped.push({ kind: 'file', origin, message: 'its owner has no imported profile' });
+      continue;
+    }
+    const text = file.chunks.join('\n\n');
+    if (text.trim() === '') {
+      plan.skipped.push({
+        kind: 'file',
+        origin: `${origin} of ${owner}`,
+        message: 'Chatbot-UI holds no text for it (its bytes are in Supabase storage): upload it again',
+      });
+      continue;
+    }
+    if (Buffer.byteLength(text) > options.maxFileBytes) {
+      plan.skipped.push({
+        kind: 'file',
+        origin: `${origin} of ${owner}`,
+        message: `its text is larger than the file size limit (${options.maxFileBytes} bytes, KEYWAY_FILE_SIZE_LIMIT)`,
+      });
+      continue;
+    }
+    const base = file.name.trim() || 'untitled';
+    const name = TEXT_NAME.test(base) ? base : `${base.slice(0, MAX_FILE_NAME - 4)}.txt`;
+    const planned: PlannedFile = {
+      ref: file.id,
+      owner,
+      name: name.slice(0, MAX_FILE_NAME),
+      mediaType: /\.(md|markdown)$/i.test(name) ? 'text/markdown' : 'text/plain',
+      text,
+      origin: `${origin} of ${owner}`,
+    };
+    plan.files!.push(planned);
+    files.set(file.id, planned);
+  }
+  if (plan.files!.length > 0) {
+    plan.notes.push({
+      kind: 'file',
+      origin: 'files',
+      message:
+        "imported as the text Chatbot-UI extracted (the original PDF/DOCX bytes stay in Supabase storage); each file's name ends in .txt unless it was already text",
+    });
+  }
+
+  const taken = new Map<string, Set<string>>();
+  for (const collection of snapshot.collections) {
+    const owner = owners.get(collection.userId);
+    const origin = `collection "${collection.name}"`;
+    if (!owner) {
+      plan.skipped.push({ kind: 'knowledge base', origin, message: 'its owner has no imported profile' });
+      continue;
+    }
+    if (!options.embeddingModel) {
+      plan.skipped.push({
+        kind: 'knowledge base',
+        origin: `${origin} of ${owner}`,
+        message:
+          'name the model to embed it with: --embedding-model CREDENTIAL/MODEL (e.g. openai/text-embedding-3-small)',
+      });
+      continue;
+    }
+    const fileRefs = collection.fileIds.filter((id) => files.get(id)?.owner === owner);
+    const names = taken.get(owner.toLowerCase()) ?? new Set<string>();
+    taken.set(owner.toLowerCase(), names);
+    plan.knowledgeBases!.push({
+      owner,
+      name: uniqueName(collection.name.trim().slice(0, 100) || 'collection', names),
+      embeddingModel: options.embeddingModel,
+      fileRefs,
+      origin: `${origin} of ${owner}`,
+    });
+    const missing = collection.fileIds.length - fileRefs.length;
+    if (missing > 0) {
+      plan.notes.push({
+        kind: 'knowledge base',
+        origin: `${origin} of ${owner}`,
+        message: `${missing} of its ${collection.fileIds.length} file(s) had nothing to import`,
+      });
+    }
+  }
 }
 
 function planProfileKeys(

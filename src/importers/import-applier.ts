@@ -1,21 +1,23 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Role } from '../auth/principal.ts';
 import { CredentialsRepository, type CredentialRecord } from '../credentials/credentials.repository.ts';
 import { sealSecret } from '../credentials/credential-secrets.ts';
 import type { DB } from '../db/tables.ts';
+import { FilesRepository } from '../files/files.repository.ts';
+import { KnowledgeRepository } from '../knowledge/knowledge.repository.ts';
 import { KeywayError } from '../errors.ts';
 import { NO_PASSWORD_HASH } from '../users/password.ts';
 import { UsersRepository } from '../users/users.repository.ts';
 import type { Cipher } from '../vault/cipher.ts';
 import { ImportAuditLog } from './import-audit.repository.ts';
-import { credentialAddress, type BotInput, type ImportPlan } from './import-plan.ts';
+import { credentialAddress, type BotInput, type ImportPlan, type PlannedFile } from './import-plan.ts';
 
 export type Outcome = 'created' | 'reused' | 'skipped';
 
 /** One line of the final table. */
 export interface ImportRow {
-  kind: 'user' | 'credential' | 'bot';
+  kind: 'user' | 'credential' | 'bot' | 'file' | 'knowledge base';
   owner: string;
   name: string;
   outcome: Outcome;
@@ -31,6 +33,8 @@ export interface ImportResult {
   usersWithoutPassword: string[];
   /** Bots created, with the inbound secret their channel webhook needs (shown once, never printed). */
   createdBots: CreatedBot[];
+  /** Files queued for ingestion into knowledge bases (the workers are woken after commit). */
+  queuedIngestions: number;
 }
 
 export interface CreatedBot {
@@ -101,8 +105,14 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
     createdCredentialIds: [],
     usersWithoutPassword: [],
     createdBots: [],
+    queuedIngestions: 0,
   };
-  const total = plan.users.length + plan.credentials.length + plan.bots.length;
+  const total =
+    plan.users.length +
+    plan.credentials.length +
+    plan.bots.length +
+    (plan.files?.length ?? 0) +
+    (plan.knowledgeBases?.length ?? 0);
   let done = 0;
   const progress = () => options.onProgress?.(++done, total);
 
@@ -273,6 +283,63 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
     progress();
   }
 
+  const fileIds = new Map<string, string>();
+  for (const planned of plan.files ?? []) {
+    const owner = ownerOf(planned.owner);
+    const { id, reused } = await writeTextFile(trx, owner.id, planned);
+    fileIds.set(planned.ref, id);
+    if (!reused) {
+      await audit.record({
+        actorId: null,
+        action: 'file.create',
+        targetType: 'file',
+        targetId: id,
+        details: { name: planned.name, mediaType: planned.mediaType, importedFrom: plan.source },
+      });
+    }
+    result.rows.push(
+      row(
+        'file',
+        owner.username,
+        planned.name,
+        reused ? 'reused' : 'created',
+        reused ? `${planned.origin}; the same text is stored` : planned.origin,
+      ),
+    );
+    progress();
+  }
+  const knowledge = new KnowledgeRepository(trx);
+  for (const planned of plan.knowledgeBases ?? []) {
+    const owner = ownerOf(planned.owner);
+    const existing = (await knowledge.listBases(owner.id)).find(
+      (base) => base.ownerId === owner.id && base.name.toLowerCase() === planned.name.toLowerCase(),
+    );
+    const kbId = existing?.id ?? randomUUID();
+    if (!existing) {
+      await knowledge.createBase(owner.id, {
+        id: kbId,
+        name: planned.name,
+        embeddingModel: planned.embeddingModel,
+      });
+    }
+    const before = existing
+      ? new Set((await knowledge.listFiles(owner.id, kbId)).map((f) => f.fileId))
+      : null;
+    let added = 0;
+    for (const ref of planned.fileRefs) {
+      const fileId = fileIds.get(ref);
+      if (!fileId || before?.has(fileId)) continue;
+      await knowledge.addFile(owner.id, kbId, fileId);
+      added++;
+    }
+    result.queuedIngestions += added;
+    const detail = `${planned.origin}; ${added} file(s) queued to embed with ${planned.embeddingModel}`;
+    result.rows.push(
+      row('knowledge base', owner.username, planned.name, existing ? 'reused' : 'created', detail),
+    );
+    progress();
+  }
+
   await audit.flush();
   for (const skipped of plan.skipped) {
     result.rows.push(
@@ -286,6 +353,31 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
     );
   }
   return result;
+}
+
+/**
+ * Stores a text as one of the owner's files, or finds it already stored (same name and content: a
+ * second run stores nothing twice).
+ */
+async function writeTextFile(
+  trx: Transaction<DB>,
+  ownerId: string,
+  planned: PlannedFile,
+): Promise<{ id: string; reused: boolean }> {
+  const content = new TextEncoder().encode(planned.text);
+  const sha256 = createHash('sha256').update(content).digest('hex');
+  const files = new FilesRepository(trx);
+  const same = await files.findByContent(ownerId, planned.name, sha256);
+  if (same) return { id: same.id, reused: true };
+  const record = await files.insert(ownerId, {
+    id: randomUUID(),
+    name: planned.name,
+    mediaType: planned.mediaType,
+    kind: 'document',
+    sha256,
+    content,
+  });
+  return { id: record.id, reused: false };
 }
 
 function row(

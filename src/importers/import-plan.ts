@@ -62,9 +62,29 @@ export interface BotInput {
   channels?: { evolution?: { serverUrl: string; instance: string; apiKey: string } };
 }
 
+/** A document's text to store as one of the owner's files (the source kept only the text). */
+export interface PlannedFile {
+  /** The source's id for it: how knowledge bases name it. */
+  ref: string;
+  owner: string;
+  name: string;
+  mediaType: 'text/plain' | 'text/markdown';
+  text: string;
+  origin: string;
+}
+
+/** A knowledge base of the owner's planned files, embedded again with `embeddingModel`. */
+export interface PlannedKnowledgeBase {
+  owner: string;
+  name: string;
+  embeddingModel: string;
+  fileRefs: string[];
+  origin: string;
+}
+
 /** Something in the source that is not imported (or only partly), and why. */
 export interface PlanNote {
-  kind: 'user' | 'credential' | 'bot' | 'source';
+  kind: 'user' | 'credential' | 'bot' | 'file' | 'knowledge base' | 'source';
   origin: string;
   message: string;
 }
@@ -74,6 +94,9 @@ export interface ImportPlan {
   users: PlannedUser[];
   credentials: PlannedCredential[];
   bots: PlannedBot[];
+  /** Documents (Chatbot-UI's files) and their sets (collections); absent for sources without them. */
+  files?: PlannedFile[];
+  knowledgeBases?: PlannedKnowledgeBase[];
   /** Left out entirely: empty values, unknown users, assistant bots… */
   skipped: PlanNote[];
   /** Imported, with something that has no Keyway equivalent or needs a look. */

@@ -14,6 +14,7 @@ const result = (dryRun: boolean, outcomes: ('created' | 'reused' | 'skipped')[])
   createdCredentialIds: [],
   usersWithoutPassword: dryRun || outcomes[0] !== 'created' ? [] : ['alice'],
   createdBots: [],
+  queuedIngestions: 0,
 });
 
 describe('renderImportReport', () => {

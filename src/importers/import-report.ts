@@ -52,17 +52,24 @@ export function summaryLine(result: ImportResult): string {
   const created = count('created');
   const reused = count('reused');
   const skipped = count('skipped');
+  // Files and knowledge bases are named only by an import that has them (Chatbot-UI's).
+  const documents = (verb: string) => {
+    const files = count('created', 'file');
+    const bases = count('created', 'knowledge base');
+    if (!result.rows.some((row) => row.kind === 'file' || row.kind === 'knowledge base')) return '';
+    return `, ${files} file(s), ${bases} knowledge base(s)${result.queuedIngestions > 0 ? ` (${result.queuedIngestions} file(s) ${verb === 'created' ? 'queued' : 'to queue'} for embedding)` : ''}`;
+  };
   if (result.dryRun) {
-    return `Dry run, nothing was written: would create ${count('created', 'user')} user(s), ${count('created', 'credential')} credential(s), ${count('created', 'bot')} bot(s); would reuse ${reused}; would skip ${skipped}.`;
+    return `Dry run, nothing was written: would create ${count('created', 'user')} user(s), ${count('created', 'credential')} credential(s), ${count('created', 'bot')} bot(s)${documents('would create')}; would reuse ${reused}; would skip ${skipped}.`;
   }
   if (created === 0) {
     return `Nothing new: everything was already imported (${reused} reused, ${skipped} skipped).`;
   }
-  return `Created ${count('created', 'user')} user(s), ${count('created', 'credential')} credential(s), ${count('created', 'bot')} bot(s); reused ${reused}; skipped ${skipped}.`;
+  return `Created ${count('created', 'user')} user(s), ${count('created', 'credential')} credential(s), ${count('created', 'bot')} bot(s)${documents('created')}; reused ${reused}; skipped ${skipped}.`;
 }
 
 function order(row: ImportRow): number {
-  const kind = { user: 0, credential: 1, bot: 2 }[row.kind];
+  const kind = { user: 0, credential: 1, bot: 2, file: 3, 'knowledge base': 4 }[row.kind];
   const outcome = { created: 0, reused: 1, skipped: 2 }[row.outcome];
   return outcome * 10 + kind;
 }

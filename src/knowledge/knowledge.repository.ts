@@ -1,10 +1,18 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { DB, IngestionStatus } from '../db/tables.ts';
 
 export interface KnowledgeBaseRecord {
   id: string;
   name: string;
   embeddingModel: string;
+  ownerId: string;
+  ownerName: string;
+  /**
+   * The teams it is shared with: all of them for its owner; for anyone else, only the teams through
+   * which they read it (the names of other teams are not theirs to see).
+   */
+  teams: { id: string; name: string }[];
   /** Files in it, and how many of them are ready. */
   fileCount: number;
   readyCount: number;
@@ -51,6 +59,25 @@ export interface EmbeddedChunk {
 /** Raised by `createBase`/`updateBase` when the owner already has a knowledge base of that name. */
 export class DuplicateNameError extends Error {}
 
+/**
+ * The one rule of who reads a knowledge base (aliased `kb` in the query): its owner, and every member
+ * of a team it is shared with. Every read of knowledge — listing, files, retrieval, passages — uses
+ * it; writes stay scoped by `owner_id`.
+ */
+export function readableBy(eb: ExpressionBuilder<DB & { kb: DB['knowledge_bases'] }, 'kb'>, userId: string) {
+  return eb.or([
+    eb('kb.owner_id', '=', userId),
+    eb.exists(
+      eb
+        .selectFrom('knowledge_base_teams as kt')
+        .innerJoin('team_members as tm', 'tm.team_id', 'kt.team_id')
+        .whereRef('kt.kb_id', '=', 'kb.id')
+        .where('tm.user_id', '=', userId)
+        .select('kt.kb_id'),
+    ),
+  ]);
+}
+
 const isUniqueViolation = (error: unknown) =>
   typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 
@@ -67,14 +94,38 @@ export class KnowledgeRepository {
     this.#db = db;
   }
 
-  #bases(ownerId: string) {
+  /** Knowledge bases `userId` may read: their own, and those shared with a team they are in. */
+  #bases(userId: string) {
     return this.#db
       .selectFrom('knowledge_bases as kb')
-      .where('kb.owner_id', '=', ownerId)
+      .innerJoin('users as owner', 'owner.id', 'kb.owner_id')
+      .where((eb) => readableBy(eb, userId))
       .select((eb) => [
         'kb.id',
         'kb.name',
         'kb.embedding_model as embeddingModel',
+        'kb.owner_id as ownerId',
+        'owner.username as ownerName',
+        jsonArrayFrom(
+          eb
+            .selectFrom('knowledge_base_teams as kt')
+            .innerJoin('teams as t', 't.id', 'kt.team_id')
+            .whereRef('kt.kb_id', '=', 'kb.id')
+            .where((inner) =>
+              inner.or([
+                inner('kb.owner_id', '=', userId),
+                inner.exists(
+                  inner
+                    .selectFrom('team_members as tm')
+                    .whereRef('tm.team_id', '=', 'kt.team_id')
+                    .where('tm.user_id', '=', userId)
+                    .select('tm.user_id'),
+                ),
+              ]),
+            )
+            .select(['t.id', 't.name'])
+            .orderBy('t.name'),
+        ).as('teams'),
         'kb.created_at as createdAt',
         'kb.updated_at as updatedAt',
         eb
@@ -91,14 +142,40 @@ export class KnowledgeRepository {
       ]);
   }
 
-  async listBases(ownerId: string): Promise<KnowledgeBaseRecord[]> {
-    const rows = await this.#bases(ownerId).orderBy('kb.name').execute();
+  /** The knowledge bases `userId` may read (own and shared), by name. */
+  async listBases(userId: string): Promise<KnowledgeBaseRecord[]> {
+    const rows = await this.#bases(userId).orderBy('kb.name').orderBy('kb.id').execute();
     return rows.map(counted);
   }
 
-  async findBase(ownerId: string, id: string): Promise<KnowledgeBaseRecord | undefined> {
-    const row = await this.#bases(ownerId).where('kb.id', '=', id).executeTakeFirst();
+  /** One knowledge base `userId` may read; `ownerId` on the record says whether it is theirs. */
+  async findBase(userId: string, id: string): Promise<KnowledgeBaseRecord | undefined> {
+    const row = await this.#bases(userId).where('kb.id', '=', id).executeTakeFirst();
     return row && counted(row);
+  }
+
+  /**
+   * Shares the owner's knowledge base with exactly these teams (replacing the previous set). False
+   * when the owner has no such knowledge base.
+   */
+  async setTeams(ownerId: string, kbId: string, teamIds: readonly string[]): Promise<boolean> {
+    return this.#db.transaction().execute(async (trx) => {
+      const base = await trx
+        .selectFrom('knowledge_bases')
+        .select('id')
+        .where('owner_id', '=', ownerId)
+        .where('id', '=', kbId)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!base) return false;
+      await trx.deleteFrom('knowledge_base_teams').where('kb_id', '=', kbId).execute();
+      if (teamIds.length > 0)
+        await trx
+          .insertInto('knowledge_base_teams')
+          .values(teamIds.map((teamId) => ({ kb_id: kbId, team_id: teamId })))
+          .execute();
+      return true;
+    });
   }
 
   async createBase(
@@ -204,12 +281,13 @@ export class KnowledgeRepository {
     return this.#files(ownerId, kbId).orderBy('kf.created_at').orderBy('kf.file_id').execute();
   }
 
-  #files(ownerId: string, kbId: string) {
+  /** The files of a knowledge base `userId` may read. */
+  #files(userId: string, kbId: string) {
     return this.#db
       .selectFrom('knowledge_base_files as kf')
       .innerJoin('knowledge_bases as kb', 'kb.id', 'kf.kb_id')
       .innerJoin('files as f', 'f.id', 'kf.file_id')
-      .where('kb.owner_id', '=', ownerId)
+      .where((eb) => readableBy(eb, userId))
       .where('kf.kb_id', '=', kbId)
       .select([
         'kf.file_id as fileId',

@@ -17,6 +17,13 @@ const knowledgeBaseSchema = z.object({
   id: z.string(),
   name: z.string(),
   embeddingModel: z.string(),
+  owner: z.object({ id: z.string(), username: z.string() }),
+  access: z
+    .enum(['owner', 'team'])
+    .describe('`owner`: yours to change; `team`: shared with you through a team, read only.'),
+  teams: z
+    .array(z.object({ id: z.string(), name: z.string() }))
+    .describe('Teams it is shared with (for a team reader, only the teams you read it through).'),
   fileCount: z.number(),
   readyCount: z.number().describe('Files whose ingestion has finished.'),
   createdAt: z.string(),
@@ -37,8 +44,15 @@ const knowledgeFileSchema = z.object({
   updatedAt: z.string(),
 });
 
-const baseView = (record: KnowledgeBaseRecord) => ({
-  ...record,
+const baseView = (record: KnowledgeBaseRecord, viewer: { userId: string }) => ({
+  id: record.id,
+  name: record.name,
+  embeddingModel: record.embeddingModel,
+  owner: { id: record.ownerId, username: record.ownerName },
+  access: record.ownerId === viewer.userId ? ('owner' as const) : ('team' as const),
+  teams: record.teams,
+  fileCount: record.fileCount,
+  readyCount: record.readyCount,
   createdAt: record.createdAt.toISOString(),
   updatedAt: record.updatedAt.toISOString(),
 });
@@ -68,7 +82,7 @@ export function progressText(
   }
 }
 
-/** Knowledge bases and their files; each user sees only their own. */
+/** Knowledge bases and their files: read by their owner and their teams, changed by their owner. */
 export function registerKnowledgeRoutes(
   app: Hono<AppEnv>,
   api: ApiRegistry,
@@ -87,7 +101,8 @@ export function registerKnowledgeRoutes(
       response: knowledgeBaseSchema,
       status: 201,
     },
-    async ({ c, body, principal }) => c.json(baseView(await knowledge.create(principal, body)), 201),
+    async ({ c, body, principal }) =>
+      c.json(baseView(await knowledge.create(principal, body), principal), 201),
   );
 
   api.add(
@@ -96,10 +111,11 @@ export function registerKnowledgeRoutes(
       ...common,
       method: 'get',
       path: '/api/knowledge',
-      summary: 'Your knowledge bases, by name.',
+      summary: 'Your knowledge bases and those shared with your teams, by name.',
       response: z.array(knowledgeBaseSchema),
     },
-    async ({ c, principal }) => c.json((await knowledge.list(principal)).map(baseView)),
+    async ({ c, principal }) =>
+      c.json((await knowledge.list(principal)).map((record) => baseView(record, principal))),
   );
 
   api.add(
@@ -108,10 +124,11 @@ export function registerKnowledgeRoutes(
       ...common,
       method: 'get',
       path: '/api/knowledge/:id',
-      summary: 'One of your knowledge bases.',
+      summary: 'A knowledge base you own or read through a team.',
       response: knowledgeBaseSchema,
     },
-    async ({ c, principal }) => c.json(baseView(await knowledge.get(principal, c.req.param('id')!))),
+    async ({ c, principal }) =>
+      c.json(baseView(await knowledge.get(principal, c.req.param('id')!), principal)),
   );
 
   api.add(
@@ -131,8 +148,24 @@ export function registerKnowledgeRoutes(
             ...(body.name !== undefined ? { name: body.name } : {}),
             ...(body.embeddingModel !== undefined ? { embeddingModel: body.embeddingModel } : {}),
           }),
+          principal,
         ),
       ),
+  );
+
+  api.add(
+    app,
+    {
+      ...common,
+      method: 'put',
+      path: '/api/knowledge/:id/teams',
+      summary:
+        'Share your knowledge base with exactly these teams (their members read and search it; only you change it); [] makes it private.',
+      body: z.object({ teamIds: z.array(z.string().min(1).max(100)).max(100) }).strict(),
+      response: knowledgeBaseSchema,
+    },
+    async ({ c, body, principal }) =>
+      c.json(baseView(await knowledge.setTeams(principal, c.req.param('id')!, body.teamIds), principal)),
   );
 
   api.add(

@@ -25,12 +25,17 @@ export interface KnowledgeServiceDeps {
   files: { find(ownerId: string, id: string): Promise<{ mediaType: string } | undefined> };
   /** Something was queued: wake the workers. */
   queued(): void;
+  /** The teams a knowledge base may be shared with. */
+  teams: {
+    find(id: string): Promise<{ id: string } | undefined>;
+    roleOf(teamId: string, userId: string): Promise<string | null>;
+  };
 }
 
 /**
  * Knowledge bases: a user's named set of files, embedded with one model through the gateway as the
- * owner. Owner-scoped throughout: another user's knowledge base or file is not found (404), admins
- * included, as with files and conversations.
+ * owner. Read by its owner and by the members of the teams it is shared with; changed by its owner
+ * only. Anyone else gets 404 (admins included, as with files and conversations).
  */
 export class KnowledgeService {
   readonly #deps: KnowledgeServiceDeps;
@@ -43,10 +48,42 @@ export class KnowledgeService {
     return this.#deps.repository.listBases(actor.userId);
   }
 
+  /** A knowledge base the actor may read: their own or one shared with a team of theirs. */
   async get(actor: Principal, id: string): Promise<KnowledgeBaseRecord> {
     const record = isUuid(id) ? await this.#deps.repository.findBase(actor.userId, id) : undefined;
     if (!record) throw notFound();
     return record;
+  }
+
+  /** A knowledge base the actor owns; a team member who only reads it is refused (403), saying whose it is. */
+  async #owned(actor: Principal, id: string): Promise<KnowledgeBaseRecord> {
+    const record = await this.get(actor, id);
+    if (record.ownerId !== actor.userId) {
+      throw new KeywayError(
+        'forbidden',
+        `"${record.name}" is shared with you by ${record.ownerName}: only its owner changes it.`,
+      );
+    }
+    return record;
+  }
+
+  /**
+   * Shares the actor's knowledge base with exactly these teams (none: private again). The actor must
+   * be in each team (an admin may pick any team); an unknown team is `not_found`.
+   */
+  async setTeams(actor: Principal, id: string, teamIds: string[]): Promise<KnowledgeBaseRecord> {
+    await this.#owned(actor, id);
+    const unique = [...new Set(teamIds)];
+    for (const teamId of unique) {
+      const team = isUuid(teamId) ? await this.#deps.teams.find(teamId) : undefined;
+      const reachable =
+        team && (actor.role === 'admin' || (await this.#deps.teams.roleOf(teamId, actor.userId)) !== null);
+      if (!reachable) {
+        throw new KeywayError('not_found', 'No such team among yours.', { details: { field: 'teamIds' } });
+      }
+    }
+    if (!(await this.#deps.repository.setTeams(actor.userId, id, unique))) throw notFound();
+    return this.get(actor, id);
   }
 
   async create(
@@ -67,7 +104,7 @@ export class KnowledgeService {
     id: string,
     changes: { name?: string; embeddingModel?: string },
   ): Promise<KnowledgeBaseRecord> {
-    const before = await this.get(actor, id);
+    const before = await this.#owned(actor, id);
     if (changes.embeddingModel !== undefined && changes.embeddingModel !== before.embeddingModel)
       await this.#checkModel(actor, changes.embeddingModel);
     try {
@@ -81,12 +118,13 @@ export class KnowledgeService {
   }
 
   async delete(actor: Principal, id: string): Promise<void> {
-    if (!isUuid(id) || !(await this.#deps.repository.deleteBase(actor.userId, id))) throw notFound();
+    await this.#owned(actor, id);
+    if (!(await this.#deps.repository.deleteBase(actor.userId, id))) throw notFound();
   }
 
   /** Adds one of the caller's files and queues its ingestion (a failed one is queued again). */
   async addFile(actor: Principal, id: string, fileId: string): Promise<KnowledgeFileRecord> {
-    await this.get(actor, id);
+    await this.#owned(actor, id);
     const file = isUuid(fileId) ? await this.#deps.files.find(actor.userId, fileId) : undefined;
     if (!file) throw new KeywayError('not_found', 'No such file.', { details: { field: 'fileId' } });
     if (!documentTypeOf(file.mediaType)) {
@@ -104,7 +142,7 @@ export class KnowledgeService {
   }
 
   async removeFile(actor: Principal, id: string, fileId: string): Promise<void> {
-    await this.get(actor, id);
+    await this.#owned(actor, id);
     if (!isUuid(fileId) || !(await this.#deps.repository.removeFile(actor.userId, id, fileId)))
       throw new KeywayError('not_found', 'That file is not in this knowledge base.');
   }

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Principal } from '../../src/auth/principal.ts';
 import { planChatbotUiImport } from '../../src/importers/chatbot-ui.plan.ts';
 import { readChatbotUi } from '../../src/importers/chatbot-ui.reader.ts';
@@ -7,18 +7,25 @@ import type { ImportPlan } from '../../src/importers/import-plan.ts';
 import { renderImportReport } from '../../src/importers/import-report.ts';
 import { openSourceDatabase } from '../../src/importers/source-database.ts';
 import { createDefaultRegistry } from '../../src/providers/registry.ts';
+import { startFakeOpenAiExtras } from '../fakes/fake-openai-extras.ts';
 import { fakeKey } from '../support/gateway-harness.ts';
 import { BACKENDS } from '../support/test-database.ts';
 import { createTestKeyway, type TestKeyway } from '../support/test-keyway.ts';
 import { chatbotUiFixture, type ProfileRow, type SourceFixture } from './source-fixtures.ts';
 
-async function planFrom(url: string, ownerMap = new Map<string, string>()): Promise<ImportPlan> {
+async function planFrom(
+  url: string,
+  ownerMap = new Map<string, string>(),
+  embeddingModel?: string,
+): Promise<ImportPlan> {
   const source = await openSourceDatabase(url);
   try {
     return planChatbotUiImport(await readChatbotUi(source), {
       providers: createDefaultRegistry(),
       policy: { allowLoopback: true, allowPrivate: false },
       ownerMap,
+      maxFileBytes: 20 * 1024 * 1024,
+      embeddingModel,
     });
   } finally {
     await source.close();
@@ -199,5 +206,78 @@ describe.each(BACKENDS)('applying a Chatbot-UI import [%s]', (backend) => {
     console.log(
       `[${backend}] second run (all reused): ${((performance.now() - startedAgain) / 1000).toFixed(2)} s`,
     );
+  });
+
+  it('brings files over as text and collections as knowledge bases, embedded again with the named model; a second run adds nothing', async () => {
+    const key = fakeKey('sk-');
+    const embeddings = await startFakeOpenAiExtras({ validKeys: [key], defaultDimensions: 16 });
+    try {
+      const alice = await harness.user('alice');
+      const credential = await harness.call('POST', '/api/credentials', {
+        token: alice.token,
+        body: { name: 'work', provider: 'openai', secret: key, settings: { baseUrl: embeddings.url } },
+      });
+      expect(credential.status).toBe(201);
+      source = await chatbotUiFixture({
+        profiles: [{ username: 'alice' }, { username: 'mallory' }],
+        files: [
+          {
+            username: 'alice',
+            name: 'pump-manual.pdf',
+            chunks: ['The Zephyr pump has a warranty of five years.', 'Clean the filter monthly.'],
+          },
+          { username: 'alice', name: 'scan.png', chunks: [] },
+          { username: 'mallory', name: 'mallory.txt', chunks: ['Mallory only.'] },
+        ],
+        collections: [{ username: 'alice', name: 'Manuals', files: ['pump-manual.pdf', 'scan.png'] }],
+      });
+      const plan = await planFrom(source.url, new Map(), 'work/text-embedding-3-small');
+      const first = await applyImport(plan, {
+        db: harness.database.db,
+        cipher: harness.keyway.cipher,
+        dryRun: false,
+      });
+      expect(
+        first.rows
+          .filter((row) => row.kind === 'file' || row.kind === 'knowledge base')
+          .map((row) => `${row.kind} ${row.owner}/${row.name} ${row.outcome}`),
+      ).toEqual([
+        'file mallory/mallory.txt created',
+        'file alice/pump-manual.pdf.txt created',
+        'knowledge base alice/Manuals created',
+        'file /file "scan.png" of alice skipped',
+      ]);
+      expect(renderImportReport(first, plan.notes)).toMatch(
+        /2 file\(s\), 1 knowledge base\(s\) \(1 file\(s\) queued for embedding\)/,
+      );
+
+      // Alice sees her file and knowledge base; the file is embedded by the running workers.
+      const files = await harness.call('GET', '/api/files', { token: alice.token });
+      expect(files.body.map((file: { name: string }) => file.name)).toEqual(['pump-manual.pdf.txt']);
+      const bases = await harness.call('GET', '/api/knowledge', { token: alice.token });
+      expect(bases.body).toEqual([expect.objectContaining({ name: 'Manuals' })]);
+      const kbId = bases.body[0].id as string;
+      await vi.waitFor(
+        async () => {
+          const listed = await harness.call('GET', `/api/knowledge/${kbId}/files`, { token: alice.token });
+          expect(listed.body[0]).toMatchObject({ name: 'pump-manual.pdf.txt', status: 'ready' });
+        },
+        { timeout: 20_000, interval: 100 },
+      );
+      // Re-embedded through Alice's credential, with the model the import named.
+      const embedded = embeddings.requests.filter((request) => request.endpoint === 'embeddings');
+      expect(embedded.length).toBeGreaterThan(0);
+      expect(JSON.stringify(embedded.map((request) => request.json))).toContain('warranty of five years');
+
+      const second = await applyImport(plan, {
+        db: harness.database.db,
+        cipher: harness.keyway.cipher,
+        dryRun: false,
+      });
+      expect(second.rows.filter((row) => row.outcome === 'created')).toEqual([]);
+      expect((await harness.call('GET', '/api/files', { token: alice.token })).body).toHaveLength(1);
+    } finally {
+      await embeddings.close();
+    }
   });
 });

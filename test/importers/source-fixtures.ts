@@ -115,6 +115,9 @@ export async function chatbotUiFixture(options: {
   models?: ModelRow[];
   omit?: ProfileColumn[];
   withModels?: boolean;
+  /** Files with their chunks' texts; with them come Chatbot-UI's file and collection tables. */
+  files?: FileRow[];
+  collections?: CollectionRow[];
 }): Promise<SourceFixture> {
   const columns = PROFILE_COLUMNS.filter((column) => !options.omit?.includes(column));
   const script = `
@@ -149,7 +152,8 @@ export async function chatbotUiFixture(options: {
       model_id text NOT NULL CHECK (char_length(model_id) <= 1000),
       name text NOT NULL CHECK (char_length(name) <= 100)
     );`
-    }`;
+    }
+    ${options.files ? CHATBOT_UI_FILE_TABLES : ''}`;
   const params: unknown[][] = [];
   for (const profile of options.profiles) {
     // Chatbot-UI's own trigger creates every profile with '' in every key column.
@@ -172,5 +176,101 @@ export async function chatbotUiFixture(options: {
       model.name,
     ]);
   }
+  for (const file of options.files ?? []) {
+    params.push([
+      `INSERT INTO files (id, user_id, description, file_path, name, size, tokens, type)
+       VALUES (md5($1)::uuid, md5($2)::uuid, '', 'storage/' || $1, $1, 0, 0, 'application/pdf')`,
+      file.name,
+      file.username,
+    ]);
+    // One statement, as Chatbot-UI's file processing inserts them: the chunks share a created_at.
+    params.push([
+      `INSERT INTO file_items (file_id, user_id, content, tokens)
+       SELECT md5($1)::uuid, md5($2)::uuid, chunk, 0 FROM unnest($3::text[]) AS chunk`,
+      file.name,
+      file.username,
+      file.chunks,
+    ]);
+  }
+  for (const collection of options.collections ?? []) {
+    params.push([
+      `INSERT INTO collections (id, user_id, description, name) VALUES (md5($1)::uuid, md5($2)::uuid, '', $1)`,
+      collection.name,
+      collection.username,
+    ]);
+    for (const file of collection.files) {
+      params.push([
+        `INSERT INTO collection_files (user_id, collection_id, file_id) VALUES (md5($1)::uuid, md5($2)::uuid, md5($3)::uuid)`,
+        collection.username,
+        collection.name,
+        file,
+      ]);
+    }
+  }
   return postgresFixture('cbui', script, params);
 }
+
+export interface FileRow {
+  username: string;
+  /** Unique in the fixture: it also makes the file's id. */
+  name: string;
+  chunks: string[];
+}
+
+export interface CollectionRow {
+  username: string;
+  name: string;
+  /** File names. */
+  files: string[];
+}
+
+/**
+ * Chatbot-UI's `files`, `file_items`, `collections` and `collection_files` as its migrations make
+ * them, except the two embedding columns: they are pgvector `vector(384)` and `vector(1536)` there,
+ * and the test server has no pgvector. The importer never reads them (texts are embedded again).
+ */
+const CHATBOT_UI_FILE_TABLES = `
+  CREATE TABLE files (
+    id uuid NOT NULL PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL,
+    folder_id uuid,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz,
+    sharing text NOT NULL DEFAULT 'private',
+    description text NOT NULL CHECK (char_length(description) <= 500),
+    file_path text NOT NULL CHECK (char_length(file_path) <= 1000),
+    name text NOT NULL CHECK (char_length(name) <= 100),
+    size int NOT NULL,
+    tokens int NOT NULL,
+    type text NOT NULL CHECK (char_length(type) <= 100)
+  );
+  CREATE TABLE file_items (
+    id uuid NOT NULL PRIMARY KEY DEFAULT gen_random_uuid(),
+    file_id uuid NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    user_id uuid NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz,
+    sharing text NOT NULL DEFAULT 'private',
+    content text NOT NULL,
+    local_embedding real[],
+    openai_embedding real[],
+    tokens int NOT NULL
+  );
+  CREATE TABLE collections (
+    id uuid NOT NULL PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL,
+    folder_id uuid,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz,
+    sharing text NOT NULL DEFAULT 'private',
+    description text NOT NULL CHECK (char_length(description) <= 500),
+    name text NOT NULL CHECK (char_length(name) <= 100)
+  );
+  CREATE TABLE collection_files (
+    user_id uuid NOT NULL,
+    collection_id uuid NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
+    file_id uuid NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz,
+    PRIMARY KEY (collection_id, file_id)
+  );`;

@@ -4198,7 +4198,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your knowledge bases, by name. */
+        /** Your knowledge bases and those shared with your teams, by name. */
         get: {
             parameters: {
                 query?: never;
@@ -4218,6 +4218,20 @@ export interface paths {
                             id: string;
                             name: string;
                             embeddingModel: string;
+                            owner: {
+                                id: string;
+                                username: string;
+                            };
+                            /**
+                             * @description `owner`: yours to change; `team`: shared with you through a team, read only.
+                             * @enum {string}
+                             */
+                            access: "owner" | "team";
+                            /** @description Teams it is shared with (for a team reader, only the teams you read it through). */
+                            teams: {
+                                id: string;
+                                name: string;
+                            }[];
                             fileCount: number;
                             /** @description Files whose ingestion has finished. */
                             readyCount: number;
@@ -4266,6 +4280,20 @@ export interface paths {
                             id: string;
                             name: string;
                             embeddingModel: string;
+                            owner: {
+                                id: string;
+                                username: string;
+                            };
+                            /**
+                             * @description `owner`: yours to change; `team`: shared with you through a team, read only.
+                             * @enum {string}
+                             */
+                            access: "owner" | "team";
+                            /** @description Teams it is shared with (for a team reader, only the teams you read it through). */
+                            teams: {
+                                id: string;
+                                name: string;
+                            }[];
                             fileCount: number;
                             /** @description Files whose ingestion has finished. */
                             readyCount: number;
@@ -4298,7 +4326,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One of your knowledge bases. */
+        /** A knowledge base you own or read through a team. */
         get: {
             parameters: {
                 query?: never;
@@ -4320,6 +4348,20 @@ export interface paths {
                             id: string;
                             name: string;
                             embeddingModel: string;
+                            owner: {
+                                id: string;
+                                username: string;
+                            };
+                            /**
+                             * @description `owner`: yours to change; `team`: shared with you through a team, read only.
+                             * @enum {string}
+                             */
+                            access: "owner" | "team";
+                            /** @description Teams it is shared with (for a team reader, only the teams you read it through). */
+                            teams: {
+                                id: string;
+                                name: string;
+                            }[];
                             fileCount: number;
                             /** @description Files whose ingestion has finished. */
                             readyCount: number;
@@ -4403,6 +4445,20 @@ export interface paths {
                             id: string;
                             name: string;
                             embeddingModel: string;
+                            owner: {
+                                id: string;
+                                username: string;
+                            };
+                            /**
+                             * @description `owner`: yours to change; `team`: shared with you through a team, read only.
+                             * @enum {string}
+                             */
+                            access: "owner" | "team";
+                            /** @description Teams it is shared with (for a team reader, only the teams you read it through). */
+                            teams: {
+                                id: string;
+                                name: string;
+                            }[];
                             fileCount: number;
                             /** @description Files whose ingestion has finished. */
                             readyCount: number;
@@ -4422,6 +4478,82 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/knowledge/{id}/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Share your knowledge base with exactly these teams (their members read and search it; only you change it); [] makes it private. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        teamIds: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            embeddingModel: string;
+                            owner: {
+                                id: string;
+                                username: string;
+                            };
+                            /**
+                             * @description `owner`: yours to change; `team`: shared with you through a team, read only.
+                             * @enum {string}
+                             */
+                            access: "owner" | "team";
+                            /** @description Teams it is shared with (for a team reader, only the teams you read it through). */
+                            teams: {
+                                id: string;
+                                name: string;
+                            }[];
+                            fileCount: number;
+                            /** @description Files whose ingestion has finished. */
+                            readyCount: number;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/knowledge/{id}/files": {
