@@ -51,6 +51,7 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
   let base: string;
   let browser: Browser;
   let page: Page;
+  let csrf: string;
   const pageErrors: string[] = [];
 
   const shot = async (name: string) => {
@@ -110,9 +111,9 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
     const login = await page.request.post(`${base}/api/auth/login`, {
       data: { username: 'admin', password },
     });
-    const { csrfToken } = (await login.json()) as { csrfToken: string };
+    csrf = ((await login.json()) as { csrfToken: string }).csrfToken;
     const credential = await page.request.post(`${base}/api/credentials`, {
-      headers: { 'x-csrf-token': csrfToken },
+      headers: { 'x-csrf-token': csrf },
       data: { name: 'fake', provider: 'openai', secret, settings: { baseUrl: upstream.url } },
     });
     expect(credential.status()).toBe(201);
@@ -403,6 +404,52 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
     await page.getByRole('button', { name: 'Detach the knowledge base Team handbook' }).click();
     await expect.poll(() => chips.count()).toBe(0);
     await expect.poll(() => patches.at(-1)).toEqual({ knowledgeBaseIds: [] });
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+  it('shares the knowledge base with a team; a member reads it, read only [embedded]', async () => {
+    // A member and a team through the API (the other browser test clicks through these pages).
+    const write = (method: 'post' | 'put', url: string, data: object) =>
+      page.request[method](`${base}${url}`, { headers: { 'x-csrf-token': csrf }, data });
+    const bob = (await (
+      await write('post', '/api/users', { username: 'bob', password: 'bob password 123' })
+    ).json()) as { id: string };
+    const team = (await (await write('post', '/api/teams', { name: 'Physics' })).json()) as { id: string };
+    expect((await write('put', `/api/teams/${team.id}/members/${bob.id}`, { role: 'member' })).ok()).toBe(
+      true,
+    );
+
+    await page.goto(base + '/knowledge');
+    await heading('Knowledge');
+    await page.getByRole('link', { name: 'Team handbook' }).click();
+    await heading('Knowledge base Team handbook');
+    await page.getByText('Only you can use it.').waitFor();
+    await page.getByRole('button', { name: 'Share with teams' }).click();
+    await page.getByLabel('Physics').check();
+    await page.getByRole('button', { name: 'Save sharing' }).click();
+    await page.getByText('Shared with Physics.').waitFor();
+
+    const other = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
+    const member = await other.newPage();
+    member.on('pageerror', (error) => pageErrors.push(`member: ${error.message}`));
+    await member.goto(base + '/knowledge');
+    await member.getByLabel('Username').fill('bob');
+    await member.getByLabel('Password').fill('bob password 123');
+    await member.getByRole('button', { name: 'Sign in' }).click();
+    await member.getByRole('heading', { level: 1, name: 'Knowledge', exact: true }).waitFor();
+    await member.getByText('Shared with you by admin through Physics: read only.').waitFor();
+    await member.getByRole('link', { name: 'Team handbook' }).click();
+    await member.getByRole('heading', { level: 1, name: 'Knowledge base Team handbook' }).waitFor();
+    await member
+      .getByRole('row')
+      .filter({ hasText: 'guide.md' })
+      .getByText(/^ready/)
+      .waitFor();
+    expect(await member.getByRole('button', { name: 'Upload files' }).count()).toBe(0);
+    expect(await member.getByRole('button', { name: 'Remove guide.md' }).count()).toBe(0);
+    expect(await member.getByRole('button', { name: 'Delete' }).count()).toBe(0);
+    await member.screenshot({ path: path.join(SHOTS, 'knowledge-shared-member.png') });
+    fs.copyFileSync(path.join(SHOTS, 'knowledge-shared-member.png'), '/tmp/kw-knowledge-shared-member.png');
+    await other.close();
     expect(pageErrors).toEqual([]);
   }, 60_000);
 });

@@ -132,6 +132,7 @@ export function KnowledgePicker({
                 {base.name}
                 <span className="muted small-text">
                   {base.readyCount} of {base.fileCount} files ready
+                  {base.access === 'team' ? ` · shared by ${base.owner.username}` : ''}
                 </span>
               </label>
             ))}

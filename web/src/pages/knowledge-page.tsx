@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState, type DragEvent, type FormEven
 import { ApiError, del, get, isMissingRoute, patch, post, uploadFile } from '../api/client.ts';
 import type { KnowledgeBase, KnowledgeFile, ModelOption, StoredFile } from '../api/types.ts';
 import { Field, formatDate, Notice } from '../components/field.tsx';
+import { KnowledgeSharing, sharingSummary } from '../components/knowledge-sharing.tsx';
 import { Link } from '../components/link.tsx';
 import { dragHasFiles, filesOf, formatSize, pollDelay, uploadErrorText } from '../lib/knowledge.ts';
 import { navigate, useTitle } from '../lib/router.ts';
@@ -128,6 +129,9 @@ function BaseList({ models }: { models: ModelOption[] }) {
               <p className="muted small-text">
                 Embedded with <code>{base.embeddingModel}</code> · updated {formatDate(base.updatedAt)}
               </p>
+              {base.access === 'team' || base.teams.length > 0 ? (
+                <p className="muted small-text">{sharingSummary(base)}</p>
+              ) : null}
             </li>
           ))}
         </ul>
@@ -279,7 +283,7 @@ function BaseDetail({ id, models }: { id: string; models: ModelOption[] }) {
   };
 
   const onDragOver = (event: DragEvent) => {
-    if (!dragHasFiles(event.dataTransfer)) return;
+    if (!dragHasFiles(event.dataTransfer) || base?.access === 'team') return;
     event.preventDefault();
     event.dataTransfer.dropEffect = 'copy';
     setDragging(true);
@@ -302,6 +306,8 @@ function BaseDetail({ id, models }: { id: string; models: ModelOption[] }) {
       </section>
     );
 
+  // A base read through a team is read only (older servers say nothing: the base is yours).
+  const owned = base?.access !== 'team';
   const inBase = new Set((files ?? []).map((file) => file.fileId));
   const addable = uploads.filter((file) => file.kind === 'document' && !inBase.has(file.id));
 
@@ -322,7 +328,7 @@ function BaseDetail({ id, models }: { id: string; models: ModelOption[] }) {
         <h1 id="kb-title" tabIndex={-1}>
           {base ? `Knowledge base ${base.name}` : 'Knowledge base'}
         </h1>
-        {base && !editing ? (
+        {base && owned && !editing ? (
           <div className="row">
             <button
               type="button"
@@ -342,6 +348,8 @@ function BaseDetail({ id, models }: { id: string; models: ModelOption[] }) {
           Embedded with <code>{base.embeddingModel}</code> · {base.readyCount} of {base.fileCount} files ready
         </p>
       ) : null}
+      {base && !owned ? <Notice>{sharingSummary(base)}</Notice> : null}
+      {base && owned && base.teams ? <KnowledgeSharing base={base} onChanged={setBase} /> : null}
       {editing ? (
         <form className="card row-form" onSubmit={save} aria-label="Edit the knowledge base">
           <Field label="Name" className="grow">
@@ -386,50 +394,52 @@ function BaseDetail({ id, models }: { id: string; models: ModelOption[] }) {
         </div>
       ) : null}
 
-      <div className={`drop-zone ${dragging ? 'active' : ''}`}>
-        <p>
-          <strong>Drop files here</strong> to add them: PDF, DOCX, Markdown, text, HTML, CSV or source code.
-        </p>
-        <input
-          ref={input}
-          type="file"
-          multiple
-          hidden
-          aria-label="Files to add"
-          onChange={(event) => {
-            void addFiles(Array.from(event.target.files ?? []));
-            event.target.value = '';
-          }}
-        />
-        <div className="row">
-          <button type="button" className="button primary" onClick={() => input.current?.click()}>
-            Upload files
-          </button>
-          {busy > 0 ? (
-            <span className="muted" role="status">
-              Uploading {busy} file{busy === 1 ? '' : 's'}…
-            </span>
+      {owned ? (
+        <div className={`drop-zone ${dragging ? 'active' : ''}`}>
+          <p>
+            <strong>Drop files here</strong> to add them: PDF, DOCX, Markdown, text, HTML, CSV or source code.
+          </p>
+          <input
+            ref={input}
+            type="file"
+            multiple
+            hidden
+            aria-label="Files to add"
+            onChange={(event) => {
+              void addFiles(Array.from(event.target.files ?? []));
+              event.target.value = '';
+            }}
+          />
+          <div className="row">
+            <button type="button" className="button primary" onClick={() => input.current?.click()}>
+              Upload files
+            </button>
+            {busy > 0 ? (
+              <span className="muted" role="status">
+                Uploading {busy} file{busy === 1 ? '' : 's'}…
+              </span>
+            ) : null}
+          </div>
+          {addable.length > 0 ? (
+            <form className="row add-existing" onSubmit={addPicked}>
+              <label htmlFor="existing-file" className="muted small-text">
+                Or add one you uploaded before
+              </label>
+              <select id="existing-file" value={pick} onChange={(event) => setPick(event.target.value)}>
+                <option value="">Choose a file…</option>
+                {addable.map((file) => (
+                  <option key={file.id} value={file.id}>
+                    {file.name} ({formatSize(file.sizeBytes)})
+                  </option>
+                ))}
+              </select>
+              <button type="submit" className="button small" disabled={!pick}>
+                Add
+              </button>
+            </form>
           ) : null}
         </div>
-        {addable.length > 0 ? (
-          <form className="row add-existing" onSubmit={addPicked}>
-            <label htmlFor="existing-file" className="muted small-text">
-              Or add one you uploaded before
-            </label>
-            <select id="existing-file" value={pick} onChange={(event) => setPick(event.target.value)}>
-              <option value="">Choose a file…</option>
-              {addable.map((file) => (
-                <option key={file.id} value={file.id}>
-                  {file.name} ({formatSize(file.sizeBytes)})
-                </option>
-              ))}
-            </select>
-            <button type="submit" className="button small" disabled={!pick}>
-              Add
-            </button>
-          </form>
-        ) : null}
-      </div>
+      ) : null}
 
       {files && files.length === 0 ? <p className="muted">No files in this knowledge base yet.</p> : null}
       {files && files.length > 0 ? (
@@ -439,9 +449,11 @@ function BaseDetail({ id, models }: { id: string; models: ModelOption[] }) {
               <tr>
                 <th scope="col">File</th>
                 <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
+                {owned ? (
+                  <th scope="col">
+                    <span className="visually-hidden">Actions</span>
+                  </th>
+                ) : null}
               </tr>
             </thead>
             <tbody>
@@ -451,28 +463,32 @@ function BaseDetail({ id, models }: { id: string; models: ModelOption[] }) {
                   <td>
                     <FileStatus file={file} />
                   </td>
-                  <td>
-                    <div className="row">
-                      {file.status === 'failed' ? (
+                  {owned ? (
+                    <td>
+                      <div className="row">
+                        {file.status === 'failed' ? (
+                          <button
+                            type="button"
+                            className="button small"
+                            aria-label={`Retry ${file.name}`}
+                            onClick={() =>
+                              void addStored({ id: file.fileId, name: file.name }).then(loadFiles)
+                            }
+                          >
+                            Retry
+                          </button>
+                        ) : null}
                         <button
                           type="button"
-                          className="button small"
-                          aria-label={`Retry ${file.name}`}
-                          onClick={() => void addStored({ id: file.fileId, name: file.name }).then(loadFiles)}
+                          className="button small ghost"
+                          aria-label={`Remove ${file.name}`}
+                          onClick={() => void removeFile(file)}
                         >
-                          Retry
+                          Remove
                         </button>
-                      ) : null}
-                      <button
-                        type="button"
-                        className="button small ghost"
-                        aria-label={`Remove ${file.name}`}
-                        onClick={() => void removeFile(file)}
-                      >
-                        Remove
-                      </button>
-                    </div>
-                  </td>
+                      </div>
+                    </td>
+                  ) : null}
                 </tr>
               ))}
             </tbody>
