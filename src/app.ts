@@ -5,6 +5,7 @@ import type { TeamsService } from './sharing/teams.service.ts';
 import { registerSharingRoutes } from './sharing/sharing.routes.ts';
 import { FILE_UPLOAD_PATH, MULTIPART_OVERHEAD_BYTES, registerFilesRoutes } from './files/files.routes.ts';
 import type { FilesService } from './files/files.service.ts';
+import type { Grounder } from './knowledge/grounding.ts';
 import { registerKnowledgeRoutes } from './knowledge/knowledge.routes.ts';
 import type { KnowledgeService } from './knowledge/knowledge.service.ts';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
@@ -61,6 +62,8 @@ export interface AppServices {
   responses: ResponsesService;
   files: FilesService;
   knowledge: KnowledgeService;
+  /** Retrieval for the chat and the bots: knowledge bases and attached files as cited sources. */
+  grounder: Grounder;
 }
 
 export interface AppDeps {
@@ -114,7 +117,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   registerSharingRoutes(app, api, { teams: deps.services.teams, grants: deps.services.grants });
   registerLimitsRoutes(app, api, deps.services.limits);
   registerFilesRoutes(app, api, deps.services.files);
-  registerKnowledgeRoutes(app, api, deps.services.knowledge);
+  registerKnowledgeRoutes(app, api, deps.services.knowledge, deps.services.grounder);
   registerGatewayRoutes(app, {
     gateway: deps.services.gateway,
     tokens: deps.services.tokens,

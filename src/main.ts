@@ -37,6 +37,10 @@ import { OutboxWorker } from './bots/outbox-worker.ts';
 import { IngestionWorker } from './knowledge/ingestion-worker.ts';
 import { checkDocumentAtUpload } from './knowledge/upload-check.ts';
 import { KnowledgeRepository } from './knowledge/knowledge.repository.ts';
+import { ExactVectorIndex } from './knowledge/exact-vectors.ts';
+import { Retriever } from './knowledge/retrieval.ts';
+import { RetrievalRepository } from './knowledge/retrieval.repository.ts';
+import { VectorIndex } from './knowledge/vector-index.ts';
 import { KNOWLEDGE_QUEUED_TOPIC, KnowledgeService } from './knowledge/knowledge.service.ts';
 import { credentialReferences } from './credentials/credential-lookup.ts';
 import { CredentialSecrets } from './credentials/credential-secrets.ts';
@@ -246,12 +250,15 @@ export async function assembleKeyway(
   });
   const filesRepository = new FilesRepository(database.db);
   const knowledgeRepository = new KnowledgeRepository(database.db);
+  const vectorIndex = new VectorIndex(database.db, logger);
   const ingestion = new IngestionWorker({
     repository: knowledgeRepository,
     gateway,
     logger,
+    vectors: vectorIndex,
     signal: changes,
     topic: KNOWLEDGE_QUEUED_TOPIC,
+    leaseMs: config.ingestionLeaseMs,
   });
   const services: AppServices = {
     users,
@@ -303,6 +310,14 @@ export async function assembleKeyway(
       // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
       queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
       teams: teamsRepository,
+    }),
+    grounder: new Retriever({
+      repository: new RetrievalRepository(database.db),
+      vectors: vectorIndex,
+      exact: new ExactVectorIndex(database.db),
+      gateway,
+      files: filesRepository,
+      wholeFileTokens: config.wholeFileTokens,
     }),
   };
   const metrics = new MetricsRegistry();

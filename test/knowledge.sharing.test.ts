@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startFakeOpenAiExtras, type FakeOpenAiExtras } from './fakes/fake-openai-extras.ts';
 import { BACKENDS } from './support/test-database.ts';
 import { createTestKeyway, type TestKeyway } from './support/test-keyway.ts';
 
 const MODEL = 'work/text-embedding-3-small';
+const log = pino({ level: 'silent' });
 
 describe.each(BACKENDS)('knowledge bases shared through teams [%s]', (backend) => {
   const key = `sk-canary-${randomBytes(16).toString('hex')}`;
@@ -198,5 +200,45 @@ describe.each(BACKENDS)('knowledge bases shared through teams [%s]', (backend) =
     expect((await harness.call('GET', `/api/knowledge/${own.body.id}`, { token: carol.token })).status).toBe(
       200,
     );
+  });
+
+  it("a team reader's question searches the shared knowledge base, embedded with the owner's model; the passage opens for them only", async () => {
+    const { kbId, fileId } = await knowledgeBaseWithFile('Returns policy');
+    await vi.waitFor(
+      async () => {
+        const files = await harness.call('GET', `/api/knowledge/${kbId}/files`, { token: alice.token });
+        expect(files.body[0]).toMatchObject({ fileId, status: 'ready' });
+      },
+      { timeout: 20_000, interval: 50 },
+    );
+    await harness.call('PUT', `/api/knowledge/${kbId}/teams`, {
+      token: alice.token,
+      body: { teamIds: [team] },
+    });
+    const asBob = { userId: bob.id, username: 'bob', role: 'member' as const, via: 'session' as const };
+    const request = {
+      knowledgeBaseIds: [kbId],
+      fileIds: [],
+      question: 'Within how many days are returns accepted?',
+      tokenBudget: 2000,
+    };
+    fake.requests.length = 0;
+    // Bob has no credential at all: the question is embedded through Alice's `work`, the chunks' model.
+    const grounding = await harness.keyway.services.grounder.ground(asBob, request, { log });
+    expect(grounding.context).toContain('Returns are accepted within 30 days.');
+    expect(grounding.citations[0]).toMatchObject({ knowledgeBaseId: kbId, fileName: 'policy.md' });
+    expect(fake.requests.filter((r) => r.endpoint === 'embeddings').map((r) => r.json!['input'])).toEqual([
+      [request.question],
+    ]);
+    const passage = `/api/knowledge/passages/${grounding.citations[0]!.passageId}`;
+    expect((await harness.call('GET', passage, { token: bob.token })).status).toBe(200);
+    expect((await harness.call('GET', passage, { token: carol.token })).status).toBe(404);
+
+    // Unshared: not found for Bob, in search as in passages.
+    await harness.call('PUT', `/api/knowledge/${kbId}/teams`, { token: alice.token, body: { teamIds: [] } });
+    await expect(harness.keyway.services.grounder.ground(asBob, request, { log })).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    expect((await harness.call('GET', passage, { token: bob.token })).status).toBe(404);
   });
 });

@@ -9,6 +9,7 @@ import { inspectMasterKey } from '../vault/vault-check.ts';
 import { diagnoseSchema } from '../db/schema/lifecycle.ts';
 import type { SchemaProblem } from '../db/schema/problems.ts';
 import { KeywayError } from '../errors.ts';
+import { describeVectorSearch, probeVectorSearch } from '../knowledge/vector-index.ts';
 import { appVersion } from '../version.ts';
 import { DATABASE_FLAGS, describeDatabase, parseFlags, withSchemaContext, type CliIO } from './common.ts';
 import { exitCodeFor, exitCodeForCode } from './exit-codes.ts';
@@ -29,6 +30,7 @@ export async function doctorCommand(args: string[], io: CliIO): Promise<number> 
   try {
     return await withSchemaContext(io, values, 'doctor', async (ctx, database) => {
       const report = await diagnoseSchema(ctx, { strict });
+      const vectorSearch = await probeVectorSearch(database.db);
       const vault = report.drift ? await checkVault(io, database) : null;
       const problems: DoctorProblem[] = [...report.problems, ...(vault?.problem ? [vault.problem] : [])];
       const ok = report.ok && !vault?.problem;
@@ -44,6 +46,7 @@ export async function doctorCommand(args: string[], io: CliIO): Promise<number> 
             applied: report.status.applied.map((row) => row.name),
             pending: report.status.pending.map((migration) => migration.name),
             driftChecked: report.drift !== null,
+            vectorSearch: { ...vectorSearch, description: describeVectorSearch(vectorSearch) },
             problems: problems,
           }) + '\n',
         );
@@ -69,6 +72,9 @@ export async function doctorCommand(args: string[], io: CliIO): Promise<number> 
         );
       }
       if (vault?.line) lines.push(vault.line);
+      lines.push(
+        `${vectorSearch.kind === 'pgvector' ? '✔' : 'ℹ'} vector search: ${describeVectorSearch(vectorSearch)}`,
+      );
       for (const problem of problems) lines.push(...describeProblem(problem));
       const errors = problems.filter((problem) => problem.severity === 'error').length;
       const warnings = problems.length - errors;

@@ -21,6 +21,10 @@ export interface Config {
   transcriptionBodyLimitBytes: number;
   /** `POST /api/files` only: the largest file a user may upload. */
   fileSizeLimitBytes: number;
+  /** How long a dead node's ingestion job waits before another node takes it (renewed at a third). */
+  ingestionLeaseMs: number;
+  /** An attached file of at most this many (estimated) tokens goes into the context whole. */
+  wholeFileTokens: number;
   /** How long a graceful shutdown waits for in-flight requests. */
   shutdownTimeoutMs: number;
   /** How long a start waits for another node's migration lock. */
@@ -112,6 +116,10 @@ const schema = z.object({
     25 * 1024 * 1024,
   ),
   fileSizeLimitBytes: integer('KEYWAY_FILE_SIZE_LIMIT', 1024, 1024 ** 3).default(20 * 1024 * 1024),
+  ingestionLeaseMs: integer('KEYWAY_INGESTION_LEASE', 3, 3600)
+    .transform((value) => value * 1000)
+    .default(60_000),
+  wholeFileTokens: integer('KEYWAY_WHOLE_FILE_TOKENS', 0, 1_000_000).default(6000),
   shutdownTimeoutMs: seconds('KEYWAY_SHUTDOWN_TIMEOUT', 3600).default(10_000),
   migrationLockTimeoutMs: seconds('KEYWAY_MIGRATION_LOCK_TIMEOUT', 3600).default(60_000),
   poolSize: integer('KEYWAY_DB_POOL_SIZE', 1, 1000).default(10),
@@ -154,6 +162,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     bodyLimitBytes: pick(env.KEYWAY_BODY_LIMIT),
     transcriptionBodyLimitBytes: pick(env.KEYWAY_TRANSCRIPTION_BODY_LIMIT),
     fileSizeLimitBytes: pick(env.KEYWAY_FILE_SIZE_LIMIT),
+    ingestionLeaseMs: pick(env.KEYWAY_INGESTION_LEASE),
+    wholeFileTokens: pick(env.KEYWAY_WHOLE_FILE_TOKENS),
     shutdownTimeoutMs: pick(env.KEYWAY_SHUTDOWN_TIMEOUT),
     migrationLockTimeoutMs: pick(env.KEYWAY_MIGRATION_LOCK_TIMEOUT),
     poolSize: pick(env.KEYWAY_DB_POOL_SIZE),
@@ -186,6 +196,8 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     bodyLimitBytes: value.bodyLimitBytes,
     transcriptionBodyLimitBytes: value.transcriptionBodyLimitBytes,
     fileSizeLimitBytes: value.fileSizeLimitBytes,
+    ingestionLeaseMs: value.ingestionLeaseMs,
+    wholeFileTokens: value.wholeFileTokens,
     shutdownTimeoutMs: value.shutdownTimeoutMs,
     migrationLockTimeoutMs: value.migrationLockTimeoutMs,
     migrationsDir: value.migrationsDir,

@@ -3,6 +3,7 @@
 // without the TypeScript loader.
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
 import { TYPE_PARSERS } from './type-parsers.mjs';
 
 const ERROR_FIELDS = [
@@ -36,7 +37,8 @@ const dataDir =
 
 let db;
 try {
-  db = await PGlite.create(dataDir, { parsers: TYPE_PARSERS });
+  // pgvector is loaded, not created: retrieval creates the extension at its first use (vector-index.ts).
+  db = await PGlite.create(dataDir, { parsers: TYPE_PARSERS, extensions: { vector } });
   parentPort.postMessage({ ready: true });
 } catch (error) {
   parentPort.postMessage({ ready: false, error: serialize(error) });

@@ -1,20 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import type { Principal } from '../auth/principal.ts';
 import { Rounds } from '../background/rounds.ts';
 import { isDatabaseUnavailable } from '../db/database-unavailable.ts';
 import { KeywayError } from '../errors.ts';
-import { embeddingsExchange } from '../gateway/exchanges/embeddings.ts';
-import type { ExchangeAnswer, ExchangeOptions } from '../gateway/gateway.service.ts';
-import type { Exchange } from '../gateway/exchange.ts';
 import { chunkSections, type Chunk } from './chunker.ts';
 import { extractText, type DocumentType } from './extract.ts';
+import { embed, embeddingInput, isTransient, type EmbeddingGateway } from './embeddings.ts';
 import type { IngestionJob, KnowledgeRepository } from './knowledge.repository.ts';
+
+export { embeddingInput, isTransient, vectorsOf, type EmbeddingGateway } from './embeddings.ts';
 
 /** Inputs per embeddings call: one round trip per 64 chunks, well inside every provider's limits. */
 export const EMBEDDING_BATCH = 64;
-const LEASE_MS = 60_000;
 const POLL_INTERVAL_MS = 3_000;
 /** A file whose job was claimed this often without finishing (its node died each time) fails. */
 const MAX_ATTEMPTS = 5;
@@ -47,46 +45,6 @@ export function documentTypeOf(mediaType: string): DocumentType | undefined {
   }
 }
 
-/** The text embedded for a chunk: its heading path first, so a chunk is found by what it is under. */
-export function embeddingInput(chunk: Pick<Chunk, 'headings' | 'text'>): string {
-  return chunk.headings.length > 0 ? `${chunk.headings.join(' > ')}\n\n${chunk.text}` : chunk.text;
-}
-
-/** Worth retrying: the provider was busy, down or unreachable (not a refusal of the request itself). */
-export function isTransient(error: unknown): boolean {
-  return error instanceof KeywayError && (error.status === 429 || error.status >= 500);
-}
-
-const embeddingsAnswer = z.object({
-  data: z.array(z.object({ index: z.number().int().nonnegative(), embedding: z.array(z.number()) })),
-});
-
-/** The vectors of an OpenAI-shaped embeddings answer, in input order; throws when it does not fit. */
-export function vectorsOf(body: string, inputs: number): number[][] {
-  let parsed;
-  try {
-    parsed = embeddingsAnswer.parse(JSON.parse(body));
-  } catch {
-    throw new KeywayError(
-      'upstream_invalid',
-      'The provider answered the embeddings call with something Keyway cannot read.',
-    );
-  }
-  const vectors = new Array<number[] | undefined>(inputs);
-  for (const item of parsed.data) if (item.index < inputs) vectors[item.index] = item.embedding;
-  const dimensions = vectors[0]?.length ?? 0;
-  for (const vector of vectors) {
-    if (!vector || vector.length === 0 || vector.length !== dimensions || !vector.every(Number.isFinite))
-      throw new KeywayError('upstream_invalid', 'The provider answered fewer, empty or uneven embeddings.');
-  }
-  return vectors as number[][];
-}
-
-/** The one gateway call the worker makes; `GatewayService` fits it. */
-export interface EmbeddingGateway {
-  exchange(principal: Principal, exchange: Exchange, options: ExchangeOptions): Promise<ExchangeAnswer>;
-}
-
 /** Something that can wake the worker (the change feed). */
 export interface QueueSignal {
   subscribe(listener: (topic: string) => void): () => void;
@@ -112,6 +70,8 @@ export class IngestionWorker {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   readonly #rounds: Rounds;
+  readonly #leaseMs: number;
+  readonly #vectors: { ensureIndex(dimensions: number): Promise<void> } | undefined;
 
   constructor(deps: {
     repository: KnowledgeRepository;
@@ -120,7 +80,13 @@ export class IngestionWorker {
     signal?: QueueSignal;
     topic: string;
     retryDelaysMs?: readonly number[];
+    /** How long a claim holds without renewal (KEYWAY_INGESTION_LEASE): a dead node's job waits this long. */
+    leaseMs?: number;
+    /** Builds the vector index of a dimension as its first chunks arrive (pgvector only). */
+    vectors?: { ensureIndex(dimensions: number): Promise<void> };
   }) {
+    this.#leaseMs = deps.leaseMs ?? 60_000;
+    this.#vectors = deps.vectors;
     this.#repository = deps.repository;
     this.#gateway = deps.gateway;
     this.#logger = deps.logger.child({ component: 'ingestion' });
@@ -158,7 +124,10 @@ export class IngestionWorker {
 
   async #drain(): Promise<void> {
     while (!this.#stopping.signal.aborted) {
-      const job = await this.#repository.claim(`${this.#node}:${randomBytes(6).toString('hex')}`, LEASE_MS);
+      const job = await this.#repository.claim(
+        `${this.#node}:${randomBytes(6).toString('hex')}`,
+        this.#leaseMs,
+      );
       if (!job) return;
       await this.#run(job);
     }
@@ -169,11 +138,11 @@ export class IngestionWorker {
     const lost = new AbortController();
     const signal = AbortSignal.any([lost.signal, this.#stopping.signal]);
     const renew = setInterval(() => {
-      this.#repository.progress(job, LEASE_MS).then(
+      this.#repository.progress(job, this.#leaseMs).then(
         (held) => held || lost.abort(),
         (error: unknown) => log.warn({ err: error }, 'could not renew the ingestion lease'),
       );
-    }, LEASE_MS / 3);
+    }, this.#leaseMs / 3);
     renew.unref();
     try {
       const failure = await this.#ingest(job, signal, log);
@@ -206,7 +175,7 @@ export class IngestionWorker {
     if (!type) return `A knowledge base cannot read ${job.mediaType}.`;
     const bytes = await this.#repository.content(job);
     if (!bytes) return undefined;
-    if (!(await this.#repository.progress(job, LEASE_MS, { status: 'parsing' }))) return undefined;
+    if (!(await this.#repository.progress(job, this.#leaseMs, { status: 'parsing' }))) return undefined;
     let chunks: Chunk[];
     try {
       chunks = chunkSections((await extractText(bytes, type)).sections);
@@ -220,7 +189,7 @@ export class IngestionWorker {
     const todo = chunks.filter((chunk) => !stored.has(chunk.index));
     let embedded = chunks.length - todo.length;
     if (
-      !(await this.#repository.progress(job, LEASE_MS, {
+      !(await this.#repository.progress(job, this.#leaseMs, {
         status: 'embedding',
         embedded,
         total: chunks.length,
@@ -248,7 +217,8 @@ export class IngestionWorker {
         embedding: vectors[index]!,
       }));
       embedded += batch.length;
-      if (!(await this.#repository.storeChunks(job, rows, embedded, LEASE_MS))) return undefined;
+      if (!(await this.#repository.storeChunks(job, rows, embedded, this.#leaseMs))) return undefined;
+      await this.#vectors?.ensureIndex(vectors[0]!.length);
     }
     await this.#repository.finish(job, chunks.length);
     log.info({ chunks: chunks.length }, 'file ingested');
@@ -265,14 +235,7 @@ export class IngestionWorker {
   ): Promise<number[][]> {
     for (let retry = 0; ; retry++) {
       try {
-        const answer = await this.#gateway.exchange(
-          owner,
-          embeddingsExchange({ model, input: inputs, encoding_format: 'float' }),
-          { startedAt: performance.now(), signal, fallbackModels: [], log },
-        );
-        if (answer.kind !== 'whole')
-          throw new KeywayError('upstream_invalid', 'The provider streamed embeddings.');
-        return vectorsOf(answer.body, inputs.length);
+        return await embed(this.#gateway, owner, model, inputs, { signal, log });
       } catch (error) {
         const delay = this.#retryDelaysMs[retry];
         if (signal.aborted || delay === undefined || !isTransient(error)) throw error;

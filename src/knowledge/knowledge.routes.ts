@@ -1,7 +1,9 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { ApiRegistry } from '../http/api-registry.ts';
+import { KeywayError } from '../errors.ts';
 import type { AppEnv } from '../http/app-env.ts';
+import type { Grounder } from './grounding.ts';
 import type { KnowledgeBaseRecord, KnowledgeFileRecord } from './knowledge.repository.ts';
 import type { KnowledgeService } from './knowledge.service.ts';
 
@@ -42,6 +44,16 @@ const knowledgeFileSchema = z.object({
   attempts: z.number(),
   createdAt: z.string(),
   updatedAt: z.string(),
+});
+
+const passageSchema = z.object({
+  id: z.string(),
+  knowledgeBaseId: z.string(),
+  fileId: z.string(),
+  fileName: z.string(),
+  page: z.number().nullable().describe('1-based PDF page; null for documents without pages.'),
+  headings: z.array(z.string()).describe('Heading path, outermost first.'),
+  text: z.string(),
 });
 
 const baseView = (record: KnowledgeBaseRecord, viewer: { userId: string }) => ({
@@ -87,6 +99,7 @@ export function registerKnowledgeRoutes(
   app: Hono<AppEnv>,
   api: ApiRegistry,
   knowledge: KnowledgeService,
+  grounder: Grounder,
 ): void {
   const common = { tag: 'knowledge', auth: 'user' } as const;
 
@@ -223,6 +236,23 @@ export function registerKnowledgeRoutes(
     async ({ c, principal }) => {
       await knowledge.removeFile(principal, c.req.param('id')!, c.req.param('fileId')!);
       return c.body(null, 204);
+    },
+  );
+
+  api.add(
+    app,
+    {
+      ...common,
+      method: 'get',
+      path: '/api/knowledge/passages/:id',
+      summary: 'A passage of a knowledge base you can read: what a citation opens.',
+      response: passageSchema,
+    },
+    async ({ c, principal }) => {
+      const passage = await grounder.passage(principal, c.req.param('id')!);
+      if (!passage) throw new KeywayError('not_found', 'Passage not found.');
+      const { tokens: _tokens, ...view } = passage;
+      return c.json(view);
     },
   );
 }

@@ -148,4 +148,40 @@ describe('diffSchema', () => {
     expect(problems[1]!.message).toContain('can make valid saves fail');
     expect(problems[1]!.fix).toBe('If nothing needs it: ALTER TABLE things DROP CONSTRAINT things_name_key;');
   });
+
+  it("ignores retrieval's HNSW indexes on knowledge_chunks (made at run time), and nothing else by that name", () => {
+    const chunks = {
+      columns: {},
+      indexes: {},
+      constraints: {},
+    } satisfies SchemaShape['tables'][string];
+    const want: ExpectedSchema = {
+      migrations: [],
+      tables: { knowledge_chunks: { ...chunks, createdBy: '0016_knowledge' } },
+    };
+    const index = (name: string, method: string) => ({
+      unique: false,
+      primary: false,
+      method,
+      columns: ['((embedding)::vector(1536))'],
+      where: '(array_length(embedding, 1) = 1536)',
+      definition: `CREATE INDEX ${name} ON knowledge_chunks USING ${method} (...)`,
+    });
+    const have: SchemaShape = {
+      tables: {
+        knowledge_chunks: {
+          ...chunks,
+          indexes: {
+            knowledge_chunks_embedding_1536_hnsw: index('knowledge_chunks_embedding_1536_hnsw', 'hnsw'),
+            knowledge_chunks_embedding_768_hnsw: index('knowledge_chunks_embedding_768_hnsw', 'btree'),
+            knowledge_chunks_by_hand: index('knowledge_chunks_by_hand', 'hnsw'),
+          },
+        },
+      },
+    };
+    expect(diffSchema(want, have).map((problem) => problem.message)).toEqual([
+      expect.stringContaining('knowledge_chunks_embedding_768_hnsw'),
+      expect.stringContaining('knowledge_chunks_by_hand'),
+    ]);
+  });
 });

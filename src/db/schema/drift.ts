@@ -1,5 +1,6 @@
 import type { ColumnShape, IndexShape, SchemaShape, TableShape } from './catalog.ts';
 import { quoteIdent as q, type SchemaProblem } from './problems.ts';
+import { isRuntimeIndex } from './runtime-indexes.ts';
 
 /** The shape all shipped migrations produce, with the migration that created each table. */
 export interface ExpectedSchema extends SchemaShape {
@@ -156,6 +157,7 @@ function diffIndexesAndConstraints(tableName: string, want: TableShape, have: Ta
   }
   for (const [name, index] of Object.entries(have.indexes)) {
     if (want.indexes[name] || have.constraints[name]) continue;
+    if (isRuntimeIndex(tableName, name, index.method)) continue;
     problems.push({
       code: 'unexpected_index',
       severity: 'warning',
