@@ -26,7 +26,7 @@ Run the installer and answer the questions about the sky.
 
 ## On Linux
 
-Unpack the archive in /opt and start keyway serve.
+Unpack the archive in /opt and start keyway serve. <b>never markup</b>
 `;
 const NOTES = 'The sky is blue on clear days.\n\nNights are dark.';
 /** A 1×1 PNG, as a screenshot pasted from the clipboard would be. */
@@ -37,9 +37,10 @@ const PNG = Buffer.from(
 
 /**
  * Files, knowledge bases and citations in Debian's Chromium against a real `keyway serve` (embedded
- * database) whose fake upstream chats and embeds: the Knowledge page fills a base for real; the chat's
- * knowledge API (attachments, citations, passages — issue 15, being built) is routed in the browser
- * with its documented shapes until it is on this server.
+ * database) whose fake upstream chats and embeds: the Knowledge page fills a base for real, and a
+ * citation opens a real passage of it; the chat's knowledge API (attachments, citations, knowledge
+ * bases on a conversation — issue 15, being built) is routed in the browser with its documented
+ * shapes until it is on this server.
  */
 describe('knowledge and attachments in a real browser [embedded]', () => {
   const pool = new ProcessPool();
@@ -246,18 +247,35 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
     const idOf = (name: string) => files.find((file) => file.name === name)!.id;
     await shot('chat-attachments');
 
+    // A real passage of the knowledge base for the first citation: the guide's "On Linux" section
+    // (chunk ids are small numbers in this fresh database; there is no search route to ask).
+    type Passage = {
+      id: string;
+      knowledgeBaseId: string;
+      fileId: string;
+      fileName: string;
+      headings: string[];
+    };
+    let linux: Passage | undefined;
+    for (let id = 1; id <= 50 && !linux; id++) {
+      const found = await page.request.get(`${base}/api/knowledge/passages/${id}`);
+      const passage = found.ok() ? ((await found.json()) as Passage) : undefined;
+      if (passage?.fileName === 'guide.md' && passage.headings.includes('On Linux')) linux = passage;
+    }
+    expect(linux, 'a passage of guide.md under "On Linux"').toBeTruthy();
+
     // The chat's knowledge API, routed with its documented shapes (see the describe's comment).
     const sent: Record<string, unknown>[] = [];
     let refuseNext = true;
     const citations = [
       {
         n: 1,
-        passageId: 'p-1',
-        knowledgeBaseId: 'kb-1',
-        fileId: idOf('plan.md'),
-        fileName: 'plan.md',
+        passageId: linux!.id,
+        knowledgeBaseId: linux!.knowledgeBaseId,
+        fileId: linux!.fileId,
+        fileName: 'guide.md',
         page: null,
-        headings: ['Plan'],
+        headings: ['Install', 'On Linux'],
       },
       {
         n: 2,
@@ -267,6 +285,15 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
         fileName: 'todo.txt',
         page: null,
         headings: [],
+      },
+      {
+        n: 3,
+        passageId: '999999',
+        knowledgeBaseId: linux!.knowledgeBaseId,
+        fileId: linux!.fileId,
+        fileName: 'guide.md',
+        page: null,
+        headings: ['Install'],
       },
     ];
     await page.route(`**/api/conversations/${conversationId}/messages`, async (route: Route) => {
@@ -305,10 +332,10 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
             citations: [],
           }),
         },
-        { type: 'delta', text: 'Ship it [1], then buy milk [2].' },
+        { type: 'delta', text: 'Unpack it [1], then buy milk [2] [3].' },
         {
           type: 'done',
-          message: message('assistant', 'Ship it [1], then buy milk [2].', {
+          message: message('assistant', 'Unpack it [1], then buy milk [2] [3].', {
             attachments: { files: [], knowledgeBases: [] },
             citations,
           }),
@@ -320,21 +347,6 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
         body: events.map((event) => `data: ${JSON.stringify(event)}\n\n`).join(''),
       });
     });
-    await page.route('**/api/knowledge/passages/p-1', (route) =>
-      route.fulfill({
-        status: 200,
-        contentType: 'application/json',
-        body: JSON.stringify({
-          id: 'p-1',
-          knowledgeBaseId: 'kb-1',
-          fileId: idOf('plan.md'),
-          fileName: 'plan.md',
-          page: null,
-          headings: ['Plan'],
-          text: 'Ship it.\n<b>never markup</b>',
-        }),
-      }),
-    );
 
     // An image to a model without vision: refused before anything streams; the text and the files
     // come back into the composer.
@@ -358,23 +370,33 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
     });
     expect(await chips.count()).toBe(0);
 
-    // The answer's sources: a passage opens in a dialog, as text; a whole file is its name only.
+    // The answer's sources: a passage opens in a dialog from the real server, as text; a whole file
+    // is its name only; a passage that is gone says so.
     const answer = page.getByRole('article', { name: 'Assistant' }).last();
     const sources = answer.getByRole('list', { name: 'Sources' });
-    await sources.getByRole('button', { name: 'plan.md — Plan' }).waitFor();
+    const label = 'guide.md — Install › On Linux';
+    await sources.getByRole('button', { name: label }).waitFor();
     await sources.getByText('todo.txt', { exact: true }).waitFor();
     expect(await sources.getByRole('button', { name: 'todo.txt' }).count()).toBe(0);
-    await answer.getByRole('button', { name: 'Source 1: plan.md — Plan' }).click();
-    const dialog = page.getByRole('dialog', { name: '[1] plan.md — Plan' });
+    await answer.getByRole('button', { name: `Source 1: ${label}` }).click();
+    const dialog = page.getByRole('dialog', { name: `[1] ${label}` });
+    await dialog.getByText('Unpack the archive in /opt', { exact: false }).waitFor();
     await dialog.getByText('<b>never markup</b>', { exact: false }).waitFor();
     expect(await dialog.locator('b').count()).toBe(0);
     await shot('chat-passage');
     await page.keyboard.press('Escape');
     await expect.poll(() => dialog.count()).toBe(0);
-    await sources.getByRole('button', { name: 'plan.md — Plan' }).click();
+    await sources.getByRole('button', { name: label }).click();
     await dialog.waitFor();
     await dialog.getByRole('button', { name: 'Close the passage' }).click();
     await expect.poll(() => dialog.count()).toBe(0);
+    await answer.getByRole('button', { name: 'Source 3: guide.md — Install' }).click();
+    await page
+      .getByRole('dialog')
+      .getByText(/^This passage is gone/)
+      .waitFor();
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
     await shot('chat-sources');
     await page.getByLabel('Theme').selectOption('dark');
     await page.setViewportSize({ width: 360, height: 740 });

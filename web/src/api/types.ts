@@ -138,15 +138,7 @@ export interface Citation {
 }
 
 /** `GET /api/knowledge/passages/:id`: the text a citation points at. */
-export interface PassageView {
-  id: string;
-  knowledgeBaseId: string;
-  fileId: string;
-  fileName: string;
-  page: number | null;
-  headings: string[];
-  text: string;
-}
+export type PassageView = ResponseBody<'/api/knowledge/passages/{id}', 'get'>;
 
 /** A message with what the knowledge API adds to it (absent on a server without it). */
 export type GroundedMessage = ChatMessage & {
