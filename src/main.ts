@@ -22,6 +22,7 @@ import { AccessWatch } from './auth/access-watch.ts';
 import { AuthService } from './auth/auth.service.ts';
 import { createChatModels } from './chat/chat-models.ts';
 import { ConversationsRepository } from './chat/conversations.repository.ts';
+import { ChatAttachments } from './chat/chat-attachments.ts';
 import { ConversationsService } from './chat/conversations.service.ts';
 import { FilesRepository } from './files/files.repository.ts';
 import { FilesService } from './files/files.service.ts';
@@ -236,18 +237,6 @@ export async function assembleKeyway(
     logger,
     onQueued: (delaysMs) => outbox.queued(delaysMs),
   });
-  const conversations = new ConversationsService({
-    repository: new ConversationsRepository(database.db),
-    gateway,
-    models: createChatModels({
-      models: (principal) => gateway.models(principal),
-      resolveModel: (principal, model) => modelResolver.resolveModel(principal, model),
-      usable: (principal) => modelResolver.usable(principal),
-      isProvider: (id) => providers.get(id) !== undefined,
-      extraSources: [botModelSource(bots)],
-    }),
-    logger,
-  });
   const filesRepository = new FilesRepository(database.db);
   const knowledgeRepository = new KnowledgeRepository(database.db);
   const vectorIndex = new VectorIndex(database.db, logger);
@@ -259,6 +248,43 @@ export async function assembleKeyway(
     signal: changes,
     topic: KNOWLEDGE_QUEUED_TOPIC,
     leaseMs: config.ingestionLeaseMs,
+  });
+  const files = new FilesService({
+    repository: filesRepository,
+    audit,
+    maxBytes: config.fileSizeLimitBytes,
+    checkReadable: checkDocumentAtUpload,
+  });
+  const knowledge = new KnowledgeService({
+    repository: knowledgeRepository,
+    providerOf: (principal, model) => gateway.providerOf(principal, model),
+    files: filesRepository,
+    // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
+    queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
+    teams: teamsRepository,
+  });
+  const grounder = new Retriever({
+    repository: new RetrievalRepository(database.db),
+    vectors: vectorIndex,
+    exact: new ExactVectorIndex(database.db),
+    gateway,
+    files: filesRepository,
+    wholeFileTokens: config.wholeFileTokens,
+  });
+  const conversations = new ConversationsService({
+    repository: new ConversationsRepository(database.db),
+    gateway,
+    models: createChatModels({
+      models: (principal) => gateway.models(principal),
+      resolveModel: (principal, model) => modelResolver.resolveModel(principal, model),
+      usable: (principal) => modelResolver.usable(principal),
+      isProvider: (id) => providers.get(id) !== undefined,
+      extraSources: [botModelSource(bots)],
+    }),
+    attachments: new ChatAttachments({ files, knowledgeBases: knowledge }),
+    grounder,
+    tokenBudget: config.retrievalTokenBudget,
+    logger,
   });
   const services: AppServices = {
     users,
@@ -297,28 +323,9 @@ export async function assembleKeyway(
       changes,
     }),
     responses: new ResponsesService({ gateway, repository: new ResponsesRepository(database.db), logger }),
-    files: new FilesService({
-      repository: filesRepository,
-      audit,
-      maxBytes: config.fileSizeLimitBytes,
-      checkReadable: checkDocumentAtUpload,
-    }),
-    knowledge: new KnowledgeService({
-      repository: knowledgeRepository,
-      providerOf: (principal, model) => gateway.providerOf(principal, model),
-      files: filesRepository,
-      // Every node's worker hears it (NOTIFY on PostgreSQL); a lost one is caught by the poll.
-      queued: () => void changes.publish(KNOWLEDGE_QUEUED_TOPIC).catch(() => {}),
-      teams: teamsRepository,
-    }),
-    grounder: new Retriever({
-      repository: new RetrievalRepository(database.db),
-      vectors: vectorIndex,
-      exact: new ExactVectorIndex(database.db),
-      gateway,
-      files: filesRepository,
-      wholeFileTokens: config.wholeFileTokens,
-    }),
+    files,
+    knowledge,
+    grounder,
   };
   const metrics = new MetricsRegistry();
   const readiness = new Readiness({

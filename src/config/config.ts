@@ -21,6 +21,8 @@ export interface Config {
   transcriptionBodyLimitBytes: number;
   /** `POST /api/files` only: the largest file a user may upload. */
   fileSizeLimitBytes: number;
+  /** The most tokens of retrieved context (knowledge and attached files) put before a chat message. */
+  retrievalTokenBudget: number;
   /** How long a dead node's ingestion job waits before another node takes it (renewed at a third). */
   ingestionLeaseMs: number;
   /** An attached file of at most this many (estimated) tokens goes into the context whole. */
@@ -116,6 +118,7 @@ const schema = z.object({
     25 * 1024 * 1024,
   ),
   fileSizeLimitBytes: integer('KEYWAY_FILE_SIZE_LIMIT', 1024, 1024 ** 3).default(20 * 1024 * 1024),
+  retrievalTokenBudget: integer('KEYWAY_RETRIEVAL_TOKEN_BUDGET', 100, 1_000_000).default(4000),
   ingestionLeaseMs: integer('KEYWAY_INGESTION_LEASE', 3, 3600)
     .transform((value) => value * 1000)
     .default(60_000),
@@ -162,6 +165,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     bodyLimitBytes: pick(env.KEYWAY_BODY_LIMIT),
     transcriptionBodyLimitBytes: pick(env.KEYWAY_TRANSCRIPTION_BODY_LIMIT),
     fileSizeLimitBytes: pick(env.KEYWAY_FILE_SIZE_LIMIT),
+    retrievalTokenBudget: pick(env.KEYWAY_RETRIEVAL_TOKEN_BUDGET),
     ingestionLeaseMs: pick(env.KEYWAY_INGESTION_LEASE),
     wholeFileTokens: pick(env.KEYWAY_WHOLE_FILE_TOKENS),
     shutdownTimeoutMs: pick(env.KEYWAY_SHUTDOWN_TIMEOUT),
@@ -196,6 +200,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     bodyLimitBytes: value.bodyLimitBytes,
     transcriptionBodyLimitBytes: value.transcriptionBodyLimitBytes,
     fileSizeLimitBytes: value.fileSizeLimitBytes,
+    retrievalTokenBudget: value.retrievalTokenBudget,
     ingestionLeaseMs: value.ingestionLeaseMs,
     wholeFileTokens: value.wholeFileTokens,
     shutdownTimeoutMs: value.shutdownTimeoutMs,
