@@ -38,9 +38,8 @@ const PNG = Buffer.from(
 /**
  * Files, knowledge bases and citations in Debian's Chromium against a real `keyway serve` (embedded
  * database) whose fake upstream chats and embeds: the Knowledge page fills a base for real, and a
- * citation opens a real passage of it; the chat's knowledge API (attachments, citations, knowledge
- * bases on a conversation — issue 15, being built) is routed in the browser with its documented
- * shapes until it is on this server.
+ * chat answers from it with sources that open their passages. One walk routes the message call in
+ * the browser, for what this fake cannot provoke (a model without vision, a passage that is gone).
  */
 describe('knowledge and attachments in a real browser [embedded]', () => {
   const pool = new ProcessPool();
@@ -264,7 +263,7 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
     }
     expect(linux, 'a passage of guide.md under "On Linux"').toBeTruthy();
 
-    // The chat's knowledge API, routed with its documented shapes (see the describe's comment).
+    // The message call, routed with the chat API's shapes (see the describe's comment).
     const sent: Record<string, unknown>[] = [];
     let refuseNext = true;
     const citations = [
@@ -409,25 +408,26 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
 
   it('attaches a knowledge base to the conversation with the picker, as a removable chip [embedded]', async () => {
     const conversationId = decodeURIComponent(page.url().split('/').pop()!);
-    const patches: Record<string, unknown>[] = [];
-    // Routed until PATCH /api/conversations/:id takes knowledgeBaseIds on this server.
-    await page.route(`**/api/conversations/${conversationId}`, (route) => {
-      if (route.request().method() !== 'PATCH') return route.continue();
-      patches.push(route.request().postDataJSON() as Record<string, unknown>);
-      return route.fulfill({ status: 200, contentType: 'application/json', body: '{}' });
-    });
+    const stored = async () =>
+      (
+        (await (await page.request.get(`${base}/api/conversations/${conversationId}`)).json()) as {
+          knowledgeBaseIds: string[];
+        }
+      ).knowledgeBaseIds;
     const kb = ((await (await page.request.get(`${base}/api/knowledge`)).json()) as { id: string }[])[0]!;
     await page.locator('.chat-head summary', { hasText: 'Knowledge' }).click();
     await page.getByLabel(/^Team handbook/).check();
     const chips = page.getByRole('list', { name: 'Attached to the next message' });
     await chips.getByText('Team handbook').waitFor();
-    expect(patches).toEqual([{ knowledgeBaseIds: [kb.id] }]);
+    await expect.poll(stored).toEqual([kb.id]);
     await shot('chat-knowledge-picker');
+    await page.locator('.chat-head summary', { hasText: 'Knowledge' }).click();
     await page.getByRole('button', { name: 'Detach the knowledge base Team handbook' }).click();
     await expect.poll(() => chips.count()).toBe(0);
-    await expect.poll(() => patches.at(-1)).toEqual({ knowledgeBaseIds: [] });
+    await expect.poll(stored).toEqual([]);
     expect(pageErrors).toEqual([]);
   }, 60_000);
+
   it('shares the knowledge base with a team; a member reads it, read only [embedded]', async () => {
     // A member and a team through the API (the other browser test clicks through these pages).
     const write = (method: 'post' | 'put', url: string, data: object) =>
@@ -472,6 +472,65 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
     await member.screenshot({ path: path.join(SHOTS, 'knowledge-shared-member.png') });
     fs.copyFileSync(path.join(SHOTS, 'knowledge-shared-member.png'), '/tmp/kw-knowledge-shared-member.png');
     await other.close();
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
+  it('answers a new chat from its knowledge base through the real chat API: the passage reaches the model, the sources open [embedded]', async () => {
+    await page.goto(base + '/');
+    await page.getByRole('heading', { level: 1, name: 'New chat' }).waitFor();
+    await page.getByLabel('Model').selectOption('fake/gpt-4o-mini');
+    // Chosen before the first message: it goes with the new conversation.
+    await page.locator('.chat-head summary', { hasText: 'Knowledge' }).click();
+    await page.getByLabel(/^Team handbook/).check();
+    await page.locator('.chat-head summary', { hasText: 'Knowledge' }).click();
+    const chips = page.getByRole('list', { name: 'Attached to the next message' });
+    await chips.getByText('Team handbook').waitFor();
+    const composer = page.getByLabel('Message', { exact: true });
+    await composer.fill('How do I unpack the archive on Linux?');
+    await composer.press('Enter');
+    await page.getByText('Done.').waitFor();
+    await page.waitForURL(/\/chat\/[^/]+$/);
+
+    // The chat upstream got the guide's Linux passage as context.
+    const prompt = JSON.stringify(upstream.chats.at(-1)!.body.messages);
+    expect(prompt).toContain('Unpack the archive in /opt');
+    // The answer lists its sources; one opens its passage.
+    const answer = page.getByRole('article', { name: 'Assistant' }).last();
+    const sources = answer.getByRole('list', { name: 'Sources' });
+    const linux = sources.getByRole('button', { name: 'guide.md — Install › On Linux' });
+    await linux.waitFor();
+    await linux.click();
+    await page.getByRole('dialog').getByText('Unpack the archive in /opt', { exact: false }).waitFor();
+    await shot('chat-grounded');
+    await page.keyboard.press('Escape');
+
+    // A short file attached to a message goes in whole: its name is on the question and among the
+    // sources, not a passage to open.
+    await page.getByLabel('Files to attach').setInputFiles({
+      name: 'shopping.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('Buy oat milk and rye bread.'),
+    });
+    await chips.getByText('shopping.txt').waitFor();
+    await expect.poll(() => chips.getByText('uploading…').count()).toBe(0);
+    await composer.fill('What should I buy?');
+    await composer.press('Enter');
+    await expect.poll(() => page.getByRole('article', { name: 'Assistant', exact: true }).count()).toBe(2);
+    const question = page.getByRole('article', { name: 'You' }).last();
+    await question.getByRole('list', { name: 'Attachments' }).getByText('shopping.txt').waitFor();
+    expect(JSON.stringify(upstream.chats.at(-1)!.body.messages)).toContain('Buy oat milk and rye bread.');
+    const second = page
+      .getByRole('article', { name: 'Assistant' })
+      .last()
+      .getByRole('list', { name: 'Sources' });
+    await second.getByText('shopping.txt', { exact: true }).waitFor();
+    expect(await second.getByRole('button', { name: 'shopping.txt' }).count()).toBe(0);
+
+    // Reloaded from the server: the conversation keeps its knowledge base, the question its file and
+    // the answers their sources.
+    await page.reload();
+    await chips.getByText('Team handbook').waitFor();
+    await sources.getByRole('button', { name: 'guide.md — Install › On Linux' }).waitFor();
+    await question.getByRole('list', { name: 'Attachments' }).getByText('shopping.txt').waitFor();
     expect(pageErrors).toEqual([]);
   }, 60_000);
 });

@@ -6,21 +6,10 @@ import {
   useRef,
   useState,
   type ClipboardEvent,
-  type DragEvent,
   type FormEvent,
   type KeyboardEvent,
 } from 'react';
-import {
-  ApiError,
-  del,
-  failure,
-  get,
-  isMissingRoute,
-  patch,
-  post,
-  requestInit,
-  uploadFile,
-} from '../api/client.ts';
+import { ApiError, del, failure, get, isMissingRoute, patch, post, requestInit } from '../api/client.ts';
 import type {
   Citation,
   ConversationSummary,
@@ -31,12 +20,7 @@ import type {
   ModelOption,
   StoredFile,
 } from '../api/types.ts';
-import {
-  AttachmentChips,
-  KnowledgePicker,
-  SentAttachments,
-  type PendingFile,
-} from '../components/attachments.tsx';
+import { AttachmentChips, KnowledgePicker, SentAttachments } from '../components/attachments.tsx';
 import { CitationMarker, PassageDialog, SourcesList } from '../components/citations.tsx';
 import { CopyButton } from '../components/copy-button.tsx';
 import { Notice } from '../components/field.tsx';
@@ -50,10 +34,11 @@ import {
   parseChatEvent,
   type ChatStreamEvent,
 } from '../lib/chat-stream.ts';
-import { dragHasFiles, filesOf, uploadErrorText } from '../lib/knowledge.ts';
+import { filesOf } from '../lib/knowledge.ts';
 import { limitRefusal, refusalSummary, type LimitRefusal } from '../lib/limits.ts';
 import { navigate, useTitle } from '../lib/router.ts';
 import { readSse } from '../lib/sse.ts';
+import { useFileDrop, usePendingFiles } from '../lib/use-attachments.ts';
 
 const MODEL_KEY = 'keyway.model';
 const rememberedModel = () => {
@@ -75,8 +60,6 @@ interface SendRequest {
   keep: number;
 }
 
-let pendingKeys = 0;
-
 /** The chat: conversations on the side, one conversation with a streamed reply in the middle. */
 export function ChatPage({ conversationId }: { conversationId: string | null }) {
   const [conversations, setConversations] = useState<ConversationSummary[]>([]);
@@ -94,12 +77,11 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   /** A 429 from a budget or rate limit: shown with the limit and when it resets. */
   const [refusal, setRefusal] = useState<LimitRefusal | null>(null);
   /** Files for the next message, uploading or uploaded. */
-  const [attached, setAttached] = useState<PendingFile[]>([]);
+  const pendingFiles = usePendingFiles(setAnnounce);
   /** The user's knowledge bases; null while loading or on a server without them. */
   const [bases, setBases] = useState<KnowledgeBase[] | null>(null);
   /** The knowledge bases this conversation (or the new one) answers from. */
   const [baseIds, setBaseIds] = useState<string[]>([]);
-  const [dragging, setDragging] = useState(false);
   const [opened, setOpened] = useState<Citation | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
   const abort = useRef<AbortController | null>(null);
@@ -213,7 +195,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     dispatch({ type: 'load', messages: [] });
     setTitle('New chat');
     setDraft('');
-    setAttached([]);
+    pendingFiles.clear();
     setBaseIds([]);
     setSidebarOpen(false);
     navigate('/');
@@ -266,8 +248,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     // A refused message comes back into the composer with its files.
     const giveBack = () => {
       if (request.content !== undefined) setDraft(request.content);
-      if (files.length > 0)
-        setAttached(files.map((file) => ({ key: `k${++pendingKeys}`, name: file.name, file, error: null })));
+      if (files.length > 0) pendingFiles.restore(files);
     };
     dispatch({ type: 'start', keep: request.keep, pending });
     setRefusal(null);
@@ -374,33 +355,16 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     }
   };
 
-  const uploading = attached.some((pending) => pending.file === null && pending.error === null);
+  const uploading = pendingFiles.uploading;
 
   const submit = (event?: FormEvent) => {
     event?.preventDefault();
     const content = draft.trim();
     if (!content || streaming || uploading) return;
-    const files = attached.flatMap((pending) => (pending.file ? [pending.file] : []));
+    const files = pendingFiles.uploaded;
     setDraft('');
-    setAttached([]);
+    pendingFiles.clear();
     void send({ content, keep: chat.messages.length, files });
-  };
-
-  /** Uploads files for the next message; each shows as a chip, refused ones with the reason. */
-  const attach = (chosen: File[]) => {
-    for (const file of chosen) {
-      const key = `k${++pendingKeys}`;
-      setAttached((list) => [...list, { key, name: file.name || 'pasted file', file: null, error: null }]);
-      uploadFile<StoredFile>(file)
-        .then((stored) =>
-          setAttached((list) => list.map((item) => (item.key === key ? { ...item, file: stored } : item))),
-        )
-        .catch((error: unknown) => {
-          const message = uploadErrorText(file.name || 'pasted file', error);
-          setAnnounce(message);
-          setAttached((list) => list.map((item) => (item.key === key ? { ...item, error: message } : item)));
-        });
-    }
   };
 
   const onPaste = (event: ClipboardEvent<HTMLTextAreaElement>) => {
@@ -408,24 +372,13 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     // Text pastes as text, even when the source also offers a picture of it (a spreadsheet's cells).
     if (pasted.length === 0 || event.clipboardData.getData('text/plain')) return;
     event.preventDefault();
-    attach(pasted);
+    pendingFiles.attach(pasted);
   };
 
-  const onDragOver = (event: DragEvent) => {
-    if (!dragHasFiles(event.dataTransfer)) return;
-    event.preventDefault();
-    event.dataTransfer.dropEffect = 'copy';
-    setDragging(true);
-  };
-
-  const onDrop = (event: DragEvent) => {
-    const dropped = filesOf(event.dataTransfer);
-    setDragging(false);
-    if (dropped.length === 0) return;
-    event.preventDefault();
-    attach(dropped);
+  const drop = useFileDrop((dropped) => {
+    pendingFiles.attach(dropped);
     composer.current?.focus();
-  };
+  });
 
   const changeBases = (ids: string[]) => {
     const before = baseIds;
@@ -501,15 +454,11 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
         />
       </aside>
       <section
-        className={`chat-main ${dragging ? 'dragging' : ''}`}
+        className={`chat-main ${drop.dragging ? 'dragging' : ''}`}
         aria-labelledby="chat-title"
-        onDragOver={onDragOver}
-        onDragLeave={(event) => {
-          if (!event.currentTarget.contains(event.relatedTarget as Node | null)) setDragging(false);
-        }}
-        onDrop={onDrop}
+        {...drop.handlers}
       >
-        {dragging ? (
+        {drop.dragging ? (
           <div className="drop-overlay" aria-hidden="true">
             Drop files to attach them to your message
           </div>
@@ -704,15 +653,15 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
 
         <form className="composer" onSubmit={submit}>
           <AttachmentChips
-            files={attached}
+            files={pendingFiles.pending}
             knowledgeBases={(bases ?? []).filter((base) => baseIds.includes(base.id))}
-            onRemoveFile={(key) => setAttached((list) => list.filter((item) => item.key !== key))}
+            onRemoveFile={pendingFiles.remove}
             onRemoveKnowledgeBase={(id) => changeBases(baseIds.filter((other) => other !== id))}
             disabled={streaming}
           />
-          {attached.some((pending) => pending.error) ? (
+          {pendingFiles.pending.some((pending) => pending.error) ? (
             <div className="composer-errors" role="alert">
-              {attached.flatMap((pending) =>
+              {pendingFiles.pending.flatMap((pending) =>
                 pending.error ? [<p key={pending.key}>{pending.error}</p>] : [],
               )}
             </div>
@@ -724,7 +673,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
             hidden
             aria-label="Files to attach"
             onChange={(event) => {
-              attach(Array.from(event.target.files ?? []));
+              pendingFiles.attach(Array.from(event.target.files ?? []));
               event.target.value = '';
             }}
           />

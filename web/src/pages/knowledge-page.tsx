@@ -1,11 +1,12 @@
-import { useCallback, useEffect, useRef, useState, type DragEvent, type FormEvent } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, del, get, isMissingRoute, patch, post, uploadFile } from '../api/client.ts';
 import type { KnowledgeBase, KnowledgeFile, ModelOption, StoredFile } from '../api/types.ts';
 import { Field, formatDate, Notice } from '../components/field.tsx';
 import { KnowledgeSharing, sharingSummary } from '../components/knowledge-sharing.tsx';
 import { Link } from '../components/link.tsx';
-import { dragHasFiles, filesOf, formatSize, pollDelay, uploadErrorText } from '../lib/knowledge.ts';
+import { formatSize, pollDelay, uploadErrorText } from '../lib/knowledge.ts';
 import { navigate, useTitle } from '../lib/router.ts';
+import { useFileDrop } from '../lib/use-attachments.ts';
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const MISSING = 'Knowledge bases are not available on this server yet.';
@@ -155,7 +156,6 @@ function BaseDetail({ id, models }: { id: string; models: ModelOption[] }) {
   const [problems, setProblems] = useState<Problem[]>([]);
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(0);
-  const [dragging, setDragging] = useState(false);
   const [gone, setGone] = useState(false);
   const input = useRef<HTMLInputElement>(null);
   const problemKey = useRef(0);
@@ -282,19 +282,9 @@ function BaseDetail({ id, models }: { id: string; models: ModelOption[] }) {
     }
   };
 
-  const onDragOver = (event: DragEvent) => {
-    if (!dragHasFiles(event.dataTransfer) || base?.access === 'team') return;
-    event.preventDefault();
-    event.dataTransfer.dropEffect = 'copy';
-    setDragging(true);
-  };
-  const onDrop = (event: DragEvent) => {
-    setDragging(false);
-    const dropped = filesOf(event.dataTransfer);
-    if (dropped.length === 0) return;
-    event.preventDefault();
-    void addFiles(dropped);
-  };
+  // A base read through a team is read only (older servers say nothing: the base is yours).
+  const owned = base?.access !== 'team';
+  const drop = useFileDrop((dropped) => void addFiles(dropped), owned);
 
   if (gone)
     return (
@@ -306,20 +296,14 @@ function BaseDetail({ id, models }: { id: string; models: ModelOption[] }) {
       </section>
     );
 
-  // A base read through a team is read only (older servers say nothing: the base is yours).
-  const owned = base?.access !== 'team';
   const inBase = new Set((files ?? []).map((file) => file.fileId));
   const addable = uploads.filter((file) => file.kind === 'document' && !inBase.has(file.id));
 
   return (
     <section
-      className={`page drop-page ${dragging ? 'dragging' : ''}`}
+      className={`page drop-page ${drop.dragging ? 'dragging' : ''}`}
       aria-labelledby="kb-title"
-      onDragOver={onDragOver}
-      onDragLeave={(event) => {
-        if (!event.currentTarget.contains(event.relatedTarget as Node | null)) setDragging(false);
-      }}
-      onDrop={onDrop}
+      {...drop.handlers}
     >
       <p>
         <Link to="/knowledge">← All knowledge bases</Link>
@@ -395,7 +379,7 @@ function BaseDetail({ id, models }: { id: string; models: ModelOption[] }) {
       ) : null}
 
       {owned ? (
-        <div className={`drop-zone ${dragging ? 'active' : ''}`}>
+        <div className={`drop-zone ${drop.dragging ? 'active' : ''}`}>
           <p>
             <strong>Drop files here</strong> to add them: PDF, DOCX, Markdown, text, HTML, CSV or source code.
           </p>
