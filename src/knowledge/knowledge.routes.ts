@@ -86,7 +86,7 @@ export function progressText(
         ? 'embedding'
         : `embedding ${record.embeddedChunks} of ${record.totalChunks}`;
     case 'ready':
-      return `ready (${record.totalChunks ?? 0} chunks)`;
+      return `ready (${record.totalChunks ?? 0} ${record.totalChunks === 1 ? 'chunk' : 'chunks'})`;
     case 'failed':
       return `failed: ${record.error ?? 'unknown reason'}`;
     default:
