@@ -21,6 +21,8 @@ export const ERROR_STATUS = {
   ambiguous_model: 400,
   upstream_unsupported: 400,
   upstream_rejected: 400,
+  // A request with images for a model known not to read them (src/gateway/model-capabilities.ts).
+  model_without_vision: 400,
   // `/v1/responses`: the response named in `previous_response_id` is not the caller's (OpenAI's code).
   previous_response_not_found: 400,
   // Who is asking.

@@ -22,6 +22,7 @@ import { AccessWatch } from './auth/access-watch.ts';
 import { AuthService } from './auth/auth.service.ts';
 import { createChatModels } from './chat/chat-models.ts';
 import { ConversationsRepository } from './chat/conversations.repository.ts';
+import { ChatAttachments } from './chat/chat-attachments.ts';
 import { ConversationsService } from './chat/conversations.service.ts';
 import { FilesRepository } from './files/files.repository.ts';
 import { FilesService } from './files/files.service.ts';
@@ -256,18 +257,6 @@ export async function assembleKeyway(
     logger,
     onQueued: (delaysMs) => outbox.queued(delaysMs),
   });
-  const conversations = new ConversationsService({
-    repository: new ConversationsRepository(database.db),
-    gateway,
-    models: createChatModels({
-      models: (principal) => gateway.models(principal),
-      resolveModel: (principal, model) => modelResolver.resolveModel(principal, model),
-      usable: (principal) => modelResolver.usable(principal),
-      isProvider: (id) => providers.get(id) !== undefined,
-      extraSources: [botModelSource(bots)],
-    }),
-    logger,
-  });
   const filesRepository = new FilesRepository(database.db);
   const vectorIndex = new VectorIndex(database.db, logger);
   const ingestion = new IngestionWorker({
@@ -278,6 +267,12 @@ export async function assembleKeyway(
     signal: changes,
     topic: KNOWLEDGE_QUEUED_TOPIC,
     leaseMs: config.ingestionLeaseMs,
+  });
+  const files = new FilesService({
+    repository: filesRepository,
+    audit,
+    maxBytes: config.fileSizeLimitBytes,
+    checkReadable: checkDocumentAtUpload,
   });
   const knowledge: KnowledgeService = new KnowledgeService({
     repository: knowledgeRepository,
@@ -294,6 +289,21 @@ export async function assembleKeyway(
     gateway,
     files: filesRepository,
     wholeFileTokens: config.wholeFileTokens,
+  });
+  const conversations = new ConversationsService({
+    repository: new ConversationsRepository(database.db),
+    gateway,
+    models: createChatModels({
+      models: (principal) => gateway.models(principal),
+      resolveModel: (principal, model) => modelResolver.resolveModel(principal, model),
+      usable: (principal) => modelResolver.usable(principal),
+      isProvider: (id) => providers.get(id) !== undefined,
+      extraSources: [botModelSource(bots)],
+    }),
+    attachments: new ChatAttachments({ files, knowledgeBases: knowledge }),
+    grounder,
+    tokenBudget: config.retrievalTokenBudget,
+    logger,
   });
   const services: AppServices = {
     users,
@@ -332,12 +342,7 @@ export async function assembleKeyway(
       changes,
     }),
     responses: new ResponsesService({ gateway, repository: new ResponsesRepository(database.db), logger }),
-    files: new FilesService({
-      repository: filesRepository,
-      audit,
-      maxBytes: config.fileSizeLimitBytes,
-      checkReadable: checkDocumentAtUpload,
-    }),
+    files,
     knowledge,
     grounder,
   };

@@ -395,6 +395,27 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
     const sent = await evolution.waitForSent(2);
     expect(sent[1]!.text).toBe('Text only, please.');
     expect(chat.requests).toHaveLength(1);
+
+    // A model known not to read images: the image is left out (the bot does not fail on it).
+    const blind = await createBot({
+      name: 'shop-blind',
+      model: 'gpt-3.5-turbo',
+      images: true,
+      unknownMessage: 'Text only, please.',
+    });
+    await hook(blind, evolutionUpsert({ instance: 'shop', remoteJid: customer, text: 'Hi' }));
+    await evolution.waitForSent(3);
+    await hook(
+      blind,
+      evolutionUpsert({
+        instance: 'shop',
+        remoteJid: customer,
+        media: { kind: 'image', mimetype: 'image/png', bytes: png, inWebhook: true },
+      }),
+    );
+    expect((await evolution.waitForSent(4))[3]!.text).toBe('Text only, please.');
+    // Only the greeting reached it.
+    expect(chat.requests).toHaveLength(2);
   });
 
   it('answers media over the file size limit as unreadable, whether it came in the webhook or from Evolution', async () => {

@@ -101,7 +101,15 @@ describe.each(BACKENDS)('chat conversations API [%s]', (backend) => {
     const second = await newConversation(alice.token, { title: 'Holiday plans' });
     const listed = await harness.call('GET', '/api/conversations', { token: alice.token });
     expect(listed.body.map((c: { id: string }) => c.id)).toEqual([second.id, first.id]);
-    expect(Object.keys(listed.body[0]).sort()).toEqual(['createdAt', 'id', 'model', 'title', 'updatedAt']);
+    expect(Object.keys(listed.body[0]).sort()).toEqual([
+      'createdAt',
+      'fileIds',
+      'id',
+      'knowledgeBaseIds',
+      'model',
+      'title',
+      'updatedAt',
+    ]);
 
     const renamed = await harness.call('PATCH', `/api/conversations/${first.id}`, {
       token: alice.token,

@@ -7,13 +7,30 @@ import type { ChatEvent, ConversationsService } from './conversations.service.ts
 
 const modelName = z.string().trim().min(1).max(300);
 const title = z.string().max(200);
+const ids = (what: string) => z.array(z.string().max(100)).max(50).describe(what);
+const fileIds = ids(
+  'Your files (from /api/files): images go to the model as images, documents are searched.',
+);
+const knowledgeBaseIds = ids('Knowledge bases you may read (from /api/knowledge), searched for each answer.');
 
 const conversationSchema = z.object({
   id: z.string(),
   title: z.string(),
   model: z.string(),
+  knowledgeBaseIds: z.array(z.string()).describe('Attached to the conversation: used for every message.'),
+  fileIds: z.array(z.string()).describe('Attached to the conversation: used for every message.'),
   createdAt: z.string(),
   updatedAt: z.string(),
+});
+
+const citationSchema = z.object({
+  n: z.number().describe('`[n]` in the answer refers to this source.'),
+  passageId: z.string().nullable().describe('The passage (chunk) cited; null for a short file read whole.'),
+  knowledgeBaseId: z.string().nullable(),
+  fileId: z.string(),
+  fileName: z.string(),
+  page: z.number().nullable().describe('1-based PDF page; null for documents without pages.'),
+  headings: z.array(z.string()).describe('Heading path, outermost first.'),
 });
 
 const messageSchema = z.object({
@@ -26,6 +43,13 @@ const messageSchema = z.object({
     .object({ code: z.string(), message: z.string() })
     .nullable()
     .describe('Why a failed answer failed; null otherwise.'),
+  attachments: z
+    .object({
+      files: z.array(z.object({ id: z.string(), name: z.string(), mediaType: z.string() })),
+      knowledgeBases: z.array(z.object({ id: z.string(), name: z.string() })),
+    })
+    .describe('What was attached to this message (a file or knowledge base deleted since is left out).'),
+  citations: z.array(citationSchema).describe("An answer's numbered sources; [] when none."),
   createdAt: z.string(),
 });
 
@@ -88,7 +112,14 @@ export function registerConversationsRoutes(
       summary: `Start a conversation (the title defaults to "New chat" and is set from the first message).`,
       tag: 'chat',
       auth: 'user',
-      body: z.object({ model: modelName, title: title.optional() }).strict(),
+      body: z
+        .object({
+          model: modelName,
+          title: title.optional(),
+          fileIds: fileIds.optional(),
+          knowledgeBaseIds: knowledgeBaseIds.optional(),
+        })
+        .strict(),
       response: conversationSchema,
       status: 201,
     },
@@ -113,10 +144,18 @@ export function registerConversationsRoutes(
     {
       method: 'patch',
       path: '/api/conversations/:id',
-      summary: 'Rename a conversation or change its model.',
+      summary:
+        'Rename a conversation, change its model, or replace the files / knowledge bases attached to it (a list given replaces the old one).',
       tag: 'chat',
       auth: 'user',
-      body: z.object({ title: title.optional(), model: modelName.optional() }).strict(),
+      body: z
+        .object({
+          title: title.optional(),
+          model: modelName.optional(),
+          fileIds: fileIds.optional(),
+          knowledgeBaseIds: knowledgeBaseIds.optional(),
+        })
+        .strict(),
       response: conversationSchema,
     },
     async ({ c, body, principal }) => c.json(await conversations.update(principal, c.req.param('id')!, body)),
@@ -145,7 +184,9 @@ export function registerConversationsRoutes(
       path: '/api/conversations/:id/messages',
       summary:
         'Send a message and stream the answer as SSE: user (the stored message), delta…, then done (the stored answer) or error. ' +
-        'replaceFrom deletes that message and every later one first (edit and resend); regenerate answers the last message again.',
+        'replaceFrom deletes that message and every later one first (edit and resend); regenerate answers the last message again. ' +
+        "Attached knowledge bases and documents are searched first; done's message carries the answer's citations. " +
+        "Refused before anything is stored: another user's file or knowledge base (404), images for a model without vision (400 model_without_vision).",
       tag: 'chat',
       auth: 'user',
       body: z
@@ -154,6 +195,11 @@ export function registerConversationsRoutes(
           model: modelName.optional(),
           replaceFrom: z.string().max(100).optional(),
           regenerate: z.boolean().optional(),
+          attachments: z
+            .object({ fileIds: fileIds.optional(), knowledgeBaseIds: knowledgeBaseIds.optional() })
+            .strict()
+            .optional()
+            .describe('Attached to this message only.'),
         })
         .strict(),
       response: eventSchema,

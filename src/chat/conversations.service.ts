@@ -7,7 +7,20 @@ import type { Completion } from '../gateway/gateway.service.ts';
 import type { ChatRequest } from '../gateway/openai-types.ts';
 import { withoutNul } from '../db/storable-text.ts';
 import { isUuid } from '../ids.ts';
+import type { Citation, Grounder, Grounding } from '../knowledge/grounding.ts';
+import {
+  asRecords,
+  attachmentsOf,
+  documentsOf,
+  imagesOf,
+  knowledgeBasesOf,
+  type AttachmentInput,
+  type AttachmentsView,
+  type ChatAttachments,
+} from './chat-attachments.ts';
+import { describeFailure, type Failure } from './chat-failures.ts';
 import type { ChatModels, ModelOption } from './chat-models.ts';
+import { promptMessages, type PromptMessage } from './chat-prompt.ts';
 import type {
   ConversationRecord,
   ConversationsRepository,
@@ -24,6 +37,8 @@ export interface ChatGateway {
     request: ChatRequest,
     options: { startedAt: number; signal: AbortSignal; fallbackModels: string[]; log: Logger },
   ): Promise<Completion>;
+  /** Throws `model_without_vision` when the request has images its model cannot read. */
+  refuseImagesWithoutVision(principal: Principal, request: ChatRequest): Promise<void>;
 }
 
 /** A message as the API shows it. */
@@ -35,6 +50,9 @@ export interface MessageView {
   status: 'complete' | 'stopped' | 'failed';
   /** Why a failed answer failed, in plain words; null otherwise. */
   error: { code: string; message: string } | null;
+  attachments: AttachmentsView;
+  /** An answer's numbered sources (`[1]` in its text is `n: 1`); [] when none. */
+  citations: Citation[];
   createdAt: Date;
 }
 
@@ -52,15 +70,30 @@ export interface ReplyInput {
   model?: string | undefined;
   replaceFrom?: string | undefined;
   regenerate?: boolean | undefined;
+  /** Attached to this message only. */
+  attachments?: AttachmentInput | undefined;
 }
 
-const toMessageView = (record: MessageRecord): MessageView => ({
+/** A conversation's new fields; attachment lists replace the conversation's own whole. */
+export interface ConversationInput extends AttachmentInput {
+  title?: string | undefined;
+  model?: string | undefined;
+}
+
+const NO_ATTACHMENTS: AttachmentsView = Object.freeze({ files: [], knowledgeBases: [] });
+
+const toMessageView = (
+  record: MessageRecord,
+  attachments: AttachmentsView = NO_ATTACHMENTS,
+): MessageView => ({
   id: record.id,
   role: record.role,
   content: record.content,
   model: record.model,
   status: record.status,
   error: record.errorCode ? { code: record.errorCode, message: record.errorMessage ?? '' } : null,
+  attachments,
+  citations: record.citations,
   createdAt: record.createdAt,
 });
 
@@ -82,6 +115,9 @@ export class ConversationsService {
   readonly #repository: ConversationsRepository;
   readonly #gateway: ChatGateway;
   readonly #models: ChatModels;
+  readonly #attachments: ChatAttachments;
+  readonly #grounder: Grounder;
+  readonly #tokenBudget: number;
   readonly #logger: Logger;
   /** Replies still streaming or being stored: `close()` waits for them. */
   readonly #inFlight = new Set<Promise<void>>();
@@ -90,11 +126,19 @@ export class ConversationsService {
     repository: ConversationsRepository;
     gateway: ChatGateway;
     models: ChatModels;
+    attachments: ChatAttachments;
+    /** Retrieval from knowledge bases and attached documents, before each answer. */
+    grounder: Grounder;
+    /** The most tokens of retrieved context per answer (`KEYWAY_RETRIEVAL_TOKEN_BUDGET`). */
+    tokenBudget: number;
     logger: Logger;
   }) {
     this.#repository = deps.repository;
     this.#gateway = deps.gateway;
     this.#models = deps.models;
+    this.#attachments = deps.attachments;
+    this.#grounder = deps.grounder;
+    this.#tokenBudget = deps.tokenBudget;
     this.#logger = deps.logger;
   }
 
@@ -106,29 +150,49 @@ export class ConversationsService {
     return this.#repository.list(actor.userId, { limit: options.limit, ...(search ? { search } : {}) });
   }
 
-  create(actor: Principal, input: { model: string; title?: string | undefined }): Promise<ConversationView> {
-    return this.#repository.insert(actor.userId, {
-      id: randomUUID(),
-      title: input.title?.trim() || DEFAULT_TITLE,
-      model: input.model,
-    });
+  /** Files and knowledge bases attached here are used for every message; another user's are `not_found`. */
+  async create(actor: Principal, input: ConversationInput & { model: string }): Promise<ConversationView> {
+    const attached = await this.#attachments.check(actor, input);
+    return this.#repository.insert(
+      actor.userId,
+      { id: randomUUID(), title: input.title?.trim() || DEFAULT_TITLE, model: input.model },
+      { fileIds: attached.fileIds, knowledgeBaseIds: attached.knowledgeBaseIds },
+    );
   }
 
   async get(actor: Principal, id: string): Promise<ConversationView & { messages: MessageView[] }> {
     const conversation = await this.#find(actor, id);
-    const messages = await this.#repository.messages(actor.userId, id);
-    return { ...conversation, messages: messages.map(toMessageView) };
+    const [messages, attached] = await Promise.all([
+      this.#repository.messages(actor.userId, id),
+      this.#repository.attachments(actor.userId, id),
+    ]);
+    return {
+      ...conversation,
+      messages: messages.map((message) => toMessageView(message, attachmentsOf(attached, message.id))),
+    };
   }
 
-  async update(
-    actor: Principal,
-    id: string,
-    changes: { title?: string | undefined; model?: string | undefined },
-  ): Promise<ConversationView> {
+  async update(actor: Principal, id: string, changes: ConversationInput): Promise<ConversationView> {
     if (!isUuid(id)) throw notFound();
+    // The conversation first: another user's conversation is not found whatever is attached.
+    const conversation = await this.#find(actor, id);
+    const replacing = changes.fileIds !== undefined || changes.knowledgeBaseIds !== undefined;
+    // Only the lists given are checked and replaced; the other stays as it is.
+    const checked = replacing ? await this.#attachments.check(actor, changes) : null;
     const updated = await this.#repository.update(actor.userId, id, {
       ...(changes.title !== undefined ? { title: changes.title.trim() || DEFAULT_TITLE } : {}),
       ...(changes.model !== undefined ? { model: changes.model } : {}),
+      ...(checked
+        ? {
+            attachments: {
+              fileIds: changes.fileIds !== undefined ? checked.fileIds : conversation.fileIds,
+              knowledgeBaseIds:
+                changes.knowledgeBaseIds !== undefined
+                  ? checked.knowledgeBaseIds
+                  : conversation.knowledgeBaseIds,
+            },
+          }
+        : {}),
     });
     if (!updated) throw notFound();
     return updated;
@@ -144,9 +208,11 @@ export class ConversationsService {
 
   /**
    * Sends a message (or regenerates the last answer) and returns the reply as a stream of events.
-   * Everything that can be refused — bad input, an unknown conversation or message, a model the
-   * caller cannot use — is refused here, before anything is changed; once the stream is returned,
-   * failures are events and the answer is stored with its status.
+   * Everything that can be refused — bad input, an unknown conversation, message, file or knowledge
+   * base, a model the caller cannot use or that cannot read the attached images — is refused here,
+   * before anything is changed. Retrieval runs here too, so a knowledge base the caller may not read
+   * is a plain 404; any other retrieval failure keeps the user's message and fails the answer. Once
+   * the stream is returned, failures are events and the answer is stored with its status.
    */
   async reply(
     actor: Principal,
@@ -156,14 +222,19 @@ export class ConversationsService {
   ): Promise<ReadableStream<ChatEvent>> {
     const content = input.content;
     if (input.regenerate) {
-      if (content !== undefined || input.replaceFrom !== undefined)
-        throw invalid('regenerate answers the last message again: send it without content or replaceFrom.');
+      if (content !== undefined || input.replaceFrom !== undefined || input.attachments !== undefined)
+        throw invalid(
+          'regenerate answers the last message again: send it without content, replaceFrom or attachments.',
+        );
     } else if (content === undefined || content.trim() === '') {
       throw invalid('content is required (or regenerate: true).', 'content');
     }
     const conversation = await this.#find(actor, id);
     const model = input.model ?? conversation.model;
-    let history = await this.#repository.messages(actor.userId, id);
+    let [history, attached] = await Promise.all([
+      this.#repository.messages(actor.userId, id),
+      this.#repository.attachments(actor.userId, id),
+    ]);
 
     let drop: MessageRecord[] = [];
     if (input.regenerate) {
@@ -185,6 +256,51 @@ export class ConversationsService {
     }
     // Before anything changes: a model the caller cannot use is a plain 4xx, nothing is lost.
     await this.#models.check(actor, model);
+    const log = options.log ?? this.#logger;
+
+    // The message being answered: the new one, or (regenerating) the last one, with its attachments.
+    const newId = randomUUID();
+    if (!input.regenerate) {
+      const checked = await this.#attachments.check(actor, input.attachments);
+      attached = [
+        ...attached.filter((record) => !drop.some((message) => message.id === record.messageId)),
+        ...asRecords(checked, newId),
+      ];
+    }
+    const asked = input.regenerate
+      ? history.at(-1)!
+      : { id: newId, role: 'user' as const, content: content!, status: 'complete' as const };
+    const said: PromptMessage[] = [...history, ...(input.regenerate ? [] : [asked])].map((message) => ({
+      role: message.role,
+      content: message.content,
+      status: message.status,
+      // The conversation's own images go with the message being answered.
+      imageIds: [...imagesOf(attached, message.id), ...(message === asked ? imagesOf(attached, null) : [])],
+    }));
+    const images = await this.#attachments.imageUrls(
+      actor,
+      said.flatMap((message) => message.imageIds),
+    );
+    const request: ChatRequest = {
+      model,
+      messages: promptMessages(said, { context: null, images }),
+      stream: true,
+      stream_options: { include_usage: true },
+    };
+    if (images.size > 0) await this.#gateway.refuseImagesWithoutVision(actor, request);
+
+    const grounded = await this.#ground(actor, {
+      knowledgeBaseIds: await this.#attachments.readableKnowledgeBases(
+        actor,
+        union(knowledgeBasesOf(attached, null), knowledgeBasesOf(attached, asked.id)),
+      ),
+      fileIds: union(documentsOf(attached, null), documentsOf(attached, asked.id)),
+      question: asked.content,
+      ...(options.signal ? { signal: options.signal } : {}),
+      log,
+    });
+    if (grounded.grounding.context)
+      request.messages = promptMessages(said, { context: grounded.grounding.context, images });
 
     if (drop.length > 0)
       await this.#repository.deleteMessages(
@@ -193,29 +309,26 @@ export class ConversationsService {
         drop.map((message) => message.id),
       );
     if (model !== conversation.model) await this.#repository.update(actor.userId, id, { model });
-    let userMessage: MessageRecord | undefined;
+    let userMessage: MessageView | undefined;
     if (!input.regenerate) {
       const isFirst = !history.some((message) => message.role === 'user');
-      userMessage = await this.#repository.append(
+      const own = attachmentsOf(attached, newId);
+      const stored = await this.#repository.append(
         actor.userId,
         id,
-        { id: randomUUID(), role: 'user', content: content!, model },
-        conversation.title === DEFAULT_TITLE && isFirst ? { title: titleFrom(content!) } : {},
+        { id: newId, role: 'user', content: content!, model },
+        {
+          ...(conversation.title === DEFAULT_TITLE && isFirst ? { title: titleFrom(content!) } : {}),
+          attachments: {
+            fileIds: own.files.map((file) => file.id),
+            knowledgeBaseIds: own.knowledgeBases.map((base) => base.id),
+          },
+        },
       );
-      if (!userMessage) throw notFound();
-      history = [...history, userMessage];
+      if (!stored) throw notFound();
+      userMessage = toMessageView(stored, own);
     }
 
-    const request: ChatRequest = {
-      model,
-      // A failed answer is not part of what was said; a stopped one is (the user saw it).
-      messages: history
-        .filter((message) => message.status !== 'failed' && message.content !== '')
-        .map((message) => ({ role: message.role, content: message.content })),
-      stream: true,
-      stream_options: { include_usage: true },
-    };
-    const log = options.log ?? this.#logger;
     const abort = new AbortController();
     const onAbort = () => abort.abort();
     if (options.signal?.aborted) abort.abort();
@@ -234,7 +347,7 @@ export class ConversationsService {
     const stream = new ReadableStream<ChatEvent>({
       start: (controller) => {
         output = controller;
-        if (userMessage) controller.enqueue({ type: 'user', message: toMessageView(userMessage) });
+        if (userMessage) controller.enqueue({ type: 'user', message: userMessage });
       },
       cancel: () => {
         // The client went away: the answer stops, and what arrived so far is still stored.
@@ -242,7 +355,16 @@ export class ConversationsService {
         abort.abort();
       },
     });
-    const work = this.#answer({ actor, conversationId: id, model, request, abort, emit, log })
+    const work = this.#answer({
+      actor,
+      conversationId: id,
+      model,
+      request,
+      grounded,
+      abort,
+      emit,
+      log,
+    })
       .catch((error: unknown) => {
         log.error({ err: error }, 'could not finish a chat reply');
         emit({
@@ -263,6 +385,50 @@ export class ConversationsService {
     return stream;
   }
 
+  /**
+   * Retrieval for one answer (nothing to do without knowledge bases or documents). `not_found` — a
+   * knowledge base or file the caller may not read — is thrown (a 404, nothing stored); any other
+   * failure is returned, to fail the answer while keeping the user's message.
+   */
+  async #ground(
+    actor: Principal,
+    request: {
+      knowledgeBaseIds: string[];
+      fileIds: string[];
+      question: string;
+      signal?: AbortSignal;
+      log: Logger;
+    },
+  ): Promise<Grounded> {
+    const { signal, log, ...sources } = request;
+    if (sources.knowledgeBaseIds.length === 0 && sources.fileIds.length === 0)
+      return { grounding: NOTHING_RETRIEVED, failure: null };
+    try {
+      const grounding = await this.#grounder.ground(
+        actor,
+        { ...sources, tokenBudget: this.#tokenBudget },
+        { ...(signal ? { signal } : {}), log },
+      );
+      return { grounding, failure: null };
+    } catch (error) {
+      if (error instanceof KeywayError && error.code === 'not_found') throw error;
+      if (signal?.aborted) throw new KeywayError('client_closed', 'The client closed the request.');
+      // Keyway's own refusals (an unreadable file, a limit) say what happened; a provider's are reworded.
+      const failure =
+        error instanceof KeywayError &&
+        !(error instanceof ProviderFailure) &&
+        error.code !== 'secret_unreadable' &&
+        error.code !== 'access_revoked'
+          ? { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) }
+          : describeFailure(error);
+      if (failure.code === 'internal_error') log.error({ err: error }, 'chat retrieval failed');
+      return {
+        grounding: NOTHING_RETRIEVED,
+        failure: { ...failure, message: `Could not search the attached documents: ${failure.message}` },
+      };
+    }
+  }
+
   /** Waits for the replies still being answered or stored (graceful shutdown). */
   async close(): Promise<void> {
     await Promise.allSettled([...this.#inFlight]);
@@ -273,13 +439,43 @@ export class ConversationsService {
     conversationId: string;
     model: string;
     request: ChatRequest;
+    grounded: Grounded;
     abort: AbortController;
     emit: (event: ChatEvent) => void;
     log: Logger;
   }): Promise<void> {
     const { abort, emit } = reply;
+    const answered = reply.grounded.failure
+      ? { text: '', failure: reply.grounded.failure }
+      : await this.#stream(reply);
+    const { text, failure } = answered;
+    const status = failure ? 'failed' : abort.signal.aborted ? 'stopped' : 'complete';
+    const stored = await this.#repository.append(reply.actor.userId, reply.conversationId, {
+      id: randomUUID(),
+      role: 'assistant',
+      content: text,
+      model: reply.model,
+      status,
+      errorCode: failure?.code ?? null,
+      errorMessage: failure?.message ?? null,
+      // What the answer was given to read (a stopped answer cites as far as it got).
+      citations: failure ? [] : reply.grounded.grounding.citations,
+    });
+    if (failure) emit({ type: 'error', ...failure, ...(stored ? { messageId: stored.id } : {}) });
+    else if (stored) emit({ type: 'done', message: toMessageView(stored) });
+    else emit({ type: 'error', code: 'not_found', message: 'The conversation was deleted while answering.' });
+  }
+
+  /** Streams the model's answer as delta events; what arrived, and why it failed (null: it did not). */
+  async #stream(reply: {
+    actor: Principal;
+    request: ChatRequest;
+    abort: AbortController;
+    emit: (event: ChatEvent) => void;
+    log: Logger;
+  }): Promise<{ text: string; failure: Failure | null }> {
+    const { abort, emit } = reply;
     let text = '';
-    let failure: { code: string; message: string; details?: Record<string, unknown> } | null = null;
     try {
       const result = await this.#gateway.complete(reply.actor, reply.request, {
         startedAt: performance.now(),
@@ -301,24 +497,12 @@ export class ConversationsService {
       }
     } catch (error) {
       if (!abort.signal.aborted) {
-        failure = describeFailure(error);
+        const failure = describeFailure(error);
         if (failure.code === 'internal_error') reply.log.error({ err: error }, 'chat reply failed');
+        return { text, failure };
       }
     }
-    const status = abort.signal.aborted ? 'stopped' : failure ? 'failed' : 'complete';
-    const stored = await this.#repository.append(reply.actor.userId, reply.conversationId, {
-      id: randomUUID(),
-      role: 'assistant',
-      content: text,
-      model: reply.model,
-      status,
-      errorCode: status === 'failed' ? failure!.code : null,
-      errorMessage: status === 'failed' ? failure!.message : null,
-    });
-    if (status === 'failed')
-      emit({ type: 'error', ...failure!, ...(stored ? { messageId: stored.id } : {}) });
-    else if (stored) emit({ type: 'done', message: toMessageView(stored) });
-    else emit({ type: 'error', code: 'not_found', message: 'The conversation was deleted while answering.' });
+    return { text, failure: null };
   }
 
   async #find(actor: Principal, id: string): Promise<ConversationRecord> {
@@ -328,88 +512,18 @@ export class ConversationsService {
   }
 }
 
+/** What retrieval gave an answer, or why it failed. */
+interface Grounded {
+  grounding: Grounding;
+  failure: Failure | null;
+}
+
+const NOTHING_RETRIEVED: Grounding = Object.freeze({ context: null, citations: [] });
+
+/** Both lists' ids, once each, in order. */
+const union = (first: string[], second: string[]) => [...new Set([...first, ...second])];
+
 const notFound = () => new KeywayError('not_found', 'No such conversation.');
 
 const invalid = (message: string, field?: string) =>
   new KeywayError('validation_failed', message, field ? { details: { field } } : {});
-
-/** A failure in Keyway's words: the provider's own message never reaches the chat (it may echo input). */
-function describeFailure(error: unknown): {
-  code: string;
-  message: string;
-  details?: Record<string, unknown>;
-} {
-  if (error instanceof ProviderFailure) return failureFor(error.code, error.reply.type, error.reply.status);
-  if (error instanceof KeywayError) {
-    if (error.code === 'no_credentials' || error.code === 'price_unknown')
-      return { code: error.code, message: error.message };
-    // Keyway's own limits: the message names the limit; the details say which and when it resets.
-    if (error.code === 'budget_exceeded' || error.code === 'rate_limited')
-      return {
-        code: error.code,
-        message: error.message,
-        ...(error.details ? { details: error.details } : {}),
-      };
-    return failureFor(error.code, null, error.status);
-  }
-  return { code: 'internal_error', message: 'Something went wrong on our side while answering. Try again.' };
-}
-
-function failureFor(
-  code: string | null,
-  type: string | null,
-  status: number,
-): { code: string; message: string } {
-  switch (code) {
-    case 'access_revoked':
-      return {
-        code,
-        message: 'Your access was revoked while answering: the account was disabled or signed out.',
-      };
-    case 'upstream_auth_failed':
-      return {
-        code: 'credential_rejected',
-        message:
-          'The provider rejected the stored key. Test or rotate the credential on the credentials page.',
-      };
-    case 'secret_unreadable':
-      return {
-        code: 'credential_unreadable',
-        message: "The stored key cannot be decrypted; the credential's owner must rotate it.",
-      };
-    case 'upstream_unreachable':
-    case 'upstream_blocked':
-      return {
-        code: 'provider_unreachable',
-        message: "The provider could not be reached. Try again, or check the credential's base URL.",
-      };
-    case 'upstream_timeout':
-      return {
-        code: 'provider_timeout',
-        message: 'The provider did not start answering in time. Try again.',
-      };
-    case 'upstream_interrupted':
-      return {
-        code: 'interrupted',
-        message: "The provider's answer broke off. What arrived was kept; try again.",
-      };
-    case 'ambiguous_model':
-      return {
-        code: 'ambiguous_model',
-        message: 'This model name matches several credentials. Pick the model again from the list.',
-      };
-    case 'model_not_found':
-      return { code: 'model_not_found', message: 'This model is not available. Pick another model.' };
-  }
-  if (status === 429 || type === 'rate_limit_error')
-    return {
-      code: 'rate_limited',
-      message: 'The provider is limiting requests for this key. Try again shortly.',
-    };
-  if (status >= 500)
-    return { code: 'provider_error', message: 'The provider failed to answer. Try again in a moment.' };
-  return {
-    code: 'provider_rejected',
-    message: `The provider refused the request (status ${status}). Try another model or a shorter conversation.`,
-  };
-}

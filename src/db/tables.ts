@@ -23,6 +23,7 @@ export interface DB {
   bot_outbox: BotOutboxTable;
   chat_conversations: ChatConversationsTable;
   chat_messages: ChatMessagesTable;
+  chat_attachments: ChatAttachmentsTable;
   teams: TeamsTable;
   team_members: TeamMembersTable;
   credential_grants: CredentialGrantsTable;
@@ -125,7 +126,18 @@ export interface ChatMessagesTable {
   status: ColumnType<ChatMessageStatus, ChatMessageStatus | undefined, ChatMessageStatus>;
   error_code: string | null;
   error_message: string | null;
+  /** The answer's sources (`Citation[]` of src/knowledge/grounding.ts); `[]` for none. */
+  citations: ColumnType<unknown[], string | undefined, string>;
   created_at: CreatedAt;
+}
+
+/** A file or knowledge base attached to a conversation (`message_id` null) or to one user message. */
+export interface ChatAttachmentsTable {
+  id: Generated<number>;
+  conversation_id: string;
+  message_id: string | null;
+  file_id: string | null;
+  knowledge_base_id: string | null;
 }
 
 export interface UsageEventsTable {

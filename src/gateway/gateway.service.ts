@@ -41,6 +41,7 @@ import {
   type Relay,
 } from './completion.ts';
 import type { Exchange, ExchangeCall } from './exchange.ts';
+import { hasImageParts, refuseImagesWithoutVision } from './model-capabilities.ts';
 import { BOT_ENDPOINTS, endpointsOf, type V1Endpoint } from './model-endpoints.ts';
 import type { ChatRequest } from './openai-types.ts';
 import { ProviderFailure, providerAnswered, providerUnreachable } from './provider-failure.ts';
@@ -330,6 +331,25 @@ export class GatewayService {
     };
   }
 
+  /**
+   * The refusal `complete()` would make, without calling anyone: `model_without_vision` when the request
+   * has images and a model it would reach cannot read them. The chat asks before storing a message.
+   */
+  async refuseImagesWithoutVision(principal: Principal, request: ChatRequest): Promise<void> {
+    if (!hasImageParts(request)) return;
+    if (!request.model.startsWith('bot:') || !this.#bots) {
+      const target = await this.#credentials.resolveModel(principal, request.model);
+      return refuseImagesWithoutVision(request, target.model, request.model);
+    }
+    // Only the route is wanted: no retrieval for a check.
+    const { route } = await this.#bots.apply(principal, request, { ground: false });
+    for (const { credentialId, model } of route.targets) {
+      const asker: Principal = { ...principal, botId: route.botId };
+      const target = await this.#credentials.resolveById(asker, credentialId, model);
+      refuseImagesWithoutVision(request, target.model, `${request.model} (${target.model})`);
+    }
+  }
+
   /** Which provider a model name reaches for this caller: how an ingress picks pass-through or translation. */
   async providerOf(principal: Principal, model: string): Promise<ProviderDefinition | null> {
     if (model.startsWith('bot:')) return null;
@@ -526,6 +546,8 @@ export class GatewayService {
     bot: AskingBot | null,
   ): Promise<Attempt> {
     const { target, charge } = await this.#target(principal, model, bot);
+    // Before any call: images for a model known not to read them are refused in Keyway's words.
+    refuseImagesWithoutVision(request, target.model, typeof model === 'string' ? model : request.model);
     let bound: RequestBound | null = null;
     if (charge) {
       // A limit that counts output needs a cap on it: without one the answer could run past what was reserved.

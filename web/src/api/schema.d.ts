@@ -2599,6 +2599,10 @@ export interface paths {
                             id: string;
                             title: string;
                             model: string;
+                            /** @description Attached to the conversation: used for every message. */
+                            knowledgeBaseIds: string[];
+                            /** @description Attached to the conversation: used for every message. */
+                            fileIds: string[];
                             createdAt: string;
                             updatedAt: string;
                         }[];
@@ -2629,6 +2633,10 @@ export interface paths {
                     "application/json": {
                         model: string;
                         title?: string;
+                        /** @description Your files (from /api/files): images go to the model as images, documents are searched. */
+                        fileIds?: string[];
+                        /** @description Knowledge bases you may read (from /api/knowledge), searched for each answer. */
+                        knowledgeBaseIds?: string[];
                     };
                 };
             };
@@ -2643,6 +2651,10 @@ export interface paths {
                             id: string;
                             title: string;
                             model: string;
+                            /** @description Attached to the conversation: used for every message. */
+                            knowledgeBaseIds: string[];
+                            /** @description Attached to the conversation: used for every message. */
+                            fileIds: string[];
                             createdAt: string;
                             updatedAt: string;
                         };
@@ -2694,6 +2706,10 @@ export interface paths {
                             id: string;
                             title: string;
                             model: string;
+                            /** @description Attached to the conversation: used for every message. */
+                            knowledgeBaseIds: string[];
+                            /** @description Attached to the conversation: used for every message. */
+                            fileIds: string[];
                             createdAt: string;
                             updatedAt: string;
                             messages: {
@@ -2709,6 +2725,32 @@ export interface paths {
                                     code: string;
                                     message: string;
                                 } | null;
+                                /** @description What was attached to this message (a file or knowledge base deleted since is left out). */
+                                attachments: {
+                                    files: {
+                                        id: string;
+                                        name: string;
+                                        mediaType: string;
+                                    }[];
+                                    knowledgeBases: {
+                                        id: string;
+                                        name: string;
+                                    }[];
+                                };
+                                /** @description An answer's numbered sources; [] when none. */
+                                citations: {
+                                    /** @description `[n]` in the answer refers to this source. */
+                                    n: number;
+                                    /** @description The passage (chunk) cited; null for a short file read whole. */
+                                    passageId: string | null;
+                                    knowledgeBaseId: string | null;
+                                    fileId: string;
+                                    fileName: string;
+                                    /** @description 1-based PDF page; null for documents without pages. */
+                                    page: number | null;
+                                    /** @description Heading path, outermost first. */
+                                    headings: string[];
+                                }[];
                                 createdAt: string;
                             }[];
                         };
@@ -2759,7 +2801,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Rename a conversation or change its model. */
+        /** Rename a conversation, change its model, or replace the files / knowledge bases attached to it (a list given replaces the old one). */
         patch: {
             parameters: {
                 query?: never;
@@ -2774,6 +2816,10 @@ export interface paths {
                     "application/json": {
                         title?: string;
                         model?: string;
+                        /** @description Your files (from /api/files): images go to the model as images, documents are searched. */
+                        fileIds?: string[];
+                        /** @description Knowledge bases you may read (from /api/knowledge), searched for each answer. */
+                        knowledgeBaseIds?: string[];
                     };
                 };
             };
@@ -2788,6 +2834,10 @@ export interface paths {
                             id: string;
                             title: string;
                             model: string;
+                            /** @description Attached to the conversation: used for every message. */
+                            knowledgeBaseIds: string[];
+                            /** @description Attached to the conversation: used for every message. */
+                            fileIds: string[];
                             createdAt: string;
                             updatedAt: string;
                         };
@@ -2815,7 +2865,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send a message and stream the answer as SSE: user (the stored message), delta…, then done (the stored answer) or error. replaceFrom deletes that message and every later one first (edit and resend); regenerate answers the last message again. */
+        /** Send a message and stream the answer as SSE: user (the stored message), delta…, then done (the stored answer) or error. replaceFrom deletes that message and every later one first (edit and resend); regenerate answers the last message again. Attached knowledge bases and documents are searched first; done's message carries the answer's citations. Refused before anything is stored: another user's file or knowledge base (404), images for a model without vision (400 model_without_vision). */
         post: {
             parameters: {
                 query?: never;
@@ -2832,6 +2882,13 @@ export interface paths {
                         model?: string;
                         replaceFrom?: string;
                         regenerate?: boolean;
+                        /** @description Attached to this message only. */
+                        attachments?: {
+                            /** @description Your files (from /api/files): images go to the model as images, documents are searched. */
+                            fileIds?: string[];
+                            /** @description Knowledge bases you may read (from /api/knowledge), searched for each answer. */
+                            knowledgeBaseIds?: string[];
+                        };
                     };
                 };
             };
@@ -2858,6 +2915,32 @@ export interface paths {
                                     code: string;
                                     message: string;
                                 } | null;
+                                /** @description What was attached to this message (a file or knowledge base deleted since is left out). */
+                                attachments: {
+                                    files: {
+                                        id: string;
+                                        name: string;
+                                        mediaType: string;
+                                    }[];
+                                    knowledgeBases: {
+                                        id: string;
+                                        name: string;
+                                    }[];
+                                };
+                                /** @description An answer's numbered sources; [] when none. */
+                                citations: {
+                                    /** @description `[n]` in the answer refers to this source. */
+                                    n: number;
+                                    /** @description The passage (chunk) cited; null for a short file read whole. */
+                                    passageId: string | null;
+                                    knowledgeBaseId: string | null;
+                                    fileId: string;
+                                    fileName: string;
+                                    /** @description 1-based PDF page; null for documents without pages. */
+                                    page: number | null;
+                                    /** @description Heading path, outermost first. */
+                                    headings: string[];
+                                }[];
                                 createdAt: string;
                             };
                         } | {
@@ -2880,6 +2963,32 @@ export interface paths {
                                     code: string;
                                     message: string;
                                 } | null;
+                                /** @description What was attached to this message (a file or knowledge base deleted since is left out). */
+                                attachments: {
+                                    files: {
+                                        id: string;
+                                        name: string;
+                                        mediaType: string;
+                                    }[];
+                                    knowledgeBases: {
+                                        id: string;
+                                        name: string;
+                                    }[];
+                                };
+                                /** @description An answer's numbered sources; [] when none. */
+                                citations: {
+                                    /** @description `[n]` in the answer refers to this source. */
+                                    n: number;
+                                    /** @description The passage (chunk) cited; null for a short file read whole. */
+                                    passageId: string | null;
+                                    knowledgeBaseId: string | null;
+                                    fileId: string;
+                                    fileName: string;
+                                    /** @description 1-based PDF page; null for documents without pages. */
+                                    page: number | null;
+                                    /** @description Heading path, outermost first. */
+                                    headings: string[];
+                                }[];
                                 createdAt: string;
                             };
                         } | {
