@@ -21,7 +21,7 @@ export interface Config {
   transcriptionBodyLimitBytes: number;
   /** `POST /api/files` only: the largest file a user may upload. */
   fileSizeLimitBytes: number;
-  /** The most tokens of retrieved context (knowledge, attached files) before a chat message or a bot's reply (a bot may set its own). */
+  /** The most tokens of retrieved context (knowledge and attached files) before a chat message or a bot reply (a bot may set its own). */
   retrievalTokenBudget: number;
   /** How long a dead node's ingestion job waits before another node takes it (renewed at a third). */
   ingestionLeaseMs: number;

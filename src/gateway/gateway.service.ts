@@ -13,7 +13,6 @@ import {
   type UpstreamStreamingResponse,
 } from '../providers/upstream-client.ts';
 import {
-  URL_IMAGE_TOKENS,
   type AskingBot,
   type Charge,
   type RequestBound,
@@ -45,6 +44,7 @@ import { hasImageParts, refuseImagesWithoutVision } from './model-capabilities.t
 import { BOT_ENDPOINTS, endpointsOf, type V1Endpoint } from './model-endpoints.ts';
 import type { ChatRequest } from './openai-types.ts';
 import { ProviderFailure, providerAnswered, providerUnreachable } from './provider-failure.ts';
+import { chatRequestBound, outputCap } from './request-bound.ts';
 import { scrubSecret } from './secret-scrubber.ts';
 
 export type { Completion, StreamedCompletion, WholeCompletion } from './completion.ts';
@@ -558,7 +558,7 @@ export class GatewayService {
       // A stream is settled by the provider's count, which OpenAI-wire providers send only when asked.
       if (request.stream === true && request.stream_options?.include_usage !== true)
         request = { ...request, stream_options: { ...request.stream_options, include_usage: true } };
-      bound = boundOf(request, this.#limits!.defaultMaxTokens);
+      bound = chatRequestBound(request, this.#limits!.defaultMaxTokens);
     }
     const secret = this.#credentials.revealSecret(target.credential);
     const adapter = this.#adapters[target.provider.wire] ?? null;
@@ -638,33 +638,6 @@ export class GatewayService {
       throw clientClosed();
     });
   }
-}
-
-/** The output cap a request names, if it names a usable one. */
-function outputCap(request: ChatRequest): number | undefined {
-  for (const value of [request.max_completion_tokens, request.max_tokens])
-    if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
-  return undefined;
-}
-
-/** The most a request can use: its size in bytes bounds its input tokens, its cap (× `n`) its output. */
-function boundOf(request: ChatRequest, defaultMaxTokens: number): RequestBound {
-  let inputTokens = Buffer.byteLength(JSON.stringify(request.messages));
-  if (request.tools !== undefined) inputTokens += Buffer.byteLength(JSON.stringify(request.tools));
-  for (const message of request.messages) {
-    inputTokens += 8;
-    if (!Array.isArray(message.content)) continue;
-    for (const part of message.content as { type?: unknown; image_url?: { url?: unknown } }[]) {
-      const url = part?.type === 'image_url' ? part.image_url?.url : undefined;
-      if (typeof url === 'string' && !url.startsWith('data:')) inputTokens += URL_IMAGE_TOKENS;
-    }
-  }
-  const choices = typeof request.n === 'number' && request.n > 1 ? Math.floor(request.n) : 1;
-  return {
-    inputTokens,
-    outputTokens: (outputCap(request) ?? defaultMaxTokens) * choices,
-    likelyInputTokens: Math.ceil(inputTokens / 4),
-  };
 }
 
 async function readErrorText(response: UpstreamStreamingResponse): Promise<string> {

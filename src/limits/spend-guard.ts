@@ -28,8 +28,8 @@ export interface AskingBot {
 }
 
 /**
- * What a bound counts for an image given by URL (inline ones are counted by their bytes): the
- * providers' largest tile budget, the most one image can cost.
+ * What a bound counts for an image, by URL or inline (never its base64's bytes): the providers'
+ * largest tile budget, the most one image can cost.
  */
 export const URL_IMAGE_TOKENS = 1_600;
 

@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fakeEmbedding } from '../fakes/fake-openai-extras.ts';
 
 export interface SlowOpenAi {
   /** Base URL, ending in /v1. */
@@ -12,8 +13,9 @@ export interface SlowOpenAi {
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * A fake OpenAI upstream for the browser test: `GET /v1/models` and streamed `POST
- * /v1/chat/completions` (real chunk format, usage at the end), checking the bearer key. A message
+ * A fake OpenAI upstream for the browser test: `GET /v1/models`, streamed `POST
+ * /v1/chat/completions` (real chunk format, usage at the end) and `POST /v1/embeddings` (hashed bag
+ * of words), checking the bearer key. A message
  * containing "long" gets a slow reply of many pieces, so the test can press Stop mid-stream; any
  * other message gets a short Markdown reply with a code block.
  */
@@ -49,6 +51,25 @@ export async function startSlowOpenAi(options: { validKey: string; models: strin
               created: 1_760_000_000,
               owned_by: 'fake',
             })),
+          }),
+        );
+        return;
+      }
+      if (req.method === 'POST' && req.url === '/v1/embeddings') {
+        // The bag-of-words fake of the embeddings tests, so a knowledge base can be filled for real.
+        const body = JSON.parse(raw) as { model: string; input: string | string[] };
+        const inputs = Array.isArray(body.input) ? body.input : [body.input];
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            object: 'list',
+            data: inputs.map((input, index) => ({
+              object: 'embedding',
+              index,
+              embedding: fakeEmbedding(input, 16),
+            })),
+            model: body.model,
+            usage: { prompt_tokens: inputs.length, total_tokens: inputs.length },
           }),
         );
         return;

@@ -17,6 +17,7 @@ const TokensPage = lazy(() => import('./pages/tokens-page.tsx'));
 const UsersPage = lazy(() => import('./pages/users-page.tsx'));
 const TeamsPage = lazy(() => import('./pages/teams-page.tsx'));
 const LimitsPage = lazy(() => import('./pages/limits-page.tsx'));
+const KnowledgePage = lazy(() => import('./pages/knowledge-page.tsx'));
 
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
@@ -138,6 +139,9 @@ function Routes({ path, admin }: { path: string; admin: boolean }) {
   const team = match('/teams/:id', path);
   if (team) return <TeamsPage teamId={team.id!} />;
   if (path === '/limits') return <LimitsPage />;
+  if (path === '/knowledge') return <KnowledgePage baseId={null} />;
+  const base = match('/knowledge/:id', path);
+  if (base) return <KnowledgePage baseId={base.id!} />;
   return (
     <section className="page">
       <h1 tabIndex={-1}>Not found</h1>
@@ -150,6 +154,7 @@ function Routes({ path, admin }: { path: string; admin: boolean }) {
 
 const NAV = [
   { to: '/', label: 'Chat', active: (path: string) => path === '/' || path.startsWith('/chat') },
+  { to: '/knowledge', label: 'Knowledge' },
   { to: '/credentials', label: 'Credentials' },
   { to: '/bots', label: 'Bots' },
   { to: '/usage', label: 'Usage' },

@@ -121,7 +121,16 @@ function call(
 function boundOf(body: Record<string, unknown>, maxTokens: number): RequestBound {
   const text = JSON.stringify([body.system, body.messages, body.tools]);
   const urlImages = text.match(/"type":"url"/g)?.length ?? 0;
-  const inputTokens = Buffer.byteLength(text) + urlImages * URL_IMAGE_TOKENS;
+  let inputTokens = Buffer.byteLength(text) + urlImages * URL_IMAGE_TOKENS;
+  // An inline image costs the model one image, not its base64 (as in the chat's bound).
+  for (const message of Array.isArray(body.messages) ? body.messages : []) {
+    const content = (message as { content?: unknown })?.content;
+    for (const block of Array.isArray(content) ? content : []) {
+      const source = (block as { type?: unknown; source?: { type?: unknown; data?: unknown } })?.source;
+      if ((block as { type?: unknown }).type !== 'image' || source?.type !== 'base64') continue;
+      if (typeof source.data === 'string') inputTokens += URL_IMAGE_TOKENS - Buffer.byteLength(source.data);
+    }
+  }
   return { inputTokens, outputTokens: maxTokens, likelyInputTokens: Math.ceil(inputTokens / 4) };
 }
 

@@ -98,4 +98,15 @@ export const post = <T>(path: string, body?: unknown, options?: RequestOptions) 
   api<T>('POST', path, { ...options, body });
 export const patch = <T>(path: string, body?: unknown, options?: RequestOptions) =>
   api<T>('PATCH', path, { ...options, body });
+export const put = <T>(path: string, body?: unknown, options?: RequestOptions) =>
+  api<T>('PUT', path, { ...options, body });
 export const del = <T = void>(path: string, options?: RequestOptions) => api<T>('DELETE', path, options);
+
+/** Uploads one file to `POST /api/files` as multipart (the browser writes the boundary). */
+export async function uploadFile<T>(file: File, options: { signal?: AbortSignal } = {}): Promise<T> {
+  const form = new FormData();
+  form.append('file', file, file.name);
+  const response = await fetch('/api/files', { ...requestInit('POST', options), body: form });
+  if (!response.ok) throw await failure(response);
+  return (await response.json()) as T;
+}

@@ -105,3 +105,46 @@ export type Bot = Item<ResponseBody<'/api/bots', 'get'>>;
 export type BotTestAnswer = ResponseBody<'/api/bots/{id}/messages', 'post'>;
 
 export type BotSession = Item<ResponseBody<'/api/bots/{id}/sessions', 'get'>>;
+
+/** An uploaded file (docs/files.md). */
+export type StoredFile = Item<ResponseBody<'/api/files', 'get'>>;
+
+export type KnowledgeBase = Item<ResponseBody<'/api/knowledge', 'get'>>;
+
+/** A knowledge base's file with its ingestion status and `progress` in words. */
+export type KnowledgeFile = Item<ResponseBody<'/api/knowledge/{id}/files', 'get'>>;
+
+/*
+ * Hand-written until the chat's knowledge API is in the OpenAPI document (issue 15): the shapes the
+ * chat helper is building. Every member is optional here, so the UI works against a server without it.
+ */
+
+/** What a message was sent with. */
+export interface MessageAttachments {
+  files: { id: string; name: string; mediaType: string }[];
+  knowledgeBases: { id: string; name: string }[];
+}
+
+/** A numbered source of an answer: `[n]` in its text refers to it. */
+export interface Citation {
+  n: number;
+  /** The passage to open; null for a short file that went into the context whole. */
+  passageId: string | null;
+  knowledgeBaseId: string | null;
+  fileId: string;
+  fileName: string;
+  page: number | null;
+  headings: string[];
+}
+
+/** `GET /api/knowledge/passages/:id`: the text a citation points at. */
+export type PassageView = ResponseBody<'/api/knowledge/passages/{id}', 'get'>;
+
+/** A message with what the knowledge API adds to it (absent on a server without it). */
+export type GroundedMessage = ChatMessage & {
+  attachments?: Partial<MessageAttachments>;
+  citations?: Citation[];
+};
+
+/** A conversation with the knowledge attached to it (absent on a server without it). */
+export type GroundedConversation = Conversation & { knowledgeBaseIds?: string[]; fileIds?: string[] };

@@ -1,13 +1,38 @@
-import { Fragment, memo, type ReactNode } from 'react';
+import { createContext, Fragment, memo, useContext, type ReactNode } from 'react';
 import { highlight } from '../lib/highlight.ts';
+import { splitCitations } from '../lib/knowledge.ts';
 import { parseMarkdown, type Block, type Inline } from '../lib/markdown.ts';
 import { CopyButton } from './copy-button.tsx';
+
+/** The `[n]` markers of an answer's citations, and what one becomes (a button that opens it). */
+export interface CitationMarkers {
+  known: ReadonlySet<number>;
+  render: (n: number) => ReactNode;
+}
+
+const MarkersContext = createContext<CitationMarkers | null>(null);
+
+function Text({ text }: { text: string }) {
+  const markers = useContext(MarkersContext);
+  if (!markers || !text.includes('[')) return <>{text}</>;
+  return (
+    <>
+      {splitCitations(text, markers.known).map((piece, index) =>
+        typeof piece === 'string' ? (
+          <Fragment key={index}>{piece}</Fragment>
+        ) : (
+          <Fragment key={index}>{markers.render(piece.n)}</Fragment>
+        ),
+      )}
+    </>
+  );
+}
 
 function renderInline(nodes: Inline[]): ReactNode[] {
   return nodes.map((node, index) => {
     switch (node.type) {
       case 'text':
-        return <Fragment key={index}>{node.text}</Fragment>;
+        return <Text key={index} text={node.text} />;
       case 'code':
         return <code key={index}>{node.text}</code>;
       case 'strong':
@@ -108,7 +133,20 @@ function renderBlocks(blocks: Block[]): ReactNode[] {
   });
 }
 
-/** Markdown as React elements: no HTML string is ever injected. */
-export const MarkdownView = memo(function MarkdownView({ source }: { source: string }) {
-  return <div className="markdown">{renderBlocks(parseMarkdown(source))}</div>;
+/**
+ * Markdown as React elements: no HTML string is ever injected. With `markers`, an answer's `[n]`
+ * citation markers in its text (not in code) become whatever `markers.render` gives.
+ */
+export const MarkdownView = memo(function MarkdownView({
+  source,
+  markers = null,
+}: {
+  source: string;
+  markers?: CitationMarkers | null;
+}) {
+  return (
+    <MarkersContext.Provider value={markers}>
+      <div className="markdown">{renderBlocks(parseMarkdown(source))}</div>
+    </MarkersContext.Provider>
+  );
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChatMessage } from '../api/types.ts';
+import type { GroundedMessage } from '../api/types.ts';
 import {
   chatReducer,
   emptyChat,
@@ -10,17 +10,37 @@ import {
   type ChatView,
 } from './chat-stream.ts';
 
-const message = (id: string, role: 'user' | 'assistant', content: string): ChatMessage => ({
+const message = (id: string, role: 'user' | 'assistant', content: string): GroundedMessage => ({
   id,
   role,
   content,
   model: 'main/gpt',
   status: 'complete',
   error: null,
+  attachments: { files: [], knowledgeBases: [] },
+  citations: [],
   createdAt: '2026-11-22T07:00:00.000Z',
 });
 
 describe('parseChatEvent', () => {
+  it("keeps what the knowledge API adds to a message: the answer's citations, the question's attachments", () => {
+    const citations = [
+      { n: 1, passageId: '7', knowledgeBaseId: 'kb', fileId: 'f', fileName: 'r.pdf', page: 37, headings: [] },
+    ];
+    const attachments = {
+      files: [{ id: 'f', name: 'r.pdf', mediaType: 'application/pdf' }],
+      knowledgeBases: [],
+    };
+    const done = parseChatEvent(
+      JSON.stringify({ type: 'done', message: { ...message('a1', 'assistant', 'a [1]'), citations } }),
+    );
+    expect(done).toMatchObject({ type: 'done', message: { citations } });
+    const user = parseChatEvent(
+      JSON.stringify({ type: 'user', message: { ...message('u1', 'user', 'q'), attachments } }),
+    );
+    expect(user).toMatchObject({ type: 'user', message: { attachments } });
+  });
+
   it('parses the four event types and drops anything else', () => {
     expect(parseChatEvent('{"type":"delta","text":"hi"}')).toEqual({ type: 'delta', text: 'hi' });
     expect(parseChatEvent(JSON.stringify({ type: 'user', message: message('u1', 'user', 'q') }))?.type).toBe(

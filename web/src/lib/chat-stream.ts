@@ -1,4 +1,4 @@
-import type { ChatMessage, ChatStreamEvent } from '../api/types.ts';
+import type { ChatMessage, ChatStreamEvent, GroundedMessage } from '../api/types.ts';
 
 export type { ChatStreamEvent };
 
@@ -43,19 +43,25 @@ export function parseChatEvent(data: string): ChatStreamEvent | null {
 
 /** The conversation as shown while a reply streams in. */
 export interface ChatView {
-  messages: ChatMessage[];
+  messages: GroundedMessage[];
   /** The reply being written; null when none is. */
   streaming: { content: string } | null;
   error: { code: string; message: string } | null;
 }
 
 export type ChatAction =
-  | { type: 'load'; messages: ChatMessage[] }
+  | { type: 'load'; messages: GroundedMessage[] }
   /** A send starts: the list is cut at `keep` messages, then the optimistic user message (if any). */
-  | { type: 'start'; keep: number; pending: ChatMessage | null }
+  | { type: 'start'; keep: number; pending: GroundedMessage | null }
   | { type: 'event'; event: ChatStreamEvent }
   /** The user stopped (or the connection broke): what arrived stays, marked stopped. */
   | { type: 'stopped'; at: string; model: string | null };
+
+/** A message made on this side (a stopped or broken reply): no attachments, no sources. */
+export const unattached = () => ({
+  attachments: { files: [], knowledgeBases: [] },
+  citations: [],
+});
 
 export const emptyChat: ChatView = { messages: [], streaming: null, error: null };
 
@@ -74,7 +80,7 @@ export function chatReducer(state: ChatView, action: ChatAction): ChatView {
     }
     case 'stopped': {
       if (!state.streaming) return state;
-      const partial: ChatMessage = {
+      const partial: GroundedMessage = {
         id: `local-stopped-${action.at}`,
         role: 'assistant',
         content: state.streaming.content,
@@ -82,6 +88,7 @@ export function chatReducer(state: ChatView, action: ChatAction): ChatView {
         model: action.model ?? '',
         status: 'stopped',
         error: null,
+        ...unattached(),
         createdAt: action.at,
       };
       return { ...state, messages: [...state.messages, partial], streaming: null };
@@ -113,6 +120,7 @@ export function chatReducer(state: ChatView, action: ChatAction): ChatView {
                   model: '',
                   status: 'failed' as const,
                   error: null,
+                  ...unattached(),
                   createdAt: new Date(0).toISOString(),
                 },
               ]
@@ -125,13 +133,13 @@ export function chatReducer(state: ChatView, action: ChatAction): ChatView {
 }
 
 /** Where an edit of message `id` cuts the conversation: everything before it stays. */
-export function keepBefore(messages: ChatMessage[], id: string): number {
+export function keepBefore(messages: GroundedMessage[], id: string): number {
   const index = messages.findIndex((message) => message.id === id);
   return index === -1 ? messages.length : index;
 }
 
 /** Where a regenerate cuts: before the last assistant reply (if the conversation ends with one). */
-export function keepForRegenerate(messages: ChatMessage[]): number {
+export function keepForRegenerate(messages: GroundedMessage[]): number {
   const last = messages[messages.length - 1];
   return last && last.role === 'assistant' ? messages.length - 1 : messages.length;
 }

@@ -1,20 +1,43 @@
 import {
   useCallback,
   useEffect,
+  useMemo,
   useReducer,
   useRef,
   useState,
+  type ClipboardEvent,
+  type DragEvent,
   type FormEvent,
   type KeyboardEvent,
 } from 'react';
-import { ApiError, del, failure, get, isMissingRoute, patch, post, requestInit } from '../api/client.ts';
+import {
+  ApiError,
+  del,
+  failure,
+  get,
+  isMissingRoute,
+  patch,
+  post,
+  requestInit,
+  uploadFile,
+} from '../api/client.ts';
 import type {
-  ChatMessage,
-  Conversation,
+  Citation,
   ConversationSummary,
   Credential,
+  GroundedConversation,
+  GroundedMessage,
+  KnowledgeBase,
   ModelOption,
+  StoredFile,
 } from '../api/types.ts';
+import {
+  AttachmentChips,
+  KnowledgePicker,
+  SentAttachments,
+  type PendingFile,
+} from '../components/attachments.tsx';
+import { CitationMarker, PassageDialog, SourcesList } from '../components/citations.tsx';
 import { CopyButton } from '../components/copy-button.tsx';
 import { Notice } from '../components/field.tsx';
 import { Link } from '../components/link.tsx';
@@ -27,6 +50,7 @@ import {
   parseChatEvent,
   type ChatStreamEvent,
 } from '../lib/chat-stream.ts';
+import { dragHasFiles, filesOf, uploadErrorText } from '../lib/knowledge.ts';
 import { limitRefusal, refusalSummary, type LimitRefusal } from '../lib/limits.ts';
 import { navigate, useTitle } from '../lib/router.ts';
 import { readSse } from '../lib/sse.ts';
@@ -45,9 +69,13 @@ interface SendRequest {
   content?: string;
   replaceFrom?: string;
   regenerate?: boolean;
+  /** Files attached to this message (already uploaded). */
+  files?: StoredFile[];
   /** How many messages on screen stay before the new ones. */
   keep: number;
 }
+
+let pendingKeys = 0;
 
 /** The chat: conversations on the side, one conversation with a streamed reply in the middle. */
 export function ChatPage({ conversationId }: { conversationId: string | null }) {
@@ -65,6 +93,15 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
   /** A 429 from a budget or rate limit: shown with the limit and when it resets. */
   const [refusal, setRefusal] = useState<LimitRefusal | null>(null);
+  /** Files for the next message, uploading or uploaded. */
+  const [attached, setAttached] = useState<PendingFile[]>([]);
+  /** The user's knowledge bases; null while loading or on a server without them. */
+  const [bases, setBases] = useState<KnowledgeBase[] | null>(null);
+  /** The knowledge bases this conversation (or the new one) answers from. */
+  const [baseIds, setBaseIds] = useState<string[]>([]);
+  const [dragging, setDragging] = useState(false);
+  const [opened, setOpened] = useState<Citation | null>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
   const abort = useRef<AbortController | null>(null);
   /** The conversation this page just created and is streaming into: no reload from the server. */
   const created = useRef<string | null>(null);
@@ -107,6 +144,9 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     get<Credential[]>('/api/credentials')
       .then((found) => setHasCredentials(found.length > 0))
       .catch(() => setHasCredentials(null));
+    get<KnowledgeBase[]>('/api/knowledge')
+      .then(setBases)
+      .catch(() => setBases(null));
   }, []);
 
   // Load the conversation when the address changes (not the one this page is streaming into).
@@ -119,6 +159,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
       if (!abort.current && !refused) {
         dispatch({ type: 'load', messages: [] });
         setTitle('New chat');
+        setBaseIds([]);
       }
       return;
     }
@@ -127,12 +168,13 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     abort.current?.abort();
     let cancelled = false;
     setLoadError(null);
-    get<Conversation>(`/api/conversations/${encodeURIComponent(conversationId)}`)
+    get<GroundedConversation>(`/api/conversations/${encodeURIComponent(conversationId)}`)
       .then((found) => {
         if (cancelled) return;
         dispatch({ type: 'load', messages: found.messages });
         setTitle(found.title);
         if (found.model) setModel(found.model);
+        setBaseIds(found.knowledgeBaseIds ?? []);
       })
       .catch((error: unknown) => {
         if (cancelled) return;
@@ -171,6 +213,8 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     dispatch({ type: 'load', messages: [] });
     setTitle('New chat');
     setDraft('');
+    setAttached([]);
+    setBaseIds([]);
     setSidebarOpen(false);
     navigate('/');
     setTimeout(() => composer.current?.focus(), 0);
@@ -201,7 +245,8 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     const controller = new AbortController();
     abort.current = controller;
     const now = new Date().toISOString();
-    const pending: ChatMessage | null =
+    const files = request.files ?? [];
+    const pending: GroundedMessage | null =
       request.content !== undefined
         ? {
             id: `local-user-${now}`,
@@ -211,8 +256,19 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
             status: 'complete',
             error: null,
             createdAt: now,
+            attachments: {
+              files: files.map(({ id, name, mediaType }) => ({ id, name, mediaType })),
+              knowledgeBases: [],
+            },
+            citations: [],
           }
         : null;
+    // A refused message comes back into the composer with its files.
+    const giveBack = () => {
+      if (request.content !== undefined) setDraft(request.content);
+      if (files.length > 0)
+        setAttached(files.map((file) => ({ key: `k${++pendingKeys}`, name: file.name, file, error: null })));
+    };
     dispatch({ type: 'start', keep: request.keep, pending });
     setRefusal(null);
     setAnnounce('Sending…');
@@ -221,7 +277,12 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     try {
       if (!id) {
         createdNow = true;
-        const conversation = await post<ConversationSummary>('/api/conversations', { model });
+        // Knowledge chosen before the first message goes with the new conversation (sent only when
+        // there is some, so a server without knowledge in chat still takes the rest).
+        const conversation = await post<ConversationSummary>('/api/conversations', {
+          model,
+          ...(baseIds.length > 0 ? { knowledgeBaseIds: baseIds } : {}),
+        });
         id = conversation.id;
         created.current = id;
         setTitle(conversation.title);
@@ -236,6 +297,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
             ...(request.content !== undefined ? { content: request.content } : {}),
             ...(request.replaceFrom ? { replaceFrom: request.replaceFrom } : {}),
             ...(request.regenerate ? { regenerate: true } : {}),
+            ...(files.length > 0 ? { attachments: { fileIds: files.map((file) => file.id) } } : {}),
           },
         }),
       );
@@ -253,7 +315,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
           const refused = limitRefusal(event);
           if (refused) {
             setRefusal(refused);
-            if (request.content !== undefined) setDraft(request.content);
+            giveBack();
           }
         }
       }
@@ -266,7 +328,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
             ? { type: 'error', code: error.code, message: error.message }
             : { type: 'error', code: 'network', message: `The connection broke: ${errorText(error)}` };
         // Refused before anything streamed: the question goes back into the composer.
-        if (error instanceof ApiError && request.content !== undefined) setDraft(request.content);
+        if (error instanceof ApiError) giveBack();
         if (error instanceof ApiError) setRefusal(limitRefusal(error));
         // A conversation made for a first message the server refused would stay behind empty.
         if (error instanceof ApiError && createdNow && id) {
@@ -304,20 +366,81 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     }
   };
 
-  const reloadMessages = async (id: string): Promise<ChatMessage[]> => {
+  const reloadMessages = async (id: string): Promise<GroundedMessage[]> => {
     try {
-      return (await get<Conversation>(`/api/conversations/${encodeURIComponent(id)}`)).messages;
+      return (await get<GroundedConversation>(`/api/conversations/${encodeURIComponent(id)}`)).messages;
     } catch {
       return chat.messages;
     }
   };
 
+  const uploading = attached.some((pending) => pending.file === null && pending.error === null);
+
   const submit = (event?: FormEvent) => {
     event?.preventDefault();
     const content = draft.trim();
-    if (!content || streaming) return;
+    if (!content || streaming || uploading) return;
+    const files = attached.flatMap((pending) => (pending.file ? [pending.file] : []));
     setDraft('');
-    void send({ content, keep: chat.messages.length });
+    setAttached([]);
+    void send({ content, keep: chat.messages.length, files });
+  };
+
+  /** Uploads files for the next message; each shows as a chip, refused ones with the reason. */
+  const attach = (chosen: File[]) => {
+    for (const file of chosen) {
+      const key = `k${++pendingKeys}`;
+      setAttached((list) => [...list, { key, name: file.name || 'pasted file', file: null, error: null }]);
+      uploadFile<StoredFile>(file)
+        .then((stored) =>
+          setAttached((list) => list.map((item) => (item.key === key ? { ...item, file: stored } : item))),
+        )
+        .catch((error: unknown) => {
+          const message = uploadErrorText(file.name || 'pasted file', error);
+          setAnnounce(message);
+          setAttached((list) => list.map((item) => (item.key === key ? { ...item, error: message } : item)));
+        });
+    }
+  };
+
+  const onPaste = (event: ClipboardEvent<HTMLTextAreaElement>) => {
+    const pasted = filesOf(event.clipboardData);
+    // Text pastes as text, even when the source also offers a picture of it (a spreadsheet's cells).
+    if (pasted.length === 0 || event.clipboardData.getData('text/plain')) return;
+    event.preventDefault();
+    attach(pasted);
+  };
+
+  const onDragOver = (event: DragEvent) => {
+    if (!dragHasFiles(event.dataTransfer)) return;
+    event.preventDefault();
+    event.dataTransfer.dropEffect = 'copy';
+    setDragging(true);
+  };
+
+  const onDrop = (event: DragEvent) => {
+    const dropped = filesOf(event.dataTransfer);
+    setDragging(false);
+    if (dropped.length === 0) return;
+    event.preventDefault();
+    attach(dropped);
+    composer.current?.focus();
+  };
+
+  const changeBases = (ids: string[]) => {
+    const before = baseIds;
+    setBaseIds(ids);
+    if (!conversationId) return;
+    patch(`/api/conversations/${encodeURIComponent(conversationId)}`, { knowledgeBaseIds: ids }).catch(
+      (error: unknown) => {
+        setBaseIds(before);
+        setLoadError(
+          error instanceof ApiError && error.code === 'validation_failed'
+            ? 'This server cannot attach knowledge bases to a conversation yet.'
+            : `The knowledge bases were not changed: ${errorText(error)}`,
+        );
+      },
+    );
   };
 
   const onComposerKey = (event: KeyboardEvent<HTMLTextAreaElement>) => {
@@ -377,7 +500,20 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
           searching={search.trim() !== ''}
         />
       </aside>
-      <section className="chat-main" aria-labelledby="chat-title">
+      <section
+        className={`chat-main ${dragging ? 'dragging' : ''}`}
+        aria-labelledby="chat-title"
+        onDragOver={onDragOver}
+        onDragLeave={(event) => {
+          if (!event.currentTarget.contains(event.relatedTarget as Node | null)) setDragging(false);
+        }}
+        onDrop={onDrop}
+      >
+        {dragging ? (
+          <div className="drop-overlay" aria-hidden="true">
+            Drop files to attach them to your message
+          </div>
+        ) : null}
         <div className="chat-head">
           <button
             type="button"
@@ -429,6 +565,9 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
               />
             )}
           </div>
+          {bases !== null ? (
+            <KnowledgePicker bases={bases} selected={baseIds} onChange={changeBases} disabled={streaming} />
+          ) : null}
         </div>
 
         {noCredentials ? (
@@ -446,7 +585,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
               <p>Ask anything. Enter sends, Shift+Enter starts a new line, Esc stops a reply.</p>
             </div>
           ) : null}
-          {chat.messages.map((message, index) => (
+          {chat.messages.map((message: GroundedMessage, index) => (
             <article
               key={message.id}
               className={`message ${message.role}`}
@@ -497,9 +636,12 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
                   </div>
                 </form>
               ) : message.role === 'user' ? (
-                <div className="user-text">{message.content}</div>
+                <>
+                  <div className="user-text">{message.content}</div>
+                  <SentAttachments attachments={message.attachments} />
+                </>
               ) : (
-                <MarkdownView source={message.content} />
+                <Answer message={message} onOpen={setOpened} />
               )}
               {message.status === 'failed' && message.error ? (
                 <p className="error-text">{message.error.message}</p>
@@ -561,6 +703,52 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
         </div>
 
         <form className="composer" onSubmit={submit}>
+          <AttachmentChips
+            files={attached}
+            knowledgeBases={(bases ?? []).filter((base) => baseIds.includes(base.id))}
+            onRemoveFile={(key) => setAttached((list) => list.filter((item) => item.key !== key))}
+            onRemoveKnowledgeBase={(id) => changeBases(baseIds.filter((other) => other !== id))}
+            disabled={streaming}
+          />
+          {attached.some((pending) => pending.error) ? (
+            <div className="composer-errors" role="alert">
+              {attached.flatMap((pending) =>
+                pending.error ? [<p key={pending.key}>{pending.error}</p>] : [],
+              )}
+            </div>
+          ) : null}
+          <input
+            ref={fileInput}
+            type="file"
+            multiple
+            hidden
+            aria-label="Files to attach"
+            onChange={(event) => {
+              attach(Array.from(event.target.files ?? []));
+              event.target.value = '';
+            }}
+          />
+          <button
+            type="button"
+            className="button attach-button"
+            aria-label="Attach files"
+            title="Attach files (or drop them here, or paste an image)"
+            onClick={() => fileInput.current?.click()}
+          >
+            <svg
+              aria-hidden="true"
+              width="18"
+              height="18"
+              viewBox="0 0 24 24"
+              fill="none"
+              stroke="currentColor"
+              strokeWidth="2"
+              strokeLinecap="round"
+              strokeLinejoin="round"
+            >
+              <path d="M21 11.5 12.5 20a5 5 0 0 1-7-7L14 4.5a3.3 3.3 0 0 1 4.7 4.7L10.2 17.7a1.7 1.7 0 0 1-2.4-2.4L15.5 7.6" />
+            </svg>
+          </button>
           <label className="visually-hidden" htmlFor="composer">
             Message
           </label>
@@ -572,6 +760,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
             value={draft}
             onChange={(event) => setDraft(event.target.value)}
             onKeyDown={onComposerKey}
+            onPaste={onPaste}
             autoFocus
           />
           {streaming ? (
@@ -579,13 +768,38 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
               Stop <kbd aria-hidden="true">Esc</kbd>
             </button>
           ) : (
-            <button type="submit" className="button primary" disabled={!draft.trim() || !model}>
+            <button
+              type="submit"
+              className="button primary"
+              disabled={!draft.trim() || !model || uploading}
+              title={uploading ? 'Waiting for the files to upload' : undefined}
+            >
               Send
             </button>
           )}
         </form>
+        {opened ? <PassageDialog citation={opened} onClose={() => setOpened(null)} /> : null}
       </section>
     </div>
+  );
+}
+
+/** An assistant's answer: Markdown whose `[n]` markers open their sources, and the sources under it. */
+function Answer({ message, onOpen }: { message: GroundedMessage; onOpen: (citation: Citation) => void }) {
+  const citations = message.citations ?? [];
+  const markers = useMemo(() => {
+    if (citations.length === 0) return null;
+    const byNumber = new Map(citations.map((citation) => [citation.n, citation]));
+    return {
+      known: new Set(byNumber.keys()),
+      render: (n: number) => <CitationMarker citation={byNumber.get(n)!} onOpen={onOpen} />,
+    };
+  }, [citations, onOpen]);
+  return (
+    <>
+      <MarkdownView source={message.content} markers={markers} />
+      <SourcesList citations={citations} onOpen={onOpen} />
+    </>
   );
 }
 
