@@ -67,9 +67,13 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
   let credentialId: string;
   let kbId: string;
 
-  const upload = async (token: string, name: string, text: string) => {
+  const upload = async (token: string, name: string, content: string | Uint8Array) => {
     const form = new FormData();
-    form.set('file', new Blob([new TextEncoder().encode(text)]), name);
+    form.set(
+      'file',
+      new Blob([typeof content === 'string' ? new TextEncoder().encode(content) : content]),
+      name,
+    );
     const response = await kw.keyway.app.request('/api/files', {
       method: 'POST',
       headers: { authorization: `Bearer ${token}` },
@@ -395,6 +399,27 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
     const sent = await evolution.waitForSent(2);
     expect(sent[1]!.text).toBe('Text only, please.');
     expect(chat.requests).toHaveLength(1);
+
+    // A model known not to read images: the image is left out (the bot does not fail on it).
+    const blind = await createBot({
+      name: 'shop-blind',
+      model: 'gpt-3.5-turbo',
+      images: true,
+      unknownMessage: 'Text only, please.',
+    });
+    await hook(blind, evolutionUpsert({ instance: 'shop', remoteJid: customer, text: 'Hi' }));
+    await evolution.waitForSent(3);
+    await hook(
+      blind,
+      evolutionUpsert({
+        instance: 'shop',
+        remoteJid: customer,
+        media: { kind: 'image', mimetype: 'image/png', bytes: png, inWebhook: true },
+      }),
+    );
+    expect((await evolution.waitForSent(4))[3]!.text).toBe('Text only, please.');
+    // Only the greeting reached it.
+    expect(chat.requests).toHaveLength(2);
   });
 
   it('answers media over the file size limit as unreadable, whether it came in the webhook or from Evolution', async () => {
@@ -436,5 +461,39 @@ describe.each(BACKENDS)('bots with knowledge, images and voice notes [%s]', (bac
     expect(extras.requests.filter((request) => request.endpoint === 'transcriptions')).toHaveLength(0);
     // Only the greeting reached the model.
     expect(chat.requests).toHaveLength(1);
+  });
+
+  it('in the web chat, bot:<name> with an attached image: the image reaches the model, the knowledge is searched once', async () => {
+    await createBot({ name: 'shop-chat', knowledgeBaseIds: [kbId] });
+    const png = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      randomBytes(300),
+    ]);
+    const image = await upload(alice.token, 'sole.png', png);
+    const conversation = await kw.call('POST', '/api/conversations', {
+      token: alice.token,
+      body: { model: 'bot:shop-chat' },
+    });
+    expect(conversation.status, conversation.text).toBe(201);
+    const question = 'Is this cracked sole guaranteed?';
+    const response = await kw.keyway.app.request(`/api/conversations/${conversation.body.id}/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${alice.token}` },
+      body: JSON.stringify({ content: question, attachments: { fileIds: [image] } }),
+    });
+    expect(response.status).toBe(200);
+    await response.text();
+    expect(chat.requests).toHaveLength(1);
+    const prompt = promptOf(0);
+    expect(prompt[1]!.content).toContain('guaranteed for two years');
+    expect(prompt.at(-1)).toEqual({
+      role: 'user',
+      content: [
+        { type: 'text', text: question },
+        { type: 'image_url', image_url: { url: `data:image/png;base64,${png.toString('base64')}` } },
+      ],
+    });
+    // The vision check before the call asks for the bot's route only: one search, not two.
+    expect(embeddingsOf(question)).toHaveLength(1);
   });
 });

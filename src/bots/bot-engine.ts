@@ -6,6 +6,7 @@ import type { BotChannel } from '../db/tables.ts';
 import { KeywayError, messageOf } from '../errors.ts';
 import type { GatewayService } from '../gateway/gateway.service.ts';
 import type { InboxMedia } from '../db/tables.ts';
+import { visionSupport } from '../gateway/model-capabilities.ts';
 import type { ChatMessage, ChatRequest } from '../gateway/openai-types.ts';
 import { sourcesLine } from './bot-knowledge.ts';
 import type { BotMedia } from './bot-media.ts';
@@ -411,7 +412,12 @@ export class BotEngine {
       }
     }
     const text = mergeBurst(read.map((message) => message.text ?? ''));
-    const images = read.flatMap((message) => (message.image ? [message.image] : []));
+    let images = read.flatMap((message) => (message.image ? [message.image] : []));
+    if (images.length > 0 && visionSupport(record.model) === 'no') {
+      // Known not to read images: the caption alone, or content the bot cannot read, not a failure.
+      log.warn({ model: record.model }, "the bot's model cannot read images; its images are left out");
+      images = [];
+    }
     // What the session keeps of the turn: the text, and that images came with it.
     const said = images.length > 0 ? [text, ...images.map(() => '[image]')].filter(Boolean).join('\n') : text;
     let session = await this.#sessions.findOpen(record.id, last.contact);

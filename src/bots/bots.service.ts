@@ -241,7 +241,7 @@ export class BotsService implements BotModels {
   async apply(
     principal: Principal,
     request: ChatRequest,
-    options: { signal?: AbortSignal; log?: Logger } = {},
+    options: { signal?: AbortSignal; log?: Logger; ground?: boolean } = {},
   ): Promise<{ request: ChatRequest; route: BotRoute }> {
     const name = request.model.slice('bot:'.length);
     const key = `${principal.userId}\u0000${name.toLowerCase()}`;
@@ -257,6 +257,7 @@ export class BotsService implements BotModels {
       this.#byName.set(key, cached);
     }
     const bot = cached.bot;
+    if (options.ground === false) return { request: withBot(bot, request, null), route: routeOf(bot) };
     // The caller is the owner (a bot is found among the caller's own), acting through the bot.
     const asker: Principal = { ...principal, botId: bot.record.id };
     const prepared = await this.prepare(bot, asker, request, {

@@ -22,7 +22,8 @@ export interface BotModels {
   apply(
     principal: Principal,
     request: ChatRequest,
-    options?: { signal?: AbortSignal; log?: Logger },
+    /** `ground: false`: without the knowledge bases' passages (when only the route is wanted). */
+    options?: { signal?: AbortSignal; log?: Logger; ground?: boolean },
   ): Promise<{ request: ChatRequest; route: BotRoute }>;
   /** The caller's bots, for `/v1/models` (those without a credential cannot answer). */
   list(principal: Principal): Promise<{ name: string; credentialId: string | null }[]>;

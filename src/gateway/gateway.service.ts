@@ -341,7 +341,8 @@ export class GatewayService {
       const target = await this.#credentials.resolveModel(principal, request.model);
       return refuseImagesWithoutVision(request, target.model, request.model);
     }
-    const { route } = await this.#bots.apply(principal, request);
+    // Only the route is wanted: no retrieval for a check.
+    const { route } = await this.#bots.apply(principal, request, { ground: false });
     for (const { credentialId, model } of route.targets) {
       const asker: Principal = { ...principal, botId: route.botId };
       const target = await this.#credentials.resolveById(asker, credentialId, model);
