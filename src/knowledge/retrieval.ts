@@ -205,7 +205,9 @@ export class Retriever implements Grounder {
     });
     const mode = await this.#vectors.mode();
     if (mode.kind === 'pgvector') {
-      if (vector!.length <= HNSW_MAX_DIMENSIONS) await this.#vectors.ensureIndex(vector!.length);
+      // Normally built by ingestion already; for chunks stored before it existed it is built now, in the
+      // background: until it is there the search is exact, slower but complete.
+      if (vector!.length <= HNSW_MAX_DIMENSIONS) void this.#vectors.ensureIndex(vector!.length);
       return this.#repository.pgvectorSearch(kbIds, vector!, CANDIDATES);
     }
     return this.#exact.search(kbIds, vector!, CANDIDATES);
