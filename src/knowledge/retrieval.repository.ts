@@ -114,8 +114,11 @@ export class RetrievalRepository {
    */
   async pgvectorSearch(kbIds: readonly string[], vector: readonly number[], limit: number): Promise<Ranked> {
     if (kbIds.length === 0) return [];
+    // Counted only as far as the threshold: a count of a large knowledge base reads all of it.
     const counted = await sql<{ n: number }>`
-      SELECT count(*)::int AS n FROM knowledge_chunks WHERE kb_id IN (${sql.join(kbIds)})`.execute(this.#db);
+      SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM knowledge_chunks WHERE kb_id IN (${sql.join(kbIds)}) LIMIT ${this.#exactBelowChunks + 1}
+      ) AS enough`.execute(this.#db);
     const indexed = vector.length <= HNSW_MAX_DIMENSIONS && counted.rows[0]!.n > this.#exactBelowChunks;
     if (!indexed) {
       const rows = await pgvectorQuery(kbIds, vector, limit, { indexed: false }).execute(this.#db);
@@ -124,7 +127,7 @@ export class RetrievalRepository {
     return this.#db.transaction().execute(async (trx) => {
       // One round trip for the four settings (PGlite answers each from its own thread).
       await sql`
-        SELECT set_config('hnsw.ef_search', ${String(Math.max(limit * 2, 100))}, true),
+        SELECT set_config('hnsw.ef_search', ${String(Math.max(limit, 40))}, true),
                set_config('hnsw.iterative_scan', 'relaxed_order', true),
                set_config('enable_sort', 'off', true),
                set_config('enable_seqscan', 'off', true)`.execute(trx);
@@ -176,8 +179,8 @@ export const vectorLiteral = (vector: readonly number[]) => `[${vector.join(',')
 
 /**
  * The pgvector nearest-neighbour query. `indexed`: written as the HNSW index of its dimension is
- * declared (see vector-index.ts), so the planner can use it; otherwise cast without the dimension,
- * which no index matches: an exact scan of the knowledge bases' chunks.
+ * declared (`halfvec(N)`, see vector-index.ts), so the planner can use it; otherwise cast to full
+ * precision `vector`, which no index matches: an exact scan of the knowledge bases' chunks.
  */
 export function pgvectorQuery(
   kbIds: readonly string[],
@@ -186,7 +189,7 @@ export function pgvectorQuery(
   options: { indexed: boolean },
 ): RawBuilder<{ id: number }> {
   const n = sql.lit(vector.length);
-  const type = options.indexed ? sql`vector(${n})` : sql`vector`;
+  const type = options.indexed ? sql`halfvec(${n})` : sql`vector`;
   return sql<{ id: number }>`
     SELECT id FROM (
       SELECT c.id, (c.embedding::${type}) <=> ${vectorLiteral(vector)}::${type} AS distance
