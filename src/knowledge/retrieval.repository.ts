@@ -179,8 +179,8 @@ export const vectorLiteral = (vector: readonly number[]) => `[${vector.join(',')
 
 /**
  * The pgvector nearest-neighbour query. `indexed`: written as the HNSW index of its dimension is
- * declared (`halfvec(N)`, see vector-index.ts), so the planner can use it; otherwise cast to full
- * precision `vector`, which no index matches: an exact scan of the knowledge bases' chunks.
+ * declared (`vector(N)`, see vector-index.ts), so the planner can use it; otherwise cast to
+ * `vector` without the dimension, which no index matches: an exact scan of the knowledge bases' chunks.
  */
 export function pgvectorQuery(
   kbIds: readonly string[],
@@ -189,7 +189,7 @@ export function pgvectorQuery(
   options: { indexed: boolean },
 ): RawBuilder<{ id: number }> {
   const n = sql.lit(vector.length);
-  const type = options.indexed ? sql`halfvec(${n})` : sql`vector`;
+  const type = options.indexed ? sql`vector(${n})` : sql`vector`;
   return sql<{ id: number }>`
     SELECT id FROM (
       SELECT c.id, (c.embedding::${type}) <=> ${vectorLiteral(vector)}::${type} AS distance
