@@ -1,13 +1,14 @@
 // `npm run bench`: every benchmark, each side by side with its reference, printed as one table each.
-// BENCH_ONLY=startup|cli|gateway|knowledge runs one of them.
+// BENCH_ONLY=startup|cli|gateway|knowledge|retrieval runs one of them.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cliBenchmark } from './cli.bench.ts';
 import { KNOWLEDGE_BUDGET_MS, knowledgeBenchmark } from './knowledge.bench.ts';
+import { formatRetrievalReport, retrievalBenchmark } from './retrieval.bench.ts';
 import { startupBenchmark } from './startup.bench.ts';
 
-const BENCHMARKS = ['startup', 'cli', 'gateway', 'knowledge'] as const;
+const BENCHMARKS = ['startup', 'cli', 'gateway', 'knowledge', 'retrieval'] as const;
 const only = process.env.BENCH_ONLY;
 if (only !== undefined && only !== '' && !(BENCHMARKS as readonly string[]).includes(only)) {
   console.error(`BENCH_ONLY must be one of ${BENCHMARKS.join(', ')}, not ${only}`);
@@ -89,6 +90,15 @@ if (wants('knowledge')) {
   console.log(
     `| ${pages}-page PDF (${(result.pdfBytes / 1024).toFixed(0)} KiB) | ${Math.round(result.medianMs)} ms | ${Math.round(result.minMs)} – ${Math.round(result.maxMs)} ms | ${result.chunks} | ${goal} |`,
   );
+}
+
+if (wants('retrieval')) {
+  if (wants('startup') || wants('cli') || wants('gateway') || wants('knowledge')) console.log('');
+  console.log(
+    'Retrieval: ground() (access, keyword + vector search, fusion, passages, context; the question embedded in-process) ' +
+      'beside the bare vector search on the same database, p50 / p95 of BENCH_QUERIES (40) questions',
+  );
+  console.log(formatRetrievalReport(await retrievalBenchmark()));
 }
 
 /**

@@ -13,7 +13,7 @@ import { ExactVectorIndex } from '../src/knowledge/exact-vectors.ts';
 import { exactQuery, pgvectorQuery, RetrievalRepository } from '../src/knowledge/retrieval.repository.ts';
 import { hnswIndexName } from '../src/knowledge/vector-index.ts';
 import { startFakeOpenAiExtras, type FakeOpenAiExtras } from './fakes/fake-openai-extras.ts';
-import { buildPdf } from './support/documents.ts';
+import { buildEncryptedPdf, buildPdf } from './support/documents.ts';
 import { BACKENDS, createTestDatabase } from './support/test-database.ts';
 import { createTestKeyway, type TestKeyway } from './support/test-keyway.ts';
 
@@ -211,6 +211,20 @@ describe.each(BACKENDS)('retrieval: grounding answers in knowledge bases and fil
       },
     ]);
     expect(short.context).toContain(`[1] notes.md\n<<<\n${note}\n>>>`);
+
+    // An attachment that cannot be read (an encrypted PDF) is left out; the others still answer.
+    const lockedId = await upload(alice.token, 'locked.pdf', buildEncryptedPdf());
+    const withLocked = await grounder.ground(
+      principal(alice),
+      {
+        knowledgeBaseIds: [],
+        fileIds: [lockedId, noteId],
+        question: 'Who serviced the Zephyr pump?',
+        tokenBudget: 2000,
+      },
+      { log },
+    );
+    expect(withLocked.citations.map((citation) => citation.fileId)).toEqual([noteId]);
 
     // The manual is over KEYWAY_WHOLE_FILE_TOKENS: chunked and ranked by the question's words.
     const long = await grounder.ground(

@@ -21,6 +21,9 @@ export interface ReadableBase {
  */
 export const EXACT_BELOW_CHUNKS = 1_000;
 
+/** Chunks matching any word of a question that are ranked at most (see `keywordSearch`). */
+export const OR_CANDIDATES = 2_000;
+
 /** The ids of a ranked list, best first. */
 export type Ranked = string[];
 
@@ -84,20 +87,43 @@ export class RetrievalRepository {
   }
 
   /**
-   * Chunks matching any of `words` (PostgreSQL full text, the 'simple' configuration the `tsv` column
-   * is built with), by `ts_rank`.
+   * Chunks matching the question's words (PostgreSQL full text, the 'simple' configuration the `tsv`
+   * column is built with), by `ts_rank`: first those with every word, then, when they are fewer than
+   * `limit`, those with any. Ranking reads each match's `tsv`, so the any-word pass ranks at most
+   * `OR_CANDIDATES` matches: a word common to the whole knowledge base ("pump" in a pump manual)
+   * would otherwise rank every chunk at every question.
    */
   async keywordSearch(kbIds: readonly string[], words: readonly string[], limit: number): Promise<Ranked> {
     if (kbIds.length === 0 || words.length === 0) return [];
-    const query = sql.join(
+    const every = await this.#keywordQuery(
+      kbIds,
+      sql`plainto_tsquery('simple', ${words.join(' ')})`,
+      limit,
+      null,
+    );
+    if (every.length >= limit || words.length === 1) return every;
+    const anyWord = sql.join(
       words.map((word) => sql`plainto_tsquery('simple', ${word})`),
       sql` || `,
     );
+    const some = await this.#keywordQuery(kbIds, anyWord, limit, OR_CANDIDATES);
+    return [...new Set([...every, ...some])].slice(0, limit);
+  }
+
+  async #keywordQuery(
+    kbIds: readonly string[],
+    query: RawBuilder<unknown>,
+    limit: number,
+    candidates: number | null,
+  ): Promise<Ranked> {
     const rows = await sql<{ id: number }>`
-      SELECT c.id FROM knowledge_chunks c, (SELECT ${query} AS q) AS query
-       WHERE c.kb_id IN (${sql.join(kbIds)}) AND c.tsv @@ query.q
-       ORDER BY ts_rank(c.tsv, query.q) DESC, c.id
-       LIMIT ${limit}`.execute(this.#db);
+      SELECT m.id FROM (
+        SELECT c.id, c.tsv FROM knowledge_chunks c
+         WHERE c.kb_id IN (${sql.join(kbIds)}) AND c.tsv @@ (${query})
+         ${candidates === null ? sql`` : sql`LIMIT ${candidates}`}
+      ) AS m
+      ORDER BY ts_rank(m.tsv, ${query}) DESC, m.id
+      LIMIT ${limit}`.execute(this.#db);
     return rows.rows.map((row) => String(row.id));
   }
 
@@ -111,18 +137,23 @@ export class RetrievalRepository {
    */
   async pgvectorSearch(kbIds: readonly string[], vector: readonly number[], limit: number): Promise<Ranked> {
     if (kbIds.length === 0) return [];
+    // Counted only as far as the threshold: a count of a large knowledge base reads all of it.
     const counted = await sql<{ n: number }>`
-      SELECT count(*)::int AS n FROM knowledge_chunks WHERE kb_id IN (${sql.join(kbIds)})`.execute(this.#db);
+      SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM knowledge_chunks WHERE kb_id IN (${sql.join(kbIds)}) LIMIT ${this.#exactBelowChunks + 1}
+      ) AS enough`.execute(this.#db);
     const indexed = vector.length <= HNSW_MAX_DIMENSIONS && counted.rows[0]!.n > this.#exactBelowChunks;
     if (!indexed) {
       const rows = await pgvectorQuery(kbIds, vector, limit, { indexed: false }).execute(this.#db);
       return rows.rows.map((row) => String(row.id));
     }
     return this.#db.transaction().execute(async (trx) => {
-      await sql`SET LOCAL hnsw.ef_search = ${sql.lit(Math.max(limit * 2, 100))}`.execute(trx);
-      await sql`SET LOCAL hnsw.iterative_scan = relaxed_order`.execute(trx);
-      await sql`SET LOCAL enable_sort = off`.execute(trx);
-      await sql`SET LOCAL enable_seqscan = off`.execute(trx);
+      // One round trip for the four settings (PGlite answers each from its own thread).
+      await sql`
+        SELECT set_config('hnsw.ef_search', ${String(Math.max(limit, 40))}, true),
+               set_config('hnsw.iterative_scan', 'relaxed_order', true),
+               set_config('enable_sort', 'off', true),
+               set_config('enable_seqscan', 'off', true)`.execute(trx);
       const rows = await pgvectorQuery(kbIds, vector, limit, { indexed: true }).execute(trx);
       return rows.rows.map((row) => String(row.id));
     });
@@ -171,8 +202,8 @@ export const vectorLiteral = (vector: readonly number[]) => `[${vector.join(',')
 
 /**
  * The pgvector nearest-neighbour query. `indexed`: written as the HNSW index of its dimension is
- * declared (see vector-index.ts), so the planner can use it; otherwise cast without the dimension,
- * which no index matches: an exact scan of the knowledge bases' chunks.
+ * declared (`vector(N)`, see vector-index.ts), so the planner can use it; otherwise cast to
+ * `vector` without the dimension, which no index matches: an exact scan of the knowledge bases' chunks.
  */
 export function pgvectorQuery(
   kbIds: readonly string[],

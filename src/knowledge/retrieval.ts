@@ -5,7 +5,7 @@ import type { FileRecord } from '../files/files.repository.ts';
 import { chunkSections, estimateTokens, type Chunk } from './chunker.ts';
 import type { ExactVectorIndex } from './exact-vectors.ts';
 import { embed, type EmbeddingGateway } from './embeddings.ts';
-import { extractText } from './extract.ts';
+import { extractText, type Section } from './extract.ts';
 import type { Grounder, Grounding, GroundingRequest, Passage } from './grounding.ts';
 import {
   buildContext,
@@ -32,6 +32,13 @@ export interface AttachedFiles {
   findWithContent(ownerId: string, id: string): Promise<(FileRecord & { content: Uint8Array }) | undefined>;
 }
 
+/** An attached file read: its whole text, and its chunks for when it is too long to go in whole. */
+interface ReadFile {
+  sha256: string;
+  text: string;
+  chunks: Chunk[];
+}
+
 interface Candidate extends Source {
   key: string;
 }
@@ -50,7 +57,7 @@ export class Retriever implements Grounder {
   readonly #gateway: EmbeddingGateway;
   readonly #files: AttachedFiles;
   readonly #wholeFileTokens: number;
-  readonly #chunked = new Map<string, { sha256: string; chunks: Chunk[] }>();
+  readonly #chunked = new Map<string, ReadFile>();
 
   constructor(deps: {
     repository: RetrievalRepository;
@@ -96,21 +103,21 @@ export class Retriever implements Grounder {
 
     for (const file of files) {
       if (file.kind === 'image' || !documentTypeOf(file.mediaType)) continue; // images go as image parts
-      const chunks = await this.#chunksOf(principal.userId, file);
-      if (!chunks || chunks.length === 0) continue;
-      const tokens = chunks.reduce((sum, chunk) => sum + chunk.tokens, 0);
-      const text = chunks.map((chunk) => chunk.text).join('\n\n');
-      const wholeTokens = estimateTokens(text) + SOURCE_OVERHEAD_TOKENS;
-      if (tokens <= this.#wholeFileTokens && wholeTokens <= budget) {
+      const read = await this.#read(principal.userId, file, log);
+      if (!read || read.chunks.length === 0) continue;
+      const textTokens = estimateTokens(read.text);
+      const wholeTokens = textTokens + SOURCE_OVERHEAD_TOKENS;
+      if (textTokens <= this.#wholeFileTokens && wholeTokens <= budget) {
         budget -= wholeTokens;
         whole.push({
           key: `file:${file.id}`,
           citation: { ...fileCitation(file), page: null, headings: [] },
-          text,
+          text: read.text,
           tokens: wholeTokens,
         });
         continue;
       }
+      const chunks = read.chunks;
       const ranked = keywordRank(
         chunks.map((chunk) => `${chunk.headings.join(' ')}\n${chunk.text}`),
         words,
@@ -220,28 +227,54 @@ export class Retriever implements Grounder {
     });
     const mode = await this.#vectors.mode();
     if (mode.kind === 'pgvector') {
-      if (vector!.length <= HNSW_MAX_DIMENSIONS) await this.#vectors.ensureIndex(vector!.length);
+      // Normally built by ingestion already; for chunks stored before it existed it is built now, in the
+      // background: until it is there the search is exact, slower but complete.
+      if (vector!.length <= HNSW_MAX_DIMENSIONS) void this.#vectors.ensureIndex(vector!.length);
       return this.#repository.pgvectorSearch(kbIds, vector!, CANDIDATES);
     }
     return this.#exact.search(kbIds, vector!, CANDIDATES);
   }
 
-  /** The attached file's chunks, from the cache when its content has not changed. */
-  async #chunksOf(ownerId: string, file: FileRecord): Promise<Chunk[] | undefined> {
+  /**
+   * The attached file's text and chunks, from the cache when its content has not changed; undefined
+   * (logged) when it cannot be read, so one bad attachment does not take the answer with it.
+   */
+  async #read(ownerId: string, file: FileRecord, log: Logger): Promise<ReadFile | undefined> {
     const cached = this.#chunked.get(file.id);
     if (cached && cached.sha256 === file.sha256) {
       this.#chunked.delete(file.id);
       this.#chunked.set(file.id, cached);
-      return cached.chunks;
+      return cached;
     }
     const type = documentTypeOf(file.mediaType);
     const stored = await this.#files.findWithContent(ownerId, file.id);
     if (!stored || !type) return undefined;
-    const chunks = chunkSections((await extractText(stored.content, type)).sections);
-    this.#chunked.set(file.id, { sha256: stored.sha256, chunks });
+    let sections: Section[];
+    try {
+      sections = (await extractText(stored.content, type)).sections;
+    } catch (error) {
+      if (!(error instanceof KeywayError)) throw error;
+      log.info({ err: error, fileId: file.id }, 'an attached file could not be read; answering without it');
+      return undefined;
+    }
+    const read: ReadFile = {
+      sha256: stored.sha256,
+      // The sections as they are (chunks overlap): a PDF's pages marked, a heading path before its text.
+      text: sections
+        .map((section) =>
+          section.page !== undefined
+            ? `(page ${section.page})\n${section.text}`
+            : section.headings.length > 0
+              ? `${section.headings.join(' > ')}\n${section.text}`
+              : section.text,
+        )
+        .join('\n\n'),
+      chunks: chunkSections(sections),
+    };
+    this.#chunked.set(file.id, read);
     while (this.#chunked.size > CHUNKED_FILES_CACHED)
       this.#chunked.delete(this.#chunked.keys().next().value!);
-    return chunks;
+    return read;
   }
 }
 
