@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Principal } from '../src/auth/principal.ts';
 import { doctorCommand } from '../src/cli/doctor.ts';
 import { loadExpectedSchema } from '../src/db/schema/expected-schema.ts';
+import { FilesRepository } from '../src/files/files.repository.ts';
 import { readSchemaShape } from '../src/db/schema/catalog.ts';
 import { diffSchema } from '../src/db/schema/drift.ts';
 import { estimateTokens } from '../src/knowledge/chunker.ts';
@@ -212,8 +213,17 @@ describe.each(BACKENDS)('retrieval: grounding answers in knowledge bases and fil
     ]);
     expect(short.context).toContain(`[1] notes.md\n<<<\n${note}\n>>>`);
 
-    // An attachment that cannot be read (an encrypted PDF) is left out; the others still answer.
-    const lockedId = await upload(alice.token, 'locked.pdf', buildEncryptedPdf());
+    // An attachment that cannot be read (an encrypted PDF, stored before uploads refused them) is
+    // left out; the others still answer.
+    const lockedId = randomUUID();
+    await new FilesRepository(harness.database.db).insert(alice.id, {
+      id: lockedId,
+      name: 'locked.pdf',
+      mediaType: 'application/pdf',
+      kind: 'document',
+      sha256: '0'.repeat(64),
+      content: buildEncryptedPdf(),
+    });
     const withLocked = await grounder.ground(
       principal(alice),
       {

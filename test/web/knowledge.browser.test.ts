@@ -152,7 +152,7 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
     });
     const row = (name: string) => page.getByRole('row').filter({ hasText: name });
     await row('guide.md')
-      .getByText(/^ready \(\d+ chunks\)$/)
+      .getByText(/^ready \(\d+ chunks?\)$/)
       .waitFor({ timeout: 20_000 });
 
     // A drop on the page: a text file goes in; an executable named .pdf is refused, naming both.
@@ -169,7 +169,7 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
       .getByText(/^"setup\.pdf" is not a type Keyway accepts\./)
       .waitFor();
     await row('notes.txt')
-      .getByText(/^ready \(\d+ chunks\)$/)
+      .getByText(/^ready \(\d+ chunks?\)$/)
       .waitFor({ timeout: 20_000 });
     expect(await row('setup.pdf').count()).toBe(0);
     await page.getByText('2 of 2 files ready').waitFor();
@@ -200,7 +200,7 @@ describe('knowledge and attachments in a real browser [embedded]', () => {
       .selectOption({ label: `notes.txt (${NOTES.length} B)` });
     await page.getByRole('button', { name: 'Add', exact: true }).click();
     await row('notes.txt')
-      .getByText(/^ready \(\d+ chunks\)$/)
+      .getByText(/^ready \(\d+ chunks?\)$/)
       .waitFor({ timeout: 20_000 });
 
     // 360 px: nothing scrolls sideways.
