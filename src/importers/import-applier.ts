@@ -309,11 +309,21 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
     progress();
   }
   const knowledge = new KnowledgeRepository(trx);
+  // Each owner's own knowledge bases, read once (a collection per row would read them per row).
+  const basesOf = new Map<string, Map<string, string>>();
   for (const planned of plan.knowledgeBases ?? []) {
     const owner = ownerOf(planned.owner);
-    const existing = (await knowledge.listBases(owner.id)).find(
-      (base) => base.ownerId === owner.id && base.name.toLowerCase() === planned.name.toLowerCase(),
-    );
+    let bases = basesOf.get(owner.id);
+    if (!bases) {
+      bases = new Map(
+        (await knowledge.listBases(owner.id))
+          .filter((base) => base.ownerId === owner.id)
+          .map((base) => [base.name.toLowerCase(), base.id]),
+      );
+      basesOf.set(owner.id, bases);
+    }
+    const existingId = bases.get(planned.name.toLowerCase());
+    const existing = existingId === undefined ? undefined : { id: existingId };
     const kbId = existing?.id ?? randomUUID();
     if (!existing) {
       await knowledge.createBase(owner.id, {
@@ -321,6 +331,7 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
         name: planned.name,
         embeddingModel: planned.embeddingModel,
       });
+      bases.set(planned.name.toLowerCase(), kbId);
     }
     const before = existing
       ? new Set((await knowledge.listFiles(owner.id, kbId)).map((f) => f.fileId))
