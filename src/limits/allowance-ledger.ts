@@ -59,6 +59,9 @@ export class AllowanceLedger {
   readonly #refusals = new Map<string, RefusalCount>();
   readonly #timer: NodeJS.Timeout;
   #syncing: Promise<void> | undefined;
+  /** Reads of what is spent under way (see `steady`); a sync waits for them to end. */
+  #readers = 0;
+  #readersGone: (() => void) | undefined;
 
   constructor(deps: { repository: LedgerRepository; logger: Logger; syncIntervalMs?: number }) {
     this.#repository = deps.repository;
@@ -116,6 +119,22 @@ export class AllowanceLedger {
     holding.spent += spent;
   }
 
+  /**
+   * Runs a read of what is spent — PostgreSQL's settled sums plus `unreported` — while no report is
+   * under way. A report moves spending from this node's memory to PostgreSQL; a read that straddled
+   * it would see the amount in neither place (or in both). Waits for a report in progress; a report
+   * due meanwhile waits for the read.
+   */
+  async steady<T>(read: () => Promise<T>): Promise<T> {
+    while (this.#syncing) await this.#syncing;
+    this.#readers++;
+    try {
+      return await read();
+    } finally {
+      if (--this.#readers === 0) this.#readersGone?.();
+    }
+  }
+
   /** What this node has spent in a window and not yet reported (added to what PostgreSQL says). */
   unreported(key: string, start: Date): number {
     const holding = this.#holdings.get(windowId(key, start));
@@ -134,9 +153,12 @@ export class AllowanceLedger {
   /** Reports spending, gives back idle or ended holdings, writes refusal counts. Concurrent calls share one. */
   async sync(): Promise<void> {
     if (this.#syncing) return this.#syncing;
-    this.#syncing = this.#sync().finally(() => {
-      this.#syncing = undefined;
-    });
+    this.#syncing = this.#readersDone()
+      .then(() => this.#sync())
+      .finally(() => {
+        this.#syncing = undefined;
+        this.#readersGone = undefined;
+      });
     return this.#syncing;
   }
 
@@ -146,6 +168,10 @@ export class AllowanceLedger {
     // Give everything back: running requests have ended by now.
     for (const holding of this.#holdings.values()) holding.active = false;
     await this.sync();
+  }
+
+  async #readersDone(): Promise<void> {
+    if (this.#readers > 0) await new Promise<void>((resolve) => (this.#readersGone = resolve));
   }
 
   async #sync(): Promise<void> {

@@ -31,11 +31,11 @@ export interface LabelledHolder {
  */
 export class LimitStatusReader {
   readonly #repository: Pick<LedgerRepository, 'settled'>;
-  readonly #ledger: Pick<AllowanceLedger, 'unreported'>;
+  readonly #ledger: Pick<AllowanceLedger, 'unreported' | 'steady'>;
 
   constructor(deps: {
     repository: Pick<LedgerRepository, 'settled'>;
-    ledger: Pick<AllowanceLedger, 'unreported'>;
+    ledger: Pick<AllowanceLedger, 'unreported' | 'steady'>;
   }) {
     this.#repository = deps.repository;
     this.#ledger = deps.ledger;
@@ -48,19 +48,24 @@ export class LimitStatusReader {
         return spec ? [{ holder, kind, spec }] : [];
       }),
     );
-    const settled = await this.#repository.settled(
-      found.map(({ spec }) => ({ key: spec.key, windowStart: spec.start })),
-    );
-    return found.map(({ holder, kind, spec }) => ({
+    // Settled and unreported are read together, with no report moving one into the other meanwhile.
+    const spent = await this.#ledger.steady(async () => {
+      const settled = await this.#repository.settled(
+        found.map(({ spec }) => ({ key: spec.key, windowStart: spec.start })),
+      );
+      return found.map(
+        ({ spec }) =>
+          (settled.get(windowId(spec.key, spec.start)) ?? 0) + this.#ledger.unreported(spec.key, spec.start),
+      );
+    });
+    return found.map(({ holder, kind, spec }, index) => ({
       scope: holder.scope,
       id: holder.id,
       label: holder.label,
       kind,
       amount: spec.cap,
       period: periodOf(holder.limits, kind),
-      spent: round(
-        (settled.get(windowId(spec.key, spec.start)) ?? 0) + this.#ledger.unreported(spec.key, spec.start),
-      ),
+      spent: round(spent[index]!),
       resetsAt: spec.end?.toISOString() ?? null,
     }));
   }
