@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { ChatMessageStatus, ChatRole, DB, FileKind } from '../db/tables.ts';
 import type { Citation } from '../knowledge/grounding.ts';
+import { conversationMatches } from './conversation-search.ts';
 
 /** Files and knowledge bases attached to a conversation or a message, by id. */
 export interface AttachmentIds {
@@ -87,9 +88,6 @@ const RETURNED_MESSAGE = [
   'created_at as createdAt',
 ] as const;
 
-/** `%`, `_` and `\` are literal in a search: escaped for ILIKE. */
-const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
-
 /**
  * Chat conversations and their messages. Every method takes the owner's id and every query is
  * scoped by it: another user's conversation is simply not found.
@@ -124,19 +122,8 @@ export class ConversationsRepository {
       .select(CONVERSATION_COLUMNS)
       .where('c.owner_id', '=', ownerId);
     if (options.search) {
-      const pattern = likePattern(options.search);
-      query = query.where((eb) =>
-        eb.or([
-          eb('c.title', 'ilike', pattern),
-          eb.exists(
-            eb
-              .selectFrom('chat_messages as m')
-              .select(sql`1`.as('one'))
-              .whereRef('m.conversation_id', '=', 'c.id')
-              .where('m.content', 'ilike', pattern),
-          ),
-        ]),
-      );
+      const search = options.search;
+      query = query.where((eb) => conversationMatches(eb, search));
     }
     return query.orderBy('c.updated_at', 'desc').orderBy('c.id').limit(options.limit).execute();
   }
