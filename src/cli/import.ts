@@ -10,6 +10,7 @@ import { KeywayError, messageOf } from '../errors.ts';
 import { planChatbotUiImport } from '../importers/chatbot-ui.plan.ts';
 import { KNOWLEDGE_QUEUED_TOPIC } from '../knowledge/knowledge.service.ts';
 import { readChatbotUi } from '../importers/chatbot-ui.reader.ts';
+import { readChatbotUiHistory } from '../importers/chatbot-ui-history.reader.ts';
 import { planEvolutionImport } from '../importers/evolution.plan.ts';
 import { readEvolution } from '../importers/evolution.reader.ts';
 import { createBotWriter } from '../importers/bot-writer.ts';
@@ -40,9 +41,11 @@ import {
 
 const USAGE = [
   'keyway import chatbot-ui --from postgres://… [--dry-run] [--owner-map chatbotuser=keywayuser,…]',
-  '                         [--embedding-model CREDENTIAL/MODEL]',
+  '                         [--embedding-model CREDENTIAL/MODEL] [--history]',
   '  a user per Chatbot-UI profile and a credential per key it holds; custom models become openai-compatible credentials;',
-  '  files become text files, and with --embedding-model each collection a knowledge base embedded with that model',
+  '  files become text files, and with --embedding-model each collection a knowledge base embedded with that model;',
+  "  with --history also each profile's workspaces and chat folders (as folders), chats with their messages,",
+  '  prompts, presets and assistants',
   'keyway import evolution-api --from postgres://…|mysql://… --server-url http://evolution:8080 [--owner U] [--instances a,b]',
   '                            [--webhook-secrets FILE] [--dry-run]',
   '  one credential per distinct OpenAI key, one bot per OpenaiBot with its triggers, session settings and Evolution channel',
@@ -69,15 +72,22 @@ async function importChatbotUi(args: string[], io: CliIO): Promise<number> {
       'dry-run': { type: 'boolean' },
       'owner-map': { type: 'string' },
       'embedding-model': { type: 'string' },
+      history: { type: 'boolean' },
     },
     USAGE,
   );
+  const withHistory = values.history === true;
   const ownerMap = parseOwnerMap(values['owner-map']);
   const embeddingModel = values['embedding-model']?.trim();
   if (values['embedding-model'] !== undefined && !embeddingModel)
     throw new KeywayError('usage', '--embedding-model needs a model name.', { fix: USAGE });
   return runImport(io, values, 'import chatbot-ui', async (source, context) =>
-    planChatbotUiImport(await readChatbotUi(source), { ...context, ownerMap, embeddingModel }),
+    planChatbotUiImport(await readChatbotUi(source), {
+      ...context,
+      ownerMap,
+      embeddingModel,
+      history: withHistory ? await readChatbotUiHistory(source) : undefined,
+    }),
   );
 }
 
@@ -225,7 +235,11 @@ async function runImport(
         ? `the embedded database in ${path.resolve(config.database.dataDir)} (it does not exist yet: planned against an empty one in memory)`
         : `the ${describeDatabase(database)}`;
     io.err(
-      `${dryRun ? 'Planning' : 'Importing'} from ${source.description} into ${into}: ${plan.users.length} user(s), ${plan.credentials.length} credential(s), ${plan.bots.length} bot(s).\n`,
+      `${dryRun ? 'Planning' : 'Importing'} from ${source.description} into ${into}: ${plan.users.length} user(s), ${plan.credentials.length} credential(s), ${plan.bots.length} bot(s)${
+        plan.history
+          ? `, ${plan.history.folders.length} folder(s), ${plan.history.conversations.length} conversation(s), ${plan.history.prompts.length} prompt(s), ${plan.history.presets.length} preset(s), ${plan.history.assistants.length} assistant(s)`
+          : ''
+      }.\n`,
     );
 
     let lastProgress = 0;

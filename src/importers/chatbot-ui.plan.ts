@@ -1,6 +1,8 @@
 import type { ProviderRegistry } from '../providers/registry.ts';
 import { classifyAddress, type UpstreamPolicy } from '../providers/upstream-url-guard.ts';
 import { USERNAME_PATTERN } from '../users/users.service.ts';
+import type { ChatbotUiHistory } from './chatbot-ui-history.reader.ts';
+import { planChatbotUiHistory } from './chatbot-ui-history.plan.ts';
 import type { ChatbotUiProfile, ChatbotUiSnapshot, ProfileColumn } from './chatbot-ui.reader.ts';
 import {
   checkCredentialSettings,
@@ -44,6 +46,8 @@ export interface ChatbotUiPlanOptions {
   embeddingModel?: string | undefined;
   /** The largest file Keyway stores (KEYWAY_FILE_SIZE_LIMIT): a longer text is not imported. */
   maxFileBytes: number;
+  /** With `--history`: the chats, folders, prompts, presets and assistants to import too. */
+  history?: ChatbotUiHistory | undefined;
 }
 
 /**
@@ -79,6 +83,7 @@ export function planChatbotUiImport(snapshot: ChatbotUiSnapshot, options: Chatbo
   }
 
   const owners = new Map<string, string>();
+  const customModels = new Map<string, string>();
   const names = new Map<string, Set<string>>();
   for (const profile of snapshot.profiles) {
     const owner = ownerFor(profile.username, options.ownerMap);
@@ -133,6 +138,7 @@ export function planChatbotUiImport(snapshot: ChatbotUiSnapshot, options: Chatbo
         secret: model.apiKey,
         origin: `${origin} of ${owner}`,
       });
+    customModels.set(`${owner}\u0000${model.modelId}`, credential.ref);
     plan.notes.push({
       kind: 'credential',
       origin: `${origin} of ${owner}`,
@@ -147,6 +153,13 @@ export function planChatbotUiImport(snapshot: ChatbotUiSnapshot, options: Chatbo
     }
   }
   planFiles(plan, snapshot, owners, options);
+  if (options.history) {
+    planChatbotUiHistory(plan, options.history, {
+      owners,
+      profiles: new Map(snapshot.profiles.map((profile) => [profile.userId, profile.username])),
+      customModels,
+    });
+  }
   return plan;
 }
 
@@ -232,6 +245,7 @@ function planFiles(
     const names = taken.get(owner.toLowerCase()) ?? new Set<string>();
     taken.set(owner.toLowerCase(), names);
     plan.knowledgeBases!.push({
+      ref: collection.id,
       owner,
       name: uniqueName(collection.name.trim().slice(0, 100) || 'collection', names),
       embeddingModel: options.embeddingModel,

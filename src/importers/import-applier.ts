@@ -11,13 +11,20 @@ import { NO_PASSWORD_HASH } from '../users/password.ts';
 import { UsersRepository } from '../users/users.repository.ts';
 import type { Cipher } from '../vault/cipher.ts';
 import { ImportAuditLog } from './import-audit.repository.ts';
-import { credentialAddress, type BotInput, type ImportPlan, type PlannedFile } from './import-plan.ts';
+import { writeHistory, type HistoryCounts, type HistoryRow } from './history-writer.ts';
+import {
+  credentialAddress,
+  type BotInput,
+  type HistoryKind,
+  type ImportPlan,
+  type PlannedFile,
+} from './import-plan.ts';
 
 export type Outcome = 'created' | 'reused' | 'skipped';
 
 /** One line of the final table. */
 export interface ImportRow {
-  kind: 'user' | 'credential' | 'bot' | 'file' | 'knowledge base';
+  kind: 'user' | 'credential' | 'bot' | 'file' | 'knowledge base' | HistoryKind;
   owner: string;
   name: string;
   outcome: Outcome;
@@ -35,6 +42,8 @@ export interface ImportResult {
   createdBots: CreatedBot[];
   /** Files queued for ingestion into knowledge bases (the workers are woken after commit). */
   queuedIngestions: number;
+  /** With a history to import: what it created and found already imported, per kind. */
+  history: HistoryCounts | null;
 }
 
 export interface CreatedBot {
@@ -106,13 +115,21 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
     usersWithoutPassword: [],
     createdBots: [],
     queuedIngestions: 0,
+    history: null,
   };
   const total =
     plan.users.length +
     plan.credentials.length +
     plan.bots.length +
     (plan.files?.length ?? 0) +
-    (plan.knowledgeBases?.length ?? 0);
+    (plan.knowledgeBases?.length ?? 0) +
+    (plan.history
+      ? plan.history.folders.length +
+        plan.history.conversations.length +
+        plan.history.prompts.length +
+        plan.history.presets.length +
+        plan.history.assistants.length
+      : 0);
   let done = 0;
   const progress = () => options.onProgress?.(++done, total);
 
@@ -170,6 +187,8 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
     return rows;
   };
   const credentialIds = new Map<string, string>();
+  // The name each planned credential was stored (or found) under: how models name it.
+  const credentialNames = new Map<string, string>();
   for (const planned of plan.credentials) {
     const owner = ownerOf(planned.owner);
     const own = await storedFor(owner.id);
@@ -183,6 +202,7 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
     );
     if (same) {
       credentialIds.set(planned.ref, same.id);
+      credentialNames.set(planned.ref, same.name);
       result.rows.push(
         row('credential', owner.username, same.name, 'reused', `${planned.origin}; same key already stored`),
       );
@@ -219,6 +239,7 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
     });
     own.push(inserted);
     credentialIds.set(planned.ref, id);
+    credentialNames.set(planned.ref, name);
     result.createdCredentialIds.push(id);
     result.rows.push(
       row(
@@ -311,6 +332,7 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
   const knowledge = new KnowledgeRepository(trx);
   // Each owner's own knowledge bases, read once (a collection per row would read them per row).
   const basesOf = new Map<string, Map<string, string>>();
+  const knowledgeBaseIds = new Map<string, string>();
   for (const planned of plan.knowledgeBases ?? []) {
     const owner = ownerOf(planned.owner);
     let bases = basesOf.get(owner.id);
@@ -325,6 +347,7 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
     const existingId = bases.get(planned.name.toLowerCase());
     const existing = existingId === undefined ? undefined : { id: existingId };
     const kbId = existing?.id ?? randomUUID();
+    if (planned.ref) knowledgeBaseIds.set(`${owner.username.toLowerCase()}\u0000${planned.ref}`, kbId);
     if (!existing) {
       await knowledge.createBase(owner.id, {
         id: kbId,
@@ -349,6 +372,25 @@ async function applyIn(trx: Transaction<DB>, plan: ImportPlan, options: ApplyOpt
       row('knowledge base', owner.username, planned.name, existing ? 'reused' : 'created', detail),
     );
     progress();
+  }
+
+  if (plan.history) {
+    const written = await writeHistory(plan.history, {
+      trx,
+      source: plan.source,
+      audit,
+      ownerOf,
+      modelName: (model) => {
+        const credential =
+          model.credentialRef === null ? undefined : credentialNames.get(model.credentialRef);
+        return credential ? `${credential}/${model.model}` : model.model;
+      },
+      fileId: (ref) => fileIds.get(ref),
+      knowledgeBaseId: (owner, ref) => knowledgeBaseIds.get(`${owner.toLowerCase()}\u0000${ref}`),
+      progress,
+    });
+    result.history = written.counts;
+    for (const counted of written.rows) result.rows.push(historyRow(counted));
   }
 
   await audit.flush();
@@ -389,6 +431,31 @@ async function writeTextFile(
     content,
   });
   return { id: record.id, reused: false };
+}
+
+const HISTORY_NAMES: Record<HistoryKind, string> = {
+  folder: 'folder(s)',
+  conversation: 'conversation(s)',
+  prompt: 'prompt(s)',
+  preset: 'preset(s)',
+  assistant: 'assistant(s)',
+};
+
+/** A history is counted, not listed: one line per kind, owner and outcome. */
+function historyRow(counted: HistoryRow): ImportRow {
+  const detail =
+    counted.outcome === 'reused'
+      ? 'imported by an earlier run: left as it is'
+      : counted.kind === 'conversation'
+        ? `with ${counted.messages} message(s)`
+        : '';
+  return row(
+    counted.kind,
+    counted.owner,
+    `${counted.count} ${HISTORY_NAMES[counted.kind]}`,
+    counted.outcome,
+    detail,
+  );
 }
 
 function row(

@@ -77,6 +77,8 @@ export interface PlannedFile {
 
 /** A knowledge base of the owner's planned files, embedded again with `embeddingModel`. */
 export interface PlannedKnowledgeBase {
+  /** The source's id for it (a Chatbot-UI collection): how assistants name it. */
+  ref?: string;
   owner: string;
   name: string;
   embeddingModel: string;
@@ -86,7 +88,7 @@ export interface PlannedKnowledgeBase {
 
 /** Something in the source that is not imported (or only partly), and why. */
 export interface PlanNote {
-  kind: 'user' | 'credential' | 'bot' | 'file' | 'knowledge base' | 'source';
+  kind: 'user' | 'credential' | 'bot' | 'file' | 'knowledge base' | HistoryKind | 'source';
   origin: string;
   message: string;
 }
@@ -99,6 +101,8 @@ export interface ImportPlan {
   /** Documents (Chatbot-UI's files) and their sets (collections); absent for sources without them. */
   files?: PlannedFile[];
   knowledgeBases?: PlannedKnowledgeBase[];
+  /** Chat history (Chatbot-UI's `--history`): folders, conversations, prompts, presets, assistants. */
+  history?: PlannedHistory;
   /** Left out entirely: empty values, unknown users, assistant bots… */
   skipped: PlanNote[];
   /** Imported, with something that has no Keyway equivalent or needs a look. */
@@ -164,4 +168,83 @@ export function uniqueName(name: string, taken: Set<string>): string {
   for (let n = 2; taken.has(candidate.toLowerCase()); n++) candidate = `${name}-${n}`;
   taken.add(candidate.toLowerCase());
   return candidate;
+}
+
+/** What a history import brings, by the Keyway object each becomes. */
+export type HistoryKind = 'folder' | 'conversation' | 'prompt' | 'preset' | 'assistant';
+
+/**
+ * A model as the source named it, and the planned credential that serves it (if any): at apply time
+ * it becomes `<credential name>/<model>`, the name the credential really got (or was found under).
+ */
+export interface PlannedModel {
+  credentialRef: string | null;
+  model: string;
+}
+
+/** Every planned history object carries the source's id (`ref`): the import's identity for it. */
+interface PlannedHistoryItem {
+  ref: string;
+  owner: string;
+  origin: string;
+}
+
+export interface PlannedFolder extends PlannedHistoryItem {
+  name: string;
+}
+
+export interface PlannedMessage {
+  ref: string;
+  role: 'user' | 'assistant';
+  content: string;
+  model: PlannedModel;
+  createdAt: Date | null;
+}
+
+export interface PlannedConversation extends PlannedHistoryItem {
+  title: string;
+  model: PlannedModel;
+  systemPrompt: string | null;
+  temperature: number | null;
+  contextTokens: number | null;
+  folderRef: string | null;
+  assistantRef: string | null;
+  /** Planned files (their `ref`) attached to the whole conversation. */
+  fileRefs: string[];
+  createdAt: Date | null;
+  updatedAt: Date | null;
+  /** In order: each answers the one before it. */
+  messages: PlannedMessage[];
+}
+
+export interface PlannedPrompt extends PlannedHistoryItem {
+  name: string;
+  content: string;
+}
+
+export interface PlannedPreset extends PlannedHistoryItem {
+  name: string;
+  model: PlannedModel | null;
+  systemPrompt: string | null;
+  temperature: number | null;
+  contextTokens: number | null;
+}
+
+export interface PlannedAssistant extends PlannedHistoryItem {
+  name: string;
+  description: string;
+  model: PlannedModel;
+  instructions: string;
+  temperature: number | null;
+  contextTokens: number | null;
+  /** Planned knowledge bases (their `ref`: the collection's id). */
+  knowledgeBaseRefs: string[];
+}
+
+export interface PlannedHistory {
+  folders: PlannedFolder[];
+  conversations: PlannedConversation[];
+  prompts: PlannedPrompt[];
+  presets: PlannedPreset[];
+  assistants: PlannedAssistant[];
 }

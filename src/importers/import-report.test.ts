@@ -15,6 +15,7 @@ const result = (dryRun: boolean, outcomes: ('created' | 'reused' | 'skipped')[])
   usersWithoutPassword: dryRun || outcomes[0] !== 'created' ? [] : ['alice'],
   createdBots: [],
   queuedIngestions: 0,
+  history: null,
 });
 
 describe('renderImportReport', () => {

@@ -50,7 +50,11 @@ export function summaryLine(result: ImportResult): string {
   const count = (outcome: Outcome, kind?: ImportRow['kind']) =>
     result.rows.filter((row) => row.outcome === outcome && (kind === undefined || row.kind === kind)).length;
   const created = count('created');
-  const reused = count('reused');
+  // A history row counts many objects: they are counted one by one.
+  const historyReused = result.history ? Object.values(result.history.reused).reduce((a, b) => a + b, 0) : 0;
+  const reused =
+    result.rows.filter((row) => row.outcome === 'reused' && !HISTORY_KINDS.has(row.kind)).length +
+    historyReused;
   const skipped = count('skipped');
   // Files and knowledge bases are named only by an import that has them (Chatbot-UI's).
   const documents = (verb: string) => {
@@ -59,17 +63,38 @@ export function summaryLine(result: ImportResult): string {
     if (!result.rows.some((row) => row.kind === 'file' || row.kind === 'knowledge base')) return '';
     return `, ${files} file(s), ${bases} knowledge base(s)${result.queuedIngestions > 0 ? ` (${result.queuedIngestions} file(s) ${verb === 'created' ? 'queued' : 'to queue'} for embedding)` : ''}`;
   };
+  const history = historyCounts(result);
   if (result.dryRun) {
-    return `Dry run, nothing was written: would create ${count('created', 'user')} user(s), ${count('created', 'credential')} credential(s), ${count('created', 'bot')} bot(s)${documents('would create')}; would reuse ${reused}; would skip ${skipped}.`;
+    return `Dry run, nothing was written: would create ${count('created', 'user')} user(s), ${count('created', 'credential')} credential(s), ${count('created', 'bot')} bot(s)${documents('would create')}${history}; would reuse ${reused}; would skip ${skipped}.`;
   }
   if (created === 0) {
     return `Nothing new: everything was already imported (${reused} reused, ${skipped} skipped).`;
   }
-  return `Created ${count('created', 'user')} user(s), ${count('created', 'credential')} credential(s), ${count('created', 'bot')} bot(s)${documents('created')}; reused ${reused}; skipped ${skipped}.`;
+  return `Created ${count('created', 'user')} user(s), ${count('created', 'credential')} credential(s), ${count('created', 'bot')} bot(s)${documents('created')}${history}; reused ${reused}; skipped ${skipped}.`;
+}
+
+const HISTORY_KINDS = new Set<ImportRow['kind']>(['folder', 'conversation', 'prompt', 'preset', 'assistant']);
+
+/** The history's counts per kind (counted, not listed: a history may hold thousands of chats). */
+function historyCounts(result: ImportResult): string {
+  if (!result.history) return '';
+  const { created, messages } = result.history;
+  return `, ${created.folder} folder(s), ${created.conversation} conversation(s) with ${messages} message(s), ${created.prompt} prompt(s), ${created.preset} preset(s), ${created.assistant} assistant(s)`;
 }
 
 function order(row: ImportRow): number {
-  const kind = { user: 0, credential: 1, bot: 2, file: 3, 'knowledge base': 4 }[row.kind];
+  const kind = {
+    user: 0,
+    credential: 1,
+    bot: 2,
+    file: 3,
+    'knowledge base': 4,
+    folder: 5,
+    assistant: 6,
+    preset: 7,
+    prompt: 8,
+    conversation: 9,
+  }[row.kind];
   const outcome = { created: 0, reused: 1, skipped: 2 }[row.outcome];
-  return outcome * 10 + kind;
+  return outcome * 100 + kind;
 }
