@@ -21,7 +21,7 @@ Usage:
   keyway files add PATH… [--name N] | list [--json] | rm ID
   keyway bots list | create --name N --credential C --model M […] | show | rm | sessions   (keyway bots help)
   keyway tokens list | create --name N [--expires-in-days D] | revoke ID
-  keyway import chatbot-ui --from postgres://… [--dry-run] [--owner-map user=keywayuser,…]
+  keyway import chatbot-ui --from postgres://… [--dry-run] [--owner-map user=keywayuser,…] [--embedding-model C/M] [--history]
   keyway import evolution-api --from postgres://…|mysql://… --server-url URL [--owner U] [--instances a,b] [--dry-run]
   keyway usage [--group-by day|credential|model|token|bot|user|team] [--from D] [--to D] [--all] [--json]
   keyway --version

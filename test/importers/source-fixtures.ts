@@ -118,6 +118,8 @@ export async function chatbotUiFixture(options: {
   /** Files with their chunks' texts; with them come Chatbot-UI's file and collection tables. */
   files?: FileRow[];
   collections?: CollectionRow[];
+  /** Workspaces, folders, chats with messages, prompts, presets and assistants (and their tables). */
+  history?: HistoryRows;
 }): Promise<SourceFixture> {
   const columns = PROFILE_COLUMNS.filter((column) => !options.omit?.includes(column));
   const script = `
@@ -153,7 +155,8 @@ export async function chatbotUiFixture(options: {
       name text NOT NULL CHECK (char_length(name) <= 100)
     );`
     }
-    ${options.files ? CHATBOT_UI_FILE_TABLES : ''}`;
+    ${options.files || options.history ? CHATBOT_UI_FILE_TABLES : ''}
+    ${options.history ? CHATBOT_UI_HISTORY_TABLES : ''}`;
   const params: unknown[][] = [];
   for (const profile of options.profiles) {
     // Chatbot-UI's own trigger creates every profile with '' in every key column.
@@ -207,8 +210,328 @@ export async function chatbotUiFixture(options: {
       ]);
     }
   }
+  if (options.history) params.push(...historyInserts(options.history));
   return postgresFixture('cbui', script, params);
 }
+
+// ── Chatbot-UI history ──
+// Ids are md5 of what names a row (kind, username, name), as the profiles' and files' are.
+
+export interface HistoryRows {
+  workspaces: { username: string; name: string; isHome?: boolean }[];
+  folders?: { username: string; workspace: string; name: string; type?: string }[];
+  chats?: ChatRow[];
+  prompts?: { username: string; name: string; content: string; workspaces: string[] }[];
+  presets?: SettingsRow[];
+  assistants?: (SettingsRow & { collections?: string[] })[];
+}
+
+export interface ChatRow {
+  username: string;
+  workspace: string;
+  /** A folder of type 'chats' in that workspace. */
+  folder?: string;
+  assistant?: string;
+  name: string;
+  model: string;
+  prompt?: string;
+  temperature?: number;
+  contextLength?: number;
+  createdAt?: string;
+  /** Stored in this order; `sequence` (default: the position) is what orders them. */
+  messages: { role: string; content: string; model?: string; sequence?: number; images?: string[] }[];
+  /** File names (`files` rows) attached to the chat. */
+  files?: string[];
+}
+
+export interface SettingsRow {
+  username: string;
+  name: string;
+  model: string;
+  prompt: string;
+  temperature: number;
+  contextLength: number;
+  description?: string;
+  workspaces: string[];
+}
+
+const id = (kind: string) => `md5('${kind}:' || $1 || ':' || $2)::uuid`;
+
+function historyInserts(rows: HistoryRows): unknown[][] {
+  const params: unknown[][] = [];
+  for (const workspace of rows.workspaces) {
+    params.push([
+      `INSERT INTO workspaces (id, user_id, default_context_length, default_model, default_prompt,
+         default_temperature, description, embeddings_provider, include_profile_context,
+         include_workspace_instructions, instructions, is_home, name)
+       VALUES (${id('workspace')}, md5($1)::uuid, 4096, 'gpt-4-turbo-preview', 'You are a friendly, helpful AI assistant.',
+         0.5, '', 'openai', true, true, '', $3, $2)`,
+      workspace.username,
+      workspace.name,
+      workspace.isHome === true,
+    ]);
+  }
+  for (const folder of rows.folders ?? []) {
+    params.push([
+      `INSERT INTO folders (id, user_id, workspace_id, name, description, type)
+       VALUES (${id('folder')}, md5($1)::uuid, md5('workspace:' || $1 || ':' || $3)::uuid, $2, '', $4)`,
+      folder.username,
+      folder.name,
+      folder.workspace,
+      folder.type ?? 'chats',
+    ]);
+  }
+  for (const kind of ['presets', 'assistants'] as const) {
+    for (const row of rows[kind] ?? []) {
+      const singular = kind.slice(0, -1);
+      params.push([
+        `INSERT INTO ${kind} (id, user_id, context_length, description, embeddings_provider,
+           include_profile_context, include_workspace_instructions, model, name, prompt, temperature
+           ${kind === 'assistants' ? ', image_path' : ''})
+         VALUES (${id(singular)}, md5($1)::uuid, $3, $4, 'openai', true, true, $5, $2, $6, $7
+           ${kind === 'assistants' ? ", ''" : ''})`,
+        row.username,
+        row.name,
+        row.contextLength,
+        row.description ?? '',
+        row.model,
+        row.prompt,
+        row.temperature,
+      ]);
+      for (const workspace of row.workspaces) {
+        params.push([
+          `INSERT INTO ${singular}_workspaces (user_id, ${singular}_id, workspace_id)
+           VALUES (md5($1)::uuid, ${id(singular)}, md5('workspace:' || $1 || ':' || $3)::uuid)`,
+          row.username,
+          row.name,
+          workspace,
+        ]);
+      }
+    }
+  }
+  for (const assistant of rows.assistants ?? []) {
+    for (const collection of assistant.collections ?? []) {
+      params.push([
+        `INSERT INTO assistant_collections (user_id, assistant_id, collection_id)
+         VALUES (md5($1)::uuid, ${id('assistant')}, md5($3)::uuid)`,
+        assistant.username,
+        assistant.name,
+        collection,
+      ]);
+    }
+  }
+  for (const prompt of rows.prompts ?? []) {
+    params.push([
+      `INSERT INTO prompts (id, user_id, content, name) VALUES (${id('prompt')}, md5($1)::uuid, $3, $2)`,
+      prompt.username,
+      prompt.name,
+      prompt.content,
+    ]);
+    for (const workspace of prompt.workspaces) {
+      params.push([
+        `INSERT INTO prompt_workspaces (user_id, prompt_id, workspace_id)
+         VALUES (md5($1)::uuid, ${id('prompt')}, md5('workspace:' || $1 || ':' || $3)::uuid)`,
+        prompt.username,
+        prompt.name,
+        workspace,
+      ]);
+    }
+  }
+  for (const chat of rows.chats ?? []) {
+    params.push([
+      `INSERT INTO chats (id, user_id, workspace_id, assistant_id, folder_id, created_at, context_length,
+         embeddings_provider, include_profile_context, include_workspace_instructions, model, name, prompt, temperature)
+       VALUES (${id('chat')}, md5($1)::uuid, md5('workspace:' || $1 || ':' || $3)::uuid,
+         CASE WHEN $4::text IS NULL THEN NULL ELSE md5('assistant:' || $1 || ':' || $4)::uuid END,
+         CASE WHEN $5::text IS NULL THEN NULL ELSE md5('folder:' || $1 || ':' || $5)::uuid END,
+         COALESCE($6::timestamptz, now()), $7, 'openai', true, true, $8, $2, $9, $10)`,
+      chat.username,
+      chat.name,
+      chat.workspace,
+      chat.assistant ?? null,
+      chat.folder ?? null,
+      chat.createdAt ?? null,
+      chat.contextLength ?? 4096,
+      chat.model,
+      chat.prompt ?? '',
+      chat.temperature ?? 0.5,
+    ]);
+    chat.messages.forEach((message, index) => {
+      params.push([
+        `INSERT INTO messages (chat_id, user_id, content, image_paths, model, role, sequence_number)
+         VALUES (${id('chat')}, md5($1)::uuid, $3, $4, $5, $6, $7)`,
+        chat.username,
+        chat.name,
+        message.content,
+        message.images ?? [],
+        message.model ?? chat.model,
+        message.role,
+        message.sequence ?? index,
+      ]);
+    });
+    for (const file of chat.files ?? []) {
+      params.push([
+        `INSERT INTO chat_files (user_id, chat_id, file_id) VALUES (md5($1)::uuid, ${id('chat')}, md5($3)::uuid)`,
+        chat.username,
+        chat.name,
+        file,
+      ]);
+    }
+  }
+  return params;
+}
+
+/**
+ * Chatbot-UI's history tables as its migrations make them (supabase/migrations: workspaces, folders,
+ * presets, assistants, chats, messages, prompts, assistant files/collections), with their foreign
+ * keys among themselves; `auth.users` is not there, so `user_id` references nothing.
+ */
+const CHATBOT_UI_HISTORY_TABLES = `
+  CREATE TABLE workspaces (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamptz,
+    sharing text NOT NULL DEFAULT 'private',
+    default_context_length integer NOT NULL,
+    default_model text NOT NULL CHECK (char_length(default_model) <= 1000),
+    default_prompt text NOT NULL CHECK (char_length(default_prompt) <= 100000),
+    default_temperature real NOT NULL,
+    description text NOT NULL CHECK (char_length(description) <= 500),
+    embeddings_provider text NOT NULL CHECK (char_length(embeddings_provider) <= 1000),
+    include_profile_context boolean NOT NULL,
+    include_workspace_instructions boolean NOT NULL,
+    instructions text NOT NULL CHECK (char_length(instructions) <= 1500),
+    is_home boolean NOT NULL DEFAULT false,
+    name text NOT NULL CHECK (char_length(name) <= 100)
+  );
+  CREATE UNIQUE INDEX idx_unique_home_workspace_per_user ON workspaces (user_id) WHERE is_home;
+  CREATE TABLE folders (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL,
+    workspace_id uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamptz,
+    name text NOT NULL,
+    description text NOT NULL,
+    type text NOT NULL
+  );
+  CREATE TABLE presets (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL,
+    folder_id uuid REFERENCES folders (id) ON DELETE SET NULL,
+    created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamptz,
+    sharing text NOT NULL DEFAULT 'private',
+    context_length int NOT NULL,
+    description text NOT NULL CHECK (char_length(description) <= 500),
+    embeddings_provider text NOT NULL CHECK (char_length(embeddings_provider) <= 1000),
+    include_profile_context boolean NOT NULL,
+    include_workspace_instructions boolean NOT NULL,
+    model text NOT NULL CHECK (char_length(model) <= 1000),
+    name text NOT NULL CHECK (char_length(name) <= 100),
+    prompt text NOT NULL CHECK (char_length(prompt) <= 100000),
+    temperature real NOT NULL
+  );
+  CREATE TABLE preset_workspaces (
+    user_id uuid NOT NULL,
+    preset_id uuid NOT NULL REFERENCES presets (id) ON DELETE CASCADE,
+    workspace_id uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    PRIMARY KEY (preset_id, workspace_id),
+    created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamptz
+  );
+  CREATE TABLE assistants (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL,
+    folder_id uuid REFERENCES folders (id) ON DELETE SET NULL,
+    created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamptz,
+    sharing text NOT NULL DEFAULT 'private',
+    context_length int NOT NULL,
+    description text NOT NULL CHECK (char_length(description) <= 500),
+    embeddings_provider text NOT NULL CHECK (char_length(embeddings_provider) <= 1000),
+    include_profile_context boolean NOT NULL,
+    include_workspace_instructions boolean NOT NULL,
+    model text NOT NULL CHECK (char_length(model) <= 1000),
+    name text NOT NULL CHECK (char_length(name) <= 100),
+    image_path text NOT NULL CHECK (char_length(image_path) <= 1000),
+    prompt text NOT NULL CHECK (char_length(prompt) <= 100000),
+    temperature real NOT NULL
+  );
+  CREATE TABLE assistant_workspaces (
+    user_id uuid NOT NULL,
+    assistant_id uuid NOT NULL REFERENCES assistants (id) ON DELETE CASCADE,
+    workspace_id uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    PRIMARY KEY (assistant_id, workspace_id),
+    created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamptz
+  );
+  CREATE TABLE assistant_collections (
+    user_id uuid NOT NULL,
+    assistant_id uuid NOT NULL REFERENCES assistants (id) ON DELETE CASCADE,
+    collection_id uuid NOT NULL REFERENCES collections (id) ON DELETE CASCADE,
+    PRIMARY KEY (assistant_id, collection_id),
+    created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamptz
+  );
+  CREATE TABLE chats (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL,
+    workspace_id uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    assistant_id uuid REFERENCES assistants (id) ON DELETE CASCADE,
+    folder_id uuid REFERENCES folders (id) ON DELETE SET NULL,
+    created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamptz,
+    sharing text NOT NULL DEFAULT 'private',
+    context_length int NOT NULL,
+    embeddings_provider text NOT NULL CHECK (char_length(embeddings_provider) <= 1000),
+    include_profile_context boolean NOT NULL,
+    include_workspace_instructions boolean NOT NULL,
+    model text NOT NULL CHECK (char_length(model) <= 1000),
+    name text NOT NULL CHECK (char_length(name) <= 200),
+    prompt text NOT NULL CHECK (char_length(prompt) <= 100000),
+    temperature real NOT NULL
+  );
+  CREATE TABLE chat_files (
+    user_id uuid NOT NULL,
+    chat_id uuid NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+    file_id uuid NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    PRIMARY KEY (chat_id, file_id),
+    created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamptz
+  );
+  CREATE TABLE messages (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    chat_id uuid NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+    user_id uuid NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamptz,
+    content text NOT NULL CHECK (char_length(content) <= 1000000),
+    image_paths text[] NOT NULL,
+    model text NOT NULL CHECK (char_length(model) <= 1000),
+    role text NOT NULL CHECK (char_length(role) <= 1000),
+    sequence_number int NOT NULL,
+    CONSTRAINT check_image_paths_length CHECK (array_length(image_paths, 1) <= 16)
+  );
+  CREATE TABLE prompts (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id uuid NOT NULL,
+    folder_id uuid REFERENCES folders (id) ON DELETE SET NULL,
+    created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamptz,
+    sharing text NOT NULL DEFAULT 'private',
+    content text NOT NULL CHECK (char_length(content) <= 100000),
+    name text NOT NULL CHECK (char_length(name) <= 100)
+  );
+  CREATE TABLE prompt_workspaces (
+    user_id uuid NOT NULL,
+    prompt_id uuid NOT NULL REFERENCES prompts (id) ON DELETE CASCADE,
+    workspace_id uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    PRIMARY KEY (prompt_id, workspace_id),
+    created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at timestamptz
+  );`;
 
 export interface FileRow {
   username: string;
