@@ -127,7 +127,8 @@ export function planChatbotUiHistory(
     });
   }
 
-  const plannedFileRefs = new Set((plan.files ?? []).map((file) => file.ref));
+  // Only the owner's own files: a chat never gets another user's file attached.
+  const fileOwners = new Map((plan.files ?? []).map((file) => [file.ref, file.owner]));
   const assistantIds = new Set(
     history.assistants.filter((assistant) => context.owners.has(assistant.userId)).map((a) => a.id),
   );
@@ -155,7 +156,7 @@ export function planChatbotUiHistory(
             ? `workspace:${chat.workspaceId}`
             : null,
       assistantRef: chat.assistantId !== null && assistantIds.has(chat.assistantId) ? chat.assistantId : null,
-      fileRefs: chat.fileIds.filter((id) => plannedFileRefs.has(id)),
+      fileRefs: chat.fileIds.filter((id) => fileOwners.get(id) === owner),
       createdAt: chat.createdAt,
       updatedAt: chat.updatedAt,
       messages: [],

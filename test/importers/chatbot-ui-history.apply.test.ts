@@ -359,7 +359,12 @@ describe.each(BACKENDS)('importing a Chatbot-UI history [%s]', (backend) => {
       collections: [{ username: 'alice', name: 'Docs', files: ['notes.txt'] }],
       history: HISTORY,
     });
-    await harness.user('alice');
+    const alice = await harness.user('alice');
+    // alice already has an assistant of that name in Keyway: the imported one gets a suffix.
+    await harness.database.db
+      .insertInto('chat_assistants')
+      .values({ id: crypto.randomUUID(), owner_id: alice.id, name: 'librarian', model: 'openai/gpt-4o' })
+      .execute();
     const plan = await planFrom(source.url);
     const before = await counts();
     // Items are users, credentials, then the history: fail once folders and assistants are written.
@@ -382,6 +387,12 @@ describe.each(BACKENDS)('importing a Chatbot-UI history [%s]', (backend) => {
     // Then it imports, once.
     const first = await apply(plan);
     expect(first.history?.created.conversation).toBe(3);
+    const names = await harness.database.db
+      .selectFrom('chat_assistants')
+      .select('name')
+      .where('owner_id', '=', alice.id)
+      .execute();
+    expect(names.map((row) => row.name.toLowerCase()).sort()).toEqual(['librarian', 'librarian-2']);
     const second = await apply(plan);
     expect(second.history?.created).toEqual({
       folder: 0,
@@ -390,5 +401,39 @@ describe.each(BACKENDS)('importing a Chatbot-UI history [%s]', (backend) => {
       preset: 0,
       assistant: 0,
     });
+  });
+
+  it('a larger history: many chats and messages in a few statements, in one transaction', async () => {
+    const chats = Array.from({ length: 300 }, (_, i) => ({
+      username: 'alice',
+      workspace: 'Home',
+      name: `chat ${String(i).padStart(3, '0')}`,
+      model: 'gpt-4-turbo-preview',
+      messages: Array.from({ length: 10 }, (_, n) => ({
+        role: n % 2 === 0 ? 'user' : 'assistant',
+        content: `message ${n} of chat ${i}`,
+      })),
+    }));
+    source = await chatbotUiFixture({
+      profiles: [{ username: 'alice', values: { openai_api_key: fakeKey('sk-') } }],
+      history: { workspaces: [{ username: 'alice', name: 'Home', isHome: true }], chats },
+    });
+    const plan = await planFrom(source.url);
+    const started = performance.now();
+    const result = await apply(plan);
+    const seconds = (performance.now() - started) / 1000;
+    expect(result.history?.created.conversation).toBe(300);
+    expect(result.history?.messages).toBe(3000);
+    console.log(`[${backend}] imported 300 chats with 3000 messages in ${seconds.toFixed(2)} s`);
+    const last = await harness.database.db
+      .selectFrom('chat_conversations')
+      .innerJoin('chat_messages', 'chat_messages.id', 'chat_conversations.current_leaf_id')
+      .select(['chat_conversations.title', 'chat_messages.content'])
+      .where('chat_conversations.title', '=', 'chat 299')
+      .executeTakeFirstOrThrow();
+    expect(last.content).toBe('message 9 of chat 299');
+    const again = await apply(plan);
+    expect(again.history?.reused.conversation).toBe(300);
+    expect(again.history?.messages).toBe(0);
   });
 });
