@@ -186,4 +186,49 @@ describe('planChatbotUiHistory (through planChatbotUiImport)', () => {
       /1 collection\(s\) of assistants were not imported as knowledge bases/,
     );
   });
+
+  it("never gives one owner's chat another owner's file, folder or assistant", () => {
+    const plan = planChatbotUiImport(
+      {
+        ...snapshot,
+        profiles: [...snapshot.profiles, { userId: 'u-bob', username: 'bob', values: {} }],
+        files: [{ id: 'f-alice', userId: 'u-alice', name: 'secret.txt', chunks: ['alice only'] }],
+      },
+      {
+        ...options,
+        history: history({
+          folders: [
+            { id: 'd-alice', userId: 'u-alice', workspaceId: 'w-home', name: 'Private', type: 'chats' },
+          ],
+          assistants: [
+            {
+              id: 'a-alice',
+              userId: 'u-alice',
+              name: 'Mine',
+              description: '',
+              model: 'gpt-4o',
+              prompt: '',
+              temperature: 1,
+              contextLength: 4096,
+              collectionIds: [],
+            },
+          ],
+          chats: [
+            chat({
+              id: 'c-bob',
+              userId: 'u-bob',
+              workspaceId: 'w-home',
+              folderId: 'd-alice',
+              assistantId: 'a-alice',
+              fileIds: ['f-alice'],
+            }),
+          ],
+        }),
+      },
+    );
+    const [bobs] = plan.history!.conversations;
+    expect(bobs!.owner).toBe('bob');
+    expect(bobs).toMatchObject({ fileRefs: [], folderRef: null, assistantRef: null });
+    expect(plan.history!.folders.map((folder) => folder.owner)).toEqual(['alice', 'alice']);
+  });
 });

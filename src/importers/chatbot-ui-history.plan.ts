@@ -92,9 +92,12 @@ export function planChatbotUiHistory(
 
   // Workspaces, then chat folders inside them.
   const workspaceNames = new Map<string, string>();
+  // Whose each workspace, folder and assistant is: a chat is filed and linked only with its owner's.
+  const ownerIds = new Map<string, string>();
   for (const workspace of history.workspaces) {
     const name = clean(workspace.name, MAX_FOLDER_NAME) || (workspace.isHome ? 'Home' : 'Workspace');
     workspaceNames.set(workspace.id, name);
+    ownerIds.set(`workspace:${workspace.id}`, workspace.userId);
     const owner = ownerOf(workspace.userId, 'folder');
     if (!owner) continue;
     planned.folders.push({
@@ -117,6 +120,7 @@ export function planChatbotUiHistory(
     const own = clean(folder.name, MAX_FOLDER_NAME) || 'Folder';
     const name = (workspace ? `${workspace} / ${own}` : own).slice(0, MAX_FOLDER_NAME);
     chatFolders.add(folder.id);
+    ownerIds.set(`folder:${folder.id}`, folder.userId);
     planned.folders.push({ ref: `folder:${folder.id}`, owner, name, origin: `folder "${name}" of ${owner}` });
   }
   if (otherFolders > 0) {
@@ -129,9 +133,8 @@ export function planChatbotUiHistory(
 
   // Only the owner's own files: a chat never gets another user's file attached.
   const fileOwners = new Map((plan.files ?? []).map((file) => [file.ref, file.owner]));
-  const assistantIds = new Set(
-    history.assistants.filter((assistant) => context.owners.has(assistant.userId)).map((a) => a.id),
-  );
+  for (const assistant of history.assistants) ownerIds.set(`assistant:${assistant.id}`, assistant.userId);
+  const owns = (userId: string, ref: string) => ownerIds.get(ref) === userId;
   let droppedMessages = 0;
   let images = 0;
   for (const chat of history.chats) {
@@ -150,12 +153,17 @@ export function planChatbotUiHistory(
       temperature: chat.temperature,
       contextTokens: chat.contextLength !== null && chat.contextLength > 0 ? chat.contextLength : null,
       folderRef:
-        chat.folderId !== null && chatFolders.has(chat.folderId)
+        chat.folderId !== null &&
+        chatFolders.has(chat.folderId) &&
+        owns(chat.userId, `folder:${chat.folderId}`)
           ? `folder:${chat.folderId}`
-          : workspaceNames.has(chat.workspaceId)
+          : owns(chat.userId, `workspace:${chat.workspaceId}`)
             ? `workspace:${chat.workspaceId}`
             : null,
-      assistantRef: chat.assistantId !== null && assistantIds.has(chat.assistantId) ? chat.assistantId : null,
+      assistantRef:
+        chat.assistantId !== null && owns(chat.userId, `assistant:${chat.assistantId}`)
+          ? chat.assistantId
+          : null,
       fileRefs: chat.fileIds.filter((id) => fileOwners.get(id) === owner),
       createdAt: chat.createdAt,
       updatedAt: chat.updatedAt,
