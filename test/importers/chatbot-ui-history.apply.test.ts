@@ -332,6 +332,18 @@ describe.each(BACKENDS)('importing a Chatbot-UI history [%s]', (backend) => {
       (await harness.call('GET', `/api/conversations/${hello!.id}`, { token: robert.token })).status,
     ).toBe(404);
 
+    // One audit entry per owner, saying what the import brought them.
+    const audit = await db
+      .selectFrom('audit_log')
+      .select(['target_id', 'details'])
+      .where('action', '=', 'chat.history.import')
+      .execute();
+    expect(audit).toHaveLength(2);
+    expect(audit.find((entry) => entry.target_id === alice.id)?.details).toEqual({
+      importedFrom: 'chatbot-ui',
+      created: { folder: 3, assistant: 1, preset: 1, prompt: 1, conversation: 2, messages: 6 },
+    });
+
     const after = await counts();
     expect(after.chat_conversations! - before.chat_conversations!).toBe(3);
     expect(after.chat_messages! - before.chat_messages!).toBe(8);
@@ -435,5 +447,19 @@ describe.each(BACKENDS)('importing a Chatbot-UI history [%s]', (backend) => {
     const again = await apply(plan);
     expect(again.history?.reused.conversation).toBe(300);
     expect(again.history?.messages).toBe(0);
+  });
+
+  it('a Chatbot-UI without the history tables: says which are missing, and imports the keys', async () => {
+    source = await chatbotUiFixture({
+      profiles: [{ username: 'alice', values: { openai_api_key: fakeKey('sk-') } }],
+    });
+    const plan = await planFrom(source.url);
+    expect(plan.notes.map((note) => note.message).join('\n')).toContain(
+      'this Chatbot-UI version has no table workspaces, folders, chats, messages, chat_files, prompts, presets, assistant_collections, assistants',
+    );
+    const result = await apply(plan);
+    expect(renderImportReport(result, plan.notes)).toContain(
+      'Created 1 user(s), 1 credential(s), 0 bot(s), 0 folder(s), 0 conversation(s) with 0 message(s)',
+    );
   });
 });
