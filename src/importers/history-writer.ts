@@ -257,7 +257,12 @@ export async function writeHistory(
     });
     await trx.insertInto('chat_conversations').values(rows).execute();
     await insertMessages(trx, messages);
-    if (attachments.length > 0) await trx.insertInto('chat_attachments').values(attachments).execute();
+    for (let at = 0; at < attachments.length; at += IDS_PER_QUERY) {
+      await trx
+        .insertInto('chat_attachments')
+        .values(attachments.slice(at, at + IDS_PER_QUERY))
+        .execute();
+    }
     for (const { conversation } of batch) {
       count('conversation', conversation.owner, 'created', conversation.messages.length);
     }
