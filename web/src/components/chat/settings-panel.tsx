@@ -2,46 +2,8 @@ import { useEffect, useId, useState } from 'react';
 import { get, isMissingRoute, patch } from '../../api/client.ts';
 import type { ModelOption } from '../../api/types.ts';
 import type { ChatPreferences, ChatSettingsValues, Preset } from '../../lib/chat-contract.ts';
+import { settingsFromForm, toSettingsForm, type SettingsForm } from '../../lib/chat-settings-form.ts';
 import { Notice } from '../field.tsx';
-
-/** The form's text for each setting ('' = the default). */
-type SettingsForm = Record<keyof ChatSettingsValues, string>;
-
-const toForm = (settings: Partial<ChatSettingsValues>): SettingsForm => ({
-  systemPrompt: settings.systemPrompt ?? '',
-  temperature: settings.temperature?.toString() ?? '',
-  maxTokens: settings.maxTokens?.toString() ?? '',
-  contextMessages: settings.contextMessages?.toString() ?? '',
-  contextTokens: settings.contextTokens?.toString() ?? '',
-});
-
-/** The form read back: numbers checked, an empty field null (the default). */
-export function settingsFromForm(form: SettingsForm): {
-  settings: ChatSettingsValues | null;
-  error: string | null;
-} {
-  const number = (text: string, name: string, min: number, max: number, integer: boolean) => {
-    if (text.trim() === '') return null;
-    const value = Number(text);
-    if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value)))
-      throw new Error(`${name} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}.`);
-    return value;
-  };
-  try {
-    return {
-      settings: {
-        systemPrompt: form.systemPrompt.trim() === '' ? null : form.systemPrompt,
-        temperature: number(form.temperature, 'Temperature', 0, 2, false),
-        maxTokens: number(form.maxTokens, 'Max tokens', 1, 1_000_000, true),
-        contextMessages: number(form.contextMessages, 'Past messages', 1, 10_000, true),
-        contextTokens: number(form.contextTokens, 'Past tokens', 1, 10_000_000, true),
-      },
-      error: null,
-    };
-  } catch (error) {
-    return { settings: null, error: (error as Error).message };
-  }
-}
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -64,14 +26,14 @@ export function SettingsPanel({
   onClose: () => void;
 }) {
   const id = useId();
-  const [form, setForm] = useState<SettingsForm>(() => toForm(settings));
+  const [form, setForm] = useState<SettingsForm>(() => toSettingsForm(settings));
   const [presets, setPresets] = useState<Preset[] | null>(null);
   const [presetId, setPresetId] = useState('');
   const [preferences, setPreferences] = useState<ChatPreferences | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
 
-  useEffect(() => setForm(toForm(settings)), [settings]);
+  useEffect(() => setForm(toSettingsForm(settings)), [settings]);
   useEffect(() => {
     get<Preset[]>('/api/presets')
       .then(setPresets)
