@@ -345,10 +345,10 @@ describe('conversations people keep, in a real browser [embedded]', () => {
       .selectOption({ label: 'Work' });
     await folder.getByRole('link', { name: 'Alpha plan' }).waitFor();
     await list.getByRole('button', { name: 'More for Beta notes' }).click();
-    await list.getByRole('button', { name: 'Pin' }).click();
+    await list.getByRole('button', { name: 'Pin', exact: true }).click();
     await list.getByLabel('Pinned').waitFor();
     await list.getByRole('button', { name: 'More for Gamma draft' }).click();
-    await list.getByRole('button', { name: 'Archive' }).click();
+    await list.getByRole('button', { name: 'Archive', exact: true }).click();
     await expect.poll(() => list.getByRole('link', { name: 'Gamma draft' }).count()).toBe(0);
     await shots('chat-sidebar-organised', async (phone) => {
       await phone.getByRole('button', { name: 'Chats' }).click();

@@ -453,7 +453,15 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     if (!window.confirm(`Delete ${what}?`)) return;
     try {
       await del(`${conversationPath(conversationId)}/messages/${encodeURIComponent(message.id)}`);
-      show(await get<BranchedConversation>(conversationPath(conversationId)));
+      // What was above it stays on show (not whichever branch the server falls back to).
+      const above = chat.messages[chat.messages.findIndex((shown) => shown.id === message.id) - 1];
+      show(
+        above
+          ? await put<BranchedConversation>(`${conversationPath(conversationId)}/branch`, {
+              messageId: above.id,
+            })
+          : await get<BranchedConversation>(conversationPath(conversationId)),
+      );
     } catch (error) {
       setLoadError(`The message was not deleted: ${errorText(error)}`);
     }

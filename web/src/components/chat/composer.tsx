@@ -212,7 +212,7 @@ export function Composer({
         id="composer"
         ref={textarea}
         rows={2}
-        placeholder={model ? `Message ${model} (/ for saved prompts)` : 'Choose a model first'}
+        placeholder={model ? `Message ${model}` : 'Choose a model first'}
         value={draft}
         onChange={(event) => changeDraft(event.target.value)}
         onKeyDown={onKey}

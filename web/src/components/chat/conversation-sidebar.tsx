@@ -138,31 +138,26 @@ export function ConversationSidebar({
           value={search}
           onChange={(event) => onSearch(event.target.value)}
         />
-        <div className="segmented sidebar-views" role="group" aria-label="Which conversations">
-          <button
-            type="button"
-            className={view === 'active' ? 'selected' : ''}
-            aria-pressed={view === 'active'}
-            onClick={() => onView('active')}
-          >
-            Recent
-          </button>
-          <button
-            type="button"
-            className={view === 'archived' ? 'selected' : ''}
-            aria-pressed={view === 'archived'}
-            onClick={() => onView('archived')}
-          >
-            Archived
-          </button>
-        </div>
-      </div>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {notice ? <Notice kind="success">{notice}</Notice> : null}
-      {grouped ? (
-        <section className="folders" aria-label="Folders">
-          <div className="folders-head">
-            <span className="sidebar-label">Folders</span>
+        <div className="sidebar-tools">
+          <div className="segmented sidebar-views" role="group" aria-label="Which conversations">
+            <button
+              type="button"
+              className={view === 'active' ? 'selected' : ''}
+              aria-pressed={view === 'active'}
+              onClick={() => onView('active')}
+            >
+              Recent
+            </button>
+            <button
+              type="button"
+              className={view === 'archived' ? 'selected' : ''}
+              aria-pressed={view === 'archived'}
+              onClick={() => onView('archived')}
+            >
+              Archived
+            </button>
+          </div>
+          {view === 'active' && folders !== null ? (
             <button
               type="button"
               className="button small ghost"
@@ -170,7 +165,14 @@ export function ConversationSidebar({
             >
               New folder
             </button>
-          </div>
+          ) : null}
+        </div>
+      </div>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {notice ? <Notice kind="success">{notice}</Notice> : null}
+      {grouped ? (
+        <section className="folders" aria-label="Folders">
+          {folders!.length > 0 ? <p className="sidebar-label folders-head">Folders</p> : null}
           {naming ? (
             <form
               className="folder-form"
@@ -254,6 +256,9 @@ export function ConversationSidebar({
               ? 'No archived conversations.'
               : 'No conversations yet.'}
         </p>
+      ) : null}
+      {grouped && folders!.length > 0 && loose.length > 0 ? (
+        <p className="sidebar-label folders-head">Chats</p>
       ) : null}
       <ul className="conversation-list">{loose.map(row)}</ul>
       <div className="sidebar-foot" role="group" aria-label="Export and import">
