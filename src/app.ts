@@ -17,6 +17,14 @@ import type { BotSessionsService } from './bots/bot-sessions.service.ts';
 import { registerBotsRoutes } from './bots/bots.routes.ts';
 import type { BotsService } from './bots/bots.service.ts';
 import { registerConversationsRoutes } from './chat/conversations.routes.ts';
+import { registerSharesRoutes } from './chat/shares/shares.routes.ts';
+import type { SharesService } from './chat/shares/shares.service.ts';
+import {
+  DEFAULT_IMPORT_BODY_LIMIT_BYTES,
+  IMPORT_PATH,
+  registerTransferRoutes,
+} from './chat/transfer/transfer.routes.ts';
+import type { TransferService } from './chat/transfer/transfer.service.ts';
 import type { ConversationsService } from './chat/conversations.service.ts';
 import { registerCredentialsRoutes } from './credentials/credentials.routes.ts';
 import type { CredentialsService } from './credentials/credentials.service.ts';
@@ -56,6 +64,10 @@ export interface AppServices {
   credentials: CredentialsService;
   providers: ProviderRegistry;
   conversations: ConversationsService;
+  /** Export and import of whole conversations. */
+  chatTransfer: TransferService;
+  /** Read-only share links to a conversation. */
+  chatShares: SharesService;
   teams: TeamsService;
   grants: GrantsService;
   limits: LimitsService;
@@ -75,6 +87,8 @@ export interface AppDeps {
   transcriptionBodyLimitBytes: number;
   /** `POST /api/files`: the largest file (the body may hold the multipart framing on top); 20 MiB by default. */
   fileSizeLimitBytes?: number;
+  /** `POST /api/import/conversations`: the largest export accepted; 50 MiB by default. */
+  importBodyLimitBytes?: number;
   /** The built web app to serve at `/`; without one (or without its index.html) `/` answers JSON. */
   webDir?: string | undefined;
   services: AppServices;
@@ -89,6 +103,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const apiLimit = bodyLimit(deps.bodyLimitBytes);
   const uploadLimit = bodyLimit((deps.fileSizeLimitBytes ?? 20 * 1024 * 1024) + MULTIPART_OVERHEAD_BYTES);
   const isUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === FILE_UPLOAD_PATH;
+  const importLimit = bodyLimit(deps.importBodyLimitBytes ?? DEFAULT_IMPORT_BODY_LIMIT_BYTES);
+  const isImport = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === IMPORT_PATH;
   // Evolution API's webhooks carry an image or a voice note in base64 when "webhook base64" is on:
   // room for a file at the size limit (4 base64 characters per 3 bytes), so that one just over it is
   // still taken, and answered as unreadable, rather than refused and lost.
@@ -108,7 +124,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       return next();
     });
     app.use(prefix, (c, next) =>
-      (isUpload(c) ? uploadLimit : isEvolutionHook(c) ? evolutionLimit : apiLimit)(c, next),
+      (isUpload(c)
+        ? uploadLimit
+        : isImport(c)
+          ? importLimit
+          : isEvolutionHook(c)
+            ? evolutionLimit
+            : apiLimit)(c, next),
     );
   }
   app.use('/api/*', authenticate({ auth: deps.services.auth, tokens: deps.services.tokens }));
@@ -127,6 +149,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   registerUsageRoutes(app, api, deps.services.usage, deps.services.usageRecorder);
   registerConversationsRoutes(app, api, deps.services.conversations);
+  registerTransferRoutes(app, api, deps.services.chatTransfer);
+  registerSharesRoutes(app, api, deps.services.chatShares, deps.readiness);
   registerSharingRoutes(app, api, { teams: deps.services.teams, grants: deps.services.grants });
   registerLimitsRoutes(app, api, deps.services.limits);
   registerFilesRoutes(app, api, deps.services.files);
