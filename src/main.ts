@@ -24,6 +24,10 @@ import { createChatModels } from './chat/chat-models.ts';
 import { ConversationsRepository } from './chat/conversations.repository.ts';
 import { ChatAttachments } from './chat/chat-attachments.ts';
 import { ConversationsService } from './chat/conversations.service.ts';
+import { SharesRepository } from './chat/shares/shares.repository.ts';
+import { SharesService } from './chat/shares/shares.service.ts';
+import { ConversationTreesRepository } from './chat/transfer/conversation-trees.repository.ts';
+import { TransferService } from './chat/transfer/transfer.service.ts';
 import { FilesRepository } from './files/files.repository.ts';
 import { FilesService } from './files/files.service.ts';
 import { LoginThrottleRepository } from './auth/login-throttle.repository.ts';
@@ -305,6 +309,7 @@ export async function assembleKeyway(
     tokenBudget: config.retrievalTokenBudget,
     logger,
   });
+  const conversationTrees = new ConversationTreesRepository(database.db);
   const services: AppServices = {
     users,
     auth: new AuthService({
@@ -325,6 +330,8 @@ export async function assembleKeyway(
     botSessions: new BotSessionsService({ bots, sessions: botSessions }),
     botEngine,
     conversations,
+    chatTransfer: new TransferService({ trees: conversationTrees }),
+    chatShares: new SharesService({ shares: new SharesRepository(database.db), trees: conversationTrees }),
     grants,
     teams: new TeamsService({
       teams: teamsRepository,
