@@ -1,18 +1,20 @@
 /**
- * The shapes of issue 16's chat API as the contract between the server and this UI describes them
- * (branches, per-conversation settings, folders, presets, assistants, prompts, shares). Written by
- * hand while the routes land; each names the route it belongs to.
+ * The shapes of issue 16's chat API as the UI uses them (branches, per-conversation settings,
+ * folders, presets, assistants, prompts, shares, export and import), derived from the server's
+ * OpenAPI document like everything in `api/types.ts`.
  */
-import type { ConversationSummary, GroundedConversation, GroundedMessage } from '../api/types.ts';
+import type { GroundedMessage, ResponseBody } from '../api/types.ts';
+
+type Item<T> = T extends readonly (infer I)[] ? I : never;
+
+/** A conversation in the sidebar: where it is kept (folder, pinned, archived) and how it answers. */
+export type KeptConversation = Item<ResponseBody<'/api/conversations', 'get'>>;
+
+/** `GET /api/conversations/:id`: the branch on show, root first. */
+export type BranchedConversation = ResponseBody<'/api/conversations/{id}', 'get'>;
 
 /** A conversation's own settings; null: the model's (or the assistant's) default. */
-export interface ChatSettingsValues {
-  systemPrompt: string | null;
-  temperature: number | null;
-  maxTokens: number | null;
-  contextMessages: number | null;
-  contextTokens: number | null;
-}
+export type ChatSettingsValues = KeptConversation['settings'];
 
 export const noSettings: ChatSettingsValues = {
   systemPrompt: null,
@@ -22,93 +24,32 @@ export const noSettings: ChatSettingsValues = {
   contextTokens: null,
 };
 
-/** What `GET /api/conversations` adds to a conversation: where it is kept and how it answers. */
-export interface KeptFields {
-  folderId?: string | null;
-  pinned?: boolean;
-  archivedAt?: string | null;
-  assistantId?: string | null;
-  titleSource?: 'auto' | 'generated' | 'user';
-  settings?: Partial<ChatSettingsValues>;
-}
+/** A message's place among its siblings (it and the other versions under the same parent). */
+export type Siblings = NonNullable<GroundedMessage['siblings']>;
 
-export type KeptConversation = ConversationSummary & KeptFields;
-
-/** `GET /api/conversations/:id`: the branch on show, root first. */
-export type BranchedConversation = GroundedConversation & KeptFields & { messages: BranchedMessage[] };
-
-/** A message's place among its siblings (it and the other answers to the same parent). */
-export interface Siblings {
-  ids: string[];
-  index: number;
-}
-
-export type BranchedMessage = GroundedMessage & { parentId?: string | null; siblings?: Siblings };
-
-/** The siblings of a message when it has any (a message alone, or from an older server: null). */
+/** The siblings of a message when it has any (a message alone, or made on this side: null). */
 export function siblingsOf(message: GroundedMessage): Siblings | null {
-  const siblings = (message as BranchedMessage).siblings;
+  const siblings = message.siblings;
   return siblings && siblings.ids.length > 1 ? siblings : null;
 }
 
-/** `GET /api/folders`. */
-export interface Folder {
-  id: string;
-  name: string;
-  createdAt: string;
-  updatedAt: string;
-}
+export type Folder = Item<ResponseBody<'/api/folders', 'get'>>;
 
-/** `GET /api/presets`. */
-export interface Preset {
-  id: string;
-  name: string;
-  model: string | null;
-  settings: Partial<ChatSettingsValues>;
-  mine: boolean;
-  owner: { id: string; name: string };
-}
+export type Preset = Item<ResponseBody<'/api/presets', 'get'>>;
 
-/** `GET /api/assistants`. */
-export interface Assistant {
-  id: string;
-  name: string;
-  description: string;
-  model: string;
-  instructions: string;
-  starterPrompts: string[];
-  avatarColor: string | null;
-  mine: boolean;
-}
+export type Assistant = Item<ResponseBody<'/api/assistants', 'get'>>;
 
-/** `GET /api/prompts`: `variables` are the `{{names}}` in `content`, in order, once each. */
-export interface SavedPrompt {
-  id: string;
-  name: string;
-  content: string;
-  variables: string[];
-}
+/** A saved prompt: `variables` are the `{{names}}` in `content`, in order, once each. */
+export type SavedPrompt = Item<ResponseBody<'/api/prompts', 'get'>>;
 
-/** `GET|PATCH /api/me/chat-preferences`. */
-export interface ChatPreferences {
-  titleModel: string | null;
-  defaultTitleModel: string | null;
-}
+export type ChatPreferences = ResponseBody<'/api/me/chat-preferences', 'get'>;
 
-/** `GET /api/shares` and `POST /api/conversations/:id/shares` (only the latter has the `url`). */
-export interface Share {
-  id: string;
-  url?: string;
-  expiresAt: string | null;
-  createdAt: string;
-  title: string;
-  conversationId?: string;
-}
+/** A share link as listed (its secret link is shown only when made). */
+export type Share = Item<ResponseBody<'/api/shares', 'get'>>;
 
-/** `POST /api/import/conversations`. */
-export interface ImportResult {
-  imported: number;
-  conversationIds: string[];
-}
+/** A share link just made, with its `url` (shown once). */
+export type CreatedShare = ResponseBody<'/api/conversations/{id}/shares', 'post'>;
+
+export type ImportResult = ResponseBody<'/api/import/conversations', 'post'>;
 
 export const conversationPath = (id: string) => `/api/conversations/${encodeURIComponent(id)}`;

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { del, get, isMissingRoute, post } from '../../api/client.ts';
-import type { Share } from '../../lib/chat-contract.ts';
+import type { CreatedShare, Share } from '../../lib/chat-contract.ts';
 import { CopyButton } from '../copy-button.tsx';
 import { Notice } from '../field.tsx';
 
@@ -29,7 +29,7 @@ export function ShareDialog({
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [expiry, setExpiry] = useState<number | null>(null);
-  const [created, setCreated] = useState<Share | null>(null);
+  const [created, setCreated] = useState<CreatedShare | null>(null);
   const [shares, setShares] = useState<Share[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -42,9 +42,7 @@ export function ShareDialog({
 
   const load = () =>
     get<Share[]>('/api/shares')
-      .then((found) =>
-        setShares(found.filter((share) => !share.conversationId || share.conversationId === conversationId)),
-      )
+      .then((found) => setShares(found.filter((share) => share.conversationId === conversationId)))
       .catch((caught: unknown) => {
         setShares([]);
         if (!isMissingRoute(caught)) setError(errorText(caught));
@@ -58,9 +56,12 @@ export function ShareDialog({
     setError(null);
     try {
       const expiresAt = expiry === null ? null : new Date(Date.now() + expiry * 86_400_000).toISOString();
-      const share = await post<Share>(`/api/conversations/${encodeURIComponent(conversationId)}/shares`, {
-        expiresAt,
-      });
+      const share = await post<CreatedShare>(
+        `/api/conversations/${encodeURIComponent(conversationId)}/shares`,
+        {
+          expiresAt,
+        },
+      );
       setCreated(share);
       void load();
     } catch (caught) {
@@ -80,7 +81,7 @@ export function ShareDialog({
     }
   };
 
-  const link = created?.url ? new URL(created.url, location.origin).href : null;
+  const link = created ? new URL(created.url, location.origin).href : null;
 
   return (
     <dialog ref={dialog} className="share-dialog" aria-labelledby="share-title" onClose={onClose}>
@@ -134,7 +135,6 @@ export function ShareDialog({
               <span>
                 Made {when(share.createdAt)}
                 {share.expiresAt ? `, expires ${when(share.expiresAt)}` : ', never expires'}
-                {share.conversationId ? '' : ` — ${share.title}`}
               </span>
               <button
                 type="button"
