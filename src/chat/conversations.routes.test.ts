@@ -102,14 +102,34 @@ describe.each(BACKENDS)('chat conversations API [%s]', (backend) => {
     const listed = await harness.call('GET', '/api/conversations', { token: alice.token });
     expect(listed.body.map((c: { id: string }) => c.id)).toEqual([second.id, first.id]);
     expect(Object.keys(listed.body[0]).sort()).toEqual([
+      'archivedAt',
+      'assistantId',
       'createdAt',
       'fileIds',
+      'folderId',
       'id',
       'knowledgeBaseIds',
       'model',
+      'pinned',
+      'settings',
       'title',
+      'titleSource',
       'updatedAt',
     ]);
+    expect(listed.body[0]).toMatchObject({
+      titleSource: 'user',
+      folderId: null,
+      pinned: false,
+      archivedAt: null,
+      assistantId: null,
+      settings: {
+        systemPrompt: null,
+        temperature: null,
+        maxTokens: null,
+        contextMessages: null,
+        contextTokens: null,
+      },
+    });
 
     const renamed = await harness.call('PATCH', `/api/conversations/${first.id}`, {
       token: alice.token,

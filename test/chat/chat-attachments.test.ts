@@ -332,6 +332,12 @@ describe.each(BACKENDS)('chat with attached files, images and knowledge bases [%
           knowledgeBases: harness.keyway.services.knowledge,
         }),
         grounder,
+        // No assistant and no title model here: these tests are about attachments.
+        assistants: {
+          byId: () => Promise.reject(new KeywayError('not_found', 'No such assistant.')),
+          byName: () => Promise.reject(new KeywayError('not_found', 'No such assistant.')),
+        },
+        titles: { generate: async () => {} },
         tokenBudget: 1234,
         logger: pino({ level: 'silent' }),
       });
