@@ -8,6 +8,10 @@ import type { FilesService } from './files/files.service.ts';
 import type { Grounder } from './knowledge/grounding.ts';
 import { registerKnowledgeRoutes } from './knowledge/knowledge.routes.ts';
 import type { KnowledgeService } from './knowledge/knowledge.service.ts';
+import type { AssistantsService } from './library/assistants.service.ts';
+import { registerLibraryRoutes } from './library/library.routes.ts';
+import type { PresetsService } from './library/presets.service.ts';
+import type { PromptsService } from './library/prompts.service.ts';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { AuthService } from './auth/auth.service.ts';
@@ -64,6 +68,10 @@ export interface AppServices {
   credentials: CredentialsService;
   providers: ProviderRegistry;
   conversations: ConversationsService;
+  /** The library: presets, assistants (also `assistant:<name>` on /v1) and saved prompts. */
+  presets: PresetsService;
+  assistants: AssistantsService;
+  prompts: PromptsService;
   /** Export and import of whole conversations. */
   chatTransfer: TransferService;
   /** Read-only share links to a conversation. */
@@ -149,6 +157,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   registerUsageRoutes(app, api, deps.services.usage, deps.services.usageRecorder);
   registerConversationsRoutes(app, api, deps.services.conversations);
+  registerLibraryRoutes(app, api, deps.services);
   registerTransferRoutes(app, api, deps.services.chatTransfer);
   registerSharesRoutes(app, api, deps.services.chatShares, deps.readiness);
   registerSharingRoutes(app, api, { teams: deps.services.teams, grants: deps.services.grants });
