@@ -207,7 +207,7 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     await page.getByLabel('Model', { exact: true }).selectOption(MODEL);
     await say('Settings test');
 
-    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Settings', exact: true }).click();
     await page.getByLabel('System prompt').fill('Answer like a pirate.');
     await page.getByLabel('Temperature').fill('1.3');
     await page.getByRole('button', { name: 'Save settings' }).click();
@@ -225,7 +225,7 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     await page.getByRole('button', { name: 'Apply preset' }).click();
     await page.getByText('Applied the preset “Precise”.').waitFor();
     await page.reload();
-    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByRole('button', { name: 'Settings', exact: true }).click();
     expect(await page.getByLabel('System prompt').inputValue()).toBe('You are precise and brief.');
     await say('And now?');
     expect(lastTurns()[0]!.content).toContain('You are precise and brief.');

@@ -145,7 +145,7 @@ export function Composer({
   };
 
   return (
-    <form className="composer" onSubmit={submit}>
+    <div className="composer-area">
       {filling ? (
         <PromptVariablesDialog
           prompt={filling}
@@ -158,83 +158,85 @@ export function Composer({
       ) : listOpen && prompts !== null ? (
         <PromptList prompts={prompts} query={query} active={activePrompt} onChoose={choose} />
       ) : null}
-      <AttachmentChips
-        files={pendingFiles.pending}
-        knowledgeBases={knowledgeBases}
-        onRemoveFile={pendingFiles.remove}
-        onRemoveKnowledgeBase={onRemoveKnowledgeBase}
-        disabled={streaming}
-      />
-      {pendingFiles.pending.some((pending) => pending.error) || why ? (
-        <div className="composer-errors" role="alert">
-          {why ? <p>{why}</p> : null}
-          {pendingFiles.pending.flatMap((pending) =>
-            pending.error ? [<p key={pending.key}>{pending.error}</p>] : [],
-          )}
-        </div>
-      ) : null}
-      <input
-        ref={fileInput}
-        type="file"
-        multiple
-        hidden
-        aria-label="Files to attach"
-        onChange={(event) => {
-          pendingFiles.attach(Array.from(event.target.files ?? []));
-          event.target.value = '';
-        }}
-      />
-      <button
-        type="button"
-        className="button attach-button"
-        aria-label="Attach files"
-        title="Attach files (or drop them here, or paste an image)"
-        onClick={() => fileInput.current?.click()}
-      >
-        <svg
-          aria-hidden="true"
-          width="18"
-          height="18"
-          viewBox="0 0 24 24"
-          fill="none"
-          stroke="currentColor"
-          strokeWidth="2"
-          strokeLinecap="round"
-          strokeLinejoin="round"
-        >
-          <path d="M21 11.5 12.5 20a5 5 0 0 1-7-7L14 4.5a3.3 3.3 0 0 1 4.7 4.7L10.2 17.7a1.7 1.7 0 0 1-2.4-2.4L15.5 7.6" />
-        </svg>
-      </button>
-      <label className="visually-hidden" htmlFor="composer">
-        Message
-      </label>
-      <textarea
-        id="composer"
-        ref={textarea}
-        rows={2}
-        placeholder={model ? `Message ${model}` : 'Choose a model first'}
-        value={draft}
-        onChange={(event) => changeDraft(event.target.value)}
-        onKeyDown={onKey}
-        onPaste={onPaste}
-        aria-expanded={listOpen}
-        aria-autocomplete="list"
-        autoFocus
-      />
-      {streaming ? (
-        <button type="button" className="button danger" onClick={onStop}>
-          Stop <kbd aria-hidden="true">Esc</kbd>
-        </button>
-      ) : (
+      <form className="composer" onSubmit={submit}>
+        <AttachmentChips
+          files={pendingFiles.pending}
+          knowledgeBases={knowledgeBases}
+          onRemoveFile={pendingFiles.remove}
+          onRemoveKnowledgeBase={onRemoveKnowledgeBase}
+          disabled={streaming}
+        />
+        {pendingFiles.pending.some((pending) => pending.error) || why ? (
+          <div className="composer-errors" role="alert">
+            {why ? <p>{why}</p> : null}
+            {pendingFiles.pending.flatMap((pending) =>
+              pending.error ? [<p key={pending.key}>{pending.error}</p>] : [],
+            )}
+          </div>
+        ) : null}
+        <input
+          ref={fileInput}
+          type="file"
+          multiple
+          hidden
+          aria-label="Files to attach"
+          onChange={(event) => {
+            pendingFiles.attach(Array.from(event.target.files ?? []));
+            event.target.value = '';
+          }}
+        />
         <button
-          type="submit"
-          className="button primary"
-          disabled={!draft.trim() || uploading}
-          title={uploading ? 'Waiting for the files to upload' : model ? undefined : 'Choose a model first'}
+          type="button"
+          className="button attach-button"
+          aria-label="Attach files"
+          title="Attach files (or drop them here, or paste an image)"
+          onClick={() => fileInput.current?.click()}
         >
-          Send
+          <svg
+            aria-hidden="true"
+            width="18"
+            height="18"
+            viewBox="0 0 24 24"
+            fill="none"
+            stroke="currentColor"
+            strokeWidth="2"
+            strokeLinecap="round"
+            strokeLinejoin="round"
+          >
+            <path d="M21 11.5 12.5 20a5 5 0 0 1-7-7L14 4.5a3.3 3.3 0 0 1 4.7 4.7L10.2 17.7a1.7 1.7 0 0 1-2.4-2.4L15.5 7.6" />
+          </svg>
         </button>
-      )}
-    </form>
+        <label className="visually-hidden" htmlFor="composer">
+          Message
+        </label>
+        <textarea
+          id="composer"
+          ref={textarea}
+          rows={2}
+          placeholder={model ? `Message ${model}` : 'Choose a model first'}
+          value={draft}
+          onChange={(event) => changeDraft(event.target.value)}
+          onKeyDown={onKey}
+          onPaste={onPaste}
+          aria-expanded={listOpen}
+          aria-autocomplete="list"
+          autoFocus
+        />
+        {streaming ? (
+          <button type="button" className="button danger" onClick={onStop}>
+            Stop <kbd aria-hidden="true">Esc</kbd>
+          </button>
+        ) : (
+          <button
+            type="submit"
+            className="button primary"
+            disabled={!draft.trim() || uploading}
+            title={uploading ? 'Waiting for the files to upload' : model ? undefined : 'Choose a model first'}
+          >
+            Send
+          </button>
+        )}
+      </form>
+    </div>
   );
 }

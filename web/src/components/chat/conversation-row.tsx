@@ -105,7 +105,6 @@ export function ConversationRow({
             viewBox="0 0 24 24"
             fill="currentColor"
           >
-            <title>Pinned</title>
             <path d="M16 3l5 5-3 1-4 4 1 5-2 2-4-4-5 5-1-1 5-5-4-4 2-2 5 1 4-4z" />
           </svg>
         ) : null}
