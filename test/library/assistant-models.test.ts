@@ -276,6 +276,27 @@ describe.each(BACKENDS)('assistant:<name> on /v1 [%s]', (backend) => {
     }
   });
 
+  it('answers on /v1/messages too, translated, with the assistant’s instructions', async () => {
+    const response = await fetch(`${kw.server.url}/v1/messages`, {
+      method: 'POST',
+      headers: {
+        'x-api-key': alice.token,
+        'content-type': 'application/json',
+        'anthropic-version': '2023-06-01',
+      },
+      body: JSON.stringify({
+        model: 'assistant:Returns',
+        max_tokens: 100,
+        messages: [{ role: 'user', content: QUESTION }],
+      }),
+    });
+    const body = (await response.json()) as { content: { type: string; text: string }[] };
+    expect(response.status, JSON.stringify(body)).toBe(200);
+    expect(body.content[0]!.text).toContain('45 days');
+    expect(upstreamMessages()[0]).toEqual({ role: 'system', content: INSTRUCTIONS });
+    expect(chat.requests[0]!.body.temperature).toBe(0.3);
+  });
+
   it('refuses an assistant on endpoints that are not chat (embeddings)', async () => {
     const error = await kw
       .client(alice.token)
