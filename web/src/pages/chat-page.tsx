@@ -483,7 +483,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
         onNewChat={() => newChat()}
         onChanged={(changedId, change) => {
           if (changedId === conversationId && change?.kind === 'renamed') setTitle(change.title);
-          if (changedId === conversationId && change?.kind === 'gone' && view === 'active') newChat();
+          if (changedId === conversationId && change?.kind === 'deleted') newChat();
           refresh();
         }}
         onOpen={() => setSidebarOpen(false)}

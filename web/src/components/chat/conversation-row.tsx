@@ -4,8 +4,12 @@ import { conversationPath, type Folder, type KeptConversation } from '../../lib/
 import { conversationExportPath, download } from '../../lib/downloads.ts';
 import { Link } from '../link.tsx';
 
-/** What a row reports back: a new title, a removal (deleted, archived away), or a move. */
-export type RowChange = { kind: 'renamed'; title: string } | { kind: 'gone' } | { kind: 'moved' };
+/** What a row reports back. */
+export type RowChange =
+  | { kind: 'renamed'; title: string }
+  | { kind: 'deleted' }
+  /** Pinned, moved to a folder, archived or back: the list is read again, the chat stays open. */
+  | { kind: 'moved' };
 
 /** One conversation in the sidebar: its link, rename ✎, delete ×, and a menu of the rest. */
 export function ConversationRow({
@@ -52,7 +56,7 @@ export function ConversationRow({
     if (!window.confirm(`Delete "${title}" and all its messages?`)) return;
     try {
       await del(conversationPath(id));
-      onChanged({ kind: 'gone' });
+      onChanged({ kind: 'deleted' });
     } catch (caught) {
       onError(caught instanceof Error ? caught.message : String(caught));
     }
@@ -162,7 +166,7 @@ export function ConversationRow({
           <button
             type="button"
             className="button small ghost"
-            onClick={() => void change({ archived: !archived }, { kind: 'gone' })}
+            onClick={() => void change({ archived: !archived }, { kind: 'moved' })}
           >
             {archived ? 'Unarchive' : 'Archive'}
           </button>
