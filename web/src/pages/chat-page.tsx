@@ -9,14 +9,14 @@ import type {
   ModelOption,
   StoredFile,
 } from '../api/types.ts';
-import { KnowledgePicker } from '../components/attachments.tsx';
-import { AssistantAvatar, EmptyConversation } from '../components/chat/assistant-start.tsx';
+import { EmptyConversation } from '../components/chat/assistant-start.tsx';
+import { ChatHeader } from '../components/chat/chat-header.tsx';
 import { Composer } from '../components/chat/composer.tsx';
 import { ConversationSidebar, type SidebarView } from '../components/chat/conversation-sidebar.tsx';
 import { MessageItem } from '../components/chat/message-item.tsx';
-import { ModelPicker } from '../components/chat/model-picker.tsx';
 import { SettingsPanel } from '../components/chat/settings-panel.tsx';
 import { ShareDialog } from '../components/chat/share-dialog.tsx';
+import { ReplyNotice } from '../components/chat/reply-notice.tsx';
 import { PassageDialog } from '../components/citations.tsx';
 import { Notice } from '../components/field.tsx';
 import { Link } from '../components/link.tsx';
@@ -38,7 +38,7 @@ import {
   parseChatEvent,
   type ChatStreamEvent,
 } from '../lib/chat-stream.ts';
-import { limitRefusal, refusalSummary, type LimitRefusal } from '../lib/limits.ts';
+import { limitRefusal, type LimitRefusal } from '../lib/limits.ts';
 import { navigate, useTitle } from '../lib/router.ts';
 import { readSse } from '../lib/sse.ts';
 import { useFileDrop, usePendingFiles } from '../lib/use-attachments.ts';
@@ -499,43 +499,22 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
             Drop files to attach them to your message
           </div>
         ) : null}
-        <div className="chat-head">
-          <button
-            type="button"
-            className="button small ghost sidebar-toggle"
-            aria-expanded={sidebarOpen}
-            onClick={() => setSidebarOpen((open) => !open)}
-          >
-            Chats
-          </button>
-          {assistant ? <AssistantAvatar assistant={assistant} /> : null}
-          <h1 id="chat-title" className="chat-title" tabIndex={-1}>
-            {title}
-          </h1>
-          <ModelPicker models={models} model={model} onChange={changeModel} disabled={streaming} />
-          {bases !== null ? (
-            <KnowledgePicker bases={bases} selected={baseIds} onChange={changeBases} disabled={streaming} />
-          ) : null}
-          <div className="chat-head-actions">
-            <button
-              type="button"
-              className="button small ghost"
-              aria-expanded={settingsOpen}
-              onClick={() => setSettingsOpen((open) => !open)}
-            >
-              Settings
-            </button>
-            {conversationId ? (
-              <button
-                type="button"
-                className="button small ghost"
-                onClick={() => setSharing({ id: conversationId, title })}
-              >
-                Share
-              </button>
-            ) : null}
-          </div>
-        </div>
+        <ChatHeader
+          title={title}
+          assistant={assistant}
+          models={models}
+          model={model}
+          onModel={changeModel}
+          bases={bases}
+          baseIds={baseIds}
+          onBases={changeBases}
+          streaming={streaming}
+          sidebarOpen={sidebarOpen}
+          onToggleSidebar={() => setSidebarOpen((open) => !open)}
+          settingsOpen={settingsOpen}
+          onToggleSettings={() => setSettingsOpen((open) => !open)}
+          onShare={conversationId ? () => setSharing({ id: conversationId, title }) : null}
+        />
         {settingsOpen ? (
           <SettingsPanel
             settings={settings}
@@ -598,25 +577,12 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
               <MarkdownView source={chat.streaming.content} />
             </article>
           ) : null}
-          {chat.error && chat.error.code !== 'no_credentials' && refusal?.code === chat.error.code ? (
-            <Notice kind="warning">
-              <p>{refusal.message}</p>
-              {refusal.details ? <p className="refusal">{refusalSummary(refusal.details)}</p> : null}
-              <p className="refusal">
-                {draft ? 'Your message is kept in the box below. ' : ''}
-                <Link to="/limits">See my limits</Link>
-              </p>
-            </Notice>
-          ) : chat.error && chat.error.code !== 'no_credentials' ? (
-            <Notice kind="error">
-              {chat.error.message}{' '}
-              {lastIndex >= 0 && !streaming ? (
-                <button type="button" className="button small" onClick={regenerate}>
-                  Try again
-                </button>
-              ) : null}
-            </Notice>
-          ) : null}
+          <ReplyNotice
+            error={chat.error}
+            refusal={refusal}
+            draftKept={draft !== ''}
+            onTryAgain={lastIndex >= 0 && !streaming ? regenerate : null}
+          />
         </div>
         <div className="visually-hidden" role="status" aria-live="polite">
           {announce}
