@@ -56,17 +56,17 @@ export class ChatPreferencesService implements TitleModels {
     return this.get(actor);
   }
 
-  /** Admins only (the route says so): the default title model, checked against the admin's own models. */
+  /**
+   * Admins only (the route says so): the default title model. Not checked against the admin's own
+   * models: `<credential>/<model>` resolves per user, and a user who cannot use it gets no title.
+   */
   async setDefault(
     actor: Principal,
     changes: { defaultTitleModel?: string | null },
   ): Promise<ChatPreferencesView> {
     if (changes.defaultTitleModel !== undefined) {
       if (changes.defaultTitleModel === null) await this.#settings.delete(DEFAULT_TITLE_MODEL_KEY);
-      else {
-        await this.#models.check(actor, changes.defaultTitleModel);
-        await this.#settings.put(DEFAULT_TITLE_MODEL_KEY, changes.defaultTitleModel);
-      }
+      else await this.#settings.put(DEFAULT_TITLE_MODEL_KEY, changes.defaultTitleModel);
     }
     return this.get(actor);
   }
