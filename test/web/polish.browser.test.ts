@@ -41,12 +41,19 @@ describe('polish found by a new user, in a real browser [embedded]', () => {
   let page: Page;
   const pageErrors: string[] = [];
 
-  /** Screenshots at 1280 and at 390 px wide, then back to the desktop size. */
-  const shots = async (name: string, on: Page = page) => {
-    await on.setViewportSize(DESKTOP);
-    await on.screenshot({ path: path.join(SHOTS, `${name}-1280.png`), fullPage: true });
-    await on.setViewportSize(PHONE);
-    await on.screenshot({ path: path.join(SHOTS, `${name}-390.png`), fullPage: true });
+  /**
+   * Screenshots at 1280 and at 390 px wide (of the window, scrolled to `focus` when given), then back
+   * to the desktop size; the page must not scroll sideways on the phone.
+   */
+  const shots = async (name: string, on: Page = page, focus?: string) => {
+    for (const [size, suffix] of [
+      [DESKTOP, '1280'],
+      [PHONE, '390'],
+    ] as const) {
+      await on.setViewportSize(size);
+      if (focus) await on.locator(focus).first().scrollIntoViewIfNeeded();
+      await on.screenshot({ path: path.join(SHOTS, `${name}-${suffix}.png`) });
+    }
     expect(
       await on.evaluate<number>('document.documentElement.scrollWidth'),
       `${name} at 390 px`,
@@ -205,8 +212,7 @@ describe('polish found by a new user, in a real browser [embedded]', () => {
     await transcript.getByText('And <b>tomorrow</b>?').waitFor();
     expect(await transcript.locator('li').count()).toBe(4);
     expect(await transcript.locator('li.from-bot').count()).toBe(2);
-    await transcript.scrollIntoViewIfNeeded();
-    await shots('polish-bot-transcript');
+    await shots('polish-bot-transcript', page, '.transcript-box');
   });
 
   it('fits the header in one row on a 390 px phone, with the navigation behind a Menu button', async () => {
