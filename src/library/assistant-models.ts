@@ -59,7 +59,7 @@ export class AssistantModelsAdapter implements AssistantModels {
   }
 
   async list(principal: Principal): Promise<{ name: string }[]> {
-    return (await this.#assistants.list(principal)).map((assistant) => ({ name: assistant.name }));
+    return usableNames(principal, await this.#assistants.list(principal)).map((name) => ({ name }));
   }
 
   /** The numbered passages of the assistant's knowledge bases (those the caller may read) for the question. */
@@ -93,9 +93,9 @@ export function assistantModelOptions(assistants: Pick<AssistantsService, 'list'
   return {
     handles: (model: string) => model.startsWith(ASSISTANT_PREFIX),
     async list(principal: Principal): Promise<(Omit<ModelOption, 'kind'> & { kind: 'assistant' })[]> {
-      return (await assistants.list(principal)).map((assistant) => ({
-        id: `${ASSISTANT_PREFIX}${assistant.name}`,
-        label: `${assistant.name} (assistant)`,
+      return usableNames(principal, await assistants.list(principal)).map((name) => ({
+        id: `${ASSISTANT_PREFIX}${name}`,
+        label: `${name} (assistant)`,
         kind: 'assistant' as const,
       }));
     },
@@ -103,6 +103,24 @@ export function assistantModelOptions(assistants: Pick<AssistantsService, 'list'
       await findAssistant(assistants, principal, model);
     },
   };
+}
+
+/**
+ * The names `assistant:<name>` reaches, once each: when a shared assistant has the name of one of the
+ * caller's own (in any case), the name reaches theirs, so it is listed once.
+ */
+function usableNames(principal: Principal, assistants: { name: string; ownerId: string }[]): string[] {
+  const ordered = [...assistants].sort(
+    (a, b) => Number(a.ownerId !== principal.userId) - Number(b.ownerId !== principal.userId),
+  );
+  const seen = new Set<string>();
+  const names: string[] = [];
+  for (const { name } of ordered) {
+    if (seen.has(name.toLowerCase())) continue;
+    seen.add(name.toLowerCase());
+    names.push(name);
+  }
+  return names.sort((a, b) => a.localeCompare(b));
 }
 
 /** The assistant `assistant:<name>` names for this caller, or `model_not_found` (as `/v1` says it). */

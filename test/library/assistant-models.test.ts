@@ -297,6 +297,38 @@ describe.each(BACKENDS)('assistant:<name> on /v1 [%s]', (backend) => {
     expect(chat.requests[0]!.body.temperature).toBe(0.3);
   });
 
+  it('a name of the caller’s own reaches theirs before one shared with them, and is listed once', async () => {
+    const assistantId = (await kw.call('GET', '/api/assistants', { token: alice.token })).body.find(
+      (found: { name: string }) => found.name === 'Returns',
+    ).id;
+    const own = await kw.call('POST', '/api/assistants', {
+      token: carol.token,
+      body: { name: 'RETURNS', model: 'work/gpt-4o-mini', instructions: 'Carol’s own desk.' },
+    });
+    expect(own.status, own.text).toBe(201);
+    await kw.call('PUT', `/api/assistants/${assistantId}/teams`, {
+      token: alice.token,
+      body: { teamIds: [team] },
+    });
+    try {
+      const listed = (await kw.client(carol.token).models.list()).data
+        .map((model) => model.id)
+        .filter((id) => id.toLowerCase() === 'assistant:returns');
+      expect(listed).toEqual(['assistant:RETURNS']);
+      await kw.client(carol.token).chat.completions.create({
+        model: 'assistant:Returns',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      expect(upstreamMessages()[0]).toEqual({ role: 'system', content: 'Carol’s own desk.' });
+    } finally {
+      await kw.call('PUT', `/api/assistants/${assistantId}/teams`, {
+        token: alice.token,
+        body: { teamIds: [] },
+      });
+      await kw.call('DELETE', `/api/assistants/${own.body.id}`, { token: carol.token });
+    }
+  });
+
   it('refuses an assistant on endpoints that are not chat (embeddings)', async () => {
     const error = await kw
       .client(alice.token)
