@@ -68,7 +68,7 @@ export function LoginPage({ notice, onSignedIn }: { notice: string | null; onSig
       <button className="button primary" type="submit" disabled={busy}>
         {busy ? 'Signing in…' : 'Sign in'}
       </button>
-      <p className="muted small-text">Forgot your password? An admin can set a new one on the Users page.</p>
+      <p className="muted small-text">Forgot your password? Ask an admin to set a new one.</p>
     </form>
   );
 }
