@@ -187,12 +187,12 @@ describe('conversations people keep, in a real browser [embedded]', () => {
 
     // A reload shows the same path; deleting the third question takes its answer with it.
     await page.reload();
-    await expect.poll(() => messages().count()).toBe(6);
+    await expect.poll(() => messages().count(), { timeout: 15_000 }).toBe(6);
     page.once('dialog', (dialog) => void dialog.accept());
     await messages().nth(4).getByRole('button', { name: 'Delete this message and its replies' }).click();
     await expect.poll(() => messages().count()).toBe(4);
     await page.reload();
-    await expect.poll(() => messages().count()).toBe(4);
+    await expect.poll(() => messages().count(), { timeout: 15_000 }).toBe(4);
     await messages().first().getByRole('group', { name: 'version 1 of 2' }).waitFor();
     expect(pageErrors).toEqual([]);
   });
@@ -226,7 +226,7 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     await page.getByText('Applied the preset “Precise”.').waitFor();
     await page.reload();
     await page.getByRole('button', { name: 'Settings', exact: true }).click();
-    expect(await page.getByLabel('System prompt').inputValue()).toBe('You are precise and brief.');
+    await expect.poll(() => page.getByLabel('System prompt').inputValue()).toBe('You are precise and brief.');
     await say('And now?');
     expect(lastTurns()[0]!.content).toContain('You are precise and brief.');
     expect(JSON.stringify(lastTurns())).not.toContain('pirate');
@@ -449,8 +449,13 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  it('keeps the text and says why when Enter is pressed with no model to send to', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  it('keeps the text and says why when Enter is pressed with no model to send to; a touch screen shows no keyboard hints', async () => {
+    // A phone: touch, no hover.
+    const context = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+    });
     const fresh = await context.newPage();
     await fresh.route('**/api/models', (route) => route.fulfill({ json: [] }));
     await fresh.goto(base + '/');
@@ -462,7 +467,9 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     await box.press('Enter');
     await fresh.getByText('Choose a model first (above): your message is kept here.').waitFor();
     expect(await box.inputValue()).toBe('Is anyone there?');
-    await fresh.screenshot({ path: path.join(SHOTS, 'chat-no-model.png') });
+    expect(await fresh.locator('.empty-chat').textContent()).toContain('Ask anything.');
+    expect(await fresh.getByText('Enter sends, Shift+Enter starts a new line').isVisible()).toBe(false);
+    await fresh.screenshot({ path: path.join(SHOTS, 'chat-no-model-touch-390.png') });
     await context.close();
   });
 });

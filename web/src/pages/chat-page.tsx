@@ -373,8 +373,8 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
           .then((found) => {
             if (shown.current !== sent || abort.current) return;
             setTitle(found.title);
-            // A finished reply is read back for its place among its siblings (‹ 1/2 ›).
-            if (finished) dispatch({ type: 'load', messages: found.messages });
+            // A finished reply learns its place among its siblings (‹ 2/2 ›) from the server's copy.
+            if (finished) dispatch({ type: 'placed', messages: found.messages });
           })
           .catch(() => {});
       }
