@@ -104,11 +104,13 @@ describe.each(BACKENDS)('members change their own password [%s]', (backend) => {
       { currentPassword: '', newPassword: 'a brand new passphrase' },
       { currentPassword: [PASSWORD], newPassword: 'a brand new passphrase' },
       '{"currentPassword":',
+      { currentPassword: PASSWORD, newPassword: 'a nul \u0000 inside a long password' },
+      { currentPassword: PASSWORD, newPassword: { length: 20 } },
     ];
     for (const bad of hostile) {
       const response = await change(session.headers, bad);
       expect(response.status, JSON.stringify(bad)).toBe(400);
-      expect(response.body.error.code).toMatch(/^(validation_failed|invalid_json)$/);
+      expect(response.body.error.code).toMatch(/^(validation_failed|invalid_json|invalid_text)$/);
     }
     expect((await signIn('mia', PASSWORD)).status).toBe(200);
   });

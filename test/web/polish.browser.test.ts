@@ -246,6 +246,16 @@ describe('polish found by a new user, in a real browser [embedded]', () => {
     await heading('Assistants');
     await expect.poll(() => mainNav.isVisible()).toBe(false);
     expect((await header.boundingBox())!.height).toBeLessThanOrEqual(56);
+    // The chat, which fills the window, has the same one-row header and menu.
+    await menu.click();
+    await mainNav.getByRole('link', { name: 'Chat' }).click();
+    await page.getByLabel('Message', { exact: true }).waitFor();
+    expect((await header.boundingBox())!.height).toBeLessThanOrEqual(56);
+    await page.screenshot({ path: path.join(SHOTS, 'polish-chat-header-390.png') });
+    await menu.click();
+    await mainNav.getByRole('link', { name: 'Bots' }).waitFor();
+    await page.screenshot({ path: path.join(SHOTS, 'polish-chat-menu-open-390.png') });
+    await page.keyboard.press('Escape');
     await page.setViewportSize(DESKTOP);
     // On a desktop the navigation shows without a menu.
     expect(await page.getByRole('button', { name: 'Menu' }).isVisible()).toBe(false);
