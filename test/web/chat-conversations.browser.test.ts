@@ -449,6 +449,30 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it("shows another user none of this: a member opening the admin's conversation is told it does not exist, and sees no conversation, folder or prompt of the admin's", async () => {
+    const mine = await api<{ id: string; title: string }[]>('GET', '/api/conversations');
+    await api('POST', '/api/folders', { name: 'Admin only' });
+    await api('POST', '/api/users', {
+      username: 'member1',
+      password: 'a long member password',
+      role: 'member',
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const other = await context.newPage();
+    await other.goto(`${base}/chat/${mine[0]!.id}`);
+    await other.getByLabel('Username').fill('member1');
+    await other.getByLabel('Password').fill('a long member password');
+    await other.getByRole('button', { name: 'Sign in' }).click();
+    await other.getByText('This conversation does not exist (any more).').waitFor();
+    const list = other.getByRole('complementary', { name: 'Conversations' });
+    await list.getByText('No conversations yet.').waitFor();
+    expect(await list.getByText('Admin only').count()).toBe(0);
+    await other.getByLabel('Message', { exact: true }).fill('/');
+    await other.getByText('No saved prompts yet').waitFor();
+    await other.screenshot({ path: path.join(SHOTS, 'chat-other-user.png') });
+    await context.close();
+  });
+
   it('keeps the text and says why when Enter is pressed with no model to send to; a touch screen shows no keyboard hints', async () => {
     // A phone: touch, no hover.
     const context = await browser.newContext({
