@@ -464,6 +464,7 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     await other.getByLabel('Password').fill('a long member password');
     await other.getByRole('button', { name: 'Sign in' }).click();
     await other.getByText('This conversation does not exist (any more).').waitFor();
+    expect(await other.getByRole('button', { name: 'Share', exact: true }).count()).toBe(0);
     const list = other.getByRole('complementary', { name: 'Conversations' });
     await list.getByText('No conversations yet.').waitFor();
     expect(await list.getByText('Admin only').count()).toBe(0);

@@ -91,6 +91,8 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   const [assistantId, setAssistantId] = useState<string | null>(null);
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [sharing, setSharing] = useState<{ id: string; title: string } | null>(null);
+  /** The conversation the server has shown or made (not one that failed to load): it can be shared. */
+  const [knownId, setKnownId] = useState<string | null>(null);
   const [opened, setOpened] = useState<Citation | null>(null);
   const abort = useRef<AbortController | null>(null);
   /** The conversation this page just created and is streaming into: no reload from the server. */
@@ -145,6 +147,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
 
   /** Shows a conversation as the server has it (after a load, a switch of branch, a delete). */
   const show = useCallback((found: BranchedConversation) => {
+    setKnownId(found.id);
     dispatch({ type: 'load', messages: found.messages });
     setTitle(found.title);
     if (found.model) setModel(found.model);
@@ -251,6 +254,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
         ...(chosen ? { settings } : {}),
       });
     created.current = conversation.id;
+    setKnownId(conversation.id);
     setTitle(conversation.title);
     navigate(`/chat/${encodeURIComponent(conversation.id)}`);
     return conversation.id;
@@ -513,7 +517,11 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
           onToggleSidebar={() => setSidebarOpen((open) => !open)}
           settingsOpen={settingsOpen}
           onToggleSettings={() => setSettingsOpen((open) => !open)}
-          onShare={conversationId ? () => setSharing({ id: conversationId, title }) : null}
+          onShare={
+            conversationId && knownId === conversationId
+              ? () => setSharing({ id: conversationId, title })
+              : null
+          }
         />
         {settingsOpen ? (
           <SettingsPanel
