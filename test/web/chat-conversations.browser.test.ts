@@ -56,6 +56,12 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     await page.screenshot({ path: path.join(SHOTS, `${name}-390.png`) });
     await page.setViewportSize({ width: 1280, height: 860 });
   };
+  /** The same screen in the dark theme (the app follows the system's by default). */
+  const darkShot = async (name: string) => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.screenshot({ path: path.join(SHOTS, `${name}-dark.png`) });
+    await page.emulateMedia({ colorScheme: 'light' });
+  };
   const api = async <T>(method: string, url: string, data?: unknown): Promise<T> => {
     const response = await page.request.fetch(base + url, {
       method,
@@ -164,6 +170,7 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     // The upstream saw the edited question alone: not the old one, nor what followed it.
     expect(spoken()).toEqual(['First question, edited']);
     await shots('chat-branches-edited');
+    await darkShot('chat-branches-edited');
 
     // Back to the first version: its whole path returns, and a new message goes after it only.
     await messages().first().getByRole('button', { name: 'Previous version' }).click();
@@ -213,6 +220,7 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     await page.getByRole('button', { name: 'Save settings' }).click();
     await page.getByText('Saved: the next message uses these settings.').waitFor();
     await shots('chat-settings');
+    await darkShot('chat-settings');
     await say('Ahoy?');
     expect(lastTurns()[0]).toEqual({
       role: 'system',
@@ -350,6 +358,7 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     await list.getByRole('button', { name: 'More for Gamma draft' }).click();
     await list.getByRole('button', { name: 'Archive', exact: true }).click();
     await expect.poll(() => list.getByRole('link', { name: 'Gamma draft' }).count()).toBe(0);
+    await darkShot('chat-sidebar-organised');
     await shots('chat-sidebar-organised', async (phone) => {
       await phone.getByRole('button', { name: 'Chats' }).click();
     });
