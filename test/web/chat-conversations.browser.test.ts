@@ -381,9 +381,18 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     await list.getByRole('button', { name: 'Recent', exact: true }).click();
     await list.getByRole('link', { name: 'Gamma draft' }).waitFor();
 
-    // Deleting the folder keeps its conversation, out of any folder.
+    // Renamed, then deleted: its conversation is kept, out of any folder.
+    await list.getByRole('button', { name: 'Rename the folder Work' }).click();
+    await page.getByLabel('Folder name').fill('Work, 2027');
+    await page.getByLabel('Folder name').press('Enter');
+    await list.locator('details.folder summary', { hasText: 'Work, 2027' }).waitFor();
+    await page.reload();
+    await list
+      .locator('details.folder', { hasText: 'Work, 2027' })
+      .getByRole('link', { name: 'Alpha plan' })
+      .waitFor();
     page.once('dialog', (dialog) => void dialog.accept());
-    await list.getByRole('button', { name: 'Delete the folder Work' }).click();
+    await list.getByRole('button', { name: 'Delete the folder Work, 2027' }).click();
     await expect.poll(() => list.locator('details.folder').count()).toBe(0);
     await list.getByRole('link', { name: 'Alpha plan' }).waitFor();
     expect(pageErrors).toEqual([]);
@@ -400,6 +409,8 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     const link = await dialog.getByLabel('Link (shown once: copy it now)').inputValue();
     expect(link).toMatch(new RegExp(`^${base}/s/[A-Za-z0-9_-]{20,}$`));
     await dialog.getByText(/expires/).waitFor();
+    await dialog.getByRole('button', { name: 'Copy link' }).click();
+    await dialog.getByRole('button', { name: 'Copied' }).waitFor();
     await shots('chat-share');
 
     const stranger = await browser.newContext({ viewport: { width: 1280, height: 860 } });
@@ -438,6 +449,15 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     const markdownText = fs.readFileSync(await markdown.path(), 'utf8');
     expect(markdownText).toContain('Beta notes');
     expect(markdownText).toContain('Answer');
+
+    // Everything at once, as one JSON file holding each conversation.
+    const [everything] = await Promise.all([
+      page.waitForEvent('download'),
+      list.getByRole('button', { name: 'Export all (JSON)' }).click(),
+    ]);
+    const allText = fs.readFileSync(await everything.path(), 'utf8');
+    for (const title of ['Alpha plan', 'Beta notes', 'Gamma draft', 'First question'])
+      expect(allText).toContain(title);
 
     await list.getByLabel('Conversations to import').setInputFiles(file);
     await page.getByText(/^Imported 1 conversation from/).waitFor();
