@@ -146,9 +146,11 @@ describe('the library in a real browser [embedded]', () => {
     await card.getByText('last 12 messages').waitFor();
     await card.getByText('Handbook').waitFor();
     await card.getByRole('list', { name: 'Starter prompts' }).getByText('Where are the invoices?').waitFor();
-    expect(await card.locator('.avatar').evaluate((node) => getComputedStyle(node).backgroundColor)).toBe(
-      'rgb(15, 118, 110)',
-    );
+    expect(
+      await page.evaluate<string>(
+        "getComputedStyle(document.querySelector('li.library-item .avatar')).backgroundColor",
+      ),
+    ).toBe('rgb(15, 118, 110)');
 
     // The server holds what the form said.
     const saved = (await (await page.request.get(`${base}/api/assistants`)).json()) as {

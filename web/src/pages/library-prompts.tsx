@@ -2,7 +2,8 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { del, get, patch, post } from '../api/client.ts';
 import { Field, Notice } from '../components/field.tsx';
 import { useTitle } from '../lib/router.ts';
-import { detectVariables, errorText, LibraryFrame, type SavedPrompt } from './library-shared.tsx';
+import { errorText, LibraryFrame, type SavedPrompt } from './library-shared.tsx';
+import { detectVariables } from './library-variables.ts';
 
 /** The prompt library: saved prompts with `{{variables}}`, inserted with `/` in the composer. */
 export default function PromptsPage() {
