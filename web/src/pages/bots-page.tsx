@@ -1,6 +1,13 @@
 import { Fragment, useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { del, get, isMissingRoute, patch, post } from '../api/client.ts';
-import type { Bot, BotSession, BotTestAnswer, Credential, CredentialModels } from '../api/types.ts';
+import type {
+  Bot,
+  BotSession,
+  BotTestAnswer,
+  Credential,
+  CredentialModels,
+  ResponseBody,
+} from '../api/types.ts';
 import { CopyButton } from '../components/copy-button.tsx';
 import { Field, formatDate, Notice } from '../components/field.tsx';
 import { Link } from '../components/link.tsx';
@@ -763,10 +770,7 @@ function Sessions({ bot }: { bot: Bot }) {
   );
 }
 
-interface TranscriptPage {
-  messages: { id: number; role: 'user' | 'assistant'; content: string; at: string }[];
-  hasMore: boolean;
-}
+type TranscriptPage = ResponseBody<'/api/bots/{id}/sessions/{sessionId}/messages', 'get'>;
 
 /** What a contact and the bot said in one session, oldest first; older messages on demand. */
 function Transcript({ botId, session }: { botId: string; session: BotSession }) {

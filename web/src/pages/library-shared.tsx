@@ -1,64 +1,17 @@
 import { useEffect, useState, type ReactNode } from 'react';
 import { get, put } from '../api/client.ts';
 import type { Team } from '../api/sharing-types.ts';
-import type { ModelOption } from '../api/types.ts';
+import type { ModelOption, ResponseBody } from '../api/types.ts';
 import { Notice } from '../components/field.tsx';
 import { Link } from '../components/link.tsx';
 
-/**
- * The library's shapes, as the API contract of issue 16 states them (`GET /api/presets`,
- * `/api/assistants`, `/api/prompts`). Written by hand until the routes are in the OpenAPI document.
- */
-export interface Owner {
-  id: string;
-  name: string;
-}
-
-export interface ChatSettings {
-  systemPrompt: string | null;
-  temperature: number | null;
-  maxTokens: number | null;
-  contextMessages: number | null;
-  contextTokens: number | null;
-}
-
-export interface Preset {
-  id: string;
-  name: string;
-  model: string | null;
-  settings: Partial<ChatSettings>;
-  teamIds: string[];
-  owner: Owner;
-  mine: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface Assistant {
-  id: string;
-  name: string;
-  description: string;
-  model: string;
-  instructions: string;
-  settings: Partial<Omit<ChatSettings, 'systemPrompt'>>;
-  starterPrompts: string[];
-  avatarColor: string | null;
-  knowledgeBaseIds: string[];
-  teamIds: string[];
-  owner: Owner;
-  mine: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface SavedPrompt {
-  id: string;
-  name: string;
-  content: string;
-  variables: string[];
-  createdAt: string;
-  updatedAt: string;
-}
+/** The library's shapes, derived from the server's OpenAPI document like everything in api/types.ts. */
+export type Preset = ResponseBody<'/api/presets/{id}', 'get'>;
+export type Assistant = ResponseBody<'/api/assistants/{id}', 'get'>;
+export type SavedPrompt = ResponseBody<'/api/prompts/{id}', 'get'>;
+export type Owner = Preset['owner'];
+/** A preset's settings, as the API shows them. */
+export type ChatSettings = Preset['settings'];
 
 export const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
