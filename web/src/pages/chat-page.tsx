@@ -1,22 +1,14 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
-import { ApiError, del, failure, get, isMissingRoute, patch, post, put, requestInit } from '../api/client.ts';
-import type {
-  Citation,
-  ConversationSummary,
-  Credential,
-  GroundedMessage,
-  KnowledgeBase,
-  ModelOption,
-  StoredFile,
-} from '../api/types.ts';
+import { ApiError, del, failure, get, patch, post, put, requestInit } from '../api/client.ts';
+import type { Citation, ConversationSummary, GroundedMessage, StoredFile } from '../api/types.ts';
 import { EmptyConversation } from '../components/chat/assistant-start.tsx';
 import { ChatHeader } from '../components/chat/chat-header.tsx';
 import { Composer } from '../components/chat/composer.tsx';
 import { ConversationSidebar, type SidebarView } from '../components/chat/conversation-sidebar.tsx';
 import { MessageItem } from '../components/chat/message-item.tsx';
 import { SettingsPanel } from '../components/chat/settings-panel.tsx';
-import { ShareDialog } from '../components/chat/share-dialog.tsx';
 import { ReplyNotice } from '../components/chat/reply-notice.tsx';
+import { ShareDialog } from '../components/chat/share-dialog.tsx';
 import { PassageDialog } from '../components/citations.tsx';
 import { Notice } from '../components/field.tsx';
 import { Link } from '../components/link.tsx';
@@ -27,7 +19,6 @@ import {
   type Assistant,
   type BranchedConversation,
   type ChatSettingsValues,
-  type KeptConversation,
   type Preset,
 } from '../lib/chat-contract.ts';
 import {
@@ -42,6 +33,7 @@ import { limitRefusal, type LimitRefusal } from '../lib/limits.ts';
 import { navigate, useTitle } from '../lib/router.ts';
 import { readSse } from '../lib/sse.ts';
 import { useFileDrop, usePendingFiles } from '../lib/use-attachments.ts';
+import { useChatChoices, useConversationList } from '../lib/use-chat-data.ts';
 
 const MODEL_KEY = 'keyway.model';
 const rememberedModel = () => {
@@ -66,28 +58,29 @@ interface SendRequest {
 
 /** The chat: conversations on the side, one conversation (the branch on show) in the middle. */
 export function ChatPage({ conversationId }: { conversationId: string | null }) {
-  const [conversations, setConversations] = useState<KeptConversation[]>([]);
   const [search, setSearch] = useState('');
   const [view, setView] = useState<SidebarView>('active');
-  const [models, setModels] = useState<ModelOption[] | null>(null);
   const [model, setModel] = useState(rememberedModel);
-  const [hasCredentials, setHasCredentials] = useState<boolean | null>(null);
+  const { models, hasCredentials, setHasCredentials, bases, assistants } = useChatChoices((found) =>
+    // The remembered model if it is still there, else the first.
+    setModel((current) =>
+      current && found.some((option) => option.id === current) ? current : (found[0]?.id ?? current),
+    ),
+  );
   const [chat, dispatch] = useReducer(chatReducer, emptyChat);
   const [title, setTitle] = useState('New chat');
   const [draft, setDraft] = useState('');
   const [loadError, setLoadError] = useState<string | null>(null);
+  const { conversations, refresh } = useConversationList(search, view === 'archived', setLoadError);
   const [announce, setAnnounce] = useState('');
   const [sidebarOpen, setSidebarOpen] = useState(false);
   /** A 429 from a budget or rate limit: shown with the limit and when it resets. */
   const [refusal, setRefusal] = useState<LimitRefusal | null>(null);
   const pendingFiles = usePendingFiles(setAnnounce);
-  /** The user's knowledge bases; null while loading or on a server without them. */
-  const [bases, setBases] = useState<KnowledgeBase[] | null>(null);
   /** The knowledge bases this conversation (or the new one) answers from. */
   const [baseIds, setBaseIds] = useState<string[]>([]);
   /** This conversation's settings (for a new chat: the ones it will be made with). */
   const [settings, setSettings] = useState<Partial<ChatSettingsValues>>(noSettings);
-  const [assistants, setAssistants] = useState<Assistant[]>([]);
   const [assistantId, setAssistantId] = useState<string | null>(null);
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [sharing, setSharing] = useState<{ id: string; title: string } | null>(null);
@@ -107,43 +100,6 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   const shown = useRef(conversationId);
   shown.current = conversationId;
   const assistant = assistants.find((candidate) => candidate.id === assistantId) ?? null;
-
-  const refreshList = useCallback(async (query: string, which: SidebarView) => {
-    const params = new URLSearchParams();
-    if (query) params.set('q', query);
-    if (which === 'archived') params.set('archived', 'true');
-    try {
-      setConversations(await get<KeptConversation[]>(`/api/conversations${params.size ? `?${params}` : ''}`));
-    } catch (error) {
-      if (!isMissingRoute(error)) setLoadError(errorText(error));
-    }
-  }, []);
-  const refresh = () => void refreshList(search.trim(), view);
-
-  useEffect(() => {
-    const timer = setTimeout(() => void refreshList(search.trim(), view), search ? 250 : 0);
-    return () => clearTimeout(timer);
-  }, [search, view, refreshList]);
-
-  useEffect(() => {
-    get<ModelOption[]>('/api/models')
-      .then((found) => {
-        setModels(found);
-        setModel((current) =>
-          current && found.some((option) => option.id === current) ? current : (found[0]?.id ?? current),
-        );
-      })
-      .catch(() => setModels([]));
-    get<Credential[]>('/api/credentials')
-      .then((found) => setHasCredentials(found.length > 0))
-      .catch(() => setHasCredentials(null));
-    get<KnowledgeBase[]>('/api/knowledge')
-      .then(setBases)
-      .catch(() => setBases(null));
-    get<Assistant[]>('/api/assistants')
-      .then(setAssistants)
-      .catch(() => setAssistants([]));
-  }, []);
 
   /** Shows a conversation as the server has it (after a load, a switch of branch, a delete). */
   const show = useCallback((found: BranchedConversation) => {
