@@ -30,7 +30,7 @@ import { ConversationTreesRepository } from './chat/transfer/conversation-trees.
 import { TransferService } from './chat/transfer/transfer.service.ts';
 import { AssistantsRepository } from './library/assistants.repository.ts';
 import { AssistantsService } from './library/assistants.service.ts';
-import { AssistantModelsAdapter } from './library/assistant-models.ts';
+import { AssistantModelsAdapter, assistantModelOptions } from './library/assistant-models.ts';
 import { PresetsRepository } from './library/presets.repository.ts';
 import { PresetsService } from './library/presets.service.ts';
 import { PromptsRepository } from './library/prompts.repository.ts';
@@ -324,7 +324,14 @@ export async function assembleKeyway(
     resolveModel: (principal, model) => modelResolver.resolveModel(principal, model),
     usable: (principal) => modelResolver.usable(principal),
     isProvider: (id) => providers.get(id) !== undefined,
-    extraSources: [botModelSource(bots)],
+    extraSources: [
+      botModelSource(bots),
+      // Defined just below (it checks its model with these): asked lazily.
+      assistantModelOptions({
+        list: (principal) => assistants.list(principal),
+        byName: (principal, name) => assistants.byName(principal, name),
+      }),
+    ],
   });
   const assistants = new AssistantsService({
     repository: new AssistantsRepository(database.db),
