@@ -412,13 +412,28 @@ export class ConversationsRepository {
   /**
    * Appends a message (with what is attached to it), makes it the end of the branch on show and marks
    * the conversation active, in one transaction; undefined when the conversation is not the owner's
-   * (or was deleted meanwhile). A parent deleted meanwhile fails the insert (its foreign key).
+   * (or was deleted meanwhile, or the message it follows was).
    */
   async append(
     ownerId: string,
     conversationId: string,
     message: NewMessage,
     options: { title?: string; attachments?: AttachmentIds } = {},
+  ): Promise<MessageRecord | undefined> {
+    try {
+      return await this.#appendIn(ownerId, conversationId, message, options);
+    } catch (error) {
+      // The message it follows was deleted meanwhile (its foreign key): as gone as the conversation.
+      if (isForeignKeyViolation(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async #appendIn(
+    ownerId: string,
+    conversationId: string,
+    message: NewMessage,
+    options: { title?: string; attachments?: AttachmentIds },
   ): Promise<MessageRecord | undefined> {
     return this.#db.transaction().execute(async (trx) => {
       const touched = await trx
@@ -453,6 +468,10 @@ export class ConversationsRepository {
     });
   }
 }
+
+/** SQLSTATE 23503, on either backend. */
+const isForeignKeyViolation = (error: unknown) =>
+  typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23503';
 
 async function findConversation(
   db: Kysely<DB> | Transaction<DB>,

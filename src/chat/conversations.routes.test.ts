@@ -312,7 +312,7 @@ describe.each(BACKENDS)('chat conversations API [%s]', (backend) => {
     expect(upstream.requests[0]!.aborted).toBe(true);
   });
 
-  it('regenerates the last answer, and edits and resends from a message', async () => {
+  it('regenerates the last answer, and edits and resends from a message (replaceFrom), keeping the old versions', async () => {
     const conversation = await newConversation(alice.token);
     await send(alice.token, conversation.id, { content: 'first question' }).then(readEvents);
     await send(alice.token, conversation.id, { content: 'second question' }).then(readEvents);
@@ -349,6 +349,19 @@ describe.each(BACKENDS)('chat conversations API [%s]', (backend) => {
       'second, edited',
       'Answer number 4.',
     ]);
+    // Nothing was lost: the edit and the regenerated answer are siblings of what they replace on show.
+    const shown = (await harness.call('GET', `/api/conversations/${conversation.id}`, { token: alice.token }))
+      .body.messages as { content: string; siblings: { ids: string[]; index: number } }[];
+    expect(shown[2]!.siblings).toMatchObject({ index: 1 });
+    expect(shown[2]!.siblings.ids).toHaveLength(2);
+    const kept = await harness.database.db
+      .selectFrom('chat_messages')
+      .select('content')
+      .where('conversation_id', '=', conversation.id)
+      .execute();
+    expect(kept.map((row) => row.content)).toEqual(
+      expect.arrayContaining(['second question', 'Answer number 2.', 'Answer number 3.']),
+    );
     // Another conversation's message is not a place to resend from.
     const other = await newConversation(alice.token);
     const foreign = await harness.call('POST', `/api/conversations/${other.id}/messages`, {
