@@ -253,6 +253,17 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     await api('PATCH', '/api/me/chat-preferences', { titleModel: null });
     await page.getByRole('button', { name: 'Close the settings' }).click();
 
+    // Settings chosen before the first message go with the new conversation.
+    await page.getByRole('button', { name: /^New chat/ }).click();
+    await page.getByRole('button', { name: 'Settings', exact: true }).click();
+    await expect.poll(() => page.getByLabel('System prompt').inputValue()).toBe('');
+    await page.getByLabel('System prompt').fill('Speak French.');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await say('Bonjour');
+    expect(lastTurns()[0]!.content).toContain('Speak French.');
+    expect(upstream.chats.at(-1)!.body.temperature).toBeUndefined();
+    await page.getByRole('button', { name: 'Close the settings' }).click();
+
     // An assistant: chosen on an empty chat, its avatar and starter prompts; a starter sends.
     await api('POST', '/api/assistants', {
       name: 'Tutor',
@@ -266,6 +277,7 @@ describe('conversations people keep, in a real browser [embedded]', () => {
     await page.getByRole('button', { name: /^New chat/ }).click();
     await page.reload();
     await page.getByRole('button', { name: 'Chat with Tutor' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New chat with Tutor' }).waitFor();
     const starters = page.getByRole('list', { name: 'Starter prompts' });
     await starters.getByRole('button', { name: 'What is a prime?' }).waitFor();
     await shots('chat-assistant-start');

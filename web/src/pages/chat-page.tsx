@@ -169,7 +169,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     abort.current?.abort();
     created.current = null;
     dispatch({ type: 'load', messages: [] });
-    setTitle('New chat');
+    setTitle(withAssistant ? `New chat with ${withAssistant.name}` : 'New chat');
     setDraft('');
     pendingFiles.clear();
     setBaseIds([]);
