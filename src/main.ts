@@ -340,7 +340,8 @@ export async function assembleKeyway(
       readable: (principal, id) =>
         knowledge.get(principal, id).then(
           () => true,
-          () => false,
+          (error: unknown) =>
+            error instanceof KeywayError && error.code === 'not_found' ? false : Promise.reject(error),
         ),
     },
     teams: teamsRepository,
