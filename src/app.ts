@@ -30,6 +30,10 @@ import {
 } from './chat/transfer/transfer.routes.ts';
 import type { TransferService } from './chat/transfer/transfer.service.ts';
 import type { ConversationsService } from './chat/conversations.service.ts';
+import { registerChatPreferencesRoutes } from './chat/chat-preferences.routes.ts';
+import type { ChatPreferencesService } from './chat/chat-preferences.service.ts';
+import { registerFoldersRoutes } from './chat/folders.routes.ts';
+import type { FoldersService } from './chat/folders.service.ts';
 import { registerCredentialsRoutes } from './credentials/credentials.routes.ts';
 import type { CredentialsService } from './credentials/credentials.service.ts';
 import { ApiRegistry } from './http/api-registry.ts';
@@ -76,6 +80,8 @@ export interface AppServices {
   chatTransfer: TransferService;
   /** Read-only share links to a conversation. */
   chatShares: SharesService;
+  chatFolders: FoldersService;
+  chatPreferences: ChatPreferencesService;
   teams: TeamsService;
   grants: GrantsService;
   limits: LimitsService;
@@ -160,6 +166,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   registerLibraryRoutes(app, api, deps.services);
   registerTransferRoutes(app, api, deps.services.chatTransfer);
   registerSharesRoutes(app, api, deps.services.chatShares, deps.readiness);
+  registerFoldersRoutes(app, api, deps.services.chatFolders);
+  registerChatPreferencesRoutes(app, api, deps.services.chatPreferences);
   registerSharingRoutes(app, api, { teams: deps.services.teams, grants: deps.services.grants });
   registerLimitsRoutes(app, api, deps.services.limits);
   registerFilesRoutes(app, api, deps.services.files);

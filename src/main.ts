@@ -28,6 +28,11 @@ import { SharesRepository } from './chat/shares/shares.repository.ts';
 import { SharesService } from './chat/shares/shares.service.ts';
 import { ConversationTreesRepository } from './chat/transfer/conversation-trees.repository.ts';
 import { TransferService } from './chat/transfer/transfer.service.ts';
+import { ChatPreferencesRepository } from './chat/chat-preferences.repository.ts';
+import { ChatPreferencesService } from './chat/chat-preferences.service.ts';
+import { ConversationTitles } from './chat/conversation-titles.ts';
+import { FoldersRepository } from './chat/folders.repository.ts';
+import { FoldersService } from './chat/folders.service.ts';
 import { AssistantsRepository } from './library/assistants.repository.ts';
 import { AssistantsService } from './library/assistants.service.ts';
 import { AssistantModelsAdapter, assistantModelOptions } from './library/assistant-models.ts';
@@ -346,12 +351,20 @@ export async function assembleKeyway(
     },
     teams: teamsRepository,
   });
+  const conversationsRepository = new ConversationsRepository(database.db);
+  const chatPreferences = new ChatPreferencesService({
+    preferences: new ChatPreferencesRepository(database.db),
+    settings,
+    models: chatModels,
+  });
   const conversations = new ConversationsService({
-    repository: new ConversationsRepository(database.db),
+    repository: conversationsRepository,
     gateway,
     models: chatModels,
     attachments: new ChatAttachments({ files, knowledgeBases: knowledge }),
     grounder,
+    assistants,
+    titles: new ConversationTitles({ gateway, models: chatPreferences, repository: conversationsRepository }),
     tokenBudget: config.retrievalTokenBudget,
     logger,
   });
@@ -385,6 +398,8 @@ export async function assembleKeyway(
     prompts: new PromptsService({ repository: new PromptsRepository(database.db) }),
     chatTransfer: new TransferService({ trees: conversationTrees }),
     chatShares: new SharesService({ shares: new SharesRepository(database.db), trees: conversationTrees }),
+    chatFolders: new FoldersService({ repository: new FoldersRepository(database.db) }),
+    chatPreferences,
     grants,
     teams: new TeamsService({
       teams: teamsRepository,
