@@ -75,7 +75,10 @@ export function Composer({
       get<SavedPrompt[]>('/api/prompts')
         .then(setPrompts)
         .catch((error: unknown) => {
-          if (!isMissingRoute(error)) setWhy(`The prompt library did not load: ${String(error)}`);
+          if (!isMissingRoute(error))
+            setWhy(
+              `The prompt library did not load: ${error instanceof Error ? error.message : String(error)}`,
+            );
           setPrompts([]);
         });
     }
