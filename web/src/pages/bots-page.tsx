@@ -1,4 +1,4 @@
-import { Fragment, useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { del, get, isMissingRoute, patch, post } from '../api/client.ts';
 import type {
   Bot,
@@ -665,6 +665,7 @@ function Sessions({ bot }: { bot: Bot }) {
   const [sessions, setSessions] = useState<BotSession[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [shown, setShown] = useState<string | null>(null);
+  const shownSession = sessions?.find((session) => session.id === shown) ?? null;
   const load = useCallback(async () => {
     try {
       const found = await get<BotSession[] | { sessions: BotSession[] }>(
@@ -715,29 +716,29 @@ function Sessions({ bot }: { bot: Bot }) {
             </thead>
             <tbody>
               {sessions.map((session) => (
-                <Fragment key={session.id}>
-                  <tr>
-                    <td>
-                      {session.contactName ? `${session.contactName} ` : ''}
-                      <code>{session.contact}</code>
-                    </td>
-                    <td>
-                      <span className={`badge badge-${session.status}`}>{session.status}</span>
-                    </td>
-                    <td>{formatDate(session.lastActivityAt)}</td>
-                    <td>
-                      <button
-                        type="button"
-                        className="button small"
-                        aria-expanded={shown === session.id}
-                        aria-controls={`transcript-${session.id}`}
-                        aria-label={`${shown === session.id ? 'Hide' : 'Show'} the transcript with ${session.contact} (${session.messages} messages)`}
-                        onClick={() => setShown((current) => (current === session.id ? null : session.id))}
-                      >
-                        {shown === session.id ? 'Hide' : `Show ${session.messages}`}
-                      </button>
-                    </td>
-                    <td className="row">
+                <tr key={session.id}>
+                  <td>
+                    {session.contactName ? `${session.contactName} ` : ''}
+                    <code>{session.contact}</code>
+                  </td>
+                  <td>
+                    <span className={`badge badge-${session.status}`}>{session.status}</span>
+                  </td>
+                  <td>{formatDate(session.lastActivityAt)}</td>
+                  <td>
+                    <button
+                      type="button"
+                      className="button small"
+                      aria-expanded={shown === session.id}
+                      aria-controls={`transcript-${session.id}`}
+                      aria-label={`${shown === session.id ? 'Hide' : 'Show'} the transcript with ${session.contact} (${session.messages} messages)`}
+                      onClick={() => setShown((current) => (current === session.id ? null : session.id))}
+                    >
+                      {shown === session.id ? 'Hide' : `Show ${session.messages}`}
+                    </button>
+                  </td>
+                  <td>
+                    <div className="row">
                       {(['opened', 'paused', 'closed'] as const)
                         .filter((status) => status !== session.status)
                         .map((status) => (
@@ -751,20 +752,20 @@ function Sessions({ bot }: { bot: Bot }) {
                             {status === 'opened' ? 'Resume' : status === 'paused' ? 'Pause' : 'Close'}
                           </button>
                         ))}
-                    </td>
-                  </tr>
-                  {shown === session.id ? (
-                    <tr>
-                      <td colSpan={5} id={`transcript-${session.id}`}>
-                        <Transcript botId={bot.id} session={session} />
-                      </td>
-                    </tr>
-                  ) : null}
-                </Fragment>
+                    </div>
+                  </td>
+                </tr>
               ))}
             </tbody>
           </table>
         </div>
+      ) : null}
+      {shownSession ? (
+        <Transcript
+          key={`${shownSession.id} ${shownSession.lastActivityAt}`}
+          botId={bot.id}
+          session={shownSession}
+        />
       ) : null}
     </div>
   );
@@ -794,7 +795,16 @@ function Transcript({ botId, session }: { botId: string; session: BotSession }) 
   useEffect(() => void loadPage(), [loadPage]);
 
   return (
-    <div className="transcript-box" aria-label={`Transcript with ${session.contact}`} role="region">
+    <div
+      className="transcript-box"
+      id={`transcript-${session.id}`}
+      aria-label={`Transcript with ${session.contact}`}
+      role="region"
+    >
+      <h3>
+        Transcript with {session.contactName ? `${session.contactName} ` : ''}
+        <code>{session.contact}</code>
+      </h3>
       {error ? <Notice kind="error">{error}</Notice> : null}
       {messages === null && !error ? <p className="muted">Loading…</p> : null}
       {hasMore && messages ? (
