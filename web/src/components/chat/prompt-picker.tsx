@@ -23,7 +23,7 @@ export function PromptList({
     <div className="prompt-list" id={`${id}-list`}>
       <p className="prompt-list-title">
         Prompt library{query ? ` — “${query}”` : ''}{' '}
-        <span className="muted keyboard-hint">↑↓ Enter, Esc closes</span>
+        {matches.length > 0 ? <span className="muted keyboard-hint">↑↓ Enter, Esc closes</span> : null}
       </p>
       {matches.length === 0 ? (
         <p className="muted pad">
