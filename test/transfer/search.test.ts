@@ -53,6 +53,8 @@ describe.each(BACKENDS)('conversation search [%s]', (backend) => {
     expect(await titlesFound(alice.token, 'deploy')).toEqual(['Weekend plans']);
     expect(await titlesFound(alice.token, 'staging helm')).toEqual(['Weekend plans']);
     expect(await titlesFound(alice.token, 'staging kubernetes')).toEqual([]);
+    // Words of different messages of one conversation.
+    expect(await titlesFound(alice.token, 'staging ops')).toEqual(['Weekend plans']);
     expect(await titlesFound(alice.token, 'ops@example.com')).toEqual(['Weekend plans']);
     expect(await titlesFound(alice.token, 'ops')).toEqual(['Weekend plans']);
     // Titles: by word prefix and as typed.
@@ -68,6 +70,28 @@ describe.each(BACKENDS)('conversation search [%s]', (backend) => {
     expect(await titlesFound(alice.token, 'dashboard')).toEqual([]);
     expect(await titlesFound(bob.token, 'staging')).toEqual([]);
     expect(await titlesFound(bob.token, 'helm')).toEqual(['Bob and Helm']);
+  });
+
+  it('forgets the words of a deleted message, and learns those of a message that grows', async () => {
+    const db = harness.database.db;
+    const seeded = await seedConversation(db, alice.id, {
+      title: 'Notes',
+      messages: [
+        { key: 'u', parent: null, role: 'user', content: 'Tell me about quokkas' },
+        { key: 'a', parent: 'u', role: 'assistant', content: 'Quokkas live on Rottnest' },
+      ],
+    });
+    expect(await titlesFound(alice.token, 'rottnest')).toEqual(['Notes']);
+    await db.deleteFrom('chat_messages').where('id', '=', seeded.ids.a!).execute();
+    expect(await titlesFound(alice.token, 'rottnest')).toEqual([]);
+    expect(await titlesFound(alice.token, 'quokkas')).toEqual(['Notes']);
+    // A streamed answer is written as it grows.
+    await db
+      .updateTable('chat_messages')
+      .set({ content: 'Tell me about quokkas and wallabies' })
+      .where('id', '=', seeded.ids.u!)
+      .execute();
+    expect(await titlesFound(alice.token, 'wallab')).toEqual(['Notes']);
   });
 
   it('stores a 3 MB message and still finds it by its words', async () => {
@@ -86,13 +110,12 @@ describe.each(BACKENDS)('conversation search [%s]', (backend) => {
       await session.query('SET enable_seqscan = off');
       try {
         return await session.query<{ 'QUERY PLAN': string }>(
-          `EXPLAIN SELECT 1 FROM chat_messages m
-            WHERE to_tsvector('simple'::regconfig, left(m.content, 50000)) @@ to_tsquery('simple', 'helm:*')`,
+          `EXPLAIN SELECT 1 FROM chat_conversation_search s WHERE s.words @@ 'helm:*'::tsquery`,
         );
       } finally {
         await session.query('RESET enable_seqscan');
       }
     });
-    expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toContain('chat_messages_search_idx');
+    expect(plan.map((row) => row['QUERY PLAN']).join('\n')).toContain('chat_conversation_search_words_idx');
   });
 });
