@@ -32,6 +32,7 @@ import type {
 } from './conversations.repository.ts';
 import { effectiveSettings } from './effective-settings.ts';
 import { branchTo, newestLeafUnder, siblingsOf, subtreeOf, type Siblings } from './message-tree.ts';
+import { replyBranch } from './reply-branch.ts';
 
 export const DEFAULT_TITLE = 'New chat';
 const TITLE_LENGTH = 60;
@@ -357,50 +358,13 @@ export class ConversationsService {
     options: { signal?: AbortSignal; log?: Logger } = {},
   ): Promise<ReadableStream<ChatEvent>> {
     const content = input.content;
-    const editOf = input.editOf ?? input.replaceFrom;
-    const editField = input.editOf !== undefined ? 'editOf' : 'replaceFrom';
-    if (input.editOf !== undefined && input.replaceFrom !== undefined)
-      throw invalid('replaceFrom is the former name of editOf: send one of them.', 'replaceFrom');
-    if (input.regenerate) {
-      if (content !== undefined || editOf !== undefined || input.attachments !== undefined)
-        throw invalid(
-          'regenerate answers the last message again: send it without content, editOf or attachments.',
-        );
-    } else if (content === undefined || content.trim() === '') {
-      throw invalid('content is required (or regenerate: true).', 'content');
-    }
-    if (editOf !== undefined && input.parentId !== undefined)
-      throw invalid(
-        'editOf puts the new message beside the edited one: send it without parentId.',
-        'parentId',
-      );
     const conversation = await this.#find(actor, id);
     let [all, attached] = await Promise.all([
       this.#repository.messages(actor.userId, id),
       this.#repository.attachments(actor.userId, id),
     ]);
-    const inConversation = (messageId: string, field: string) => {
-      const found = isUuid(messageId) ? all.find((message) => message.id === messageId) : undefined;
-      if (!found) throw messageNotFound(field);
-      return found;
-    };
-
     // The branch the new message continues: only this path goes to the model.
-    let history: MessageRecord[];
-    if (editOf !== undefined) {
-      const edited = inConversation(editOf, editField);
-      history = edited.parentId !== null ? branchTo(all, edited.parentId) : [];
-    } else {
-      const base = input.parentId !== undefined ? inConversation(input.parentId, 'parentId').id : null;
-      history = branchTo(all, base ?? conversation.currentLeafId);
-    }
-    if (input.regenerate) {
-      const lastUser = history.findLastIndex((message) => message.role === 'user');
-      if (lastUser === -1)
-        throw new KeywayError('nothing_to_regenerate', 'This conversation has no message to answer again.');
-      // A new answer beside the old one(s): the question is the branch's last user message.
-      history = history.slice(0, lastUser + 1);
-    }
+    const history = replyBranch(all, conversation.currentLeafId, input);
     const assistant =
       conversation.assistantId !== null ? await this.#assistant(actor, conversation.assistantId) : null;
     const settings = effectiveSettings(conversation.settings, assistant);
@@ -490,8 +454,13 @@ export class ConversationsService {
       parentId: asked.id,
       // The answer's siblings: the answers already given to the same message, then it.
       siblingIds: all.filter((message) => message.parentId === asked.id).map((message) => message.id),
-      // Named after the first exchange, when the user has a title model and did not name it.
-      titleFrom: isFirst && conversation.titleSource === 'auto' ? asked.content : null,
+      // Named after the first exchange (the first complete answer: a failed one is answered again),
+      // when the user has a title model and did not name the conversation.
+      titleFrom:
+        conversation.titleSource === 'auto' &&
+        !all.some((message) => message.role === 'assistant' && message.status === 'complete')
+          ? asked.content
+          : null,
     };
 
     const abort = new AbortController();
@@ -714,6 +683,3 @@ const notFound = () => new KeywayError('not_found', 'No such conversation.');
 
 const messageNotFound = (field: string) =>
   new KeywayError('not_found', 'No such message in this conversation.', { details: { field } });
-
-const invalid = (message: string, field?: string) =>
-  new KeywayError('validation_failed', message, field ? { details: { field } } : {});
