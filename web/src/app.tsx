@@ -116,7 +116,13 @@ export function App() {
     return (
       <main className="centered" id="main">
         {setupOpen ? (
-          <SetupPage onSignedIn={signedIn} onClosed={() => setSetupOpen(false)} />
+          <SetupPage
+            onSignedIn={signedIn}
+            onClosed={() => {
+              setNotice('Setup is already done: an admin exists. Sign in.');
+              setSetupOpen(false);
+            }}
+          />
         ) : (
           <LoginPage notice={notice} onSignedIn={signedIn} />
         )}
