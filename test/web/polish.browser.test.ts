@@ -108,12 +108,26 @@ describe('polish found by a new user, in a real browser [embedded]', () => {
 
     const setupToken = /"token":"([^"]+)"/.exec(server.stderr)?.[1];
     expect(setupToken, 'the setup token on stderr').toBeTruthy();
+    // A second browser has the setup page open too, and will be late.
+    const late = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+    await late.goto(base + '/');
+    await heading('Set up Keyway', late);
     await page.getByLabel('Setup token').fill(setupToken!);
     await page.getByLabel('Admin username').fill('admin');
     await page.getByLabel('Password', { exact: true }).fill(password);
     await page.getByLabel('Repeat the password').fill(password);
     await page.getByRole('button', { name: 'Create admin and sign in' }).click();
     await page.getByRole('navigation', { name: 'Main' }).waitFor();
+
+    // The late browser is told setup is done, and shown sign-in.
+    await late.getByLabel('Setup token').fill(setupToken!);
+    await late.getByLabel('Password', { exact: true }).fill('another long password');
+    await late.getByLabel('Repeat the password').fill('another long password');
+    await late.getByRole('button', { name: 'Create admin and sign in' }).click();
+    await heading('Sign in to Keyway', late);
+    await late.getByText('Setup is already done: an admin exists. Sign in.').waitFor();
+    expect(new URL(late.url()).pathname).toBe('/login');
+    await late.context().close();
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await heading('Sign in to Keyway');
