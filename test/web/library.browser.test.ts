@@ -132,6 +132,8 @@ describe('the library in a real browser [embedded]', () => {
     await form.getByRole('button', { name: 'Save assistant' }).click();
     await form.getByText('A temperature from 0 to 2').waitFor();
     await form.getByLabel('Temperature').fill('0.3');
+    // The complaint goes as soon as the field changes.
+    await expect.poll(() => form.getByText('A temperature from 0 to 2').count()).toBe(0);
     await form.getByLabel('Max tokens').fill('400');
     await form.getByLabel('Context window').fill('12');
     await form.getByLabel('Starter prompts').fill('How do I reset my password?\nWhere are the invoices?');

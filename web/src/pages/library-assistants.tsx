@@ -200,6 +200,8 @@ function AssistantForm({
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // A field's complaint goes once the person changes what it was about.
+  useEffect(() => setErrors({}), [name, model, temperature, maxTokens, contextMessages, starters]);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();

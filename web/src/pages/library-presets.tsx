@@ -158,6 +158,11 @@ function PresetForm({
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // A field's complaint goes once the person changes what it was about.
+  useEffect(
+    () => setErrors({}),
+    [name, model, systemPrompt, temperature, maxTokens, contextMessages, contextTokens],
+  );
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();

@@ -122,6 +122,8 @@ function PromptForm({
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // A field's complaint goes once the person changes what it was about.
+  useEffect(() => setErrors({}), [name, content]);
   const variables = detectVariables(content);
 
   const submit = async (event: FormEvent) => {
