@@ -21,11 +21,11 @@ const tree = [
   { id: a2b, parentId: q2b, role: 'assistant' },
 ];
 const ids = (messages: { id: string }[]) => messages.map((message) => message.id);
-const codeOf = (run: () => unknown) => {
+const codeOf = (run: () => unknown): unknown[] | string => {
   try {
     run();
   } catch (error) {
-    return error instanceof KeywayError ? [error.code, error.details] : error;
+    return error instanceof KeywayError ? [error.code, error.details] : String(error);
   }
   return 'no error';
 };
