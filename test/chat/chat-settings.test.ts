@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ConversationsRepository } from '../../src/chat/conversations.repository.ts';
 import { startFakeOpenAiChat, type FakeOpenAiChat } from '../fakes/fake-openai-chat.ts';
 import { fakeKey } from '../support/gateway-harness.ts';
 import { BACKENDS } from '../support/test-database.ts';
@@ -235,6 +236,18 @@ describe.each(BACKENDS)('chat settings, assistants and titles [%s]', (backend) =
       title: 'Lisbon',
       titleSource: 'user',
     });
+    // A generated title arriving after the user named the conversation leaves the user's title.
+    const repository = new ConversationsRepository(harness.database.db);
+    expect(await repository.setGeneratedTitle(alice.id, id, 'Late title')).toBe(false);
+    const untitled = await chat.newConversation(alice.token);
+    expect(await repository.setGeneratedTitle(bob.id, untitled.id, 'Not yours')).toBe(false);
+    expect(await repository.setGeneratedTitle(alice.id, untitled.id, 'In time')).toBe(true);
+    expect((await harness.call('GET', `/api/conversations/${id}`, { token: alice.token })).body.title).toBe(
+      'Lisbon',
+    );
+    expect(
+      (await harness.call('GET', `/api/conversations/${untitled.id}`, { token: alice.token })).body,
+    ).toMatchObject({ title: 'In time', titleSource: 'generated' });
   });
 
   it('calls no title model when the user has none and the admin set no default; the admin default applies otherwise', async () => {
