@@ -553,6 +553,12 @@ describe.each(BACKENDS)('chat conversations API [%s]', (backend) => {
         '/api/conversations',
         '/api/conversations/{id}',
         '/api/conversations/{id}/messages',
+        '/api/conversations/{id}/branch',
+        '/api/conversations/{id}/messages/{messageId}',
+        '/api/folders',
+        '/api/folders/{id}',
+        '/api/me/chat-preferences',
+        '/api/settings/chat',
         '/api/models',
       ]),
     );
