@@ -8,6 +8,10 @@ import type { FilesService } from './files/files.service.ts';
 import type { Grounder } from './knowledge/grounding.ts';
 import { registerKnowledgeRoutes } from './knowledge/knowledge.routes.ts';
 import type { KnowledgeService } from './knowledge/knowledge.service.ts';
+import type { AssistantsService } from './library/assistants.service.ts';
+import { registerLibraryRoutes } from './library/library.routes.ts';
+import type { PresetsService } from './library/presets.service.ts';
+import type { PromptsService } from './library/prompts.service.ts';
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import type { Logger } from 'pino';
 import type { AuthService } from './auth/auth.service.ts';
@@ -17,7 +21,19 @@ import type { BotSessionsService } from './bots/bot-sessions.service.ts';
 import { registerBotsRoutes } from './bots/bots.routes.ts';
 import type { BotsService } from './bots/bots.service.ts';
 import { registerConversationsRoutes } from './chat/conversations.routes.ts';
+import { registerSharesRoutes } from './chat/shares/shares.routes.ts';
+import type { SharesService } from './chat/shares/shares.service.ts';
+import {
+  DEFAULT_IMPORT_BODY_LIMIT_BYTES,
+  IMPORT_PATH,
+  registerTransferRoutes,
+} from './chat/transfer/transfer.routes.ts';
+import type { TransferService } from './chat/transfer/transfer.service.ts';
 import type { ConversationsService } from './chat/conversations.service.ts';
+import { registerChatPreferencesRoutes } from './chat/chat-preferences.routes.ts';
+import type { ChatPreferencesService } from './chat/chat-preferences.service.ts';
+import { registerFoldersRoutes } from './chat/folders.routes.ts';
+import type { FoldersService } from './chat/folders.service.ts';
 import { registerCredentialsRoutes } from './credentials/credentials.routes.ts';
 import type { CredentialsService } from './credentials/credentials.service.ts';
 import { ApiRegistry } from './http/api-registry.ts';
@@ -56,6 +72,16 @@ export interface AppServices {
   credentials: CredentialsService;
   providers: ProviderRegistry;
   conversations: ConversationsService;
+  /** The library: presets, assistants (also `assistant:<name>` on /v1) and saved prompts. */
+  presets: PresetsService;
+  assistants: AssistantsService;
+  prompts: PromptsService;
+  /** Export and import of whole conversations. */
+  chatTransfer: TransferService;
+  /** Read-only share links to a conversation. */
+  chatShares: SharesService;
+  chatFolders: FoldersService;
+  chatPreferences: ChatPreferencesService;
   teams: TeamsService;
   grants: GrantsService;
   limits: LimitsService;
@@ -75,6 +101,8 @@ export interface AppDeps {
   transcriptionBodyLimitBytes: number;
   /** `POST /api/files`: the largest file (the body may hold the multipart framing on top); 20 MiB by default. */
   fileSizeLimitBytes?: number;
+  /** `POST /api/import/conversations`: the largest export accepted; 50 MiB by default. */
+  importBodyLimitBytes?: number;
   /** The built web app to serve at `/`; without one (or without its index.html) `/` answers JSON. */
   webDir?: string | undefined;
   services: AppServices;
@@ -89,6 +117,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const apiLimit = bodyLimit(deps.bodyLimitBytes);
   const uploadLimit = bodyLimit((deps.fileSizeLimitBytes ?? 20 * 1024 * 1024) + MULTIPART_OVERHEAD_BYTES);
   const isUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === FILE_UPLOAD_PATH;
+  const importLimit = bodyLimit(deps.importBodyLimitBytes ?? DEFAULT_IMPORT_BODY_LIMIT_BYTES);
+  const isImport = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === IMPORT_PATH;
   // Evolution API's webhooks carry an image or a voice note in base64 when "webhook base64" is on:
   // room for a file at the size limit (4 base64 characters per 3 bytes), so that one just over it is
   // still taken, and answered as unreadable, rather than refused and lost.
@@ -108,7 +138,13 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       return next();
     });
     app.use(prefix, (c, next) =>
-      (isUpload(c) ? uploadLimit : isEvolutionHook(c) ? evolutionLimit : apiLimit)(c, next),
+      (isUpload(c)
+        ? uploadLimit
+        : isImport(c)
+          ? importLimit
+          : isEvolutionHook(c)
+            ? evolutionLimit
+            : apiLimit)(c, next),
     );
   }
   app.use('/api/*', authenticate({ auth: deps.services.auth, tokens: deps.services.tokens }));
@@ -127,6 +163,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   });
   registerUsageRoutes(app, api, deps.services.usage, deps.services.usageRecorder);
   registerConversationsRoutes(app, api, deps.services.conversations);
+  registerLibraryRoutes(app, api, deps.services);
+  registerTransferRoutes(app, api, deps.services.chatTransfer);
+  registerSharesRoutes(app, api, deps.services.chatShares, deps.readiness);
+  registerFoldersRoutes(app, api, deps.services.chatFolders);
+  registerChatPreferencesRoutes(app, api, deps.services.chatPreferences);
   registerSharingRoutes(app, api, { teams: deps.services.teams, grants: deps.services.grants });
   registerLimitsRoutes(app, api, deps.services.limits);
   registerFilesRoutes(app, api, deps.services.files);

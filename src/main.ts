@@ -24,6 +24,22 @@ import { createChatModels } from './chat/chat-models.ts';
 import { ConversationsRepository } from './chat/conversations.repository.ts';
 import { ChatAttachments } from './chat/chat-attachments.ts';
 import { ConversationsService } from './chat/conversations.service.ts';
+import { SharesRepository } from './chat/shares/shares.repository.ts';
+import { SharesService } from './chat/shares/shares.service.ts';
+import { ConversationTreesRepository } from './chat/transfer/conversation-trees.repository.ts';
+import { TransferService } from './chat/transfer/transfer.service.ts';
+import { ChatPreferencesRepository } from './chat/chat-preferences.repository.ts';
+import { ChatPreferencesService } from './chat/chat-preferences.service.ts';
+import { ConversationTitles } from './chat/conversation-titles.ts';
+import { FoldersRepository } from './chat/folders.repository.ts';
+import { FoldersService } from './chat/folders.service.ts';
+import { AssistantsRepository } from './library/assistants.repository.ts';
+import { AssistantsService } from './library/assistants.service.ts';
+import { AssistantModelsAdapter, assistantModelOptions } from './library/assistant-models.ts';
+import { PresetsRepository } from './library/presets.repository.ts';
+import { PresetsService } from './library/presets.service.ts';
+import { PromptsRepository } from './library/prompts.repository.ts';
+import { PromptsService } from './library/prompts.service.ts';
 import { FilesRepository } from './files/files.repository.ts';
 import { FilesService } from './files/files.service.ts';
 import { LoginThrottleRepository } from './auth/login-throttle.repository.ts';
@@ -242,6 +258,24 @@ export async function assembleKeyway(
     },
     logger,
     bots,
+    // `assistant:<name>`: the assistants (defined below, with the chat's models) as the caller may use them.
+    assistants: new AssistantModelsAdapter({
+      assistants: {
+        list: (principal) => assistants.list(principal),
+        byName: (principal, name) => assistants.byName(principal, name),
+      },
+      grounder: () => grounder,
+      knowledgeBases: {
+        readable: (principal, id) =>
+          knowledge.get(principal, id).then(
+            () => true,
+            (error: unknown) =>
+              error instanceof KeywayError && error.code === 'not_found' ? false : Promise.reject(error),
+          ),
+      },
+      tokenBudget: config.retrievalTokenBudget,
+      logger,
+    }),
     access,
     limits: spendGuard,
   });
@@ -290,21 +324,51 @@ export async function assembleKeyway(
     files: filesRepository,
     wholeFileTokens: config.wholeFileTokens,
   });
+  const chatModels = createChatModels({
+    models: (principal) => gateway.models(principal),
+    resolveModel: (principal, model) => modelResolver.resolveModel(principal, model),
+    usable: (principal) => modelResolver.usable(principal),
+    isProvider: (id) => providers.get(id) !== undefined,
+    extraSources: [
+      botModelSource(bots),
+      // Defined just below (it checks its model with these): asked lazily.
+      assistantModelOptions({
+        list: (principal) => assistants.list(principal),
+        byName: (principal, name) => assistants.byName(principal, name),
+      }),
+    ],
+  });
+  const assistants = new AssistantsService({
+    repository: new AssistantsRepository(database.db),
+    models: chatModels,
+    knowledgeBases: {
+      readable: (principal, id) =>
+        knowledge.get(principal, id).then(
+          () => true,
+          (error: unknown) =>
+            error instanceof KeywayError && error.code === 'not_found' ? false : Promise.reject(error),
+        ),
+    },
+    teams: teamsRepository,
+  });
+  const conversationsRepository = new ConversationsRepository(database.db);
+  const chatPreferences = new ChatPreferencesService({
+    preferences: new ChatPreferencesRepository(database.db),
+    settings,
+    models: chatModels,
+  });
   const conversations = new ConversationsService({
-    repository: new ConversationsRepository(database.db),
+    repository: conversationsRepository,
     gateway,
-    models: createChatModels({
-      models: (principal) => gateway.models(principal),
-      resolveModel: (principal, model) => modelResolver.resolveModel(principal, model),
-      usable: (principal) => modelResolver.usable(principal),
-      isProvider: (id) => providers.get(id) !== undefined,
-      extraSources: [botModelSource(bots)],
-    }),
+    models: chatModels,
     attachments: new ChatAttachments({ files, knowledgeBases: knowledge }),
     grounder,
+    assistants,
+    titles: new ConversationTitles({ gateway, models: chatPreferences, repository: conversationsRepository }),
     tokenBudget: config.retrievalTokenBudget,
     logger,
   });
+  const conversationTrees = new ConversationTreesRepository(database.db);
   const services: AppServices = {
     users,
     auth: new AuthService({
@@ -325,6 +389,17 @@ export async function assembleKeyway(
     botSessions: new BotSessionsService({ bots, sessions: botSessions }),
     botEngine,
     conversations,
+    presets: new PresetsService({
+      repository: new PresetsRepository(database.db),
+      models: chatModels,
+      teams: teamsRepository,
+    }),
+    assistants,
+    prompts: new PromptsService({ repository: new PromptsRepository(database.db) }),
+    chatTransfer: new TransferService({ trees: conversationTrees }),
+    chatShares: new SharesService({ shares: new SharesRepository(database.db), trees: conversationTrees }),
+    chatFolders: new FoldersService({ repository: new FoldersRepository(database.db) }),
+    chatPreferences,
     grants,
     teams: new TeamsService({
       teams: teamsRepository,

@@ -109,6 +109,26 @@ export function registerAuthRoutes(app: Hono<AppEnv>, api: ApiRegistry, auth: Au
   api.add(
     app,
     {
+      method: 'post',
+      path: '/api/me/password',
+      summary:
+        'Change your own password with the current one (throttled like sign-in). Your other web sessions end; this one stays signed in.',
+      tag: 'auth',
+      auth: 'user',
+      body: z
+        .object({ currentPassword: z.string().min(1).max(1024), newPassword: z.string().max(1024) })
+        .strict(),
+      status: 204,
+    },
+    async ({ c, body, principal }) => {
+      await auth.changePassword(principal, body);
+      return c.body(null, 204);
+    },
+  );
+
+  api.add(
+    app,
+    {
       method: 'get',
       path: '/api/me',
       summary: 'Who is signed in.',

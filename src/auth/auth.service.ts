@@ -153,6 +153,30 @@ export class AuthService {
     }
   }
 
+  /**
+   * A signed-in user's own password change: the current password is checked under its own throttle
+   * (per account, as many tries as a sign-in gets), so a borrowed session cannot guess it; every other
+   * web session of the user ends.
+   */
+  async changePassword(
+    principal: Principal,
+    input: { currentPassword: string; newPassword: string },
+  ): Promise<void> {
+    // A new password too short to be one is refused before a guess is counted.
+    checkPassword(input.newPassword);
+    const key = `password:${principal.userId}`;
+    await this.#reserve(key, ACCOUNT_ADDRESS_LIMIT, new Date());
+    const user = await this.#users.findCredentials(principal.username);
+    const valid = await this.#verifyPassword(input.currentPassword, user?.passwordHash ?? UNKNOWN_USER_HASH);
+    if (!user || user.id !== principal.userId || !valid) {
+      throw new KeywayError('validation_failed', 'The current password is wrong.', {
+        details: { field: 'currentPassword' },
+      });
+    }
+    await this.#throttle.clear(key);
+    await this.#usersService.changeOwnPassword(principal, input.newPassword);
+  }
+
   async logout(principal: Principal): Promise<void> {
     if (principal.sessionId) await this.#sessions.delete(principal.sessionId);
   }

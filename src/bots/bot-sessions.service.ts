@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Principal } from '../auth/principal.ts';
 import type { BotSessionStatus } from '../db/tables.ts';
 import { KeywayError } from '../errors.ts';
+import { isUuid } from '../ids.ts';
 import type { BotSessionsRepository, SessionRecord } from './bots.repository.ts';
 import type { BotsService } from './bots.service.ts';
 
@@ -16,6 +17,13 @@ export interface SessionView {
   openedAt: string;
   lastActivityAt: string;
   closedAt: string | null;
+}
+
+export interface TranscriptView {
+  id: number;
+  role: 'user' | 'assistant';
+  content: string;
+  at: string;
 }
 
 /**
@@ -40,6 +48,28 @@ export class BotSessionsService {
     const rows = await this.#sessions.list(bot.record.id, options);
     const counts = await this.#sessions.countMessages(rows.map((row) => row.id));
     return rows.map((row) => view(row, counts.get(row.id) ?? 0));
+  }
+
+  /**
+   * What was said in one session of the bot, oldest first, a page at a time (`before`: the id of the
+   * oldest message already shown). Another bot's session, or another user's, is `not_found`.
+   */
+  async transcript(
+    actor: Principal,
+    botId: string,
+    sessionId: string,
+    options: { limit: number; before?: number },
+  ): Promise<{ session: SessionView; messages: TranscriptView[]; hasMore: boolean }> {
+    const bot = await this.#bots.loadOwned(actor, botId);
+    const session = isUuid(sessionId) ? await this.#sessions.findOfBot(bot.record.id, sessionId) : undefined;
+    if (!session) throw new KeywayError('not_found', 'The bot has no such session.');
+    const page = await this.#sessions.transcript(session.id, options);
+    const counts = await this.#sessions.countMessages([session.id]);
+    return {
+      session: view(session, counts.get(session.id) ?? 0),
+      messages: page.messages.map((message) => ({ ...message, at: message.at.toISOString() })),
+      hasMore: page.hasMore,
+    };
   }
 
   /**

@@ -280,6 +280,14 @@ export interface SessionRecord {
   closedAt: Date | null;
 }
 
+/** One message of a session as its owner reads it back. */
+export interface TranscriptMessage {
+  id: number;
+  role: 'user' | 'assistant';
+  content: string;
+  at: Date;
+}
+
 const SESSION_COLUMNS = [
   'id',
   'bot_id as botId',
@@ -376,6 +384,36 @@ export class BotSessionsRepository {
       .limit(limit)
       .execute();
     return rows.reverse();
+  }
+
+  /** A session of this bot (never another bot's), whatever its status. */
+  async findOfBot(botId: string, sessionId: string): Promise<SessionRecord | undefined> {
+    return this.#db
+      .selectFrom('bot_sessions')
+      .select(SESSION_COLUMNS)
+      .where('bot_id', '=', botId)
+      .where('id', '=', sessionId)
+      .executeTakeFirst();
+  }
+
+  /**
+   * A page of a session's transcript, oldest first: the newest `limit` messages before message
+   * `before` (all of them when absent), and whether older ones remain.
+   */
+  async transcript(
+    sessionId: string,
+    options: { limit: number; before?: number },
+  ): Promise<{ messages: TranscriptMessage[]; hasMore: boolean }> {
+    let query = this.#db
+      .selectFrom('bot_messages')
+      .select(['id', 'role', 'content', 'at'])
+      .where('session_id', '=', sessionId)
+      .orderBy('id', 'desc')
+      .limit(options.limit + 1);
+    if (options.before !== undefined) query = query.where('id', '<', options.before);
+    const rows = await query.execute();
+    const hasMore = rows.length > options.limit;
+    return { messages: rows.slice(0, options.limit).reverse(), hasMore };
   }
 
   async countMessages(sessionIds: string[]): Promise<Map<string, number>> {

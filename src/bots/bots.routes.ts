@@ -163,6 +163,41 @@ export function registerBotsRoutes(app: Hono<AppEnv>, api: ApiRegistry, deps: Bo
   api.add(
     app,
     {
+      method: 'get',
+      path: '/api/bots/:id/sessions/:sessionId/messages',
+      summary:
+        "A session's transcript, oldest first: the newest `limit` messages (before message `before`, to page back).",
+      tag: 'bots',
+      auth: 'user',
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(500).default(200),
+        before: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
+      }),
+      response: z.object({
+        session: sessionSchema,
+        messages: z.array(
+          z.object({
+            id: z.number(),
+            role: z.enum(['user', 'assistant']),
+            content: z.string(),
+            at: z.string(),
+          }),
+        ),
+        hasMore: z.boolean().describe('Older messages remain: ask again with before = the first id.'),
+      }),
+    },
+    async ({ c, query, principal }) =>
+      c.json(
+        await sessions.transcript(principal, c.req.param('id')!, c.req.param('sessionId')!, {
+          limit: query.limit,
+          ...(query.before !== undefined ? { before: query.before } : {}),
+        }),
+      ),
+  );
+
+  api.add(
+    app,
+    {
       method: 'post',
       path: '/api/bots/:id/sessions/:contact/status',
       summary: 'Open, pause (human takeover) or close the session of a contact.',

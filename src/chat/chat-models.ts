@@ -3,10 +3,10 @@ import { KeywayError } from '../errors.ts';
 
 /** One entry of the web UI's model picker. */
 export interface ModelOption {
-  /** What `model` takes in a conversation: `<credential>/<model>`, or `bot:<name>`. */
+  /** What `model` takes in a conversation: `<credential>/<model>`, `bot:<name>` or `assistant:<name>`. */
   id: string;
   label: string;
-  kind: 'model' | 'bot';
+  kind: 'model' | 'bot' | 'assistant';
   /** The provider id, for models. */
   provider?: string;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { promptMessages, type PromptMessage } from './chat-prompt.ts';
+import { promptMessages, withinWindow, type PromptMessage } from './chat-prompt.ts';
 
 const message = (overrides: Partial<PromptMessage>): PromptMessage => ({
   role: 'user',
@@ -55,5 +55,48 @@ describe('promptMessages', () => {
         images: new Map(),
       }),
     ).toEqual([{ role: 'user', content: 'look' }]);
+  });
+
+  it('puts the system messages first (instructions, system prompt, context), skipping blank ones', () => {
+    const messages = promptMessages([message({ content: 'hi' })], {
+      context: 'Sources: [1]',
+      images: new Map(),
+      system: ['You are a tutor.', '  ', 'Answer in French.'],
+    });
+    expect(messages).toEqual([
+      { role: 'system', content: 'You are a tutor.' },
+      { role: 'system', content: 'Answer in French.' },
+      { role: 'system', content: 'Sources: [1]' },
+      { role: 'user', content: 'hi' },
+    ]);
+  });
+
+  it('cuts the history to the context window, always keeping the message answered', () => {
+    const history = ['one', 'two', 'three', 'four'].map((content) => message({ content }));
+    const contents = (kept: PromptMessage[]) => kept.map((kept) => kept.content);
+    expect(contents(withinWindow(history, { messages: 2, tokens: null }))).toEqual(['three', 'four']);
+    expect(contents(withinWindow(history, { messages: 0, tokens: null }))).toEqual(['four']);
+    // 'four' and 'three' cost 1 and 2 tokens (about four characters a token).
+    expect(contents(withinWindow(history, { messages: null, tokens: 3 }))).toEqual(['three', 'four']);
+    expect(
+      contents(withinWindow([message({ content: 'x'.repeat(400) })], { messages: null, tokens: 1 })),
+    ).toEqual(['x'.repeat(400)]);
+    expect(contents(withinWindow(history, { messages: null, tokens: null }))).toEqual(contents(history));
+    // A failed answer takes no room in the window.
+    const withFailure = [
+      message({ content: 'q1' }),
+      message({ role: 'assistant', content: 'partial', status: 'failed' }),
+      message({ content: 'q2' }),
+    ];
+    expect(
+      promptMessages(withFailure, {
+        context: null,
+        images: new Map(),
+        window: { messages: 2, tokens: null },
+      }),
+    ).toEqual([
+      { role: 'user', content: 'q1' },
+      { role: 'user', content: 'q2' },
+    ]);
   });
 });

@@ -13,12 +13,58 @@ const fileIds = ids(
 );
 const knowledgeBaseIds = ids('Knowledge bases you may read (from /api/knowledge), searched for each answer.');
 
+/** The largest output a conversation may ask for (providers cap lower; this bounds nonsense). */
+const MAX_OUTPUT_TOKENS = 1_000_000;
+const MAX_CONTEXT_MESSAGES = 10_000;
+const MAX_CONTEXT_TOKENS = 10_000_000;
+const SYSTEM_PROMPT_CHARS = 100_000;
+
+const settingsInput = z
+  .object({
+    systemPrompt: z.string().max(SYSTEM_PROMPT_CHARS).nullable(),
+    temperature: z.number().min(0).max(2).nullable(),
+    maxTokens: z.number().int().min(1).max(MAX_OUTPUT_TOKENS).nullable(),
+    contextMessages: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_CONTEXT_MESSAGES)
+      .nullable()
+      .describe('Send only the last N messages of the branch.'),
+    contextTokens: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_CONTEXT_TOKENS)
+      .nullable()
+      .describe('Send about N tokens of history at most, newest first.'),
+  })
+  .partial()
+  .strict()
+  .describe('The fields given replace the stored ones; null clears one (the default).');
+
+const uuid = z.string().max(100);
+
 const conversationSchema = z.object({
   id: z.string(),
   title: z.string(),
+  titleSource: z
+    .enum(['auto', 'generated', 'user'])
+    .describe('auto: the first message cut short; generated: by the title model; user: set by you.'),
   model: z.string(),
   knowledgeBaseIds: z.array(z.string()).describe('Attached to the conversation: used for every message.'),
   fileIds: z.array(z.string()).describe('Attached to the conversation: used for every message.'),
+  folderId: z.string().nullable(),
+  pinned: z.boolean(),
+  archivedAt: z.string().nullable(),
+  assistantId: z.string().nullable(),
+  settings: z.object({
+    systemPrompt: z.string().nullable(),
+    temperature: z.number().nullable(),
+    maxTokens: z.number().nullable(),
+    contextMessages: z.number().nullable(),
+    contextTokens: z.number().nullable(),
+  }),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -35,6 +81,10 @@ const citationSchema = z.object({
 
 const messageSchema = z.object({
   id: z.string(),
+  parentId: z.string().nullable().describe('The message it follows (null: a first message).'),
+  siblings: z
+    .object({ ids: z.array(z.string()), index: z.number() })
+    .describe('It and the other versions at the same place (edits, regenerated answers), oldest first.'),
   role: z.enum(['user', 'assistant']),
   content: z.string(),
   model: z.string(),
@@ -74,7 +124,7 @@ const eventSchema = z.discriminatedUnion('type', [
 const modelOptionSchema = z.object({
   id: z.string(),
   label: z.string(),
-  kind: z.enum(['model', 'bot']),
+  kind: z.enum(['model', 'bot', 'assistant']),
   provider: z.string().optional(),
 });
 
@@ -91,17 +141,27 @@ export function registerConversationsRoutes(
     {
       method: 'get',
       path: '/api/conversations',
-      summary: 'Your conversations, most recently active first; q searches titles and messages.',
+      summary:
+        'Your conversations, pinned first, then most recently active; q searches titles and messages, folderId keeps one folder, archived (default false) shows archived ones.',
       tag: 'chat',
       auth: 'user',
       query: z.object({
         q: z.string().max(200).optional(),
+        folderId: z.uuid().optional(),
+        archived: z.enum(['false', 'true', 'all']).default('false'),
         limit: z.coerce.number().int().min(1).max(1000).default(500),
       }),
       response: z.array(conversationSchema),
     },
     async ({ c, query, principal }) =>
-      c.json(await conversations.list(principal, { search: query.q, limit: query.limit })),
+      c.json(
+        await conversations.list(principal, {
+          search: query.q,
+          folderId: query.folderId,
+          archived: query.archived,
+          limit: query.limit,
+        }),
+      ),
   );
 
   api.add(
@@ -118,6 +178,10 @@ export function registerConversationsRoutes(
           title: title.optional(),
           fileIds: fileIds.optional(),
           knowledgeBaseIds: knowledgeBaseIds.optional(),
+          folderId: uuid.nullable().optional(),
+          pinned: z.boolean().optional(),
+          assistantId: uuid.nullable().optional(),
+          settings: settingsInput.optional(),
         })
         .strict(),
       response: conversationSchema,
@@ -131,7 +195,8 @@ export function registerConversationsRoutes(
     {
       method: 'get',
       path: '/api/conversations/:id',
-      summary: 'One conversation with its messages, in order.',
+      summary:
+        'One conversation with the messages of the branch on show, root first; each says its parent and its siblings (the other versions at its place).',
       tag: 'chat',
       auth: 'user',
       response: conversationSchema.extend({ messages: z.array(messageSchema) }),
@@ -145,7 +210,8 @@ export function registerConversationsRoutes(
       method: 'patch',
       path: '/api/conversations/:id',
       summary:
-        'Rename a conversation, change its model, or replace the files / knowledge bases attached to it (a list given replaces the old one).',
+        'Rename a conversation (the title is then yours: never replaced by a generated one), change its model, assistant or settings, ' +
+        'file it in a folder (null: out), pin or archive it, or replace the files / knowledge bases attached to it (a list given replaces the old one).',
       tag: 'chat',
       auth: 'user',
       body: z
@@ -154,6 +220,11 @@ export function registerConversationsRoutes(
           model: modelName.optional(),
           fileIds: fileIds.optional(),
           knowledgeBaseIds: knowledgeBaseIds.optional(),
+          folderId: uuid.nullable().optional(),
+          pinned: z.boolean().optional(),
+          archived: z.boolean().optional(),
+          assistantId: uuid.nullable().optional(),
+          settings: settingsInput.optional(),
         })
         .strict(),
       response: conversationSchema,
@@ -184,7 +255,9 @@ export function registerConversationsRoutes(
       path: '/api/conversations/:id/messages',
       summary:
         'Send a message and stream the answer as SSE: user (the stored message), delta…, then done (the stored answer) or error. ' +
-        'replaceFrom deletes that message and every later one first (edit and resend); regenerate answers the last message again. ' +
+        'Messages form a tree: editOf adds a new user message beside that one (replaceFrom is its former name), regenerate adds a new answer beside the last one, ' +
+        'parentId answers after that message instead of the end of the branch on show; nothing is deleted, and only the branch answered goes to the model. ' +
+        "The conversation's assistant (its instructions, knowledge bases, settings, model) and settings apply. " +
         "Attached knowledge bases and documents are searched first; done's message carries the answer's citations. " +
         "Refused before anything is stored: another user's file or knowledge base (404), images for a model without vision (400 model_without_vision).",
       tag: 'chat',
@@ -193,7 +266,9 @@ export function registerConversationsRoutes(
         .object({
           content: z.string().max(200_000).optional(),
           model: modelName.optional(),
-          replaceFrom: z.string().max(100).optional(),
+          editOf: uuid.optional().describe('A user message to edit: the new one is its sibling.'),
+          replaceFrom: uuid.optional().describe('The former name of editOf.'),
+          parentId: uuid.optional().describe('Answer after this message instead of the branch on show.'),
           regenerate: z.boolean().optional(),
           attachments: z
             .object({ fileIds: fileIds.optional(), knowledgeBaseIds: knowledgeBaseIds.optional() })
@@ -224,6 +299,39 @@ export function registerConversationsRoutes(
           'x-request-id': c.get('requestId'),
         },
       });
+    },
+  );
+
+  api.add(
+    app,
+    {
+      method: 'put',
+      path: '/api/conversations/:id/branch',
+      summary:
+        'Show the branch through a message, down to the newest message under it; answers as GET /api/conversations/:id.',
+      tag: 'chat',
+      auth: 'user',
+      body: z.object({ messageId: uuid }).strict(),
+      response: conversationSchema.extend({ messages: z.array(messageSchema) }),
+    },
+    async ({ c, body, principal }) =>
+      c.json(await conversations.showBranch(principal, c.req.param('id')!, body.messageId)),
+  );
+
+  api.add(
+    app,
+    {
+      method: 'delete',
+      path: '/api/conversations/:id/messages/:messageId',
+      summary:
+        'Delete a message and every reply under it. If the branch on show went through it, the newest remaining branch is shown.',
+      tag: 'chat',
+      auth: 'user',
+      status: 204,
+    },
+    async ({ c, principal }) => {
+      await conversations.deleteMessage(principal, c.req.param('id')!, c.req.param('messageId')!);
+      return c.body(null, 204);
     },
   );
 

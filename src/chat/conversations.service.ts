@@ -21,11 +21,18 @@ import {
 import { describeFailure, type Failure } from './chat-failures.ts';
 import type { ChatModels, ModelOption } from './chat-models.ts';
 import { promptMessages, type PromptMessage } from './chat-prompt.ts';
+import type { AssistantDirectory, AssistantProfile, ChatSettings } from './chat-settings.ts';
+import type { ConversationTitles } from './conversation-titles.ts';
 import type {
+  ArchivedFilter,
+  ConversationChanges,
   ConversationRecord,
   ConversationsRepository,
   MessageRecord,
 } from './conversations.repository.ts';
+import { effectiveSettings } from './effective-settings.ts';
+import { branchTo, newestLeafUnder, siblingsOf, subtreeOf, type Siblings } from './message-tree.ts';
+import { replyBranch } from './reply-branch.ts';
 
 export const DEFAULT_TITLE = 'New chat';
 const TITLE_LENGTH = 60;
@@ -44,6 +51,10 @@ export interface ChatGateway {
 /** A message as the API shows it. */
 export interface MessageView {
   id: string;
+  /** The message it follows on its branch (null: a first message). */
+  parentId: string | null;
+  /** It and its siblings (other edits or answers at the same place), in creation order. */
+  siblings: Siblings;
   role: 'user' | 'assistant';
   content: string;
   model: string;
@@ -56,7 +67,11 @@ export interface MessageView {
   createdAt: Date;
 }
 
-export type ConversationView = ConversationRecord;
+/** A conversation as the API shows it: where its branch on show ends is in its messages. */
+export type ConversationView = Omit<ConversationRecord, 'currentLeafId'>;
+
+/** A conversation with the messages of the branch on show, root first. */
+export type ConversationWithMessages = ConversationView & { messages: MessageView[] };
 
 /** What a reply streams, one event per SSE `data:` line. */
 export type ChatEvent =
@@ -68,7 +83,12 @@ export type ChatEvent =
 export interface ReplyInput {
   content?: string | undefined;
   model?: string | undefined;
+  /** A new user message as a sibling of this one (nothing is deleted). */
+  editOf?: string | undefined;
+  /** The former name of `editOf`. */
   replaceFrom?: string | undefined;
+  /** Answer after this message instead of the end of the branch on show. */
+  parentId?: string | undefined;
   regenerate?: boolean | undefined;
   /** Attached to this message only. */
   attachments?: AttachmentInput | undefined;
@@ -78,15 +98,28 @@ export interface ReplyInput {
 export interface ConversationInput extends AttachmentInput {
   title?: string | undefined;
   model?: string | undefined;
+  /** null: out of any folder. */
+  folderId?: string | null | undefined;
+  pinned?: boolean | undefined;
+  archived?: boolean | undefined;
+  /** null: no assistant. */
+  assistantId?: string | null | undefined;
+  /** The fields given replace the stored ones; null clears one. */
+  settings?: Partial<ChatSettings> | undefined;
 }
 
 const NO_ATTACHMENTS: AttachmentsView = Object.freeze({ files: [], knowledgeBases: [] });
 
+const toConversationView = ({ currentLeafId: _leaf, ...view }: ConversationRecord): ConversationView => view;
+
 const toMessageView = (
   record: MessageRecord,
+  siblings: Siblings,
   attachments: AttachmentsView = NO_ATTACHMENTS,
 ): MessageView => ({
   id: record.id,
+  parentId: record.parentId,
+  siblings,
   role: record.role,
   content: record.content,
   model: record.model,
@@ -117,6 +150,8 @@ export class ConversationsService {
   readonly #models: ChatModels;
   readonly #attachments: ChatAttachments;
   readonly #grounder: Grounder;
+  readonly #assistants: AssistantDirectory;
+  readonly #titles: Pick<ConversationTitles, 'generate'>;
   readonly #tokenBudget: number;
   readonly #logger: Logger;
   /** Replies still streaming or being stored: `close()` waits for them. */
@@ -129,6 +164,10 @@ export class ConversationsService {
     attachments: ChatAttachments;
     /** Retrieval from knowledge bases and attached documents, before each answer. */
     grounder: Grounder;
+    /** The assistants a caller may give a conversation (the library's). */
+    assistants: AssistantDirectory;
+    /** Names a conversation after its first exchange (when the user has a title model). */
+    titles: Pick<ConversationTitles, 'generate'>;
     /** The most tokens of retrieved context per answer (`KEYWAY_RETRIEVAL_TOKEN_BUDGET`). */
     tokenBudget: number;
     logger: Logger;
@@ -138,38 +177,58 @@ export class ConversationsService {
     this.#models = deps.models;
     this.#attachments = deps.attachments;
     this.#grounder = deps.grounder;
+    this.#assistants = deps.assistants;
+    this.#titles = deps.titles;
     this.#tokenBudget = deps.tokenBudget;
     this.#logger = deps.logger;
   }
 
-  list(
+  /** Pinned first, then most recently active; archived ones only when asked for. */
+  async list(
     actor: Principal,
-    options: { search?: string | undefined; limit: number },
+    options: {
+      search?: string | undefined;
+      folderId?: string | undefined;
+      archived?: ArchivedFilter | undefined;
+      limit: number;
+    },
   ): Promise<ConversationView[]> {
     const search = options.search?.trim();
-    return this.#repository.list(actor.userId, { limit: options.limit, ...(search ? { search } : {}) });
+    const records = await this.#repository.list(actor.userId, {
+      limit: options.limit,
+      ...(search ? { search } : {}),
+      ...(options.folderId !== undefined ? { folderId: options.folderId } : {}),
+      ...(options.archived !== undefined ? { archived: options.archived } : {}),
+    });
+    return records.map(toConversationView);
   }
 
-  /** Files and knowledge bases attached here are used for every message; another user's are `not_found`. */
+  /**
+   * Files and knowledge bases attached here are used for every message; another user's file,
+   * knowledge base, folder or assistant is `not_found` (nothing is created).
+   */
   async create(actor: Principal, input: ConversationInput & { model: string }): Promise<ConversationView> {
     const attached = await this.#attachments.check(actor, input);
-    return this.#repository.insert(
+    const placed = await this.#checkedChanges(actor, input);
+    const title = input.title?.trim();
+    const created = await this.#repository.insert(
       actor.userId,
-      { id: randomUUID(), title: input.title?.trim() || DEFAULT_TITLE, model: input.model },
+      {
+        id: randomUUID(),
+        title: title || DEFAULT_TITLE,
+        titleSource: title ? 'user' : 'auto',
+        model: input.model,
+      },
       { fileIds: attached.fileIds, knowledgeBaseIds: attached.knowledgeBaseIds },
     );
+    if (Object.keys(placed).length === 0) return toConversationView(created);
+    const updated = await this.#repository.update(actor.userId, created.id, placed);
+    if (!updated) throw notFound();
+    return toConversationView(updated);
   }
 
-  async get(actor: Principal, id: string): Promise<ConversationView & { messages: MessageView[] }> {
-    const conversation = await this.#find(actor, id);
-    const [messages, attached] = await Promise.all([
-      this.#repository.messages(actor.userId, id),
-      this.#repository.attachments(actor.userId, id),
-    ]);
-    return {
-      ...conversation,
-      messages: messages.map((message) => toMessageView(message, attachmentsOf(attached, message.id))),
-    };
+  async get(actor: Principal, id: string): Promise<ConversationWithMessages> {
+    return this.#withMessages(actor, await this.#find(actor, id));
   }
 
   async update(actor: Principal, id: string, changes: ConversationInput): Promise<ConversationView> {
@@ -179,8 +238,13 @@ export class ConversationsService {
     const replacing = changes.fileIds !== undefined || changes.knowledgeBaseIds !== undefined;
     // Only the lists given are checked and replaced; the other stays as it is.
     const checked = replacing ? await this.#attachments.check(actor, changes) : null;
+    const placed = await this.#checkedChanges(actor, changes);
     const updated = await this.#repository.update(actor.userId, id, {
-      ...(changes.title !== undefined ? { title: changes.title.trim() || DEFAULT_TITLE } : {}),
+      ...placed,
+      ...(changes.title !== undefined
+        ? // A title a person gives (even the default) is theirs: a generated one never replaces it.
+          { title: { text: changes.title.trim() || DEFAULT_TITLE, source: 'user' } }
+        : {}),
       ...(changes.model !== undefined ? { model: changes.model } : {}),
       ...(checked
         ? {
@@ -195,7 +259,80 @@ export class ConversationsService {
         : {}),
     });
     if (!updated) throw notFound();
-    return updated;
+    return toConversationView(updated);
+  }
+
+  /**
+   * Shows the branch through `messageId`, down to the newest message under it (the end of its
+   * newest branch).
+   */
+  async showBranch(actor: Principal, id: string, messageId: string): Promise<ConversationWithMessages> {
+    const conversation = await this.#find(actor, id);
+    const messages = await this.#repository.messages(actor.userId, id);
+    if (!isUuid(messageId) || !messages.some((message) => message.id === messageId))
+      throw messageNotFound('messageId');
+    const leaf = newestLeafUnder(messages, messageId);
+    if (!(await this.#repository.showBranch(actor.userId, id, leaf))) throw notFound();
+    return this.#withMessages(actor, { ...conversation, currentLeafId: leaf });
+  }
+
+  /**
+   * Deletes a message and every reply under it. When the branch on show went through it, the
+   * newest remaining branch is shown.
+   */
+  async deleteMessage(actor: Principal, id: string, messageId: string): Promise<void> {
+    const conversation = await this.#find(actor, id);
+    const messages = await this.#repository.messages(actor.userId, id);
+    if (!isUuid(messageId) || !messages.some((message) => message.id === messageId))
+      throw messageNotFound('messageId');
+    const gone = new Set(subtreeOf(messages, messageId).map((message) => message.id));
+    const shown = branchTo(messages, conversation.currentLeafId).at(-1)?.id ?? null;
+    const leaf = shown !== null && !gone.has(shown) ? shown : null;
+    if (!(await this.#repository.deleteMessage(actor.userId, id, messageId, leaf)))
+      throw messageNotFound('messageId');
+  }
+
+  /** Folder, pin, archive, assistant and settings changes, the folder and assistant checked for the caller. */
+  async #checkedChanges(actor: Principal, input: ConversationInput): Promise<ConversationChanges> {
+    if (typeof input.folderId === 'string') {
+      if (!isUuid(input.folderId) || !(await this.#repository.ownsFolder(actor.userId, input.folderId)))
+        throw new KeywayError('not_found', 'No such folder.', { details: { field: 'folderId' } });
+    }
+    if (typeof input.assistantId === 'string') await this.#assistant(actor, input.assistantId);
+    return {
+      ...(input.folderId !== undefined ? { folderId: input.folderId } : {}),
+      ...(input.pinned !== undefined ? { pinned: input.pinned } : {}),
+      ...(input.archived !== undefined ? { archived: input.archived } : {}),
+      ...(input.assistantId !== undefined ? { assistantId: input.assistantId } : {}),
+      ...(input.settings !== undefined ? { settings: input.settings } : {}),
+    };
+  }
+
+  /** An assistant the caller may use; `not_found` (naming the field) otherwise. */
+  async #assistant(actor: Principal, assistantId: string): Promise<AssistantProfile> {
+    if (isUuid(assistantId)) {
+      try {
+        return await this.#assistants.byId(actor, assistantId);
+      } catch (error) {
+        if (!(error instanceof KeywayError) || error.code !== 'not_found') throw error;
+      }
+    }
+    throw new KeywayError('not_found', 'No such assistant.', { details: { field: 'assistantId' } });
+  }
+
+  /** The conversation with the messages of its branch on show, each with its siblings and attachments. */
+  async #withMessages(actor: Principal, conversation: ConversationRecord): Promise<ConversationWithMessages> {
+    const [messages, attached] = await Promise.all([
+      this.#repository.messages(actor.userId, conversation.id),
+      this.#repository.attachments(actor.userId, conversation.id),
+    ]);
+    const siblings = siblingsOf(messages);
+    return {
+      ...toConversationView(conversation),
+      messages: branchTo(messages, conversation.currentLeafId).map((message) =>
+        toMessageView(message, siblings.get(message.id)!, attachmentsOf(attached, message.id)),
+      ),
+    };
   }
 
   async delete(actor: Principal, id: string): Promise<void> {
@@ -221,52 +358,28 @@ export class ConversationsService {
     options: { signal?: AbortSignal; log?: Logger } = {},
   ): Promise<ReadableStream<ChatEvent>> {
     const content = input.content;
-    if (input.regenerate) {
-      if (content !== undefined || input.replaceFrom !== undefined || input.attachments !== undefined)
-        throw invalid(
-          'regenerate answers the last message again: send it without content, replaceFrom or attachments.',
-        );
-    } else if (content === undefined || content.trim() === '') {
-      throw invalid('content is required (or regenerate: true).', 'content');
-    }
     const conversation = await this.#find(actor, id);
-    const model = input.model ?? conversation.model;
-    let [history, attached] = await Promise.all([
+    let [all, attached] = await Promise.all([
       this.#repository.messages(actor.userId, id),
       this.#repository.attachments(actor.userId, id),
     ]);
-
-    let drop: MessageRecord[] = [];
-    if (input.regenerate) {
-      const lastUser = history.findLastIndex((message) => message.role === 'user');
-      if (lastUser === -1)
-        throw new KeywayError('nothing_to_regenerate', 'This conversation has no message to answer again.');
-      drop = history.slice(lastUser + 1);
-      history = history.slice(0, lastUser + 1);
-    } else if (input.replaceFrom !== undefined) {
-      const at = isUuid(input.replaceFrom)
-        ? history.findIndex((message) => message.id === input.replaceFrom)
-        : -1;
-      if (at === -1)
-        throw new KeywayError('not_found', 'No such message in this conversation.', {
-          details: { field: 'replaceFrom' },
-        });
-      drop = history.slice(at);
-      history = history.slice(0, at);
-    }
-    // Before anything changes: a model the caller cannot use is a plain 4xx, nothing is lost.
+    // The branch the new message continues: only this path goes to the model.
+    const history = replyBranch(all, conversation.currentLeafId, input);
+    const assistant =
+      conversation.assistantId !== null ? await this.#assistant(actor, conversation.assistantId) : null;
+    const settings = effectiveSettings(conversation.settings, assistant);
+    const model = input.model ?? assistant?.model ?? conversation.model;
+    // Before anything changes: a model the caller cannot use is a plain 4xx, nothing is stored.
     await this.#models.check(actor, model);
     const log = options.log ?? this.#logger;
 
-    // The message being answered: the new one, or (regenerating) the last one, with its attachments.
+    // The message being answered: the new one, or (regenerating) the branch's last, with its attachments.
     const newId = randomUUID();
     if (!input.regenerate) {
       const checked = await this.#attachments.check(actor, input.attachments);
-      attached = [
-        ...attached.filter((record) => !drop.some((message) => message.id === record.messageId)),
-        ...asRecords(checked, newId),
-      ];
+      attached = [...attached, ...asRecords(checked, newId)];
     }
+    const parentId = history.at(-1)?.id ?? null;
     const asked = input.regenerate
       ? history.at(-1)!
       : { id: newId, role: 'user' as const, content: content!, status: 'complete' as const };
@@ -277,22 +390,28 @@ export class ConversationsService {
       // The conversation's own images go with the message being answered.
       imageIds: [...imagesOf(attached, message.id), ...(message === asked ? imagesOf(attached, null) : [])],
     }));
+    const window = { messages: settings.contextMessages, tokens: settings.contextTokens };
     const images = await this.#attachments.imageUrls(
       actor,
       said.flatMap((message) => message.imageIds),
     );
     const request: ChatRequest = {
       model,
-      messages: promptMessages(said, { context: null, images }),
+      messages: promptMessages(said, { context: null, images, system: settings.system, window }),
       stream: true,
       stream_options: { include_usage: true },
+      ...(settings.temperature !== null ? { temperature: settings.temperature } : {}),
+      ...(settings.maxTokens !== null ? { max_tokens: settings.maxTokens } : {}),
     };
     if (images.size > 0) await this.#gateway.refuseImagesWithoutVision(actor, request);
 
     const grounded = await this.#ground(actor, {
       knowledgeBaseIds: await this.#attachments.readableKnowledgeBases(
         actor,
-        union(knowledgeBasesOf(attached, null), knowledgeBasesOf(attached, asked.id)),
+        union(
+          union(knowledgeBasesOf(attached, null), knowledgeBasesOf(attached, asked.id)),
+          assistant?.knowledgeBaseIds ?? [],
+        ),
       ),
       fileIds: union(documentsOf(attached, null), documentsOf(attached, asked.id)),
       question: asked.content,
@@ -300,25 +419,27 @@ export class ConversationsService {
       log,
     });
     if (grounded.grounding.context)
-      request.messages = promptMessages(said, { context: grounded.grounding.context, images });
+      request.messages = promptMessages(said, {
+        context: grounded.grounding.context,
+        images,
+        system: settings.system,
+        window,
+      });
 
-    if (drop.length > 0)
-      await this.#repository.deleteMessages(
-        actor.userId,
-        id,
-        drop.map((message) => message.id),
-      );
-    if (model !== conversation.model) await this.#repository.update(actor.userId, id, { model });
+    if (input.model !== undefined && input.model !== conversation.model)
+      await this.#repository.update(actor.userId, id, { model: input.model });
     let userMessage: MessageView | undefined;
+    const isFirst = all.length === 0;
     if (!input.regenerate) {
-      const isFirst = !history.some((message) => message.role === 'user');
       const own = attachmentsOf(attached, newId);
       const stored = await this.#repository.append(
         actor.userId,
         id,
-        { id: newId, role: 'user', content: content!, model },
+        { id: newId, parentId, role: 'user', content: content!, model },
         {
-          ...(conversation.title === DEFAULT_TITLE && isFirst ? { title: titleFrom(content!) } : {}),
+          ...(conversation.titleSource === 'auto' && conversation.title === DEFAULT_TITLE && isFirst
+            ? { title: titleFrom(content!) }
+            : {}),
           attachments: {
             fileIds: own.files.map((file) => file.id),
             knowledgeBaseIds: own.knowledgeBases.map((base) => base.id),
@@ -326,8 +447,21 @@ export class ConversationsService {
         },
       );
       if (!stored) throw notFound();
-      userMessage = toMessageView(stored, own);
+      all = [...all, stored];
+      userMessage = toMessageView(stored, siblingsOf(all).get(stored.id)!, own);
     }
+    const answering = {
+      parentId: asked.id,
+      // The answer's siblings: the answers already given to the same message, then it.
+      siblingIds: all.filter((message) => message.parentId === asked.id).map((message) => message.id),
+      // Named after the first exchange (the first complete answer: a failed one is answered again),
+      // when the user has a title model and did not name the conversation.
+      titleFrom:
+        conversation.titleSource === 'auto' &&
+        !all.some((message) => message.role === 'assistant' && message.status === 'complete')
+          ? asked.content
+          : null,
+    };
 
     const abort = new AbortController();
     const onAbort = () => abort.abort();
@@ -358,6 +492,7 @@ export class ConversationsService {
     const work = this.#answer({
       actor,
       conversationId: id,
+      answering,
       model,
       request,
       grounded,
@@ -437,6 +572,7 @@ export class ConversationsService {
   async #answer(reply: {
     actor: Principal;
     conversationId: string;
+    answering: { parentId: string; siblingIds: string[]; titleFrom: string | null };
     model: string;
     request: ChatRequest;
     grounded: Grounded;
@@ -452,6 +588,7 @@ export class ConversationsService {
     const status = failure ? 'failed' : abort.signal.aborted ? 'stopped' : 'complete';
     const stored = await this.#repository.append(reply.actor.userId, reply.conversationId, {
       id: randomUUID(),
+      parentId: reply.answering.parentId,
       role: 'assistant',
       content: text,
       model: reply.model,
@@ -462,8 +599,27 @@ export class ConversationsService {
       citations: failure ? [] : reply.grounded.grounding.citations,
     });
     if (failure) emit({ type: 'error', ...failure, ...(stored ? { messageId: stored.id } : {}) });
-    else if (stored) emit({ type: 'done', message: toMessageView(stored) });
-    else emit({ type: 'error', code: 'not_found', message: 'The conversation was deleted while answering.' });
+    else if (stored) {
+      const ids = [...reply.answering.siblingIds, stored.id];
+      emit({ type: 'done', message: toMessageView(stored, { ids, index: ids.length - 1 }) });
+    } else
+      emit({ type: 'error', code: 'not_found', message: 'The conversation was deleted while answering.' });
+    // After the answer is out: the title is named in the background (close() waits for it too).
+    if (stored && status === 'complete' && reply.answering.titleFrom !== null && text.trim() !== '')
+      this.#track(
+        this.#titles.generate(
+          reply.actor,
+          reply.conversationId,
+          { question: reply.answering.titleFrom, answer: text },
+          reply.log,
+        ),
+      );
+  }
+
+  /** Keeps background work in sight of `close()` until it settles. */
+  #track(work: Promise<void>): void {
+    const tracked = work.catch(() => {}).finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
   }
 
   /** Streams the model's answer as delta events; what arrived, and why it failed (null: it did not). */
@@ -525,5 +681,5 @@ const union = (first: string[], second: string[]) => [...new Set([...first, ...s
 
 const notFound = () => new KeywayError('not_found', 'No such conversation.');
 
-const invalid = (message: string, field?: string) =>
-  new KeywayError('validation_failed', message, field ? { details: { field } } : {});
+const messageNotFound = (field: string) =>
+  new KeywayError('not_found', 'No such message in this conversation.', { details: { field } });

@@ -234,7 +234,14 @@ export class CredentialsRepository {
         .where(writableBy(scope))
         .set({
           ...(changes.name !== undefined ? { name: changes.name } : {}),
-          ...(changes.settings !== undefined ? { settings: JSON.stringify(changes.settings) } : {}),
+          // New settings (another endpoint, another deployment) make the last check say nothing.
+          ...(changes.settings !== undefined
+            ? {
+                settings: JSON.stringify(changes.settings),
+                status: 'unchecked' as const,
+                status_message: null,
+              }
+            : {}),
           ...(changes.prices !== undefined ? { prices: JSON.stringify(changes.prices) } : {}),
           updated_at: new Date(),
         })

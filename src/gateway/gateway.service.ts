@@ -29,7 +29,7 @@ import type {
   UpstreamErrorInfo,
 } from './adapters/adapter.ts';
 import { buildOpenAiWireCall, translateOpenAiWireError } from './adapters/openai-wire.ts';
-import type { BotModels, BotRoute } from './bot-models.ts';
+import { isAssistantModel, type AssistantModels, type BotModels, type BotRoute } from './bot-models.ts';
 import {
   passthroughStream,
   pipePassthrough,
@@ -141,6 +141,7 @@ export class GatewayService {
   readonly #timeouts: GatewayTimeouts;
   readonly #logger: Logger;
   readonly #bots: BotModels | undefined;
+  readonly #assistants: AssistantModels | undefined;
   readonly #access: AccessWatch | undefined;
   readonly #limits: SpendGuard | undefined;
 
@@ -155,6 +156,8 @@ export class GatewayService {
     logger: Logger;
     /** Serves `bot:<name>` model names; without it they are unknown models. */
     bots?: BotModels;
+    /** Serves `assistant:<name>` model names; without it they are unknown models. */
+    assistants?: AssistantModels;
     /** Stops work whose principal loses access; without it nothing is watched. */
     access?: AccessWatch;
     /** Holds requests to their limits and prices them; without it nothing is limited or priced. */
@@ -162,6 +165,7 @@ export class GatewayService {
   }) {
     this.#limits = deps.limits;
     this.#bots = deps.bots;
+    this.#assistants = deps.assistants;
     this.#access = deps.access;
     this.#credentials = deps.credentials;
     this.#upstream = deps.upstream;
@@ -208,6 +212,13 @@ export class GatewayService {
     access: WatchedAccess | null,
   ): Promise<Completion> {
     let route = options.route;
+    // The answer names the model asked for (`assistant:<name>`), not the one behind it.
+    const askedFor = request.model;
+    if (!route && isAssistantModel(request.model))
+      request = await this.#assistantRequest(principal, request, {
+        signal: options.signal,
+        log: options.log,
+      });
     if (!route && request.model.startsWith('bot:')) {
       if (!this.#bots)
         throw new KeywayError('model_not_found', `The model "${request.model}" does not exist.`, {
@@ -231,7 +242,7 @@ export class GatewayService {
     const context: ResponseContext = {
       id: `chatcmpl-${ID_PREFIX}${(++idCounter).toString(36)}`,
       created: Math.floor(Date.now() / 1000),
-      model: request.model,
+      model: askedFor,
       includeUsage: request.stream_options?.include_usage === true,
     };
     const sent = await this.#send(principal, attempts, options);
@@ -271,10 +282,14 @@ export class GatewayService {
     options: ExchangeOptions,
     access: WatchedAccess | null,
   ): Promise<ExchangeAnswer> {
-    if ([exchange.model, ...options.fallbackModels].some((name) => name.startsWith('bot:')))
+    if (
+      [exchange.model, ...options.fallbackModels].some(
+        (name) => name.startsWith('bot:') || isAssistantModel(name),
+      )
+    )
       throw new KeywayError(
         'invalid_request',
-        `Bots answer on /v1/chat/completions, /v1/responses and /v1/messages, not on ${exchange.endpoint}.`,
+        `Bots and assistants answer on /v1/chat/completions, /v1/responses and /v1/messages, not on ${exchange.endpoint}.`,
         { details: { param: 'model' } },
       );
     const attempts: Attempt[] = [];
@@ -337,6 +352,9 @@ export class GatewayService {
    */
   async refuseImagesWithoutVision(principal: Principal, request: ChatRequest): Promise<void> {
     if (!hasImageParts(request)) return;
+    // Only the model is wanted: no retrieval for a check.
+    if (isAssistantModel(request.model))
+      request = await this.#assistantRequest(principal, request, { ground: false });
     if (!request.model.startsWith('bot:') || !this.#bots) {
       const target = await this.#credentials.resolveModel(principal, request.model);
       return refuseImagesWithoutVision(request, target.model, request.model);
@@ -352,7 +370,8 @@ export class GatewayService {
 
   /** Which provider a model name reaches for this caller: how an ingress picks pass-through or translation. */
   async providerOf(principal: Principal, model: string): Promise<ProviderDefinition | null> {
-    if (model.startsWith('bot:')) return null;
+    // Bots and assistants are answered by `complete()`, whatever provider is behind them.
+    if (model.startsWith('bot:') || isAssistantModel(model)) return null;
     return (await this.#credentials.resolveModel(principal, model)).provider;
   }
 
@@ -498,16 +517,38 @@ export class GatewayService {
     });
   }
 
-  /** `/v1/models`: every model name `/v1` answers for this caller — credential models, then bots. */
+  /**
+   * `/v1/models`: every model name `/v1` answers for this caller — credential models, then bots, then
+   * assistants (their own and those shared with them).
+   */
   async servedModels(principal: Principal): Promise<ServedModel[]> {
-    const [models, bots] = await Promise.all([
+    const [models, bots, assistants] = await Promise.all([
       this.models(principal),
       this.#bots ? this.#bots.list(principal) : [],
+      this.#assistants ? this.#assistants.list(principal) : [],
     ]);
     const botModels = bots
       .filter((bot) => bot.credentialId !== null)
       .map((bot) => ({ id: `bot:${bot.name}`, owned_by: 'keyway', endpoints: [...BOT_ENDPOINTS] }));
-    return [...models, ...botModels];
+    const assistantModels = assistants.map((assistant) => ({
+      id: `assistant:${assistant.name}`,
+      owned_by: 'keyway',
+      endpoints: [...BOT_ENDPOINTS],
+    }));
+    return [...models, ...botModels, ...assistantModels];
+  }
+
+  /** `assistant:<name>`: the assistant's request (its model, instructions, knowledge, defaults). */
+  async #assistantRequest(
+    principal: Principal,
+    request: ChatRequest,
+    options: { signal?: AbortSignal; log?: Logger; ground?: boolean },
+  ): Promise<ChatRequest> {
+    if (!this.#assistants)
+      throw new KeywayError('model_not_found', `The model "${request.model}" does not exist.`, {
+        details: { param: 'model' },
+      });
+    return this.#assistants.apply(principal, request, options);
   }
 
   /** `/v1/models/{id}`: one model the caller may use, or `model_not_found`. */

@@ -82,12 +82,13 @@ export class UsersRepository {
 
   /**
    * Changes a user. With `endSessions`, every web session of the user is deleted in the same
-   * transaction, so no request can slip through on an old session once the change is visible.
+   * transaction, so no request can slip through on an old session once the change is visible;
+   * `keepSessionId` spares the session the change was made from.
    */
   async update(
     id: string,
     changes: { passwordHash?: string; role?: Role; disabled?: boolean },
-    options: { endSessions?: boolean } = {},
+    options: { endSessions?: boolean; keepSessionId?: string } = {},
   ): Promise<UserRecord | undefined> {
     return this.#db.transaction().execute(async (trx) => {
       const user = await trx
@@ -101,8 +102,11 @@ export class UsersRepository {
         .where('id', '=', id)
         .returning(USER_COLUMNS)
         .executeTakeFirst();
-      if (user && options.endSessions)
-        await trx.deleteFrom('login_sessions').where('user_id', '=', id).execute();
+      if (user && options.endSessions) {
+        let sessions = trx.deleteFrom('login_sessions').where('user_id', '=', id);
+        if (options.keepSessionId) sessions = sessions.where('id', '<>', options.keepSessionId);
+        await sessions.execute();
+      }
       return user;
     });
   }

@@ -116,6 +116,27 @@ export class UsersService {
     await this.#changes.publish(`user:${id}`);
     return toUserView(user);
   }
+  /**
+   * A user's own new password, once the caller (AuthService) has checked the current one. Every other
+   * web session of the user ends; the one it was changed from (if any) stays signed in.
+   */
+  async changeOwnPassword(actor: Principal, newPassword: string): Promise<void> {
+    checkPassword(newPassword);
+    const user = await this.#users.update(
+      actor.userId,
+      { passwordHash: await hashPassword(newPassword) },
+      { endSessions: true, ...(actor.sessionId ? { keepSessionId: actor.sessionId } : {}) },
+    );
+    if (!user) throw new KeywayError('not_found', 'No such user.');
+    await this.#audit.record({
+      actorId: actor.userId,
+      action: 'user.password_change',
+      targetType: 'user',
+      targetId: actor.userId,
+      details: { sessionsEnded: 'others' },
+    });
+    await this.#changes.publish(`user:${actor.userId}`);
+  }
 }
 
 export function requireAdmin(actor: Principal): void {

@@ -332,6 +332,9 @@ describe.each(BACKENDS)('chat with attached files, images and knowledge bases [%
           knowledgeBases: harness.keyway.services.knowledge,
         }),
         grounder,
+        assistants: harness.keyway.services.assistants,
+        // No title model here: these tests are about attachments.
+        titles: { generate: async () => {} },
         tokenBudget: 1234,
         logger: pino({ level: 'silent' }),
       });
@@ -443,6 +446,35 @@ describe.each(BACKENDS)('chat with attached files, images and knowledge bases [%
       expect(events.at(-1)!.type).toBe('done');
       // Nothing left to search: the Grounder is not asked at all.
       expect(fake.asked).toHaveLength(1);
+    });
+
+    it("searches the conversation's assistant's knowledge bases with its own, skipping one the user may not read", async () => {
+      const fake = fakeGrounder();
+      const chat = service(fake.grounder);
+      const own = await knowledgeBase(alice.token, `Own ${backend}`);
+      const guide = await knowledgeBase(alice.token, `Guide ${backend}`);
+      const bobs = await knowledgeBase(bob.token, `Bob's ${backend}`);
+      const assistantId = crypto.randomUUID();
+      await harness.database.db
+        .insertInto('chat_assistants')
+        .values({ id: assistantId, owner_id: alice.id, name: 'Guide', model: 'work/gpt-4o-mini' })
+        .execute();
+      // Written straight into the table: the library would refuse Bob's knowledge base for Alice.
+      await harness.database.db
+        .insertInto('chat_assistant_knowledge_bases')
+        .values([
+          { assistant_id: assistantId, kb_id: guide },
+          { assistant_id: assistantId, kb_id: bobs },
+        ])
+        .execute();
+      const created = await newConversation(alice.token, { knowledgeBaseIds: [own] });
+      const changed = await harness.call('PATCH', `/api/conversations/${created.id}`, {
+        token: alice.token,
+        body: { assistantId },
+      });
+      expect(changed.status, changed.text).toBe(200);
+      await drain(await chat.reply(principal(), created.id, { content: 'Where is the guide?' }));
+      expect(fake.asked[0]!.knowledgeBaseIds).toEqual([own, guide]);
     });
 
     it('answers 404 with nothing stored when the Grounder cannot find a source, and fails the answer but keeps the message on any other failure', async () => {

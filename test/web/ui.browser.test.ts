@@ -51,8 +51,12 @@ describe('web UI in a real browser [embedded]', () => {
   };
   const heading = (name: string | RegExp) =>
     page.getByRole('heading', { level: 1, name, exact: true }).waitFor();
-  const nav = (name: string) =>
-    page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+  const nav = async (name: string) => {
+    // On a phone the navigation sits behind the header's Menu button.
+    const menu = page.getByRole('button', { name: 'Menu' });
+    if (await menu.isVisible()) await menu.click();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+  };
 
   beforeAll(async () => {
     // Builds web/dist when missing or older than web/src (what `npm start` does).
@@ -158,8 +162,8 @@ describe('web UI in a real browser [embedded]', () => {
     expect(await keyField.getAttribute('autocomplete')).toBe('off');
     await keyField.fill(secret);
     await page.getByLabel('Base URL').fill(upstream.url);
-    await page.getByRole('button', { name: 'Save credential' }).click();
-    await page.getByText('Saved "fake".').waitFor();
+    await page.getByRole('button', { name: 'Save and test' }).click();
+    await page.getByText('Saved "fake" and tested it').waitFor();
     const card = page.locator('li.credential', { hasText: 'fake' });
     await card.getByText(secret.slice(0, 3), { exact: false }).first().waitFor();
     await card.getByRole('button', { name: 'Test' }).click();
@@ -629,8 +633,8 @@ describe('web UI in a real browser [embedded]', () => {
     await page.getByLabel('Provider').selectOption('openai');
     await page.getByLabel('API key').fill(secret);
     await page.getByLabel('Base URL').fill(upstream.url);
-    await page.getByRole('button', { name: 'Save credential' }).click();
-    await page.getByText('Saved "team-key".').waitFor();
+    await page.getByRole('button', { name: 'Save and test' }).click();
+    await page.getByText('Saved "team-key" and tested it').waitFor();
 
     // A member to share with.
     await nav('Users');
@@ -722,6 +726,7 @@ describe('web UI in a real browser [embedded]', () => {
     await snap(member, 'my-limits-390px-light');
 
     // carol chats through the grant.
+    await member.getByRole('button', { name: 'Menu' }).click();
     await member.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Chat' }).click();
     await member.getByLabel('Model').selectOption('team-key/gpt-4o-mini');
     const memberComposer = member.getByLabel('Message', { exact: true });

@@ -18,12 +18,17 @@ const UsersPage = lazy(() => import('./pages/users-page.tsx'));
 const TeamsPage = lazy(() => import('./pages/teams-page.tsx'));
 const LimitsPage = lazy(() => import('./pages/limits-page.tsx'));
 const KnowledgePage = lazy(() => import('./pages/knowledge-page.tsx'));
+const AssistantsPage = lazy(() => import('./pages/library-assistants.tsx'));
+const PresetsPage = lazy(() => import('./pages/library-presets.tsx'));
+const PromptsPage = lazy(() => import('./pages/library-prompts.tsx'));
+const AccountPage = lazy(() => import('./pages/account-page.tsx'));
 
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const [notice, setNotice] = useState<string | null>(null);
   const [bootError, setBootError] = useState<string | null>(null);
-  const [setupOpen, setSetupOpen] = useState(false);
+  // Unknown until the server says: a first visit must not flash the sign-in page before setup.
+  const [setupOpen, setSetupOpen] = useState<boolean | undefined>(undefined);
   const location = useLocation();
   const [theme, setTheme] = useTheme();
 
@@ -50,10 +55,10 @@ export function App() {
         if (error instanceof ApiError && error.status === 401) setMe(null);
         else setBootError(error instanceof Error ? error.message : String(error));
       });
-    // Servers that say whether setup is still open (GET /api/setup → {open}) get a direct link.
+    // While setup is open (no user exists yet) a signed-out visitor belongs on the setup page.
     get<SetupState>('/api/setup', { allowUnauthenticated: true })
       .then((state) => setSetupOpen(state.open === true))
-      .catch(() => {});
+      .catch(() => setSetupOpen(false));
   }, []);
 
   const signedIn = useCallback((found: Me) => {
@@ -86,14 +91,18 @@ export function App() {
 
   const publicPage = location.path === '/login' || location.path === '/setup';
   useEffect(() => {
-    if (me === null && !publicPage) {
-      const next = safeNext(location.href);
-      navigate(next === '/' ? (setupOpen ? '/setup' : '/login') : `/login?next=${encodeURIComponent(next)}`, {
-        replace: true,
-      });
+    if (me === null && setupOpen !== undefined) {
+      // An empty install has no account to sign in with: setup is the only way in. Once an admin
+      // exists, the setup page is gone and sign-in stops offering it.
+      if (setupOpen && location.path !== '/setup') navigate('/setup', { replace: true });
+      else if (!setupOpen && location.path === '/setup') navigate('/login', { replace: true });
+      else if (!setupOpen && !publicPage) {
+        const next = safeNext(location.href);
+        navigate(next === '/' ? '/login' : `/login?next=${encodeURIComponent(next)}`, { replace: true });
+      }
     }
     if (me && publicPage) navigate(safeNext(location.query.get('next')), { replace: true });
-  }, [me, publicPage, location.href, location.query, setupOpen]);
+  }, [me, publicPage, location.href, location.path, location.query, setupOpen]);
 
   if (bootError)
     return (
@@ -101,14 +110,21 @@ export function App() {
         <Notice kind="error">Keyway cannot be reached: {bootError}</Notice>
       </main>
     );
-  if (me === undefined) return <main className="centered" aria-busy="true" />;
+  if (me === undefined || (me === null && setupOpen === undefined))
+    return <main className="centered" aria-busy="true" />;
   if (!session) {
     return (
       <main className="centered" id="main">
-        {location.path === '/setup' ? (
-          <SetupPage onSignedIn={signedIn} />
+        {setupOpen ? (
+          <SetupPage
+            onSignedIn={signedIn}
+            onClosed={() => {
+              setNotice('Setup is already done: an admin exists. Sign in.');
+              setSetupOpen(false);
+            }}
+          />
         ) : (
-          <LoginPage notice={notice} onSignedIn={signedIn} setupOpen={setupOpen} />
+          <LoginPage notice={notice} onSignedIn={signedIn} />
         )}
       </main>
     );
@@ -139,6 +155,10 @@ function Routes({ path, admin }: { path: string; admin: boolean }) {
   const team = match('/teams/:id', path);
   if (team) return <TeamsPage teamId={team.id!} />;
   if (path === '/limits') return <LimitsPage />;
+  if (path === '/library' || path === '/library/assistants') return <AssistantsPage />;
+  if (path === '/library/presets') return <PresetsPage />;
+  if (path === '/library/prompts') return <PromptsPage />;
+  if (path === '/account') return <AccountPage />;
   if (path === '/knowledge') return <KnowledgePage baseId={null} />;
   const base = match('/knowledge/:id', path);
   if (base) return <KnowledgePage baseId={base.id!} />;
@@ -154,6 +174,7 @@ function Routes({ path, admin }: { path: string; admin: boolean }) {
 
 const NAV = [
   { to: '/', label: 'Chat', active: (path: string) => path === '/' || path.startsWith('/chat') },
+  { to: '/library', label: 'Library' },
   { to: '/knowledge', label: 'Knowledge' },
   { to: '/credentials', label: 'Credentials' },
   { to: '/bots', label: 'Bots' },
@@ -188,43 +209,76 @@ function Layout({
     heading?.focus();
   }, [path]);
   const items = session.me.user.role === 'admin' ? [...NAV, { to: '/users', label: 'Users' }] : NAV;
+  // On a phone the navigation and the account controls fold into a menu behind one button.
+  const [menuOpen, setMenuOpen] = useState(false);
+  useEffect(() => setMenuOpen(false), [path]);
+  useEffect(() => {
+    if (!menuOpen) return;
+    const close = (event: KeyboardEvent) => {
+      if (event.key === 'Escape') setMenuOpen(false);
+    };
+    window.addEventListener('keydown', close);
+    return () => window.removeEventListener('keydown', close);
+  }, [menuOpen]);
   return (
     <div className={`shell ${path === '/' || path.startsWith('/chat') ? 'fixed' : ''}`}>
       <a className="skip" href="#main">
         Skip to content
       </a>
-      <header className="topbar">
+      <header className={`topbar ${menuOpen ? 'menu-open' : ''}`}>
         <Link to="/" className="brand" aria-label="Keyway, chat">
           <span aria-hidden="true" className="logo">
             K
           </span>
           Keyway
         </Link>
-        <nav aria-label="Main" className="mainnav">
-          {items.map((item) => {
-            const active = 'active' in item && item.active ? item.active(path) : path.startsWith(item.to);
-            return (
-              <Link key={item.to} to={item.to} aria-current={active ? 'page' : undefined}>
-                {item.label}
-              </Link>
-            );
-          })}
-        </nav>
-        <div className="topbar-end">
-          <label className="visually-hidden" htmlFor="theme">
-            Theme
-          </label>
-          <select id="theme" value={theme} onChange={(event) => setTheme(event.target.value as ThemeChoice)}>
-            <option value="system">Auto theme</option>
-            <option value="light">Light</option>
-            <option value="dark">Dark</option>
-          </select>
-          <span className="muted user-name" title="Signed in">
-            {session.me.user.username}
-          </span>
-          <button type="button" className="button small" onClick={() => void session.logout()}>
-            Sign out
-          </button>
+        <button
+          type="button"
+          className="button small menu-button"
+          aria-expanded={menuOpen}
+          aria-controls="site-menu"
+          onClick={() => setMenuOpen((open) => !open)}
+        >
+          <span aria-hidden="true" className="menu-icon" />
+          Menu
+        </button>
+        <div id="site-menu" className="topbar-menu">
+          <nav aria-label="Main" className="mainnav">
+            {items.map((item) => {
+              const active = 'active' in item && item.active ? item.active(path) : path.startsWith(item.to);
+              return (
+                <Link key={item.to} to={item.to} aria-current={active ? 'page' : undefined}>
+                  {item.label}
+                </Link>
+              );
+            })}
+          </nav>
+          <div className="topbar-end">
+            <label className="visually-hidden" htmlFor="theme">
+              Theme
+            </label>
+            <select
+              id="theme"
+              value={theme}
+              onChange={(event) => setTheme(event.target.value as ThemeChoice)}
+            >
+              <option value="system">Auto theme</option>
+              <option value="light">Light</option>
+              <option value="dark">Dark</option>
+            </select>
+            <Link
+              to="/account"
+              className="account-link"
+              title="Your account and password"
+              aria-current={path === '/account' ? 'page' : undefined}
+            >
+              <span className="visually-hidden">Account: </span>
+              {session.me.user.username}
+            </Link>
+            <button type="button" className="button small" onClick={() => void session.logout()}>
+              Sign out
+            </button>
+          </div>
         </div>
       </header>
       <main id="main" ref={main} tabIndex={-1}>

@@ -215,6 +215,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change your own password with the current one (throttled like sign-in). Your other web sessions end; this one stays signed in. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        currentPassword: string;
+                        newPassword: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me": {
         parameters: {
             query?: never;
@@ -2430,6 +2480,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/bots/{id}/sessions/{sessionId}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A session's transcript, oldest first: the newest `limit` messages (before message `before`, to page back). */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    before?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                    sessionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            session: {
+                                id: string;
+                                contact: string;
+                                contactName: string | null;
+                                /** @enum {string} */
+                                status: "opened" | "paused" | "closed";
+                                closeReason: string | null;
+                                /** @description Why the bot's last reply failed (a limit, the provider); the contact only saw the failure text. */
+                                lastFailure: {
+                                    code: string;
+                                    message: string;
+                                    at: string;
+                                } | null;
+                                messages: number;
+                                openedAt: string;
+                                lastActivityAt: string;
+                                closedAt: string | null;
+                            };
+                            messages: {
+                                id: number;
+                                /** @enum {string} */
+                                role: "user" | "assistant";
+                                content: string;
+                                at: string;
+                            }[];
+                            /** @description Older messages remain: ask again with before = the first id. */
+                            hasMore: boolean;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/bots/{id}/sessions/{contact}/status": {
         parameters: {
             query?: never;
@@ -2576,11 +2705,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your conversations, most recently active first; q searches titles and messages. */
+        /** Your conversations, pinned first, then most recently active; q searches titles and messages, folderId keeps one folder, archived (default false) shows archived ones. */
         get: {
             parameters: {
                 query?: {
                     q?: string;
+                    folderId?: string;
+                    archived?: "false" | "true" | "all";
                     limit?: number;
                 };
                 header?: never;
@@ -2598,11 +2729,27 @@ export interface paths {
                         "application/json": {
                             id: string;
                             title: string;
+                            /**
+                             * @description auto: the first message cut short; generated: by the title model; user: set by you.
+                             * @enum {string}
+                             */
+                            titleSource: "auto" | "generated" | "user";
                             model: string;
                             /** @description Attached to the conversation: used for every message. */
                             knowledgeBaseIds: string[];
                             /** @description Attached to the conversation: used for every message. */
                             fileIds: string[];
+                            folderId: string | null;
+                            pinned: boolean;
+                            archivedAt: string | null;
+                            assistantId: string | null;
+                            settings: {
+                                systemPrompt: string | null;
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                contextMessages: number | null;
+                                contextTokens: number | null;
+                            };
                             createdAt: string;
                             updatedAt: string;
                         }[];
@@ -2637,6 +2784,19 @@ export interface paths {
                         fileIds?: string[];
                         /** @description Knowledge bases you may read (from /api/knowledge), searched for each answer. */
                         knowledgeBaseIds?: string[];
+                        folderId?: string | null;
+                        pinned?: boolean;
+                        assistantId?: string | null;
+                        /** @description The fields given replace the stored ones; null clears one (the default). */
+                        settings?: {
+                            systemPrompt?: string | null;
+                            temperature?: number | null;
+                            maxTokens?: number | null;
+                            /** @description Send only the last N messages of the branch. */
+                            contextMessages?: number | null;
+                            /** @description Send about N tokens of history at most, newest first. */
+                            contextTokens?: number | null;
+                        };
                     };
                 };
             };
@@ -2650,11 +2810,27 @@ export interface paths {
                         "application/json": {
                             id: string;
                             title: string;
+                            /**
+                             * @description auto: the first message cut short; generated: by the title model; user: set by you.
+                             * @enum {string}
+                             */
+                            titleSource: "auto" | "generated" | "user";
                             model: string;
                             /** @description Attached to the conversation: used for every message. */
                             knowledgeBaseIds: string[];
                             /** @description Attached to the conversation: used for every message. */
                             fileIds: string[];
+                            folderId: string | null;
+                            pinned: boolean;
+                            archivedAt: string | null;
+                            assistantId: string | null;
+                            settings: {
+                                systemPrompt: string | null;
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                contextMessages: number | null;
+                                contextTokens: number | null;
+                            };
                             createdAt: string;
                             updatedAt: string;
                         };
@@ -2684,7 +2860,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One conversation with its messages, in order. */
+        /** One conversation with the messages of the branch on show, root first; each says its parent and its siblings (the other versions at its place). */
         get: {
             parameters: {
                 query?: never;
@@ -2705,15 +2881,38 @@ export interface paths {
                         "application/json": {
                             id: string;
                             title: string;
+                            /**
+                             * @description auto: the first message cut short; generated: by the title model; user: set by you.
+                             * @enum {string}
+                             */
+                            titleSource: "auto" | "generated" | "user";
                             model: string;
                             /** @description Attached to the conversation: used for every message. */
                             knowledgeBaseIds: string[];
                             /** @description Attached to the conversation: used for every message. */
                             fileIds: string[];
+                            folderId: string | null;
+                            pinned: boolean;
+                            archivedAt: string | null;
+                            assistantId: string | null;
+                            settings: {
+                                systemPrompt: string | null;
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                contextMessages: number | null;
+                                contextTokens: number | null;
+                            };
                             createdAt: string;
                             updatedAt: string;
                             messages: {
                                 id: string;
+                                /** @description The message it follows (null: a first message). */
+                                parentId: string | null;
+                                /** @description It and the other versions at the same place (edits, regenerated answers), oldest first. */
+                                siblings: {
+                                    ids: string[];
+                                    index: number;
+                                };
                                 /** @enum {string} */
                                 role: "user" | "assistant";
                                 content: string;
@@ -2801,7 +3000,7 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Rename a conversation, change its model, or replace the files / knowledge bases attached to it (a list given replaces the old one). */
+        /** Rename a conversation (the title is then yours: never replaced by a generated one), change its model, assistant or settings, file it in a folder (null: out), pin or archive it, or replace the files / knowledge bases attached to it (a list given replaces the old one). */
         patch: {
             parameters: {
                 query?: never;
@@ -2820,6 +3019,20 @@ export interface paths {
                         fileIds?: string[];
                         /** @description Knowledge bases you may read (from /api/knowledge), searched for each answer. */
                         knowledgeBaseIds?: string[];
+                        folderId?: string | null;
+                        pinned?: boolean;
+                        archived?: boolean;
+                        assistantId?: string | null;
+                        /** @description The fields given replace the stored ones; null clears one (the default). */
+                        settings?: {
+                            systemPrompt?: string | null;
+                            temperature?: number | null;
+                            maxTokens?: number | null;
+                            /** @description Send only the last N messages of the branch. */
+                            contextMessages?: number | null;
+                            /** @description Send about N tokens of history at most, newest first. */
+                            contextTokens?: number | null;
+                        };
                     };
                 };
             };
@@ -2833,11 +3046,27 @@ export interface paths {
                         "application/json": {
                             id: string;
                             title: string;
+                            /**
+                             * @description auto: the first message cut short; generated: by the title model; user: set by you.
+                             * @enum {string}
+                             */
+                            titleSource: "auto" | "generated" | "user";
                             model: string;
                             /** @description Attached to the conversation: used for every message. */
                             knowledgeBaseIds: string[];
                             /** @description Attached to the conversation: used for every message. */
                             fileIds: string[];
+                            folderId: string | null;
+                            pinned: boolean;
+                            archivedAt: string | null;
+                            assistantId: string | null;
+                            settings: {
+                                systemPrompt: string | null;
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                contextMessages: number | null;
+                                contextTokens: number | null;
+                            };
                             createdAt: string;
                             updatedAt: string;
                         };
@@ -2865,7 +3094,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send a message and stream the answer as SSE: user (the stored message), delta…, then done (the stored answer) or error. replaceFrom deletes that message and every later one first (edit and resend); regenerate answers the last message again. Attached knowledge bases and documents are searched first; done's message carries the answer's citations. Refused before anything is stored: another user's file or knowledge base (404), images for a model without vision (400 model_without_vision). */
+        /** Send a message and stream the answer as SSE: user (the stored message), delta…, then done (the stored answer) or error. Messages form a tree: editOf adds a new user message beside that one (replaceFrom is its former name), regenerate adds a new answer beside the last one, parentId answers after that message instead of the end of the branch on show; nothing is deleted, and only the branch answered goes to the model. The conversation's assistant (its instructions, knowledge bases, settings, model) and settings apply. Attached knowledge bases and documents are searched first; done's message carries the answer's citations. Refused before anything is stored: another user's file or knowledge base (404), images for a model without vision (400 model_without_vision). */
         post: {
             parameters: {
                 query?: never;
@@ -2880,7 +3109,12 @@ export interface paths {
                     "application/json": {
                         content?: string;
                         model?: string;
+                        /** @description A user message to edit: the new one is its sibling. */
+                        editOf?: string;
+                        /** @description The former name of editOf. */
                         replaceFrom?: string;
+                        /** @description Answer after this message instead of the branch on show. */
+                        parentId?: string;
                         regenerate?: boolean;
                         /** @description Attached to this message only. */
                         attachments?: {
@@ -2904,6 +3138,13 @@ export interface paths {
                             type: "user";
                             message: {
                                 id: string;
+                                /** @description The message it follows (null: a first message). */
+                                parentId: string | null;
+                                /** @description It and the other versions at the same place (edits, regenerated answers), oldest first. */
+                                siblings: {
+                                    ids: string[];
+                                    index: number;
+                                };
                                 /** @enum {string} */
                                 role: "user" | "assistant";
                                 content: string;
@@ -2952,6 +3193,13 @@ export interface paths {
                             type: "done";
                             message: {
                                 id: string;
+                                /** @description The message it follows (null: a first message). */
+                                parentId: string | null;
+                                /** @description It and the other versions at the same place (edits, regenerated answers), oldest first. */
+                                siblings: {
+                                    ids: string[];
+                                    index: number;
+                                };
                                 /** @enum {string} */
                                 role: "user" | "assistant";
                                 content: string;
@@ -3022,6 +3270,179 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/conversations/{id}/branch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Show the branch through a message, down to the newest message under it; answers as GET /api/conversations/:id. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        messageId: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            title: string;
+                            /**
+                             * @description auto: the first message cut short; generated: by the title model; user: set by you.
+                             * @enum {string}
+                             */
+                            titleSource: "auto" | "generated" | "user";
+                            model: string;
+                            /** @description Attached to the conversation: used for every message. */
+                            knowledgeBaseIds: string[];
+                            /** @description Attached to the conversation: used for every message. */
+                            fileIds: string[];
+                            folderId: string | null;
+                            pinned: boolean;
+                            archivedAt: string | null;
+                            assistantId: string | null;
+                            settings: {
+                                systemPrompt: string | null;
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                contextMessages: number | null;
+                                contextTokens: number | null;
+                            };
+                            createdAt: string;
+                            updatedAt: string;
+                            messages: {
+                                id: string;
+                                /** @description The message it follows (null: a first message). */
+                                parentId: string | null;
+                                /** @description It and the other versions at the same place (edits, regenerated answers), oldest first. */
+                                siblings: {
+                                    ids: string[];
+                                    index: number;
+                                };
+                                /** @enum {string} */
+                                role: "user" | "assistant";
+                                content: string;
+                                model: string;
+                                /** @enum {string} */
+                                status: "complete" | "stopped" | "failed";
+                                /** @description Why a failed answer failed; null otherwise. */
+                                error: {
+                                    code: string;
+                                    message: string;
+                                } | null;
+                                /** @description What was attached to this message (a file or knowledge base deleted since is left out). */
+                                attachments: {
+                                    files: {
+                                        id: string;
+                                        name: string;
+                                        mediaType: string;
+                                    }[];
+                                    knowledgeBases: {
+                                        id: string;
+                                        name: string;
+                                    }[];
+                                };
+                                /** @description An answer's numbered sources; [] when none. */
+                                citations: {
+                                    /** @description `[n]` in the answer refers to this source. */
+                                    n: number;
+                                    /** @description The passage (chunk) cited; null for a short file read whole. */
+                                    passageId: string | null;
+                                    knowledgeBaseId: string | null;
+                                    fileId: string;
+                                    fileName: string;
+                                    /** @description 1-based PDF page; null for documents without pages. */
+                                    page: number | null;
+                                    /** @description Heading path, outermost first. */
+                                    headings: string[];
+                                }[];
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{id}/messages/{messageId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a message and every reply under it. If the branch on show went through it, the newest remaining branch is shown. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    messageId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/models": {
         parameters: {
             query?: never;
@@ -3049,7 +3470,7 @@ export interface paths {
                             id: string;
                             label: string;
                             /** @enum {string} */
-                            kind: "model" | "bot";
+                            kind: "model" | "bot" | "assistant";
                             provider?: string;
                         }[];
                     };
@@ -3071,6 +3492,1714 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your presets and those shared with your teams, by name. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            model: string | null;
+                            settings: {
+                                systemPrompt: string | null;
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                /** @description Send only the last N messages of the branch (null: all). */
+                                contextMessages: number | null;
+                                /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                                contextTokens: number | null;
+                            };
+                            /** @description Teams it is shared with (for a team member, the ones you read it through). */
+                            teamIds: string[];
+                            owner: {
+                                id: string;
+                                name: string;
+                            };
+                            /** @description False: shared with you through a team; you use it but only its owner changes it. */
+                            mine: boolean;
+                            createdAt: string;
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Save a preset: a model (optional) and chat settings (null: the default). */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        model?: string | null;
+                        settings?: {
+                            systemPrompt?: string | null;
+                            temperature?: number | null;
+                            maxTokens?: number | null;
+                            /** @description Send only the last N messages of the branch (null: all). */
+                            contextMessages?: number | null;
+                            /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                            contextTokens?: number | null;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            model: string | null;
+                            settings: {
+                                systemPrompt: string | null;
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                /** @description Send only the last N messages of the branch (null: all). */
+                                contextMessages: number | null;
+                                /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                                contextTokens: number | null;
+                            };
+                            /** @description Teams it is shared with (for a team member, the ones you read it through). */
+                            teamIds: string[];
+                            owner: {
+                                id: string;
+                                name: string;
+                            };
+                            /** @description False: shared with you through a team; you use it but only its owner changes it. */
+                            mine: boolean;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/presets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A preset you own or use through a team. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            model: string | null;
+                            settings: {
+                                systemPrompt: string | null;
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                /** @description Send only the last N messages of the branch (null: all). */
+                                contextMessages: number | null;
+                                /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                                contextTokens: number | null;
+                            };
+                            /** @description Teams it is shared with (for a team member, the ones you read it through). */
+                            teamIds: string[];
+                            owner: {
+                                id: string;
+                                name: string;
+                            };
+                            /** @description False: shared with you through a team; you use it but only its owner changes it. */
+                            mine: boolean;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete your preset. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change your preset: its name, model (null: none) or some of its settings (null: the default). */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        model?: string | null;
+                        settings?: {
+                            systemPrompt?: string | null;
+                            temperature?: number | null;
+                            maxTokens?: number | null;
+                            /** @description Send only the last N messages of the branch (null: all). */
+                            contextMessages?: number | null;
+                            /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                            contextTokens?: number | null;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            model: string | null;
+                            settings: {
+                                systemPrompt: string | null;
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                /** @description Send only the last N messages of the branch (null: all). */
+                                contextMessages: number | null;
+                                /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                                contextTokens: number | null;
+                            };
+                            /** @description Teams it is shared with (for a team member, the ones you read it through). */
+                            teamIds: string[];
+                            owner: {
+                                id: string;
+                                name: string;
+                            };
+                            /** @description False: shared with you through a team; you use it but only its owner changes it. */
+                            mine: boolean;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/presets/{id}/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Share your preset with exactly these teams of yours (their members use it; only you change it); [] makes it private. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        teamIds: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            model: string | null;
+                            settings: {
+                                systemPrompt: string | null;
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                /** @description Send only the last N messages of the branch (null: all). */
+                                contextMessages: number | null;
+                                /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                                contextTokens: number | null;
+                            };
+                            /** @description Teams it is shared with (for a team member, the ones you read it through). */
+                            teamIds: string[];
+                            owner: {
+                                id: string;
+                                name: string;
+                            };
+                            /** @description False: shared with you through a team; you use it but only its owner changes it. */
+                            mine: boolean;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assistants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your assistants and those shared with your teams, by name. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @description Unique among yours (any case); `assistant:<name>` on /v1. */
+                            name: string;
+                            description: string;
+                            model: string;
+                            /** @description Sent as the first system message. */
+                            instructions: string;
+                            settings: {
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                /** @description Send only the last N messages of the branch (null: all). */
+                                contextMessages: number | null;
+                                /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                                contextTokens: number | null;
+                            };
+                            starterPrompts: string[];
+                            avatarColor: string | null;
+                            knowledgeBaseIds: string[];
+                            /** @description Teams it is shared with (for a team member, the ones you read it through). */
+                            teamIds: string[];
+                            owner: {
+                                id: string;
+                                name: string;
+                            };
+                            /** @description False: shared with you through a team; you use it but only its owner changes it. */
+                            mine: boolean;
+                            createdAt: string;
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create an assistant: a model you can use, instructions, settings and knowledge bases you may read. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        model: string;
+                        description?: string;
+                        instructions?: string;
+                        settings?: {
+                            temperature?: number | null;
+                            maxTokens?: number | null;
+                            /** @description Send only the last N messages of the branch (null: all). */
+                            contextMessages?: number | null;
+                            /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                            contextTokens?: number | null;
+                        };
+                        starterPrompts?: string[];
+                        avatarColor?: string | null;
+                        knowledgeBaseIds?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @description Unique among yours (any case); `assistant:<name>` on /v1. */
+                            name: string;
+                            description: string;
+                            model: string;
+                            /** @description Sent as the first system message. */
+                            instructions: string;
+                            settings: {
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                /** @description Send only the last N messages of the branch (null: all). */
+                                contextMessages: number | null;
+                                /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                                contextTokens: number | null;
+                            };
+                            starterPrompts: string[];
+                            avatarColor: string | null;
+                            knowledgeBaseIds: string[];
+                            /** @description Teams it is shared with (for a team member, the ones you read it through). */
+                            teamIds: string[];
+                            owner: {
+                                id: string;
+                                name: string;
+                            };
+                            /** @description False: shared with you through a team; you use it but only its owner changes it. */
+                            mine: boolean;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/assistants/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An assistant you own or use through a team. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @description Unique among yours (any case); `assistant:<name>` on /v1. */
+                            name: string;
+                            description: string;
+                            model: string;
+                            /** @description Sent as the first system message. */
+                            instructions: string;
+                            settings: {
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                /** @description Send only the last N messages of the branch (null: all). */
+                                contextMessages: number | null;
+                                /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                                contextTokens: number | null;
+                            };
+                            starterPrompts: string[];
+                            avatarColor: string | null;
+                            knowledgeBaseIds: string[];
+                            /** @description Teams it is shared with (for a team member, the ones you read it through). */
+                            teamIds: string[];
+                            owner: {
+                                id: string;
+                                name: string;
+                            };
+                            /** @description False: shared with you through a team; you use it but only its owner changes it. */
+                            mine: boolean;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete your assistant. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change your assistant (only the fields given; a null setting: the default). */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        model?: string;
+                        description?: string;
+                        instructions?: string;
+                        settings?: {
+                            temperature?: number | null;
+                            maxTokens?: number | null;
+                            /** @description Send only the last N messages of the branch (null: all). */
+                            contextMessages?: number | null;
+                            /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                            contextTokens?: number | null;
+                        };
+                        starterPrompts?: string[];
+                        avatarColor?: string | null;
+                        knowledgeBaseIds?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @description Unique among yours (any case); `assistant:<name>` on /v1. */
+                            name: string;
+                            description: string;
+                            model: string;
+                            /** @description Sent as the first system message. */
+                            instructions: string;
+                            settings: {
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                /** @description Send only the last N messages of the branch (null: all). */
+                                contextMessages: number | null;
+                                /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                                contextTokens: number | null;
+                            };
+                            starterPrompts: string[];
+                            avatarColor: string | null;
+                            knowledgeBaseIds: string[];
+                            /** @description Teams it is shared with (for a team member, the ones you read it through). */
+                            teamIds: string[];
+                            owner: {
+                                id: string;
+                                name: string;
+                            };
+                            /** @description False: shared with you through a team; you use it but only its owner changes it. */
+                            mine: boolean;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/assistants/{id}/teams": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Share your assistant with exactly these teams of yours (their members use it, in the chat and on /v1; only you change it); [] makes it private. */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        teamIds: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @description Unique among yours (any case); `assistant:<name>` on /v1. */
+                            name: string;
+                            description: string;
+                            model: string;
+                            /** @description Sent as the first system message. */
+                            instructions: string;
+                            settings: {
+                                temperature: number | null;
+                                maxTokens: number | null;
+                                /** @description Send only the last N messages of the branch (null: all). */
+                                contextMessages: number | null;
+                                /** @description Send about this many tokens of history at most, newest first (null: no bound). */
+                                contextTokens: number | null;
+                            };
+                            starterPrompts: string[];
+                            avatarColor: string | null;
+                            knowledgeBaseIds: string[];
+                            /** @description Teams it is shared with (for a team member, the ones you read it through). */
+                            teamIds: string[];
+                            owner: {
+                                id: string;
+                                name: string;
+                            };
+                            /** @description False: shared with you through a team; you use it but only its owner changes it. */
+                            mine: boolean;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/prompts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your saved prompts, by name. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            content: string;
+                            /** @description The `{{name}}` placeholders of the content, in order, once each: what the composer asks for. */
+                            variables: string[];
+                            createdAt: string;
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Save a prompt. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        /** @description The prompt; `{{name}}` marks a variable (letters, digits, _ . - and spaces, ≤ 64). */
+                        content: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            content: string;
+                            /** @description The `{{name}}` placeholders of the content, in order, once each: what the composer asks for. */
+                            variables: string[];
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/prompts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of your prompts. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            content: string;
+                            /** @description The `{{name}}` placeholders of the content, in order, once each: what the composer asks for. */
+                            variables: string[];
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete your prompt. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Rename your prompt or change its content. */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name?: string;
+                        /** @description The prompt; `{{name}}` marks a variable (letters, digits, _ . - and spaces, ≤ 64). */
+                        content?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            content: string;
+                            /** @description The `{{name}}` placeholders of the content, in order, once each: what the composer asks for. */
+                            variables: string[];
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/conversations/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download one conversation: `json` (Keyway format, every branch, docs/chat-export-and-sharing.md) or `markdown` (the branch on show). */
+        get: {
+            parameters: {
+                query?: {
+                    format?: "json" | "markdown";
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/export/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download all your conversations, as `json` (Keyway format) or `markdown`. */
+        get: {
+            parameters: {
+                query?: {
+                    format?: "json" | "markdown";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/import/conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import conversations from a Keyway export or ChatGPT's conversations.json (the JSON file as the body); branches are kept, ids are new, NUL characters dropped. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            imported: number;
+                            conversationIds: string[];
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/conversations/{id}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Share the branch on show as a read-only link (its text only). The url holds the token and is shown this once. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description When the link stops working; null or absent: until revoked. */
+                        expiresAt?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            conversationId: string;
+                            title: string;
+                            expiresAt: string | null;
+                            createdAt: string;
+                            /** @description `/s/<token>`, relative to this server. */
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your share links, newest first (their tokens are not stored, so not shown). */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            conversationId: string;
+                            title: string;
+                            expiresAt: string | null;
+                            createdAt: string;
+                        }[];
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shares/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a share link: it stops working at once. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shared/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A shared conversation as JSON, for anyone holding the link; 404 when revoked or expired. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    token: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            title: string;
+                            messages: {
+                                /** @enum {string} */
+                                role: "user" | "assistant";
+                                content: string;
+                                model: string;
+                                createdAt: string;
+                            }[];
+                            expiresAt: string | null;
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/folders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your folders of conversations, by name. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            createdAt: string;
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Make a folder. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/folders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a folder; its conversations are kept, out of any folder. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Rename a folder. */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            createdAt: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/me/chat-preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your chat preferences: the title model, and the default you get without one. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Your title model; null: the default. */
+                            titleModel: string | null;
+                            /** @description The admin's default title model; null: titles are not generated for users without one. */
+                            defaultTitleModel: string | null;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Pick the model that titles your conversations after their first exchange (null: the default). A model you cannot use is refused. */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        titleModel?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Your title model; null: the default. */
+                            titleModel: string | null;
+                            /** @description The admin's default title model; null: titles are not generated for users without one. */
+                            defaultTitleModel: string | null;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/settings/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Admin: the default title model for users who picked none (null: conversations are not titled by a model). */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        defaultTitleModel?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Your title model; null: the default. */
+                            titleModel: string | null;
+                            /** @description The admin's default title model; null: titles are not generated for users without one. */
+                            defaultTitleModel: string | null;
+                        };
+                    };
+                };
+                /** @description Error */
+                default: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/api/teams": {

@@ -126,9 +126,10 @@ export type PassageView = ResponseBody<'/api/knowledge/passages/{id}', 'get'>;
 /**
  * A message as the chat shows it. Its attachments and citations are optional here: a message can come
  * from a Keyway that predates them (the UI must not break on one), and the UI reads them that way.
+ * Its place in the tree (parentId, siblings) too: a message made on this side (a stopped reply) has none.
  */
-export type GroundedMessage = Omit<ChatMessage, 'attachments' | 'citations'> &
-  Partial<Pick<ChatMessage, 'attachments' | 'citations'>>;
+export type GroundedMessage = Omit<ChatMessage, 'attachments' | 'citations' | 'parentId' | 'siblings'> &
+  Partial<Pick<ChatMessage, 'attachments' | 'citations' | 'parentId' | 'siblings'>>;
 
 /** A conversation with the knowledge attached to it. */
 export type GroundedConversation = Conversation;

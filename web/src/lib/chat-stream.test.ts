@@ -119,6 +119,29 @@ describe('chatReducer', () => {
     expect(state.streaming).toBeNull();
   });
 
+  it("tells the messages on screen their place in the tree from the server's copy, keeping the rest as shown", () => {
+    const shown: ChatView = {
+      messages: [
+        message('q', 'user', 'Hi'),
+        message('a2', 'assistant', 'Hello again'),
+        message('local-x', 'assistant', '…'),
+      ],
+      streaming: null,
+      error: null,
+    };
+    const stored = [
+      { ...message('q', 'user', 'Hi'), parentId: null, siblings: { ids: ['q'], index: 0 } },
+      { ...message('a2', 'assistant', 'changed'), parentId: 'q', siblings: { ids: ['a1', 'a2'], index: 1 } },
+    ];
+    const placed = chatReducer(shown, { type: 'placed', messages: stored });
+    expect(placed.messages.map((one) => [one.id, one.content, one.siblings?.ids ?? null])).toEqual([
+      ['q', 'Hi', ['q']],
+      ['a2', 'Hello again', ['a1', 'a2']],
+      ['local-x', '…', null],
+    ]);
+    expect(placed.messages[1]!.parentId).toBe('q');
+  });
+
   it('cuts the conversation for edit-and-resend and for regenerate', () => {
     const messages = [
       message('u1', 'user', 'a'),

@@ -55,7 +55,9 @@ export type ChatAction =
   | { type: 'start'; keep: number; pending: GroundedMessage | null }
   | { type: 'event'; event: ChatStreamEvent }
   /** The user stopped (or the connection broke): what arrived stays, marked stopped. */
-  | { type: 'stopped'; at: string; model: string | null };
+  | { type: 'stopped'; at: string; model: string | null }
+  /** The server's copy of the branch: each message on screen learns its place (parent, siblings). */
+  | { type: 'placed'; messages: GroundedMessage[] };
 
 /** A message made on this side (a stopped or broken reply): no attachments, no sources. */
 export const unattached = () => ({
@@ -76,6 +78,16 @@ export function chatReducer(state: ChatView, action: ChatAction): ChatView {
         messages: action.pending ? [...kept, action.pending] : kept,
         streaming: { content: '' },
         error: null,
+      };
+    }
+    case 'placed': {
+      const stored = new Map(action.messages.map((message) => [message.id, message]));
+      return {
+        ...state,
+        messages: state.messages.map((message) => {
+          const found = stored.get(message.id);
+          return found ? { ...message, parentId: found.parentId, siblings: found.siblings } : message;
+        }),
       };
     }
     case 'stopped': {

@@ -1,6 +1,13 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { del, get, isMissingRoute, patch, post } from '../api/client.ts';
-import type { Bot, BotSession, BotTestAnswer, Credential, CredentialModels } from '../api/types.ts';
+import type {
+  Bot,
+  BotSession,
+  BotTestAnswer,
+  Credential,
+  CredentialModels,
+  ResponseBody,
+} from '../api/types.ts';
 import { CopyButton } from '../components/copy-button.tsx';
 import { Field, formatDate, Notice } from '../components/field.tsx';
 import { Link } from '../components/link.tsx';
@@ -657,6 +664,8 @@ function TryBot({ bot }: { bot: Bot }) {
 function Sessions({ bot }: { bot: Bot }) {
   const [sessions, setSessions] = useState<BotSession[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [shown, setShown] = useState<string | null>(null);
+  const shownSession = sessions?.find((session) => session.id === shown) ?? null;
   const load = useCallback(async () => {
     try {
       const found = await get<BotSession[] | { sessions: BotSession[] }>(
@@ -701,6 +710,7 @@ function Sessions({ bot }: { bot: Bot }) {
                 <th scope="col">Contact</th>
                 <th scope="col">Status</th>
                 <th scope="col">Last activity</th>
+                <th scope="col">Messages</th>
                 <th scope="col">Change</th>
               </tr>
             </thead>
@@ -715,26 +725,104 @@ function Sessions({ bot }: { bot: Bot }) {
                     <span className={`badge badge-${session.status}`}>{session.status}</span>
                   </td>
                   <td>{formatDate(session.lastActivityAt)}</td>
-                  <td className="row">
-                    {(['opened', 'paused', 'closed'] as const)
-                      .filter((status) => status !== session.status)
-                      .map((status) => (
-                        <button
-                          key={status}
-                          type="button"
-                          className="button small ghost"
-                          onClick={() => void change(session, status)}
-                          aria-label={`${status === 'opened' ? 'Resume' : status === 'paused' ? 'Pause' : 'Close'} the session with ${session.contact}`}
-                        >
-                          {status === 'opened' ? 'Resume' : status === 'paused' ? 'Pause' : 'Close'}
-                        </button>
-                      ))}
+                  <td>
+                    <button
+                      type="button"
+                      className="button small"
+                      aria-expanded={shown === session.id}
+                      aria-controls={`transcript-${session.id}`}
+                      aria-label={`${shown === session.id ? 'Hide' : 'Show'} the transcript with ${session.contact} (${session.messages} messages)`}
+                      onClick={() => setShown((current) => (current === session.id ? null : session.id))}
+                    >
+                      {shown === session.id ? 'Hide' : `Show ${session.messages}`}
+                    </button>
+                  </td>
+                  <td>
+                    <div className="row">
+                      {(['opened', 'paused', 'closed'] as const)
+                        .filter((status) => status !== session.status)
+                        .map((status) => (
+                          <button
+                            key={status}
+                            type="button"
+                            className="button small ghost"
+                            onClick={() => void change(session, status)}
+                            aria-label={`${status === 'opened' ? 'Resume' : status === 'paused' ? 'Pause' : 'Close'} the session with ${session.contact}`}
+                          >
+                            {status === 'opened' ? 'Resume' : status === 'paused' ? 'Pause' : 'Close'}
+                          </button>
+                        ))}
+                    </div>
                   </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
+      ) : null}
+      {shownSession ? (
+        <Transcript
+          key={`${shownSession.id} ${shownSession.lastActivityAt}`}
+          botId={bot.id}
+          session={shownSession}
+        />
+      ) : null}
+    </div>
+  );
+}
+
+type TranscriptPage = ResponseBody<'/api/bots/{id}/sessions/{sessionId}/messages', 'get'>;
+
+/** What a contact and the bot said in one session, oldest first; older messages on demand. */
+function Transcript({ botId, session }: { botId: string; session: BotSession }) {
+  const [messages, setMessages] = useState<TranscriptPage['messages'] | null>(null);
+  const [hasMore, setHasMore] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const path = `/api/bots/${encodeURIComponent(botId)}/sessions/${encodeURIComponent(session.id)}/messages`;
+
+  const loadPage = useCallback(
+    async (before?: number) => {
+      try {
+        const page = await get<TranscriptPage>(before ? `${path}?before=${before}` : path);
+        setMessages((current) => (before ? [...page.messages, ...(current ?? [])] : page.messages));
+        setHasMore(page.hasMore);
+      } catch (caught) {
+        setError(errorText(caught));
+      }
+    },
+    [path],
+  );
+  useEffect(() => void loadPage(), [loadPage]);
+
+  return (
+    <div
+      className="transcript-box"
+      id={`transcript-${session.id}`}
+      aria-label={`Transcript with ${session.contact}`}
+      role="region"
+    >
+      <h3>
+        Transcript with {session.contactName ? `${session.contactName} ` : ''}
+        <code>{session.contact}</code>
+      </h3>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      {messages === null && !error ? <p className="muted">Loading…</p> : null}
+      {hasMore && messages ? (
+        <button type="button" className="button small ghost" onClick={() => void loadPage(messages[0]?.id)}>
+          Show older messages
+        </button>
+      ) : null}
+      {messages && messages.length === 0 ? <p className="muted">Nothing was said in this session.</p> : null}
+      {messages && messages.length > 0 ? (
+        <ol className="transcript">
+          {messages.map((message) => (
+            <li key={message.id} className={message.role === 'assistant' ? 'from-bot' : 'from-contact'}>
+              <span className="visually-hidden">{message.role === 'assistant' ? 'Bot: ' : 'Contact: '}</span>
+              {message.content}
+              <span className="when">{formatDate(message.at)}</span>
+            </li>
+          ))}
+        </ol>
       ) : null}
     </div>
   );

@@ -1,31 +1,26 @@
-import {
-  useCallback,
-  useEffect,
-  useMemo,
-  useReducer,
-  useRef,
-  useState,
-  type ClipboardEvent,
-  type FormEvent,
-  type KeyboardEvent,
-} from 'react';
-import { ApiError, del, failure, get, isMissingRoute, patch, post, requestInit } from '../api/client.ts';
-import type {
-  Citation,
-  ConversationSummary,
-  Credential,
-  GroundedConversation,
-  GroundedMessage,
-  KnowledgeBase,
-  ModelOption,
-  StoredFile,
-} from '../api/types.ts';
-import { AttachmentChips, KnowledgePicker, SentAttachments } from '../components/attachments.tsx';
-import { CitationMarker, PassageDialog, SourcesList } from '../components/citations.tsx';
-import { CopyButton } from '../components/copy-button.tsx';
+import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
+import { ApiError, del, failure, get, patch, post, put, requestInit } from '../api/client.ts';
+import type { Citation, ConversationSummary, GroundedMessage, StoredFile } from '../api/types.ts';
+import { EmptyConversation } from '../components/chat/assistant-start.tsx';
+import { ChatHeader } from '../components/chat/chat-header.tsx';
+import { Composer } from '../components/chat/composer.tsx';
+import { ConversationSidebar, type SidebarView } from '../components/chat/conversation-sidebar.tsx';
+import { MessageItem } from '../components/chat/message-item.tsx';
+import { SettingsPanel } from '../components/chat/settings-panel.tsx';
+import { ReplyNotice } from '../components/chat/reply-notice.tsx';
+import { ShareDialog } from '../components/chat/share-dialog.tsx';
+import { PassageDialog } from '../components/citations.tsx';
 import { Notice } from '../components/field.tsx';
 import { Link } from '../components/link.tsx';
 import { MarkdownView } from '../components/markdown-view.tsx';
+import {
+  conversationPath,
+  noSettings,
+  type Assistant,
+  type BranchedConversation,
+  type ChatSettingsValues,
+  type Preset,
+} from '../lib/chat-contract.ts';
 import {
   chatReducer,
   emptyChat,
@@ -34,11 +29,11 @@ import {
   parseChatEvent,
   type ChatStreamEvent,
 } from '../lib/chat-stream.ts';
-import { filesOf } from '../lib/knowledge.ts';
-import { limitRefusal, refusalSummary, type LimitRefusal } from '../lib/limits.ts';
+import { limitRefusal, type LimitRefusal } from '../lib/limits.ts';
 import { navigate, useTitle } from '../lib/router.ts';
 import { readSse } from '../lib/sse.ts';
 import { useFileDrop, usePendingFiles } from '../lib/use-attachments.ts';
+import { useChatChoices, useConversationList } from '../lib/use-chat-data.ts';
 
 const MODEL_KEY = 'keyway.model';
 const rememberedModel = () => {
@@ -52,7 +47,8 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message : 
 
 interface SendRequest {
   content?: string;
-  replaceFrom?: string;
+  /** A new version of this user message, beside it (nothing is deleted). */
+  editOf?: string;
   regenerate?: boolean;
   /** Files attached to this message (already uploaded). */
   files?: StoredFile[];
@@ -60,30 +56,37 @@ interface SendRequest {
   keep: number;
 }
 
-/** The chat: conversations on the side, one conversation with a streamed reply in the middle. */
+/** The chat: conversations on the side, one conversation (the branch on show) in the middle. */
 export function ChatPage({ conversationId }: { conversationId: string | null }) {
-  const [conversations, setConversations] = useState<ConversationSummary[]>([]);
   const [search, setSearch] = useState('');
-  const [models, setModels] = useState<ModelOption[] | null>(null);
+  const [view, setView] = useState<SidebarView>('active');
   const [model, setModel] = useState(rememberedModel);
-  const [hasCredentials, setHasCredentials] = useState<boolean | null>(null);
+  const { models, hasCredentials, setHasCredentials, bases, assistants } = useChatChoices((found) =>
+    // The remembered model if it is still there, else the first.
+    setModel((current) =>
+      current && found.some((option) => option.id === current) ? current : (found[0]?.id ?? current),
+    ),
+  );
   const [chat, dispatch] = useReducer(chatReducer, emptyChat);
   const [title, setTitle] = useState('New chat');
   const [draft, setDraft] = useState('');
   const [loadError, setLoadError] = useState<string | null>(null);
+  const { conversations, refresh } = useConversationList(search, view === 'archived', setLoadError);
   const [announce, setAnnounce] = useState('');
   const [sidebarOpen, setSidebarOpen] = useState(false);
-  const [editing, setEditing] = useState<{ id: string; text: string } | null>(null);
   /** A 429 from a budget or rate limit: shown with the limit and when it resets. */
   const [refusal, setRefusal] = useState<LimitRefusal | null>(null);
-  /** Files for the next message, uploading or uploaded. */
   const pendingFiles = usePendingFiles(setAnnounce);
-  /** The user's knowledge bases; null while loading or on a server without them. */
-  const [bases, setBases] = useState<KnowledgeBase[] | null>(null);
   /** The knowledge bases this conversation (or the new one) answers from. */
   const [baseIds, setBaseIds] = useState<string[]>([]);
+  /** This conversation's settings (for a new chat: the ones it will be made with). */
+  const [settings, setSettings] = useState<Partial<ChatSettingsValues>>(noSettings);
+  const [assistantId, setAssistantId] = useState<string | null>(null);
+  const [settingsOpen, setSettingsOpen] = useState(false);
+  const [sharing, setSharing] = useState<{ id: string; title: string } | null>(null);
+  /** The conversation the server has shown or made (not one that failed to load): it can be shared. */
+  const [knownId, setKnownId] = useState<string | null>(null);
   const [opened, setOpened] = useState<Citation | null>(null);
-  const fileInput = useRef<HTMLInputElement>(null);
   const abort = useRef<AbortController | null>(null);
   /** The conversation this page just created and is streaming into: no reload from the server. */
   const created = useRef<string | null>(null);
@@ -96,44 +99,21 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
   /** The conversation on screen now (a send that outlives a navigation must not retitle another). */
   const shown = useRef(conversationId);
   shown.current = conversationId;
+  const assistant = assistants.find((candidate) => candidate.id === assistantId) ?? null;
 
-  const refreshList = useCallback(async (query: string) => {
-    try {
-      setConversations(
-        await get<ConversationSummary[]>(
-          `/api/conversations${query ? `?q=${encodeURIComponent(query)}` : ''}`,
-        ),
-      );
-    } catch (error) {
-      if (!isMissingRoute(error)) setLoadError(errorText(error));
-    }
-  }, []);
-
-  useEffect(() => {
-    const timer = setTimeout(() => void refreshList(search.trim()), search ? 250 : 0);
-    return () => clearTimeout(timer);
-  }, [search, refreshList]);
-
-  useEffect(() => {
-    get<ModelOption[]>('/api/models')
-      .then((found) => {
-        setModels(found);
-        setModel((current) =>
-          current && found.some((option) => option.id === current) ? current : (found[0]?.id ?? current),
-        );
-      })
-      .catch(() => setModels([]));
-    get<Credential[]>('/api/credentials')
-      .then((found) => setHasCredentials(found.length > 0))
-      .catch(() => setHasCredentials(null));
-    get<KnowledgeBase[]>('/api/knowledge')
-      .then(setBases)
-      .catch(() => setBases(null));
+  /** Shows a conversation as the server has it (after a load, a switch of branch, a delete). */
+  const show = useCallback((found: BranchedConversation) => {
+    setKnownId(found.id);
+    dispatch({ type: 'load', messages: found.messages });
+    setTitle(found.title);
+    if (found.model) setModel(found.model);
+    setBaseIds(found.knowledgeBaseIds ?? []);
+    setSettings(found.settings ?? noSettings);
+    setAssistantId(found.assistantId ?? null);
   }, []);
 
   // Load the conversation when the address changes (not the one this page is streaming into).
   useEffect(() => {
-    setEditing(null);
     if (conversationId === null) {
       // Back at a new chat because the first message was refused: the refusal stays on screen.
       const refused = refusedFirst.current;
@@ -142,6 +122,8 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
         dispatch({ type: 'load', messages: [] });
         setTitle('New chat');
         setBaseIds([]);
+        setSettings(noSettings);
+        setAssistantId(null);
       }
       return;
     }
@@ -150,14 +132,8 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     abort.current?.abort();
     let cancelled = false;
     setLoadError(null);
-    get<GroundedConversation>(`/api/conversations/${encodeURIComponent(conversationId)}`)
-      .then((found) => {
-        if (cancelled) return;
-        dispatch({ type: 'load', messages: found.messages });
-        setTitle(found.title);
-        if (found.model) setModel(found.model);
-        setBaseIds(found.knowledgeBaseIds ?? []);
-      })
+    get<BranchedConversation>(conversationPath(conversationId))
+      .then((found) => !cancelled && show(found))
       .catch((error: unknown) => {
         if (cancelled) return;
         setLoadError(
@@ -169,7 +145,7 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     return () => {
       cancelled = true;
     };
-  }, [conversationId]);
+  }, [conversationId, show]);
 
   // Keep the newest text in view while it streams, unless the reader scrolled up.
   useEffect(() => {
@@ -189,14 +165,17 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
 
   const stop = useCallback(() => abort.current?.abort(), []);
 
-  const newChat = useCallback(() => {
+  const newChat = useCallback((withAssistant: Assistant | null = null) => {
     abort.current?.abort();
     created.current = null;
     dispatch({ type: 'load', messages: [] });
-    setTitle('New chat');
+    setTitle(withAssistant ? `New chat with ${withAssistant.name}` : 'New chat');
     setDraft('');
     pendingFiles.clear();
     setBaseIds([]);
+    setSettings(noSettings);
+    setAssistantId(withAssistant?.id ?? null);
+    if (withAssistant) setModel(withAssistant.model);
     setSidebarOpen(false);
     navigate('/');
     setTimeout(() => composer.current?.focus(), 0);
@@ -215,6 +194,27 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, [newChat, stop]);
+
+  /** Makes the conversation for a first message, with what was chosen before it. */
+  const createConversation = async (): Promise<string> => {
+    // Knowledge chosen before the first message goes with the new conversation (sent only when
+    // there is some, so a server without knowledge in chat still takes the rest).
+    const conversation = await post<ConversationSummary>('/api/conversations', {
+      model,
+      ...(baseIds.length > 0 ? { knowledgeBaseIds: baseIds } : {}),
+    });
+    const chosen = Object.values(settings).some((value) => value !== null && value !== undefined);
+    if (assistantId || chosen)
+      await patch(conversationPath(conversation.id), {
+        ...(assistantId ? { assistantId } : {}),
+        ...(chosen ? { settings } : {}),
+      });
+    created.current = conversation.id;
+    setKnownId(conversation.id);
+    setTitle(conversation.title);
+    navigate(`/chat/${encodeURIComponent(conversation.id)}`);
+    return conversation.id;
+  };
 
   const send = async (request: SendRequest) => {
     if (abort.current || !model) return;
@@ -255,28 +255,20 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     setAnnounce('Sending…');
     let stoppedByUser = false;
     let createdNow = false;
+    let finished = false;
     try {
       if (!id) {
         createdNow = true;
-        // Knowledge chosen before the first message goes with the new conversation (sent only when
-        // there is some, so a server without knowledge in chat still takes the rest).
-        const conversation = await post<ConversationSummary>('/api/conversations', {
-          model,
-          ...(baseIds.length > 0 ? { knowledgeBaseIds: baseIds } : {}),
-        });
-        id = conversation.id;
-        created.current = id;
-        setTitle(conversation.title);
-        navigate(`/chat/${encodeURIComponent(id)}`);
+        id = await createConversation();
       }
       const response = await fetch(
-        `/api/conversations/${encodeURIComponent(id)}/messages`,
+        `${conversationPath(id)}/messages`,
         requestInit('POST', {
           signal: controller.signal,
           body: {
             model,
             ...(request.content !== undefined ? { content: request.content } : {}),
-            ...(request.replaceFrom ? { replaceFrom: request.replaceFrom } : {}),
+            ...(request.editOf ? { editOf: request.editOf } : {}),
             ...(request.regenerate ? { regenerate: true } : {}),
             ...(files.length > 0 ? { attachments: { fileIds: files.map((file) => file.id) } } : {}),
           },
@@ -288,7 +280,10 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
         const event = parseChatEvent(data);
         if (!event) continue;
         dispatch({ type: 'event', event });
-        if (event.type === 'done') setAnnounce('Reply complete.');
+        if (event.type === 'done') {
+          finished = true;
+          setAnnounce('Reply complete.');
+        }
         if (event.type === 'error') {
           setAnnounce(`The reply failed: ${event.message}`);
           if (event.code === 'no_credentials') setHasCredentials(false);
@@ -313,34 +308,33 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
         if (error instanceof ApiError) setRefusal(limitRefusal(error));
         // A conversation made for a first message the server refused would stay behind empty.
         if (error instanceof ApiError && createdNow && id) {
-          await del(`/api/conversations/${encodeURIComponent(id)}`).catch(() => {});
+          await del(conversationPath(id)).catch(() => {});
           created.current = null;
           id = null;
           refusedFirst.current = true;
           setTitle('New chat');
           navigate('/', { replace: true });
         }
-        // The server's copy is the truth after a failure (what it stored, what an edit removed).
+        // The server's copy is the truth after a failure (what it stored).
         dispatch({ type: 'load', messages: id ? await reloadMessages(id) : [] });
         dispatch({ type: 'event', event });
         if (event.code === 'no_credentials') setHasCredentials(false);
         setAnnounce(`The reply failed: ${event.message}`);
       }
     } finally {
-      if (stoppedByUser) {
-        dispatch({ type: 'stopped', at: new Date().toISOString(), model });
-        setAnnounce('Stopped. The partial reply is kept.');
-      } else {
-        // A stream that ended without done or error (the server went away) is kept like a stop.
-        dispatch({ type: 'stopped', at: new Date().toISOString(), model });
-      }
+      // A stop, or a stream that ended without done or error (the server went away): what came is kept.
+      dispatch({ type: 'stopped', at: new Date().toISOString(), model });
+      if (stoppedByUser) setAnnounce('Stopped. The partial reply is kept.');
       abort.current = null;
-      void refreshList(search.trim());
+      refresh();
       if (id) {
         const sent = id;
-        get<ConversationSummary>(`/api/conversations/${encodeURIComponent(id)}`)
+        get<BranchedConversation>(conversationPath(id))
           .then((found) => {
-            if (shown.current === sent) setTitle(found.title);
+            if (shown.current !== sent || abort.current) return;
+            setTitle(found.title);
+            // A finished reply learns its place among its siblings (‹ 2/2 ›) from the server's copy.
+            if (finished) dispatch({ type: 'placed', messages: found.messages });
           })
           .catch(() => {});
       }
@@ -349,30 +343,17 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
 
   const reloadMessages = async (id: string): Promise<GroundedMessage[]> => {
     try {
-      return (await get<GroundedConversation>(`/api/conversations/${encodeURIComponent(id)}`)).messages;
+      return (await get<BranchedConversation>(conversationPath(id))).messages;
     } catch {
       return chat.messages;
     }
   };
 
-  const uploading = pendingFiles.uploading;
-
-  const submit = (event?: FormEvent) => {
-    event?.preventDefault();
-    const content = draft.trim();
-    if (!content || streaming || uploading) return;
+  const sendNew = (content: string) => {
     const files = pendingFiles.uploaded;
     setDraft('');
     pendingFiles.clear();
     void send({ content, keep: chat.messages.length, files });
-  };
-
-  const onPaste = (event: ClipboardEvent<HTMLTextAreaElement>) => {
-    const pasted = filesOf(event.clipboardData);
-    // Text pastes as text, even when the source also offers a picture of it (a spreadsheet's cells).
-    if (pasted.length === 0 || event.clipboardData.getData('text/plain')) return;
-    event.preventDefault();
-    pendingFiles.attach(pasted);
   };
 
   const drop = useFileDrop((dropped) => {
@@ -384,75 +365,90 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
     const before = baseIds;
     setBaseIds(ids);
     if (!conversationId) return;
-    patch(`/api/conversations/${encodeURIComponent(conversationId)}`, { knowledgeBaseIds: ids }).catch(
-      (error: unknown) => {
-        setBaseIds(before);
-        setLoadError(
-          error instanceof ApiError && error.code === 'validation_failed'
-            ? 'This server cannot attach knowledge bases to a conversation yet.'
-            : `The knowledge bases were not changed: ${errorText(error)}`,
-        );
-      },
-    );
-  };
-
-  const onComposerKey = (event: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
-      event.preventDefault();
-      submit();
-    }
-  };
-
-  const regenerate = () => void send({ regenerate: true, keep: keepForRegenerate(chat.messages) });
-
-  const resendEdit = () => {
-    if (!editing || !editing.text.trim()) return;
-    const keep = keepBefore(chat.messages, editing.id);
-    const replaceFrom = editing.id.startsWith('local-') ? undefined : editing.id;
-    setEditing(null);
-    void send({ content: editing.text.trim(), keep, ...(replaceFrom ? { replaceFrom } : {}) });
+    patch(conversationPath(conversationId), { knowledgeBaseIds: ids }).catch((error: unknown) => {
+      setBaseIds(before);
+      setLoadError(
+        error instanceof ApiError && error.code === 'validation_failed'
+          ? 'This server cannot attach knowledge bases to a conversation yet.'
+          : `The knowledge bases were not changed: ${errorText(error)}`,
+      );
+    });
   };
 
   const changeModel = (next: string) => {
     setModel(next);
+    if (conversationId) void patch(conversationPath(conversationId), { model: next }).catch(() => {});
+  };
+
+  const saveSettings = async (next: ChatSettingsValues) => {
+    if (conversationId) await patch(conversationPath(conversationId), { settings: next });
+    setSettings(next);
+  };
+
+  const applyPreset = async (preset: Preset) => {
+    const next = { ...noSettings, ...preset.settings };
     if (conversationId)
-      void patch(`/api/conversations/${encodeURIComponent(conversationId)}`, { model: next }).catch(() => {});
+      await patch(conversationPath(conversationId), {
+        settings: next,
+        ...(preset.model ? { model: preset.model } : {}),
+      });
+    setSettings(next);
+    if (preset.model) setModel(preset.model);
+  };
+
+  const switchBranch = async (messageId: string) => {
+    if (!conversationId) return;
+    try {
+      show(await put<BranchedConversation>(`${conversationPath(conversationId)}/branch`, { messageId }));
+      setAnnounce('Showing another version.');
+    } catch (error) {
+      setLoadError(`Could not switch versions: ${errorText(error)}`);
+    }
+  };
+
+  const deleteMessage = async (message: GroundedMessage) => {
+    if (!conversationId) return;
+    const what =
+      message.role === 'user' ? 'this message and every reply under it' : 'this answer and what follows it';
+    if (!window.confirm(`Delete ${what}?`)) return;
+    try {
+      await del(`${conversationPath(conversationId)}/messages/${encodeURIComponent(message.id)}`);
+      // What was above it stays on show (not whichever branch the server falls back to).
+      const above = chat.messages[chat.messages.findIndex((shown) => shown.id === message.id) - 1];
+      show(
+        above
+          ? await put<BranchedConversation>(`${conversationPath(conversationId)}/branch`, {
+              messageId: above.id,
+            })
+          : await get<BranchedConversation>(conversationPath(conversationId)),
+      );
+    } catch (error) {
+      setLoadError(`The message was not deleted: ${errorText(error)}`);
+    }
   };
 
   const lastIndex = chat.messages.length - 1;
-  const modelChoices = models ?? [];
+  const regenerate = () => void send({ regenerate: true, keep: keepForRegenerate(chat.messages) });
   const noCredentials = hasCredentials === false || chat.error?.code === 'no_credentials';
 
   return (
     <div className={`chat ${sidebarOpen ? 'sidebar-open' : ''}`}>
-      <aside className="chat-sidebar" aria-label="Conversations">
-        <div className="sidebar-head">
-          <button type="button" className="button primary wide" onClick={newChat}>
-            New chat <kbd aria-hidden="true">Ctrl K</kbd>
-          </button>
-          <label className="visually-hidden" htmlFor="conversation-search">
-            Search conversations
-          </label>
-          <input
-            id="conversation-search"
-            type="search"
-            placeholder="Search conversations"
-            value={search}
-            onChange={(event) => setSearch(event.target.value)}
-          />
-        </div>
-        <ConversationList
-          conversations={conversations}
-          activeId={conversationId}
-          onChanged={(nextTitle, changedId) => {
-            if (changedId === conversationId && nextTitle !== null) setTitle(nextTitle);
-            if (changedId === conversationId && nextTitle === null) newChat();
-            void refreshList(search.trim());
-          }}
-          onOpen={() => setSidebarOpen(false)}
-          searching={search.trim() !== ''}
-        />
-      </aside>
+      <ConversationSidebar
+        conversations={conversations}
+        activeId={conversationId}
+        view={view}
+        onView={setView}
+        search={search}
+        onSearch={setSearch}
+        onNewChat={() => newChat()}
+        onChanged={(changedId, change) => {
+          if (changedId === conversationId && change?.kind === 'renamed') setTitle(change.title);
+          if (changedId === conversationId && change?.kind === 'deleted') newChat();
+          refresh();
+        }}
+        onOpen={() => setSidebarOpen(false)}
+        onShare={(conversation) => setSharing({ id: conversation.id, title: conversation.title })}
+      />
       <section
         className={`chat-main ${drop.dragging ? 'dragging' : ''}`}
         aria-labelledby="chat-title"
@@ -463,61 +459,35 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
             Drop files to attach them to your message
           </div>
         ) : null}
-        <div className="chat-head">
-          <button
-            type="button"
-            className="button small ghost sidebar-toggle"
-            aria-expanded={sidebarOpen}
-            onClick={() => setSidebarOpen((open) => !open)}
-          >
-            Chats
-          </button>
-          <h1 id="chat-title" className="chat-title" tabIndex={-1}>
-            {title}
-          </h1>
-          <div className="model-picker">
-            <label htmlFor="model">Model</label>
-            {models === null ? (
-              <select id="model" disabled>
-                <option>Loading models…</option>
-              </select>
-            ) : modelChoices.length > 0 ? (
-              <select
-                id="model"
-                value={model}
-                onChange={(event) => changeModel(event.target.value)}
-                disabled={streaming}
-              >
-                {!modelChoices.some((option) => option.id === model) && model ? (
-                  <option value={model}>{model}</option>
-                ) : null}
-                {(['model', 'bot'] as const).map((kind) => {
-                  const options = modelChoices.filter((option) => option.kind === kind);
-                  return options.length > 0 ? (
-                    <optgroup key={kind} label={kind === 'model' ? 'Models' : 'Bots'}>
-                      {options.map((option) => (
-                        <option key={option.id} value={option.id}>
-                          {option.label}
-                        </option>
-                      ))}
-                    </optgroup>
-                  ) : null;
-                })}
-              </select>
-            ) : (
-              <input
-                id="model"
-                value={model}
-                placeholder="credential/model"
-                onChange={(event) => setModel(event.target.value)}
-                disabled={streaming}
-              />
-            )}
-          </div>
-          {bases !== null ? (
-            <KnowledgePicker bases={bases} selected={baseIds} onChange={changeBases} disabled={streaming} />
-          ) : null}
-        </div>
+        <ChatHeader
+          title={title}
+          assistant={assistant}
+          models={models}
+          model={model}
+          onModel={changeModel}
+          bases={bases}
+          baseIds={baseIds}
+          onBases={changeBases}
+          streaming={streaming}
+          sidebarOpen={sidebarOpen}
+          onToggleSidebar={() => setSidebarOpen((open) => !open)}
+          settingsOpen={settingsOpen}
+          onToggleSettings={() => setSettingsOpen((open) => !open)}
+          onShare={
+            conversationId && knownId === conversationId
+              ? () => setSharing({ id: conversationId, title })
+              : null
+          }
+        />
+        {settingsOpen ? (
+          <SettingsPanel
+            settings={settings}
+            models={models ?? []}
+            onSave={saveSettings}
+            onApplyPreset={applyPreset}
+            onClose={() => setSettingsOpen(false)}
+          />
+        ) : null}
 
         {noCredentials ? (
           <Notice kind="warning">
@@ -530,89 +500,33 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
 
         <div className="messages" ref={scroller} role="log" aria-live="polite" aria-label="Messages">
           {chat.messages.length === 0 && !streaming ? (
-            <div className="empty-chat">
-              <p>Ask anything. Enter sends, Shift+Enter starts a new line, Esc stops a reply.</p>
-            </div>
+            <EmptyConversation
+              assistants={conversationId ? [] : assistants}
+              assistant={assistant}
+              onChooseAssistant={(chosen) => (conversationId ? undefined : newChat(chosen))}
+              onStarter={sendNew}
+              disabled={!model}
+            />
           ) : null}
-          {chat.messages.map((message: GroundedMessage, index) => (
-            <article
+          {chat.messages.map((message, index) => (
+            <MessageItem
               key={message.id}
-              className={`message ${message.role}`}
-              aria-label={message.role === 'user' ? 'You' : 'Assistant'}
-            >
-              <div className="message-meta">
-                <span className="who">{message.role === 'user' ? 'You' : 'Assistant'}</span>
-                {message.role === 'assistant' && message.model ? (
-                  <span className="muted">{message.model}</span>
-                ) : null}
-                {message.status !== 'complete' ? (
-                  <span className={`badge badge-${message.status}`}>{message.status}</span>
-                ) : null}
-              </div>
-              {editing?.id === message.id ? (
-                <form
-                  className="edit-form"
-                  onSubmit={(event) => {
-                    event.preventDefault();
-                    resendEdit();
-                  }}
-                >
-                  <label className="visually-hidden" htmlFor={`edit-${message.id}`}>
-                    Edit message
-                  </label>
-                  <textarea
-                    id={`edit-${message.id}`}
-                    autoFocus
-                    value={editing.text}
-                    onChange={(event) => setEditing({ id: message.id, text: event.target.value })}
-                    onKeyDown={(event) => {
-                      if (event.key === 'Enter' && !event.shiftKey) {
-                        event.preventDefault();
-                        resendEdit();
-                      } else if (event.key === 'Escape') {
-                        event.stopPropagation();
-                        setEditing(null);
-                      }
-                    }}
-                  />
-                  <div className="row">
-                    <button type="submit" className="button small primary">
-                      Send edit
-                    </button>
-                    <button type="button" className="button small ghost" onClick={() => setEditing(null)}>
-                      Cancel
-                    </button>
-                  </div>
-                </form>
-              ) : message.role === 'user' ? (
-                <>
-                  <div className="user-text">{message.content}</div>
-                  <SentAttachments attachments={message.attachments} />
-                </>
-              ) : (
-                <Answer message={message} onOpen={setOpened} />
-              )}
-              {message.status === 'failed' && message.error ? (
-                <p className="error-text">{message.error.message}</p>
-              ) : null}
-              <div className="message-actions">
-                <CopyButton text={message.content} />
-                {message.role === 'user' && !streaming && editing === null ? (
-                  <button
-                    type="button"
-                    className="button small ghost"
-                    onClick={() => setEditing({ id: message.id, text: message.content })}
-                  >
-                    Edit
-                  </button>
-                ) : null}
-                {message.role === 'assistant' && index === lastIndex && !streaming ? (
-                  <button type="button" className="button small ghost" onClick={regenerate}>
-                    Regenerate
-                  </button>
-                ) : null}
-              </div>
-            </article>
+              message={message}
+              isLast={index === lastIndex}
+              busy={streaming}
+              onOpenCitation={setOpened}
+              actions={{
+                onEdit: (id, text) =>
+                  void send({
+                    content: text,
+                    keep: keepBefore(chat.messages, id),
+                    ...(id.startsWith('local-') ? {} : { editOf: id }),
+                  }),
+                onRegenerate: regenerate,
+                onSwitch: (siblingId) => void switchBranch(siblingId),
+                onDelete: (target) => void deleteMessage(target),
+              }}
+            />
           ))}
           {chat.streaming ? (
             <article
@@ -627,239 +541,34 @@ export function ChatPage({ conversationId }: { conversationId: string | null }) 
               <MarkdownView source={chat.streaming.content} />
             </article>
           ) : null}
-          {chat.error && chat.error.code !== 'no_credentials' && refusal?.code === chat.error.code ? (
-            <Notice kind="warning">
-              <p>{refusal.message}</p>
-              {refusal.details ? <p className="refusal">{refusalSummary(refusal.details)}</p> : null}
-              <p className="refusal">
-                {draft ? 'Your message is kept in the box below. ' : ''}
-                <Link to="/limits">See my limits</Link>
-              </p>
-            </Notice>
-          ) : chat.error && chat.error.code !== 'no_credentials' ? (
-            <Notice kind="error">
-              {chat.error.message}{' '}
-              {lastIndex >= 0 && !streaming ? (
-                <button type="button" className="button small" onClick={regenerate}>
-                  Try again
-                </button>
-              ) : null}
-            </Notice>
-          ) : null}
+          <ReplyNotice
+            error={chat.error}
+            refusal={refusal}
+            draftKept={draft !== ''}
+            onTryAgain={lastIndex >= 0 && !streaming ? regenerate : null}
+          />
         </div>
         <div className="visually-hidden" role="status" aria-live="polite">
           {announce}
         </div>
 
-        <form className="composer" onSubmit={submit}>
-          <AttachmentChips
-            files={pendingFiles.pending}
-            knowledgeBases={(bases ?? []).filter((base) => baseIds.includes(base.id))}
-            onRemoveFile={pendingFiles.remove}
-            onRemoveKnowledgeBase={(id) => changeBases(baseIds.filter((other) => other !== id))}
-            disabled={streaming}
-          />
-          {pendingFiles.pending.some((pending) => pending.error) ? (
-            <div className="composer-errors" role="alert">
-              {pendingFiles.pending.flatMap((pending) =>
-                pending.error ? [<p key={pending.key}>{pending.error}</p>] : [],
-              )}
-            </div>
-          ) : null}
-          <input
-            ref={fileInput}
-            type="file"
-            multiple
-            hidden
-            aria-label="Files to attach"
-            onChange={(event) => {
-              pendingFiles.attach(Array.from(event.target.files ?? []));
-              event.target.value = '';
-            }}
-          />
-          <button
-            type="button"
-            className="button attach-button"
-            aria-label="Attach files"
-            title="Attach files (or drop them here, or paste an image)"
-            onClick={() => fileInput.current?.click()}
-          >
-            <svg
-              aria-hidden="true"
-              width="18"
-              height="18"
-              viewBox="0 0 24 24"
-              fill="none"
-              stroke="currentColor"
-              strokeWidth="2"
-              strokeLinecap="round"
-              strokeLinejoin="round"
-            >
-              <path d="M21 11.5 12.5 20a5 5 0 0 1-7-7L14 4.5a3.3 3.3 0 0 1 4.7 4.7L10.2 17.7a1.7 1.7 0 0 1-2.4-2.4L15.5 7.6" />
-            </svg>
-          </button>
-          <label className="visually-hidden" htmlFor="composer">
-            Message
-          </label>
-          <textarea
-            id="composer"
-            ref={composer}
-            rows={2}
-            placeholder={model ? `Message ${model}` : 'Choose a model first'}
-            value={draft}
-            onChange={(event) => setDraft(event.target.value)}
-            onKeyDown={onComposerKey}
-            onPaste={onPaste}
-            autoFocus
-          />
-          {streaming ? (
-            <button type="button" className="button danger" onClick={stop}>
-              Stop <kbd aria-hidden="true">Esc</kbd>
-            </button>
-          ) : (
-            <button
-              type="submit"
-              className="button primary"
-              disabled={!draft.trim() || !model || uploading}
-              title={uploading ? 'Waiting for the files to upload' : undefined}
-            >
-              Send
-            </button>
-          )}
-        </form>
+        <Composer
+          draft={draft}
+          onDraft={setDraft}
+          model={model}
+          streaming={streaming}
+          pendingFiles={pendingFiles}
+          knowledgeBases={(bases ?? []).filter((base) => baseIds.includes(base.id))}
+          onRemoveKnowledgeBase={(id) => changeBases(baseIds.filter((other) => other !== id))}
+          onSend={sendNew}
+          onStop={stop}
+          textarea={composer}
+        />
         {opened ? <PassageDialog citation={opened} onClose={() => setOpened(null)} /> : null}
+        {sharing ? (
+          <ShareDialog conversationId={sharing.id} title={sharing.title} onClose={() => setSharing(null)} />
+        ) : null}
       </section>
     </div>
-  );
-}
-
-/** An assistant's answer: Markdown whose `[n]` markers open their sources, and the sources under it. */
-function Answer({ message, onOpen }: { message: GroundedMessage; onOpen: (citation: Citation) => void }) {
-  const citations = message.citations ?? [];
-  const markers = useMemo(() => {
-    if (citations.length === 0) return null;
-    const byNumber = new Map(citations.map((citation) => [citation.n, citation]));
-    return {
-      known: new Set(byNumber.keys()),
-      render: (n: number) => <CitationMarker citation={byNumber.get(n)!} onOpen={onOpen} />,
-    };
-  }, [citations, onOpen]);
-  return (
-    <>
-      <MarkdownView source={message.content} markers={markers} />
-      <SourcesList citations={citations} onOpen={onOpen} />
-    </>
-  );
-}
-
-function ConversationList({
-  conversations,
-  activeId,
-  onChanged,
-  onOpen,
-  searching,
-}: {
-  conversations: ConversationSummary[];
-  activeId: string | null;
-  /** After a rename (the new title) or a delete (null). */
-  onChanged: (title: string | null, id: string) => void;
-  onOpen: () => void;
-  searching: boolean;
-}) {
-  const [renaming, setRenaming] = useState<{ id: string; title: string } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-
-  const rename = async () => {
-    if (!renaming) return;
-    const { id, title } = renaming;
-    setRenaming(null);
-    if (!title.trim()) return;
-    try {
-      await patch(`/api/conversations/${encodeURIComponent(id)}`, { title: title.trim() });
-      onChanged(title.trim(), id);
-    } catch (caught) {
-      setError(errorText(caught));
-    }
-  };
-
-  const remove = async (conversation: ConversationSummary) => {
-    if (!window.confirm(`Delete "${conversation.title}" and all its messages?`)) return;
-    try {
-      await del(`/api/conversations/${encodeURIComponent(conversation.id)}`);
-      onChanged(null, conversation.id);
-    } catch (caught) {
-      setError(errorText(caught));
-    }
-  };
-
-  return (
-    <>
-      {error ? <Notice kind="error">{error}</Notice> : null}
-      {conversations.length === 0 ? (
-        <p className="muted pad">{searching ? 'No conversation matches.' : 'No conversations yet.'}</p>
-      ) : null}
-      <ul className="conversation-list">
-        {conversations.map((conversation) => (
-          <li key={conversation.id} className={conversation.id === activeId ? 'active' : ''}>
-            {renaming?.id === conversation.id ? (
-              <form
-                onSubmit={(event) => {
-                  event.preventDefault();
-                  void rename();
-                }}
-              >
-                <label className="visually-hidden" htmlFor={`rename-${conversation.id}`}>
-                  New title
-                </label>
-                <input
-                  id={`rename-${conversation.id}`}
-                  autoFocus
-                  value={renaming.title}
-                  onChange={(event) => setRenaming({ id: conversation.id, title: event.target.value })}
-                  onBlur={() => void rename()}
-                  onKeyDown={(event) => {
-                    if (event.key === 'Escape') {
-                      event.stopPropagation();
-                      setRenaming(null);
-                    }
-                  }}
-                />
-              </form>
-            ) : (
-              <>
-                <Link
-                  to={`/chat/${encodeURIComponent(conversation.id)}`}
-                  aria-current={conversation.id === activeId ? 'page' : undefined}
-                  onClick={onOpen}
-                  className="conversation-link"
-                >
-                  {conversation.title}
-                </Link>
-                <span className="conversation-actions">
-                  <button
-                    type="button"
-                    className="icon-button"
-                    aria-label={`Rename ${conversation.title}`}
-                    title="Rename"
-                    onClick={() => setRenaming({ id: conversation.id, title: conversation.title })}
-                  >
-                    ✎
-                  </button>
-                  <button
-                    type="button"
-                    className="icon-button"
-                    aria-label={`Delete ${conversation.title}`}
-                    title="Delete"
-                    onClick={() => void remove(conversation)}
-                  >
-                    ×
-                  </button>
-                </span>
-              </>
-            )}
-          </li>
-        ))}
-      </ul>
-    </>
   );
 }

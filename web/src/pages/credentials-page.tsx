@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { ApiError, del, get, post } from '../api/client.ts';
+import { ApiError, del, get, patch, post } from '../api/client.ts';
 import type { CreatedCredential, Credential, CredentialTestResult, Provider } from '../api/types.ts';
 import { Field, formatDate, Notice } from '../components/field.tsx';
 import { SharingPanel } from '../components/sharing-panel.tsx';
@@ -19,6 +19,7 @@ export default function CredentialsPage() {
   const [error, setError] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const [adding, setAdding] = useState(false);
+  const [tested, setTested] = useState<SaveOutcome | null>(null);
 
   const load = useCallback(async () => {
     try {
@@ -55,20 +56,16 @@ export default function CredentialsPage() {
       </p>
       {error ? <Notice kind="error">{error}</Notice> : null}
       {message ? <Notice kind="success">{message}</Notice> : null}
+      {tested ? <SavedAndTested outcome={tested} onDismiss={() => setTested(null)} /> : null}
       {adding ? (
         <AddCredential
           providers={providers}
           admin={me.user.role === 'admin'}
           onCancel={() => setAdding(false)}
-          onAdded={(created) => {
+          onAdded={(outcome) => {
             setAdding(false);
-            setMessage(
-              `Saved "${created.name}".` +
-                (created.duplicates.length > 0
-                  ? ` The same key is also stored as ${created.duplicates.map((d) => `"${d.name}"`).join(', ')}.`
-                  : '') +
-                (created.warnings?.length ? ' ' + created.warnings.join(' ') : ''),
-            );
+            setMessage(null);
+            setTested(outcome);
             void load();
           }}
         />
@@ -86,7 +83,9 @@ export default function CredentialsPage() {
               providerLabel={providerLabel(credential.provider)}
               canEdit={credential.manageable}
               admin={me.user.role === 'admin'}
+              providers={providers}
               onChanged={(text) => {
+                setTested(null);
                 setMessage(text);
                 void load();
               }}
@@ -106,17 +105,17 @@ function AddCredential({
 }: {
   providers: Provider[];
   admin: boolean;
-  onAdded: (credential: CreatedCredential) => void;
+  onAdded: (outcome: SaveOutcome) => void;
   onCancel: () => void;
 }) {
   const [form, setForm] = useState<CredentialForm>(emptyForm);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [testing, setTesting] = useState(false);
   const first = useRef<HTMLInputElement>(null);
   useEffect(() => first.current?.focus(), []);
   const provider = providers.find((candidate) => candidate.id === form.provider);
-  const properties = Object.entries(provider?.settings.properties ?? {});
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -129,12 +128,14 @@ function AddCredential({
       const created = await post<CreatedCredential>('/api/credentials', body);
       // The key leaves the page's state as soon as the server has it.
       setForm(emptyForm);
-      onAdded(created);
+      setTesting(true);
+      onAdded({ created, test: await testCredential(created.id) });
     } catch (caught) {
       setForm((current) => ({ ...current, secret: '' }));
       setError(errorText(caught));
     } finally {
       setBusy(false);
+      setTesting(false);
     }
   };
 
@@ -200,48 +201,12 @@ function AddCredential({
           />
         )}
       </Field>
-      {properties.map(([key, schema]) => (
-        <Field
-          key={key}
-          label={settingLabel(key)}
-          hint={
-            schema.description ??
-            (key === 'baseUrl' && provider?.defaultBaseUrl
-              ? `Default: ${provider.defaultBaseUrl}`
-              : undefined)
-          }
-          error={errors[`settings.${key}`]}
-        >
-          {(props) =>
-            schema.type === 'boolean' ? (
-              <select
-                {...props}
-                value={form.settings[key] ?? ''}
-                onChange={(event) =>
-                  setForm({ ...form, settings: { ...form.settings, [key]: event.target.value } })
-                }
-              >
-                <option value="">Default</option>
-                <option value="true">Yes</option>
-                <option value="false">No</option>
-              </select>
-            ) : (
-              <input
-                {...props}
-                name={`settings-${key}`}
-                autoComplete="off"
-                placeholder={
-                  key === 'baseUrl' ? (provider?.defaultBaseUrl ?? 'http://127.0.0.1:11434/v1') : ''
-                }
-                value={form.settings[key] ?? ''}
-                onChange={(event) =>
-                  setForm({ ...form, settings: { ...form.settings, [key]: event.target.value } })
-                }
-              />
-            )
-          }
-        </Field>
-      ))}
+      <SettingsFields
+        provider={provider}
+        values={form.settings}
+        errors={errors}
+        onChange={(settings) => setForm({ ...form, settings })}
+      />
       {admin ? (
         <label className="check">
           <input
@@ -254,7 +219,7 @@ function AddCredential({
       ) : null}
       <div className="row">
         <button type="submit" className="button primary" disabled={busy}>
-          {busy ? 'Saving…' : 'Save credential'}
+          {testing ? 'Testing the key…' : busy ? 'Saving…' : 'Save and test'}
         </button>
         <button type="button" className="button ghost" onClick={onCancel}>
           Cancel
@@ -269,14 +234,17 @@ function CredentialCard({
   providerLabel,
   canEdit,
   admin,
+  providers,
   onChanged,
 }: {
   credential: Credential;
   providerLabel: string;
   canEdit: boolean;
   admin: boolean;
+  providers: Provider[];
   onChanged: (message: string) => void;
 }) {
+  const [editing, setEditing] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [rotating, setRotating] = useState(false);
@@ -404,6 +372,17 @@ function CredentialCard({
           </div>
         </Notice>
       ) : null}
+      {editing ? (
+        <EditCredential
+          credential={credential}
+          provider={providers.find((provider) => provider.id === credential.provider)}
+          onCancel={() => setEditing(false)}
+          onSaved={(text) => {
+            setEditing(false);
+            onChanged(text);
+          }}
+        />
+      ) : null}
       {rotating ? (
         <form className="row rotate" onSubmit={rotate}>
           <label className="visually-hidden" htmlFor={`rotate-${credential.id}`}>
@@ -442,6 +421,14 @@ function CredentialCard({
             <button
               type="button"
               className="button small"
+              onClick={() => setEditing(true)}
+              disabled={busy || editing}
+            >
+              Edit
+            </button>
+            <button
+              type="button"
+              className="button small"
               onClick={() => setRotating(true)}
               disabled={busy || rotating}
             >
@@ -460,5 +447,225 @@ function CredentialCard({
       </div>
       {canEdit ? <SharingPanel credential={credential} admin={admin} /> : null}
     </li>
+  );
+}
+
+/** What testing a key right after saving it found. */
+type TestOutcome =
+  | { kind: 'valid'; models: number | null }
+  | { kind: 'invalid'; message: string }
+  | { kind: 'unreachable'; message: string };
+
+interface SaveOutcome {
+  created: CreatedCredential;
+  test: TestOutcome;
+}
+
+/** Tests a stored key with the provider (`POST /api/credentials/:id/test`); never throws. */
+async function testCredential(id: string): Promise<TestOutcome> {
+  try {
+    const result = await post<CredentialTestResult>(`/api/credentials/${encodeURIComponent(id)}/test`);
+    return result.status === 'valid'
+      ? { kind: 'valid', models: result.models }
+      : { kind: 'invalid', message: result.message ?? 'The provider refused the key.' };
+  } catch (caught) {
+    return { kind: 'unreachable', message: errorText(caught) };
+  }
+}
+
+const modelsText = (models: number | null) => (models !== null ? ` (${models} models)` : '');
+
+/** One line for a test made after an edit. */
+function testSentence(name: string, outcome: TestOutcome): string {
+  if (outcome.kind === 'valid')
+    return `Saved "${name}" and tested it: the key works${modelsText(outcome.models)}.`;
+  if (outcome.kind === 'invalid') return `Saved "${name}", but the test failed: ${outcome.message}`;
+  return `Saved "${name}", but it could not be tested: ${outcome.message}`;
+}
+
+/**
+ * The result of saving a key, tested at once. A key the provider refuses stays saved (and marked
+ * invalid): the person fixes a setting or rotates the key without typing everything again, and a
+ * provider that is down or not started yet does not lose what they typed.
+ */
+function SavedAndTested({ outcome, onDismiss }: { outcome: SaveOutcome; onDismiss: () => void }) {
+  const { created, test } = outcome;
+  const extra = [
+    created.duplicates.length > 0
+      ? `The same key is also stored as ${created.duplicates.map((d) => `"${d.name}"`).join(', ')}.`
+      : '',
+    ...(created.warnings ?? []),
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const kind = test.kind === 'valid' ? 'success' : test.kind === 'invalid' ? 'error' : 'warning';
+  return (
+    <Notice kind={kind}>
+      <div className="test-result" data-test-result={test.kind}>
+        <p>
+          {test.kind === 'valid' ? (
+            <>
+              Saved "{created.name}" and tested it: the key works{modelsText(test.models)}.
+            </>
+          ) : test.kind === 'invalid' ? (
+            <>
+              <strong>Saved "{created.name}", but the test failed:</strong> {test.message} It is kept and
+              marked invalid: use Edit to fix its settings or Rotate to paste the right key.
+            </>
+          ) : (
+            <>
+              <strong>Saved "{created.name}", but it could not be tested:</strong> {test.message} Test it
+              again once the provider is reachable.
+            </>
+          )}
+          {extra ? ` ${extra}` : ''}
+        </p>
+        <button type="button" className="button ghost small" onClick={onDismiss}>
+          Dismiss
+        </button>
+      </div>
+    </Notice>
+  );
+}
+
+/** A provider's settings as form fields (text, or Default/Yes/No for booleans). */
+function SettingsFields({
+  provider,
+  values,
+  errors,
+  onChange,
+}: {
+  provider: Provider | undefined;
+  values: Record<string, string>;
+  errors: FieldErrors;
+  onChange: (values: Record<string, string>) => void;
+}) {
+  const properties = Object.entries(provider?.settings.properties ?? {});
+  return (
+    <>
+      {properties.map(([key, schema]) => (
+        <Field
+          key={key}
+          label={settingLabel(key)}
+          hint={
+            schema.description ??
+            (key === 'baseUrl' && provider?.defaultBaseUrl
+              ? `Default: ${provider.defaultBaseUrl}`
+              : undefined)
+          }
+          error={errors[`settings.${key}`]}
+        >
+          {(props) =>
+            schema.type === 'boolean' ? (
+              <select
+                {...props}
+                value={values[key] ?? ''}
+                onChange={(event) => onChange({ ...values, [key]: event.target.value })}
+              >
+                <option value="">Default</option>
+                <option value="true">Yes</option>
+                <option value="false">No</option>
+              </select>
+            ) : (
+              <input
+                {...props}
+                name={`settings-${key}`}
+                autoComplete="off"
+                placeholder={
+                  key === 'baseUrl' ? (provider?.defaultBaseUrl ?? 'http://127.0.0.1:11434/v1') : ''
+                }
+                value={values[key] ?? ''}
+                onChange={(event) => onChange({ ...values, [key]: event.target.value })}
+              />
+            )
+          }
+        </Field>
+      ))}
+    </>
+  );
+}
+
+/** Rename a credential or change its settings (`PATCH /api/credentials/:id`); new settings are tested. */
+function EditCredential({
+  credential,
+  provider,
+  onSaved,
+  onCancel,
+}: {
+  credential: Credential;
+  provider: Provider | undefined;
+  onSaved: (message: string) => void;
+  onCancel: () => void;
+}) {
+  const [name, setName] = useState(credential.name);
+  const [settings, setSettings] = useState<Record<string, string>>(() =>
+    Object.fromEntries(
+      Object.entries(credential.settings)
+        .filter(([, value]) => ['string', 'number', 'boolean'].includes(typeof value))
+        .map(([key, value]) => [key, String(value)]),
+    ),
+  );
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    // The key is not part of an edit (Rotate changes it): only the name and settings are checked.
+    const { errors: found, body } = credentialBody(
+      { name, provider: credential.provider, secret: '', settings, shared: false },
+      provider ? { ...provider, secret: 'optional' } : undefined,
+    );
+    setErrors(found);
+    if (!body) return;
+    const newSettings = (body.settings as Record<string, unknown> | undefined) ?? {};
+    const settingsChanged = JSON.stringify(newSettings) !== JSON.stringify(credential.settings);
+    setBusy(true);
+    setError(null);
+    try {
+      await patch<Credential>(`/api/credentials/${encodeURIComponent(credential.id)}`, {
+        ...(name !== credential.name ? { name } : {}),
+        ...(settingsChanged ? { settings: newSettings } : {}),
+      });
+      // New settings (another endpoint) make the last check meaningless: test again at once.
+      onSaved(settingsChanged ? testSentence(name, await testCredential(credential.id)) : `Saved "${name}".`);
+    } catch (caught) {
+      setError(errorText(caught));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form
+      className="card form-card edit-credential"
+      onSubmit={(event) => void submit(event)}
+      noValidate
+      aria-label={`Edit ${credential.name}`}
+    >
+      <h3>Edit "{credential.name}"</h3>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      <Field label="Name" hint="Used in model names: name/model." error={errors.name}>
+        {(props) => (
+          <input
+            {...props}
+            name="edit-name"
+            autoComplete="off"
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+          />
+        )}
+      </Field>
+      <SettingsFields provider={provider} values={settings} errors={errors} onChange={setSettings} />
+      <p className="muted small-text">The key itself is changed with Rotate.</p>
+      <div className="row">
+        <button type="submit" className="button primary small" disabled={busy}>
+          {busy ? 'Saving…' : 'Save changes'}
+        </button>
+        <button type="button" className="button ghost small" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
   );
 }

@@ -2,22 +2,16 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, post } from '../api/client.ts';
 import type { Me } from '../api/types.ts';
 import { Field, Notice } from '../components/field.tsx';
-import { Link } from '../components/link.tsx';
 import { validateAccount, type FieldErrors } from '../lib/forms.ts';
 import { useTitle } from '../lib/router.ts';
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-/** Sign-in with username and password; the session lives in an HttpOnly cookie. */
-export function LoginPage({
-  notice,
-  onSignedIn,
-  setupOpen,
-}: {
-  notice: string | null;
-  onSignedIn: (me: Me) => void;
-  setupOpen: boolean;
-}) {
+/**
+ * Sign-in with username and password; the session lives in an HttpOnly cookie. Shown only once an
+ * admin exists (before that the app shows setup), so it offers no setup link.
+ */
+export function LoginPage({ notice, onSignedIn }: { notice: string | null; onSignedIn: (me: Me) => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -74,16 +68,16 @@ export function LoginPage({
       <button className="button primary" type="submit" disabled={busy}>
         {busy ? 'Signing in…' : 'Sign in'}
       </button>
-      <p className="muted small-text">
-        {setupOpen ? <strong>Keyway has no users yet. </strong> : 'First run? '}
-        <Link to="/setup">Set up the first admin</Link> with the setup token printed in the server log.
-      </p>
+      <p className="muted small-text">Forgot your password? Ask an admin to set a new one.</p>
     </form>
   );
 }
 
-/** First run: the one-time setup token from the server log, then the first admin's name and password. */
-export function SetupPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
+/**
+ * First run: the one-time setup token from the server log, then the first admin's name and password.
+ * `onClosed`: setup turned out to be done already (in another browser); the app then shows sign-in.
+ */
+export function SetupPage({ onSignedIn, onClosed }: { onSignedIn: (me: Me) => void; onClosed: () => void }) {
   const [token, setToken] = useState('');
   const [username, setUsername] = useState('admin');
   const [password, setPassword] = useState('');
@@ -107,11 +101,8 @@ export function SetupPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
       await post('/api/setup', { token: token.trim(), username, password }, { allowUnauthenticated: true });
       onSignedIn(await post<Me>('/api/auth/login', { username, password }, { allowUnauthenticated: true }));
     } catch (caught) {
-      setError(
-        caught instanceof ApiError && caught.code === 'setup_closed'
-          ? 'Setup is already done: an admin exists. Sign in instead.'
-          : message(caught),
-      );
+      if (caught instanceof ApiError && caught.code === 'setup_closed') onClosed();
+      else setError(message(caught));
     } finally {
       setBusy(false);
     }
@@ -181,9 +172,6 @@ export function SetupPage({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
       <button className="button primary" type="submit" disabled={busy}>
         {busy ? 'Creating…' : 'Create admin and sign in'}
       </button>
-      <p className="muted small-text">
-        Already set up? <Link to="/login">Sign in</Link>
-      </p>
     </form>
   );
 }
