@@ -445,6 +445,7 @@ export async function assembleKeyway(
     bodyLimitBytes: config.bodyLimitBytes,
     transcriptionBodyLimitBytes: config.transcriptionBodyLimitBytes,
     fileSizeLimitBytes: config.fileSizeLimitBytes,
+    importBodyLimitBytes: config.importBodyLimitBytes,
     webDir: config.webDir,
     services,
   });

@@ -38,6 +38,7 @@ describe('loadConfig', () => {
         KEYWAY_DATA_DIR: '/srv/keyway',
         KEYWAY_LOG_LEVEL: 'debug',
         KEYWAY_BODY_LIMIT: '2048',
+        KEYWAY_IMPORT_BODY_LIMIT: '4096',
         KEYWAY_SHUTDOWN_TIMEOUT: '3',
         KEYWAY_MIGRATION_LOCK_TIMEOUT: '120',
       },
@@ -46,6 +47,7 @@ describe('loadConfig', () => {
       database: { kind: 'embedded', dataDir: '/srv/keyway' },
       logLevel: 'debug',
       bodyLimitBytes: 2048,
+      importBodyLimitBytes: 4096,
       shutdownTimeoutMs: 3000,
       migrationLockTimeoutMs: 120_000,
     });

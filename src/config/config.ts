@@ -21,6 +21,8 @@ export interface Config {
   transcriptionBodyLimitBytes: number;
   /** `POST /api/files` only: the largest file a user may upload. */
   fileSizeLimitBytes: number;
+  /** `POST /api/import/conversations` only: a Keyway or ChatGPT export. */
+  importBodyLimitBytes: number;
   /** The most tokens of retrieved context (knowledge and attached files) before a chat message or a bot reply (a bot may set its own). */
   retrievalTokenBudget: number;
   /** How long a dead node's ingestion job waits before another node takes it (renewed at a third). */
@@ -118,6 +120,7 @@ const schema = z.object({
     25 * 1024 * 1024,
   ),
   fileSizeLimitBytes: integer('KEYWAY_FILE_SIZE_LIMIT', 1024, 1024 ** 3).default(20 * 1024 * 1024),
+  importBodyLimitBytes: integer('KEYWAY_IMPORT_BODY_LIMIT', 1024, 1024 ** 3).default(50 * 1024 * 1024),
   retrievalTokenBudget: integer('KEYWAY_RETRIEVAL_TOKEN_BUDGET', 100, 1_000_000).default(4000),
   ingestionLeaseMs: integer('KEYWAY_INGESTION_LEASE', 3, 3600)
     .transform((value) => value * 1000)
@@ -165,6 +168,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     bodyLimitBytes: pick(env.KEYWAY_BODY_LIMIT),
     transcriptionBodyLimitBytes: pick(env.KEYWAY_TRANSCRIPTION_BODY_LIMIT),
     fileSizeLimitBytes: pick(env.KEYWAY_FILE_SIZE_LIMIT),
+    importBodyLimitBytes: pick(env.KEYWAY_IMPORT_BODY_LIMIT),
     retrievalTokenBudget: pick(env.KEYWAY_RETRIEVAL_TOKEN_BUDGET),
     ingestionLeaseMs: pick(env.KEYWAY_INGESTION_LEASE),
     wholeFileTokens: pick(env.KEYWAY_WHOLE_FILE_TOKENS),
@@ -200,6 +204,7 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Readonly
     bodyLimitBytes: value.bodyLimitBytes,
     transcriptionBodyLimitBytes: value.transcriptionBodyLimitBytes,
     fileSizeLimitBytes: value.fileSizeLimitBytes,
+    importBodyLimitBytes: value.importBodyLimitBytes,
     retrievalTokenBudget: value.retrievalTokenBudget,
     ingestionLeaseMs: value.ingestionLeaseMs,
     wholeFileTokens: value.wholeFileTokens,
