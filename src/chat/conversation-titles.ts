@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Principal } from '../auth/principal.ts';
 import { withoutNul } from '../db/storable-text.ts';
 import type { ChatRequest } from '../gateway/openai-types.ts';
-import type { ChatGateway } from './conversations.service.ts';
+import type { ChatGateway } from './chat-replies.ts';
 import type { ConversationsRepository } from './conversations.repository.ts';
 
 /** The title model a user's conversations are named with: theirs, else the admin's default; null: off. */

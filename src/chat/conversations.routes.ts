@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { ApiRegistry } from '../http/api-registry.ts';
 import type { AppEnv } from '../http/app-env.ts';
 import { encodeSse } from '../http/sse.ts';
-import type { ChatEvent, ConversationsService } from './conversations.service.ts';
+import type { ChatEvent } from './chat-views.ts';
+import type { ConversationsService } from './conversations.service.ts';
 
 const modelName = z.string().trim().min(1).max(300);
 const title = z.string().max(200);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { ChatEvent } from '../../src/chat/conversations.service.ts';
+import type { ChatEvent } from '../../src/chat/chat-views.ts';
 import { SseDecoder } from '../../src/http/sse.ts';
 import { startFakeOpenAiChat, type FakeOpenAiChat } from '../fakes/fake-openai-chat.ts';
 import { startFakeOpenAiExtras, type FakeOpenAiExtras } from '../fakes/fake-openai-extras.ts';
