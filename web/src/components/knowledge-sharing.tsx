@@ -2,8 +2,7 @@ import { useState } from 'react';
 import { get, put } from '../api/client.ts';
 import type { Team } from '../api/sharing-types.ts';
 import type { KnowledgeBase } from '../api/types.ts';
-import { Notice } from './field.tsx';
-import { Link } from './link.tsx';
+import { TeamChoice } from './team-choice.tsx';
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const names = (teams: { name: string }[]) => teams.map((team) => team.name).join(', ');
@@ -64,38 +63,15 @@ export function KnowledgeSharing({
         ) : null}
       </p>
       {open ? (
-        <fieldset className="card">
-          <legend>Teams that may read and search it</legend>
-          {error ? <Notice kind="error">{error}</Notice> : null}
-          {teams === null && !error ? <p className="muted">Loading teams…</p> : null}
-          {teams && teams.length === 0 ? (
-            <p className="muted">
-              You are in no team yet. <Link to="/teams">Teams</Link>
-            </p>
-          ) : null}
-          {(teams ?? []).map((team) => (
-            <label key={team.id} className="check">
-              <input
-                type="checkbox"
-                checked={chosen.includes(team.id)}
-                onChange={(event) =>
-                  setChosen((list) =>
-                    event.target.checked ? [...list, team.id] : list.filter((id) => id !== team.id),
-                  )
-                }
-              />
-              {team.name}
-            </label>
-          ))}
-          <div className="row">
-            <button type="button" className="button small primary" onClick={() => void save()}>
-              Save sharing
-            </button>
-            <button type="button" className="button small ghost" onClick={() => setOpen(false)}>
-              Cancel
-            </button>
-          </div>
-        </fieldset>
+        <TeamChoice
+          legend="Teams that may read and search it"
+          teams={teams}
+          error={error}
+          chosen={chosen}
+          onChoose={setChosen}
+          onSave={() => void save()}
+          onCancel={() => setOpen(false)}
+        />
       ) : null}
     </div>
   );

@@ -2,8 +2,8 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { get, put } from '../api/client.ts';
 import type { Team } from '../api/sharing-types.ts';
 import type { ModelOption, ResponseBody } from '../api/types.ts';
-import { Notice } from '../components/field.tsx';
 import { Link } from '../components/link.tsx';
+import { TeamChoice } from '../components/team-choice.tsx';
 
 /** The library's shapes, derived from the server's OpenAPI document like everything in api/types.ts. */
 export type Preset = ResponseBody<'/api/presets/{id}', 'get'>;
@@ -132,37 +132,15 @@ export function TeamSharing<T extends { teamIds: string[] }>({
         ) : null}
       </p>
       {open ? (
-        <fieldset className="card">
-          <legend>Teams whose members may use it (read only)</legend>
-          {error ? <Notice kind="error">{error}</Notice> : null}
-          {teams && teams.length === 0 ? (
-            <p className="muted">
-              You are in no team yet. <Link to="/teams">Teams</Link>
-            </p>
-          ) : null}
-          {(teams ?? []).map((team) => (
-            <label key={team.id} className="check">
-              <input
-                type="checkbox"
-                checked={chosen.includes(team.id)}
-                onChange={(event) =>
-                  setChosen((list) =>
-                    event.target.checked ? [...list, team.id] : list.filter((id) => id !== team.id),
-                  )
-                }
-              />
-              {team.name}
-            </label>
-          ))}
-          <div className="row">
-            <button type="button" className="button small primary" onClick={() => void save()}>
-              Save sharing
-            </button>
-            <button type="button" className="button small ghost" onClick={() => setOpen(false)}>
-              Cancel
-            </button>
-          </div>
-        </fieldset>
+        <TeamChoice
+          legend="Teams whose members may use it (read only)"
+          teams={teams}
+          error={error}
+          chosen={chosen}
+          onChoose={setChosen}
+          onSave={() => void save()}
+          onCancel={() => setOpen(false)}
+        />
       ) : null}
     </div>
   );
