@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../auth/principal.ts';
+import { shareableTeams, type TeamLookup } from '../sharing/shareable-teams.ts';
 import { KeywayError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import type { ProviderDefinition } from '../providers/provider.ts';
@@ -26,10 +27,7 @@ export interface KnowledgeServiceDeps {
   /** Something was queued: wake the workers. */
   queued(): void;
   /** The teams a knowledge base may be shared with. */
-  teams: {
-    find(id: string): Promise<{ id: string } | undefined>;
-    roleOf(teamId: string, userId: string): Promise<string | null>;
-  };
+  teams: TeamLookup;
 }
 
 /**
@@ -73,15 +71,7 @@ export class KnowledgeService {
    */
   async setTeams(actor: Principal, id: string, teamIds: string[]): Promise<KnowledgeBaseRecord> {
     await this.#owned(actor, id);
-    const unique = [...new Set(teamIds)];
-    for (const teamId of unique) {
-      const team = isUuid(teamId) ? await this.#deps.teams.find(teamId) : undefined;
-      const reachable =
-        team && (actor.role === 'admin' || (await this.#deps.teams.roleOf(teamId, actor.userId)) !== null);
-      if (!reachable) {
-        throw new KeywayError('not_found', 'No such team among yours.', { details: { field: 'teamIds' } });
-      }
-    }
+    const unique = await shareableTeams(this.#deps.teams, actor, teamIds);
     if (!(await this.#deps.repository.setTeams(actor.userId, id, unique))) throw notFound();
     return this.get(actor, id);
   }

@@ -15,7 +15,8 @@ import {
   type KnowledgeBaseAccess,
   type ModelCheck,
 } from './model-check.ts';
-import { ownedBy, shareableTeams, type TeamLookup } from './shared.ts';
+import { shareableTeams, type TeamLookup } from '../sharing/shareable-teams.ts';
+import { ownedBy } from './shared.ts';
 
 /**
  * Assistants: a named model with instructions, settings, starter prompts, an avatar colour and

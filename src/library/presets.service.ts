@@ -5,7 +5,8 @@ import { KeywayError } from '../errors.ts';
 import { isUuid } from '../ids.ts';
 import type { ModelCheck } from './model-check.ts';
 import type { PresetInput, PresetRecord, PresetsRepository } from './presets.repository.ts';
-import { ownedBy, shareableTeams, type TeamLookup } from './shared.ts';
+import { shareableTeams, type TeamLookup } from '../sharing/shareable-teams.ts';
+import { ownedBy } from './shared.ts';
 
 export interface PresetChanges {
   name?: string;
