@@ -8,6 +8,9 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 90_000,
     hookTimeout: 90_000,
+    // expect.poll waits for what a user waits for (a reply, a reload); on a busy two-core box that can
+    // take more than vitest's default second.
+    expect: { poll: { timeout: 10_000 } },
     projects: [
       {
         extends: true,
