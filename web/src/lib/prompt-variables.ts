@@ -2,12 +2,16 @@
 
 const PLACEHOLDER = /\{\{\s*([^{}]+?)\s*\}\}/g;
 
-/** The names of a prompt's placeholders, in order of first appearance, each once. */
+/**
+ * The names of a prompt's placeholders, in order of first appearance, each once — the server's rule
+ * (src/library/prompt-variables.ts, the `variables` it answers): a name is letters, digits, `_`, `.`,
+ * `-` and inner spaces, at most 64 characters; anything else between braces is plain text.
+ */
 export function promptVariables(content: string): string[] {
   const names: string[] = [];
-  for (const found of content.matchAll(PLACEHOLDER)) {
-    const name = found[1]!;
-    if (!names.includes(name)) names.push(name);
+  for (const found of content.matchAll(/\{\{([A-Za-z0-9_ .-]{1,96})\}\}/g)) {
+    const name = found[1]!.trim();
+    if (name !== '' && name.length <= 64 && !names.includes(name)) names.push(name);
   }
   return names;
 }

@@ -3,7 +3,7 @@ import { del, get, patch, post } from '../api/client.ts';
 import { Field, Notice } from '../components/field.tsx';
 import { useTitle } from '../lib/router.ts';
 import { errorText, LibraryFrame, type SavedPrompt } from './library-shared.tsx';
-import { detectVariables } from './library-variables.ts';
+import { promptVariables } from '../lib/prompt-variables.ts';
 
 /** The prompt library: saved prompts with `{{variables}}`, inserted with `/` in the composer. */
 export default function PromptsPage() {
@@ -124,7 +124,7 @@ function PromptForm({
   const [busy, setBusy] = useState(false);
   // A field's complaint goes once the person changes what it was about.
   useEffect(() => setErrors({}), [name, content]);
-  const variables = detectVariables(content);
+  const variables = promptVariables(content);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();

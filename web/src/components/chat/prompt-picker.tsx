@@ -1,6 +1,6 @@
 import { useEffect, useId, useState } from 'react';
 import type { SavedPrompt } from '../../lib/chat-contract.ts';
-import { fillPrompt, promptVariables } from '../../lib/prompt-variables.ts';
+import { fillPrompt } from '../../lib/prompt-variables.ts';
 
 /**
  * The prompt library under the composer, opened by `/`: the saved prompts whose name matches what
@@ -73,7 +73,7 @@ export function PromptVariablesDialog({
   onInsert: (text: string) => void;
   onCancel: () => void;
 }) {
-  const names = prompt.variables.length > 0 ? prompt.variables : promptVariables(prompt.content);
+  const names = prompt.variables;
   const [values, setValues] = useState<Record<string, string>>(() =>
     Object.fromEntries(names.map((name) => [name, ''])),
   );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { promptVariables } from '../../../src/library/prompt-variables.ts';
-import { detectVariables } from './library-variables.ts';
+import { promptVariables as serverVariables } from '../../../src/library/prompt-variables.ts';
+import { promptVariables as detectVariables } from './prompt-variables.ts';
 
 /**
  * The prompt form previews the `{{variables}}` as the person types; the server computes the ones it
@@ -18,7 +18,7 @@ describe('the prompt form previews the variables the server will find', () => {
     '{' + '{'.repeat(50) + 'deep' + '}'.repeat(50),
   ];
   it.each(cases)('%s', (content) => {
-    expect(detectVariables(content)).toEqual(promptVariables(content));
+    expect(detectVariables(content)).toEqual(serverVariables(content));
   });
 
   it('agrees on random text made of braces, name characters and noise', () => {
@@ -28,7 +28,7 @@ describe('the prompt form previews the variables the server will find', () => {
     for (let round = 0; round < 2000; round++) {
       const length = Math.floor(random() * 30);
       const content = Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
-      expect(detectVariables(content), JSON.stringify(content)).toEqual(promptVariables(content));
+      expect(detectVariables(content), JSON.stringify(content)).toEqual(serverVariables(content));
     }
   });
 });
