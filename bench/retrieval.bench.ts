@@ -75,9 +75,9 @@ async function seed(database: Database, chunks: number, dimensions: number) {
   await sql`INSERT INTO file_contents (file_id, content) VALUES (${fileId}, '\\x00'::bytea)`.execute(db);
   await sql`INSERT INTO knowledge_bases (id, owner_id, name, embedding_model)
             VALUES (${kbId}, ${userId}, 'bench', 'bench/embed')`.execute(db);
-  await sql`INSERT INTO knowledge_base_files (kb_id, file_id, status) VALUES (${kbId}, ${fileId}, 'ready')`.execute(
-    db,
-  );
+  // Counted as ingestion counts what it embedded (retrieval reads the total from here).
+  await sql`INSERT INTO knowledge_base_files (kb_id, file_id, status, embedded_chunks, total_chunks)
+            VALUES (${kbId}, ${fileId}, 'ready', ${chunks}, ${chunks})`.execute(db);
   await sql`DROP TABLE IF EXISTS bench_pool`.execute(db);
   await sql`CREATE TABLE bench_pool AS
             SELECT array(SELECT (random() - 0.5)::real FROM generate_series(1, ${sql.lit(POOL)})) AS v`.execute(
@@ -150,7 +150,7 @@ async function run(
     );
   const peer = (vector: number[]) =>
     mode.kind === 'pgvector'
-      ? repository.pgvectorSearch([kbId], vector, 40)
+      ? repository.pgvectorSearch([kbId], vector, 40, chunks)
       : exact.search([kbId], vector, 40);
 
   // Warm-up: plans, caches, and on the exact path the first load of the vectors (timed apart).

@@ -12,6 +12,8 @@ import { HNSW_MAX_DIMENSIONS } from './vector-index.ts';
 export interface ReadableBase {
   id: string;
   embeddingModel: string;
+  /** Chunks embedded so far, as ingestion counts them (`knowledge_base_files.embedded_chunks`). */
+  chunks: number;
   owner: { id: string; username: string; role: 'admin' | 'member'; disabled: boolean };
 }
 
@@ -58,6 +60,12 @@ export class RetrievalRepository {
         'u.username as ownerName',
         'u.role as ownerRole',
         'u.disabled_at as ownerDisabledAt',
+        (eb) =>
+          eb
+            .selectFrom('knowledge_base_files as kf')
+            .whereRef('kf.kb_id', '=', 'kb.id')
+            .select(sql<number>`coalesce(sum(kf.embedded_chunks), 0)::int`.as('chunks'))
+            .as('chunks'),
       ])
       .where((eb) => readableBy(eb, userId))
       .where('kb.id', 'in', wanted)
@@ -65,6 +73,7 @@ export class RetrievalRepository {
     return rows.map((row) => ({
       id: row.id,
       embeddingModel: row.embeddingModel,
+      chunks: Number(row.chunks ?? 0),
       owner: {
         id: row.ownerId,
         username: row.ownerName,
@@ -128,21 +137,21 @@ export class RetrievalRepository {
   }
 
   /**
-   * Nearest chunks by cosine with pgvector. Knowledge bases with few chunks are scored exactly by
-   * pgvector's operator (found through the `kb_id` index: a small knowledge base in a large table
-   * would otherwise make HNSW walk past many other people's chunks); larger ones go through the HNSW
-   * index of the dimension, with `relaxed_order` so the scan goes on past candidates the filter drops
-   * (the outer query restores the exact order). The planner is told not to sort, so it takes the
-   * index whatever its statistics say.
+   * Nearest chunks by cosine with pgvector. Knowledge bases with few chunks (`chunks`, their total as
+   * `readableBases` counted it, so deciding costs no query) are scored exactly by pgvector's operator
+   * (found through the `kb_id` index: a small knowledge base in a large table would otherwise make HNSW
+   * walk past many other people's chunks); larger ones go through the HNSW index of the dimension, with
+   * `relaxed_order` so the scan goes on past candidates the filter drops (the outer query restores the
+   * exact order). The planner is told not to sort, so it takes the index whatever its statistics say.
    */
-  async pgvectorSearch(kbIds: readonly string[], vector: readonly number[], limit: number): Promise<Ranked> {
+  async pgvectorSearch(
+    kbIds: readonly string[],
+    vector: readonly number[],
+    limit: number,
+    chunks: number,
+  ): Promise<Ranked> {
     if (kbIds.length === 0) return [];
-    // Counted only as far as the threshold: a count of a large knowledge base reads all of it.
-    const counted = await sql<{ n: number }>`
-      SELECT count(*)::int AS n FROM (
-        SELECT 1 FROM knowledge_chunks WHERE kb_id IN (${sql.join(kbIds)}) LIMIT ${this.#exactBelowChunks + 1}
-      ) AS enough`.execute(this.#db);
-    const indexed = vector.length <= HNSW_MAX_DIMENSIONS && counted.rows[0]!.n > this.#exactBelowChunks;
+    const indexed = vector.length <= HNSW_MAX_DIMENSIONS && chunks > this.#exactBelowChunks;
     if (!indexed) {
       const rows = await pgvectorQuery(kbIds, vector, limit, { indexed: false }).execute(this.#db);
       return rows.rows.map((row) => String(row.id));

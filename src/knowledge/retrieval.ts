@@ -21,6 +21,8 @@ import { HNSW_MAX_DIMENSIONS, type VectorIndex } from './vector-index.ts';
 
 /** Each search (keyword, and vector per model) contributes this many ranked chunks to the fusion. */
 const CANDIDATES = 40;
+/** Passages read from the database per round trip while the budget is being filled. */
+const PASSAGES_READ_AT_ONCE = 16;
 /** A source's label and separators, counted against the budget with its text. */
 const SOURCE_OVERHEAD_TOKENS = 16;
 /** Chunked attached files kept in memory, so a conversation about a long file does not re-parse it. */
@@ -144,16 +146,27 @@ export class Retriever implements Grounder {
       );
     }
     const fused = fuseRanks(lists);
-    const passageIds = fused.filter((key) => !byKey.has(key));
-    for (const passage of await this.#repository.passages(
-      bases.map((base) => base.id),
-      passageIds.slice(0, CANDIDATES * 2),
-    )) {
-      byKey.set(passage.id, passageCandidate(passage));
-    }
-
     const chosen: Candidate[] = [...whole];
-    for (const key of fused) {
+    // Passages are read in fused order, a slice at a time, while the budget has room: a budget of a
+    // few passages reads a few rows, not every candidate. Reading stops once what is left of the budget
+    // is smaller than every passage read so far.
+    const kbIds = bases.map((base) => base.id);
+    const unread = new Set(fused.filter((key) => !byKey.has(key)).slice(0, CANDIDATES * 2));
+    let smallestRead = 0;
+    for (let at = 0; at < fused.length && budget > SOURCE_OVERHEAD_TOKENS; at++) {
+      const key = fused[at]!;
+      if (unread.has(key) && budget >= smallestRead) {
+        const slice = fused
+          .slice(at)
+          .filter((id) => unread.has(id))
+          .slice(0, PASSAGES_READ_AT_ONCE);
+        for (const id of slice) unread.delete(id);
+        for (const passage of await this.#repository.passages(kbIds, slice)) {
+          const candidate = passageCandidate(passage);
+          byKey.set(passage.id, candidate);
+          smallestRead = smallestRead === 0 ? candidate.tokens : Math.min(smallestRead, candidate.tokens);
+        }
+      }
       const candidate = byKey.get(key);
       if (!candidate || candidate.tokens > budget) continue;
       chosen.push(candidate);
@@ -182,11 +195,12 @@ export class Retriever implements Grounder {
     // One vector search per (owner, model): a model name is its owner's (`work/…` names the owner's
     // credential), so the question of a team reader is embedded as the knowledge base's owner, into the
     // same space its chunks are in. A disabled owner's models are not called: keyword search remains.
-    const groups = new Map<string, { embedAs: Principal; model: string; kbIds: string[] }>();
+    const groups = new Map<string, { embedAs: Principal; model: string; kbIds: string[]; chunks: number }>();
     for (const base of bases) {
       if (base.owner.disabled) continue;
       const key = `${base.owner.id}\u0000${base.embeddingModel}`;
       const group = groups.get(key) ?? {
+        chunks: 0,
         embedAs:
           base.owner.id === principal.userId
             ? principal
@@ -195,13 +209,14 @@ export class Retriever implements Grounder {
         kbIds: [],
       };
       group.kbIds.push(base.id);
+      group.chunks += base.chunks;
       groups.set(key, group);
     }
     const ids = bases.map((base) => base.id);
     const searches: Promise<string[]>[] = [this.#repository.keywordSearch(ids, words, CANDIDATES)];
-    for (const { embedAs, model, kbIds } of groups.values()) {
+    for (const { embedAs, model, kbIds, chunks } of groups.values()) {
       searches.push(
-        this.#vectorSearch(embedAs, model, kbIds, question, signal, log).catch((error: unknown) => {
+        this.#vectorSearch(embedAs, model, kbIds, chunks, question, signal, log).catch((error: unknown) => {
           if (signal?.aborted) throw error;
           // Retrieval still answers by keyword: a provider that is down must not take the answer with it.
           log.warn({ err: error, model }, 'embedding the question failed; searching by keyword only');
@@ -216,6 +231,7 @@ export class Retriever implements Grounder {
     principal: Principal,
     model: string,
     kbIds: string[],
+    chunks: number,
     question: string,
     signal: AbortSignal | undefined,
     log: Logger,
@@ -230,7 +246,7 @@ export class Retriever implements Grounder {
       // Normally built by ingestion already; for chunks stored before it existed it is built now, in the
       // background: until it is there the search is exact, slower but complete.
       if (vector!.length <= HNSW_MAX_DIMENSIONS) void this.#vectors.ensureIndex(vector!.length);
-      return this.#repository.pgvectorSearch(kbIds, vector!, CANDIDATES);
+      return this.#repository.pgvectorSearch(kbIds, vector!, CANDIDATES, chunks);
     }
     return this.#exact.search(kbIds, vector!, CANDIDATES);
   }
