@@ -223,10 +223,11 @@ export async function assembleKeyway(
   const limitsRepository = new LimitsRepository(database.db);
   const ledger = new AllowanceLedger({ repository: ledgerRepository, logger });
   const limitsDirectory = new LimitsDirectory({ repository: limitsRepository, changes });
+  const prices = new PriceCatalogue();
   const spendGuard = new SpendGuard({
     directory: limitsDirectory,
     ledger,
-    prices: new PriceCatalogue(),
+    prices,
     defaultMaxTokens: config.gateway.defaultMaxTokens,
   });
   const limitStatus = new LimitStatusReader({ repository: ledgerRepository, ledger });
@@ -464,6 +465,10 @@ export async function assembleKeyway(
       );
     },
     startBackground() {
+      // Off the path to ready: the first priced request would otherwise wait for it.
+      prices
+        .load()
+        .catch((error: unknown) => logger.error({ err: error }, 'loading the price catalogue failed'));
       botEngine.start();
       outbox.start();
       ingestion.start();

@@ -50,7 +50,7 @@ function guardFor(caller: Partial<CallerLimits> = {}) {
   const guard = new SpendGuard({
     directory: { of: async () => limits },
     ledger,
-    prices: { priceOf: (_provider, model, overrides) => overrides?.[model] ?? null },
+    prices: { load: async () => {}, priceOf: (_provider, model, overrides) => overrides?.[model] ?? null },
     defaultMaxTokens: 4096,
   });
   return { guard, ledger, repository };

@@ -44,6 +44,8 @@ export interface RequestBound {
 }
 
 export interface PriceLookup {
+  /** Resolves once `priceOf` may be called (the catalogue is imported after start-up). */
+  load(): Promise<void>;
   priceOf(provider: string, model: string, overrides?: Record<string, Price>): Price | null;
 }
 
@@ -86,6 +88,9 @@ export class SpendGuard {
 
   /** The limits a request to `target` meets, or null when none does. */
   async plan(principal: Principal, target: ModelTarget, bot: AskingBot | null): Promise<Charge | null> {
+    // Every request is planned before it is sent, so `priceOf` (here and when it is recorded) finds the
+    // catalogue loaded; after the first request this is a resolved promise.
+    await this.#prices.load();
     const caller = await this.#directory.of(principal);
     const common: LimitHolder[] = [];
     if (caller.token && hasLimits(caller.token.limits))

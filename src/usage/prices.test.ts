@@ -1,10 +1,21 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { costOf, PriceCatalogue, pricesSchema } from './prices.ts';
 
 // These read the real bundled catalogue: a package update that changes a price fails here on purpose,
 // so whoever updates it sees what changed.
 describe('PriceCatalogue', () => {
   const catalogue = new PriceCatalogue();
+  beforeAll(() => catalogue.load());
+
+  it('is not read before it is loaded (a server starts without it)', () => {
+    expect(() => new PriceCatalogue().priceOf('openai', 'gpt-4o')).toThrow(/before load/);
+    // What needs no catalogue answers at once: a credential's own price, a self-hosted model.
+    expect(new PriceCatalogue().priceOf('openai', 'x', { x: { input: 1, output: 2 } })).toEqual({
+      input: 1,
+      output: 2,
+    });
+    expect(new PriceCatalogue().priceOf('ollama', 'llama3')).toEqual({ input: 0, output: 0 });
+  });
 
   it('prices OpenAI models, dated ids included', () => {
     expect(catalogue.priceOf('openai', 'gpt-4o')).toEqual({ input: 2.5, output: 10, cachedInput: 1.25 });
@@ -80,9 +91,10 @@ describe('PriceCatalogue', () => {
     });
   });
 
-  it('answers a warm lookup from its cache (the same object) and drops the cache when the day changes', () => {
+  it('answers a warm lookup from its cache (the same object) and drops the cache when the day changes', async () => {
     let now = Date.parse('2026-12-01T23:59:00Z');
     const dated = new PriceCatalogue({ now: () => now });
+    await dated.load();
     const first = dated.priceOf('openai', 'gpt-4o');
     expect(dated.priceOf('openai', 'gpt-4o')).toBe(first);
     now = Date.parse('2026-12-02T00:01:00Z');

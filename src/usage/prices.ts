@@ -4,9 +4,10 @@
 // tokenlens 1.3.0 is a models.dev snapshot last updated September 2025. It matches dated ids itself
 // (`gpt-4o-2024-08-06`, `claude-…-20250929`), keeps dated price changes, and reads only its bundled data
 // unless `updatePrices` is called, which Keyway never does: no network at run time. Cost: ~830 kB of
-// JavaScript, ~90 ms to import once.
-import { calcPrice } from '@pydantic/genai-prices';
+// JavaScript, ~90 ms to import once — so it is imported after start-up (`load()`), not with the server.
 import { z } from 'zod';
+
+type CalcPrice = (typeof import('@pydantic/genai-prices'))['calcPrice'];
 
 /** USD per million tokens. */
 export interface Price {
@@ -69,9 +70,29 @@ export class PriceCatalogue {
   /** When the cache's UTC day ends, in epoch milliseconds. */
   #dayEnds = 0;
 
+  #calcPrice: CalcPrice | undefined;
+  #loading: Promise<void> | undefined;
+
   /** `now`: the clock, in epoch milliseconds. */
   constructor(options: { now?: () => number } = {}) {
     this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Imports the catalogue, once. A server starts without it (its import would delay readiness) and
+   * loads it in the background once ready; whatever prices a request awaits this first.
+   */
+  load(): Promise<void> {
+    this.#loading ??= import('@pydantic/genai-prices').then(
+      (catalogue) => {
+        this.#calcPrice = catalogue.calcPrice;
+      },
+      (error: unknown) => {
+        this.#loading = undefined;
+        throw error;
+      },
+    );
+    return this.#loading;
   }
 
   /**
@@ -88,28 +109,30 @@ export class PriceCatalogue {
     const key = `${provider}\u0000${model}`;
     let price = this.#cache.get(key);
     if (price === undefined) {
-      price = SELF_HOSTED.has(provider) ? FREE : lookUp(provider, model, new Date(now));
+      if (!SELF_HOSTED.has(provider) && !this.#calcPrice)
+        throw new Error('PriceCatalogue.priceOf was called before load() finished');
+      price = SELF_HOSTED.has(provider) ? FREE : lookUp(this.#calcPrice!, provider, model, new Date(now));
       this.#cache.set(key, price);
     }
     return price;
   }
 }
 
-function lookUp(provider: string, model: string, at: Date): Price | null {
+function lookUp(calcPrice: CalcPrice, provider: string, model: string, at: Date): Price | null {
   const catalogueProvider = CATALOGUE_PROVIDER[provider];
   if (!catalogueProvider) return null;
   // Gemini's API also answers with `models/gemini-…`.
   const id = provider === 'google' ? model.replace(/^models\//, '') : model;
-  const found = fromCatalogue(catalogueProvider, id, at);
+  const found = fromCatalogue(calcPrice, catalogueProvider, id, at);
   if (found) return found;
   // A router's id names the vendor (`anthropic/claude-sonnet-4.5`): the router may not list a model
   // the vendor does, and routers charge the vendor's price.
   const slash = id.indexOf('/');
   const vendor = slash > 0 ? VENDOR_PREFIX[id.slice(0, slash).toLowerCase()] : undefined;
-  return vendor ? fromCatalogue(vendor, id.slice(slash + 1), at) : null;
+  return vendor ? fromCatalogue(calcPrice, vendor, id.slice(slash + 1), at) : null;
 }
 
-function fromCatalogue(providerId: string, model: string, at: Date): Price | null {
+function fromCatalogue(calcPrice: CalcPrice, providerId: string, model: string, at: Date): Price | null {
   const found = calcPrice({ input_tokens: 0, output_tokens: 0 }, model, { providerId, timestamp: at });
   if (!found) return null;
   // A model the catalogue lists without a token price (OpenRouter's `…:free`) does not bill tokens.
