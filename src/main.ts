@@ -465,10 +465,13 @@ export async function assembleKeyway(
       );
     },
     startBackground() {
-      // Off the path to ready: the first priced request would otherwise wait for it.
+      // Off the path to ready: the first priced or upstream request would otherwise wait for these.
       prices
         .load()
         .catch((error: unknown) => logger.error({ err: error }, 'loading the price catalogue failed'));
+      upstream
+        .preload()
+        .catch((error: unknown) => logger.error({ err: error }, 'loading the HTTP client failed'));
       botEngine.start();
       outbox.start();
       ingestion.start();

@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns';
 import type { LookupFunction } from 'node:net';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import { addressRefusal, checkUpstreamUrl, isAddressAllowed } from './upstream-url-guard.ts';
 import type { UpstreamPolicy } from './upstream-url-guard.ts';
 
@@ -62,13 +62,24 @@ export class UpstreamBlockedError extends Error {
 export function createUpstreamClient(
   defaultPolicy: UpstreamPolicy,
   options: { connectTimeoutMs?: number } = {},
-): UpstreamClient & { close(): Promise<void> } {
+): UpstreamClient & { preload(): Promise<void>; close(): Promise<void> } {
+  // undici is ~1.2 MB of JavaScript: imported at the first call (or by preload() once the server is
+  // ready), not while the server starts.
+  let undici: Promise<typeof import('undici')> | undefined;
+  const loadUndici = () =>
+    (undici ??= import('undici').catch((error: unknown) => {
+      undici = undefined;
+      throw error;
+    }));
   const guards = new Map<string, PolicyGuard>();
-  const guardFor = (policy: UpstreamPolicy = defaultPolicy): PolicyGuard => {
+  const guardFor = (
+    Agent: typeof import('undici').Agent,
+    policy: UpstreamPolicy = defaultPolicy,
+  ): PolicyGuard => {
     const key = `${policy.allowLoopback}:${policy.allowPrivate}`;
     let guard = guards.get(key);
     if (!guard) {
-      guard = createPolicyGuard(policy, options.connectTimeoutMs ?? 10_000);
+      guard = createPolicyGuard(Agent, policy, options.connectTimeoutMs ?? 10_000);
       guards.set(key, guard);
     }
     return guard;
@@ -76,7 +87,8 @@ export function createUpstreamClient(
 
   return {
     async request(options) {
-      const guard = guardFor(options.policy);
+      const { Agent, request } = await loadUndici();
+      const guard = guardFor(Agent, options.policy);
       const verdict = guard.check(options.url);
       if (!verdict.ok) throw new UpstreamBlockedError(verdict.message);
       const signals = [options.signal, timeoutSignal(options.timeoutMs)].filter((signal) => !!signal);
@@ -95,7 +107,8 @@ export function createUpstreamClient(
       };
     },
     async open(options) {
-      const guard = guardFor(options.policy);
+      const { Agent, request } = await loadUndici();
+      const guard = guardFor(Agent, options.policy);
       const verdict = guard.check(options.url);
       if (!verdict.ok) throw new UpstreamBlockedError(verdict.message);
       const response = await request(options.url, {
@@ -109,6 +122,9 @@ export function createUpstreamClient(
       });
       return { status: response.statusCode, headers: response.headers, body: response.body };
     },
+    preload: async () => {
+      await loadUndici();
+    },
     close: async () => {
       await Promise.all([...guards.values()].map((guard) => guard.agent.close()));
     },
@@ -121,7 +137,11 @@ interface PolicyGuard {
   check(url: string): ReturnType<typeof checkUpstreamUrl>;
 }
 
-function createPolicyGuard(policy: UpstreamPolicy, connectTimeoutMs: number): PolicyGuard {
+function createPolicyGuard(
+  Agent: typeof import('undici').Agent,
+  policy: UpstreamPolicy,
+  connectTimeoutMs: number,
+): PolicyGuard {
   const guardedLookup: LookupFunction = (hostname, options, callback) => {
     lookup(hostname, { ...options, all: true }, (error, addresses) => {
       if (error) return callback(error, '');
