@@ -109,7 +109,7 @@ async function run(
 ): Promise<RetrievalResult> {
   const { chunks, dimensions, queries } = options;
   const { userId, kbId, insertMs, floats } = await seed(database, chunks, dimensions);
-  const vectors = new VectorIndex(database.db, silent);
+  const vectors = new VectorIndex(database, silent);
   const mode = await vectors.mode();
   let indexMs: number | null = null;
   if (mode.kind === 'pgvector') {

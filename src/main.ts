@@ -293,7 +293,7 @@ export async function assembleKeyway(
     onQueued: (delaysMs) => outbox.queued(delaysMs),
   });
   const filesRepository = new FilesRepository(database.db);
-  const vectorIndex = new VectorIndex(database.db, logger);
+  const vectorIndex = new VectorIndex(database, logger);
   const ingestion = new IngestionWorker({
     repository: knowledgeRepository,
     gateway,

@@ -30,7 +30,7 @@ export async function doctorCommand(args: string[], io: CliIO): Promise<number> 
   try {
     return await withSchemaContext(io, values, 'doctor', async (ctx, database) => {
       const report = await diagnoseSchema(ctx, { strict });
-      const vectorSearch = await probeVectorSearch(database.db);
+      const vectorSearch = await probeVectorSearch(database);
       const vault = report.drift ? await checkVault(io, database) : null;
       const problems: DoctorProblem[] = [...report.problems, ...(vault?.problem ? [vault.problem] : [])];
       const ok = report.ok && !vault?.problem;

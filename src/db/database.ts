@@ -26,6 +26,11 @@ export interface Database {
   readonly db: Kysely<DB>;
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * The embedded database in its thread: pgvector is bundled, and loaded at open only where the
+   * database uses it; this loads it (before the extension is created). Absent elsewhere.
+   */
+  loadVectorExtension?(): Promise<void>;
 }
 
 export type DatabaseTarget =
@@ -148,6 +153,19 @@ function wrapPGlite(
         afterClose();
       }
     },
+    ...(pglite.loadVector
+      ? {
+          async loadVectorExtension() {
+            // It reopens the database: no statement or transaction of ours may be under way.
+            const release = await mutex.acquire();
+            try {
+              await pglite.loadVector!();
+            } finally {
+              release();
+            }
+          },
+        }
+      : {}),
   };
 }
 

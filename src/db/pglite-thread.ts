@@ -5,6 +5,11 @@ export interface PGliteEngine {
   query<R>(sql: string, params?: unknown[]): Promise<{ rows: R[]; affectedRows?: number }>;
   exec(script: string): Promise<unknown>;
   close(): Promise<void>;
+  /**
+   * The thread's PGlite loads pgvector only for a database that uses it: this reopens it with the
+   * extension loaded (once; nothing else may run meanwhile). Absent: always loaded, or never.
+   */
+  loadVector?(): Promise<void>;
 }
 
 interface Reply {
@@ -61,7 +66,7 @@ export async function openPGliteThread(dataDir: string): Promise<PGliteEngine> {
   let failure: Error | undefined;
 
   await new Promise<void>((resolve, reject) => {
-    worker.once('message', (message: { ready: boolean; error?: Reply['error'] }) =>
+    worker.once('message', (message: { ready: boolean; vectorLoaded?: boolean; error?: Reply['error'] }) =>
       message.ready ? resolve() : reject(revive(message.error!)),
     );
     worker.once('error', reject);
@@ -81,7 +86,11 @@ export async function openPGliteThread(dataDir: string): Promise<PGliteEngine> {
   worker.on('error', failAll);
   worker.on('exit', (code) => failAll(new Error(`the embedded database thread stopped (exit code ${code})`)));
 
-  const send = (message: { op: 'query' | 'exec' | 'close'; sql?: string; params?: unknown[] }) => {
+  const send = (message: {
+    op: 'query' | 'exec' | 'load-vector' | 'close';
+    sql?: string;
+    params?: unknown[];
+  }) => {
     if (failure) return Promise.reject(failure);
     const id = ++nextId;
     return new Promise<Reply>((resolve, reject) => {
@@ -99,6 +108,9 @@ export async function openPGliteThread(dataDir: string): Promise<PGliteEngine> {
       };
     },
     exec: (sql) => send({ op: 'exec', sql }),
+    async loadVector() {
+      await send({ op: 'load-vector' });
+    },
     async close() {
       try {
         await send({ op: 'close' });

@@ -1,6 +1,8 @@
 // The embedded database's own thread: PGlite runs here so that its work (every write, every commit's
 // file I/O) never blocks the event loop that serves requests. Plain JavaScript: worker threads start
 // without the TypeScript loader.
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
@@ -35,22 +37,54 @@ const dataDir =
   workerData.dataDir ??
   (await new Promise((resolve) => parentPort.once('message', (message) => resolve(message.open))));
 
+// pgvector (bundled, ~60 ms to load at every open) is loaded only for a database that uses it. Two
+// files in the PGlite directory say which: `keyway-pgvector` is written before the extension is ever
+// created (so a crash after CREATE EXTENSION still loads it next time), `keyway-no-pgvector` when a
+// database without it was looked at. A directory with neither (made before these files existed) is
+// looked at once.
+const USES_PGVECTOR = join(dataDir, 'keyway-pgvector');
+const NO_PGVECTOR = join(dataDir, 'keyway-no-pgvector');
+const options = (withVector) => ({ parsers: TYPE_PARSERS, extensions: withVector ? { vector } : {} });
+
 let db;
+let vectorLoaded = false;
+
+async function open() {
+  vectorLoaded = existsSync(USES_PGVECTOR);
+  db = await PGlite.create(dataDir, options(vectorLoaded));
+  if (vectorLoaded || existsSync(NO_PGVECTOR)) return;
+  const { rows } = await db.query(`SELECT 1 FROM pg_extension WHERE extname = 'vector'`);
+  if (rows.length > 0) await loadVector();
+  else writeFileSync(NO_PGVECTOR, 'this database has no pgvector extension: PGlite opens without it\n');
+}
+
+/** Reopens the database with pgvector loaded (what creating or using the extension needs). */
+async function loadVector() {
+  if (vectorLoaded) return;
+  writeFileSync(USES_PGVECTOR, 'this database uses the pgvector extension: PGlite loads it at open\n');
+  rmSync(NO_PGVECTOR, { force: true });
+  await db.close();
+  db = await PGlite.create(dataDir, options(true));
+  vectorLoaded = true;
+}
+
 try {
-  // pgvector is loaded, not created: retrieval creates the extension at its first use (vector-index.ts).
-  db = await PGlite.create(dataDir, { parsers: TYPE_PARSERS, extensions: { vector } });
-  parentPort.postMessage({ ready: true });
+  await open();
+  parentPort.postMessage({ ready: true, vectorLoaded });
 } catch (error) {
   parentPort.postMessage({ ready: false, error: serialize(error) });
 }
 
-parentPort.on('message', async (message) => {
+async function handle(message) {
   try {
     if (message.op === 'query') {
       const result = await db.query(message.sql, message.params);
       parentPort.postMessage({ id: message.id, rows: result.rows, affectedRows: result.affectedRows });
     } else if (message.op === 'exec') {
       await db.exec(message.sql);
+      parentPort.postMessage({ id: message.id });
+    } else if (message.op === 'load-vector') {
+      await loadVector();
       parentPort.postMessage({ id: message.id });
     } else if (message.op === 'close') {
       await db.close();
@@ -59,4 +93,10 @@ parentPort.on('message', async (message) => {
   } catch (error) {
     parentPort.postMessage({ id: message.id, error: serialize(error) });
   }
+}
+
+// One message at a time, in order: a reopen never overlaps a statement.
+let queue = Promise.resolve();
+parentPort.on('message', (message) => {
+  queue = queue.then(() => handle(message));
 });

@@ -9,6 +9,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { hnswIndexName } from '../db/schema/runtime-indexes.ts';
+import type { Database } from '../db/database.ts';
 import type { DB } from '../db/tables.ts';
 import { messageOf } from '../errors.ts';
 
@@ -22,12 +23,17 @@ export const HNSW_MAX_DIMENSIONS = 2000;
 export { hnswIndexName };
 
 export type VectorSearchMode =
-  /** `installed` false: the server offers it and retrieval creates it at its first use. */
-  | { kind: 'pgvector'; version: string; installed?: boolean }
+  /**
+   * `installed` false: the server offers it and retrieval creates it at its first use. `bundled`: the
+   * embedded database's, loaded at the first retrieval (its version is known once loaded).
+   */
+  | { kind: 'pgvector'; version: string; installed?: boolean; bundled?: boolean }
   | { kind: 'exact'; reason: 'not_installed' | 'not_permitted'; detail?: string };
 
 /** What `keyway doctor` prints about vector search. */
 export function describeVectorSearch(mode: VectorSearchMode): string {
+  if (mode.kind === 'pgvector' && mode.bundled)
+    return 'pgvector (bundled with the embedded database) with HNSW, loaded and created at the first retrieval';
   if (mode.kind === 'pgvector')
     return `pgvector ${mode.version} with HNSW${mode.installed === false ? ' (the extension is created at the first retrieval)' : ''}`;
   if (mode.reason === 'not_permitted')
@@ -36,7 +42,17 @@ export function describeVectorSearch(mode: VectorSearchMode): string {
 }
 
 /** The mode without changing anything: installed, or available to be created at first use. */
-export async function probeVectorSearch(db: Kysely<DB>): Promise<VectorSearchMode> {
+export async function probeVectorSearch(
+  database: Pick<Database, 'db' | 'loadVectorExtension'>,
+): Promise<VectorSearchMode> {
+  const probed = await probeLoaded(database.db);
+  if (probed.kind === 'exact' && database.loadVectorExtension)
+    return { kind: 'pgvector', version: 'bundled', installed: false, bundled: true };
+  return probed;
+}
+
+/** What the database offers as it is now (pgvector where it is installed or available). */
+async function probeLoaded(db: Kysely<DB>): Promise<VectorSearchMode> {
   const rows = await sql<{ installed: string | null; available: string | null }>`
     SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS installed,
            (SELECT default_version FROM pg_available_extensions WHERE name = 'vector') AS available`.execute(
@@ -53,13 +69,15 @@ export async function probeVectorSearch(db: Kysely<DB>): Promise<VectorSearchMod
  * and each dimension's HNSW index when first needed.
  */
 export class VectorIndex {
+  readonly #database: Pick<Database, 'db' | 'loadVectorExtension'>;
   readonly #db: Kysely<DB>;
   readonly #logger: Logger;
   #mode: Promise<VectorSearchMode> | undefined;
   readonly #indexes = new Map<number, Promise<void>>();
 
-  constructor(db: Kysely<DB>, logger: Logger) {
-    this.#db = db;
+  constructor(database: Pick<Database, 'db' | 'loadVectorExtension'>, logger: Logger) {
+    this.#database = database;
+    this.#db = database.db;
     this.#logger = logger;
   }
 
@@ -73,7 +91,10 @@ export class VectorIndex {
   }
 
   async #enable(): Promise<VectorSearchMode> {
-    const probed = await probeVectorSearch(this.#db);
+    // The embedded database loads its bundled pgvector now (the first retrieval or ingestion of this
+    // process), and from then on at every open.
+    await this.#database.loadVectorExtension?.();
+    const probed = await probeLoaded(this.#db);
     if (probed.kind === 'exact') return probed;
     try {
       await this.#db.transaction().execute(async (trx) => {
@@ -85,7 +106,7 @@ export class VectorIndex {
       this.#logger.warn({ err: error }, 'could not create the pgvector extension; vector search is exact');
       return { kind: 'exact', reason: 'not_permitted', detail: messageOf(error) };
     }
-    return probeVectorSearch(this.#db);
+    return probeLoaded(this.#db);
   }
 
   /**
