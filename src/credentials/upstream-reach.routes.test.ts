@@ -112,7 +112,7 @@ describe.each(BACKENDS)('what a credential may reach [%s]', (backend) => {
       body: { model: 'internal/anything', messages: [{ role: 'user', content: 'hi' }] },
     });
     expect(chat.status).toBe(404);
-    expect(chat.body.error.message).toMatch(/bytes that are not an error message/);
+    expect(chat.body.error.message).toMatch(/not an OpenAI-style error \(\d+ bytes of JSON\)/);
     for (const response of [models, chat]) expect(response.text).not.toContain(internalSecret);
     expect(hits).toBeGreaterThan(0);
   });

@@ -435,7 +435,10 @@ export class GatewayService {
           const readAt = performance.now();
           const text = await readErrorText(response).catch(() => '');
           upstreamMs += performance.now() - readAt;
-          const info = attempt.translateError(response.status, scrubSecret(text, attempt.secret));
+          const translated = attempt.translateError(response.status, scrubSecret(text, attempt.secret));
+          // Scrubbed again once decoded: a key the provider's JSON spelled with escapes (`\u0073k-…`)
+          // is whole only in the translated message.
+          const info = { ...translated, message: scrubSecret(translated.message, attempt.secret) };
           const wait = retryAfterMs(response.headers['retry-after']);
           lastError = providerAnswered(
             response.status,

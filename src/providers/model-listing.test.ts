@@ -4,6 +4,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startFakeProvider } from '../../test/fakes/fake-providers.ts';
 import type { FakeProvider, FakeProviderOptions } from '../../test/fakes/fake-providers.ts';
 import { listModels } from './model-listing.ts';
+import { MAX_PROVIDER_MESSAGE_CHARS } from './provider-error-text.ts';
 import type { ProviderCall, WireFormat } from './provider.ts';
 import { createDefaultRegistry, parseSettings } from './registry.ts';
 import { createUpstreamClient } from './upstream-client.ts';
@@ -288,7 +289,7 @@ describe('listModels, bodies Keyway does not understand', () => {
       reason: 'upstream_error',
       status: 200,
       message:
-        'OpenAI answered with something that is not a model list (19 bytes of an unknown type); check the base URL.',
+        'OpenAI answered with something that is not a model list (19 bytes of JSON); check the base URL.',
     });
   });
 
@@ -300,11 +301,11 @@ describe('listModels, bodies Keyway does not understand', () => {
     expect(result).toMatchObject({ ok: false, reason: 'upstream_error', status: 502 });
     const message = result.ok ? '' : result.message;
     expect(message).toBe(
-      `OpenAI answered HTTP 502: a response that is not a provider error (${Buffer.byteLength(page)} bytes of an unknown type); check the base URL.`,
+      `OpenAI answered HTTP 502 with a body that is not an OpenAI-style error (${Buffer.byteLength(page)} bytes of HTML); if it persists, check the credential's base URL.`,
     );
   });
 
-  it("quotes no more than 300 characters of a provider's own error message, and never the key", async () => {
+  it(`quotes no more than ${MAX_PROVIDER_MESSAGE_CHARS} characters of a provider's own error message, and never the key`, async () => {
     const body = JSON.stringify({
       error: { message: `Bad gateway for sk-secret-value-1234. ${'Try again later. '.repeat(400)}` },
     });
@@ -313,7 +314,8 @@ describe('listModels, bodies Keyway does not understand', () => {
 
     const message = result.ok ? '' : result.message;
     expect(message.startsWith('OpenAI answered HTTP 502: Bad gateway for [REDACTED]. Try')).toBe(true);
-    expect(message.length).toBeLessThan(360);
+    expect(message.length).toBe('OpenAI answered HTTP 502: '.length + MAX_PROVIDER_MESSAGE_CHARS);
+    expect(message.endsWith('…')).toBe(true);
     expect(message).not.toContain('sk-secret-value-1234');
   });
 

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { appVersion } from '../version.ts';
 import type { ModelInfo, ModelListResult, ProviderCall, WireFormat } from './provider.ts';
+import {
+  describeBody,
+  providerErrorText,
+  REDACTED,
+  type ErrorEnvelopeFormat,
+} from './provider-error-text.ts';
 import { AZURE_DEFAULT_API_VERSION, effectiveBaseUrl } from './registry.ts';
 import { UpstreamBlockedError } from './upstream-client.ts';
 import type { UpstreamClient, UpstreamResponse } from './upstream-client.ts';
@@ -8,9 +14,6 @@ import type { UpstreamClient, UpstreamResponse } from './upstream-client.ts';
 const LIST_TIMEOUT_MS = 20_000;
 /** Bounds a provider whose pagination never ends; real lists fit in one or two pages of 1000. */
 const MAX_PAGES = 20;
-/** Upstream text is quoted in messages up to this length: enough for an error message, not a page. */
-const MAX_DETAIL_CHARS = 300;
-const REDACTED = '[REDACTED]';
 
 interface Page {
   models: ModelInfo[];
@@ -206,23 +209,11 @@ async function fetchPage(
     });
     const text = await response.text();
     const { status } = response;
-    if (status < 200 || status > 299) {
-      const detail = quote(errorDetail(status, response.headers, text), call.secret);
-      if (isKeyRejection(call.provider.wire, status, text)) {
-        const verb = call.secret ? 'rejected the key' : 'wants a key';
-        return { ok: false, reason: 'unauthorized', status, message: safe(`${label} ${verb}: ${detail}`) };
-      }
-      return {
-        ok: false,
-        reason: 'upstream_error',
-        status,
-        message: safe(`${label} answered HTTP ${status}: ${detail}`),
-      };
-    }
+    if (status < 200 || status > 299) return errorAnswer(call, status, response.headers, text);
     const page = lister.page(parseJson(text));
     if (page === undefined) {
       // Not quoted: a base URL pointing at some other service would otherwise read its pages back.
-      const message = `${label} answered with something that is not a model list (${describeBody(response.headers, text)}); check the base URL.`;
+      const message = `${label} answered with something that is not a model list (${describeBody(text, contentType(response.headers))}); check the base URL.`;
       return { ok: false, reason: 'upstream_error', status, message };
     }
     return { ok: true, page };
@@ -244,48 +235,55 @@ async function fetchPage(
   }
 }
 
-/** 401/403 everywhere; Google answers a wrong key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID. */
-function isKeyRejection(wire: WireFormat, status: number, text: string): boolean {
-  if (status === 401 || status === 403) return true;
-  if (wire !== 'google' || status !== 400) return false;
-  const parsed = googleErrorReasons.safeParse(parseJson(text));
-  return parsed.success && parsed.data.error.details.some((detail) => detail.reason === 'API_KEY_INVALID');
-}
-
-const googleErrorReasons = z.object({
-  error: z.object({ details: z.array(z.looseObject({ reason: z.string().optional() })) }),
-});
-
-// OpenAI, Azure, Anthropic and Google nest `{message}` under `error`; Ollama's `error` is the text;
-// other OpenAI-compatible servers use a top-level `message` or FastAPI's `detail`.
-const errorEnvelope = z.union([
-  z.object({ error: z.object({ message: z.string() }) }),
-  z.object({ error: z.string() }),
-  z.object({ message: z.string() }),
-  z.object({ detail: z.string() }),
-]);
+/** Whose error envelope each wire's answers carry (Azure's is OpenAI's). */
+const ERROR_FORMATS: Record<WireFormat, ErrorEnvelopeFormat> = {
+  openai: 'openai',
+  'azure-openai': 'openai',
+  anthropic: 'anthropic',
+  google: 'gemini',
+  ollama: 'ollama',
+};
 
 /**
- * The message of a provider's error envelope. Anything else is described, never quoted: the body of
- * whatever answered (a redirect page, another service's JSON) is not the provider's to relay.
+ * An error answer: the provider's own message when the body is its envelope, otherwise a description
+ * of the body (whatever answered may be another service, whose pages are not the provider's to relay).
  */
-function errorDetail(status: number, headers: UpstreamResponse['headers'], text: string): string {
-  const parsed = errorEnvelope.safeParse(parseJson(text));
-  if (!parsed.success) {
-    if (status >= 300 && status < 400) return 'a redirect, which Keyway does not follow; check the base URL.';
-    return `a response that is not a provider error (${describeBody(headers, text)}); check the base URL.`;
+function errorAnswer(
+  call: ProviderCall,
+  status: number,
+  headers: UpstreamResponse['headers'],
+  text: string,
+): Failure {
+  const label = call.provider.label;
+  const safe = (message: string) => scrub(message, call.secret);
+  if (status >= 300 && status < 400) {
+    const message = `${label} answered HTTP ${status}: a redirect, which Keyway does not follow; check the base URL.`;
+    return { ok: false, reason: 'upstream_error', status, message };
   }
-  const envelope = parsed.data;
-  if ('detail' in envelope) return envelope.detail;
-  if ('message' in envelope) return envelope.message;
-  return typeof envelope.error === 'string' ? envelope.error : envelope.error.message;
+  const error = providerErrorText(
+    ERROR_FORMATS[call.provider.wire],
+    { status, body: text, contentType: contentType(headers) },
+    { who: label, secret: call.secret },
+  );
+  // 401/403 everywhere; Google answers a wrong key with 400 INVALID_ARGUMENT, reason API_KEY_INVALID.
+  const keyRejected =
+    status === 401 ||
+    status === 403 ||
+    (status === 400 &&
+      error.relayed &&
+      'reasons' in error.details &&
+      error.details.reasons.includes('API_KEY_INVALID'));
+  if (keyRejected) {
+    const verb = call.secret ? 'rejected the key' : 'wants a key';
+    return { ok: false, reason: 'unauthorized', status, message: safe(`${label} ${verb}: ${error.message}`) };
+  }
+  const message = error.relayed ? `${label} answered HTTP ${status}: ${error.message}` : error.message;
+  return { ok: false, reason: 'upstream_error', status, message: safe(message) };
 }
 
-/** `empty`, or `1234 bytes of text/html`: what came back, without its content. */
-function describeBody(headers: UpstreamResponse['headers'], text: string): string {
-  if (text.trim() === '') return 'empty';
-  const type = /^[\w.+-]+\/[\w.+-]+/.exec(String(headers['content-type'] ?? ''))?.[0] ?? 'an unknown type';
-  return `${Buffer.byteLength(text)} bytes of ${type}`;
+function contentType(headers: UpstreamResponse['headers']): string | undefined {
+  const value = headers['content-type'];
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function connectionProblem(error: unknown): string {
@@ -324,12 +322,6 @@ function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** Upstream text made fit for a message: secret removed, whitespace collapsed, length capped. */
-function quote(text: string, secret: string | null): string {
-  const flat = scrub(text, secret).replace(/\s+/g, ' ').trim();
-  return flat.length > MAX_DETAIL_CHARS ? `${flat.slice(0, MAX_DETAIL_CHARS - 1)}…` : flat;
 }
 
 function scrub(text: string, secret: string | null): string {

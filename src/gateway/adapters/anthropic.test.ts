@@ -594,19 +594,35 @@ describe('anthropicAdapter.translateError', () => {
     [500, 'server_error', 'server_error'],
     [502, 'server_error', 'server_error'],
     [529, 'server_error', 'overloaded'],
-  ])('falls back on the status for a body that is not JSON (HTTP %i)', (status, type, code) => {
-    const info = anthropicAdapter.translateError(status, `<html><body>${'x'.repeat(1000)}</body></html>`);
-    expect(info).toEqual({
-      message: expect.stringMatching(/^Anthropic returned HTTP \d+: <html><body>x+…$/),
-      type,
-      code,
-    });
-    expect(info.message.length).toBeLessThanOrEqual(`Anthropic returned HTTP ${status}: `.length + 300);
+  ])(
+    'describes, never quotes, a body that is not JSON, typed by the status (HTTP %i)',
+    (status, type, code) => {
+      const page = `<html><body>${'x'.repeat(1000)}</body></html>`;
+      const info = anthropicAdapter.translateError(status, page);
+      expect(info).toEqual({
+        message: expect.stringMatching(
+          new RegExp(
+            `^Anthropic answered HTTP ${status} with a body that is not an Anthropic error \\(1026 bytes of HTML\\); `,
+          ),
+        ),
+        type,
+        code,
+      });
+      expect(info.message).not.toContain('xxx');
+    },
+  );
+
+  it('describes, never quotes, JSON of another shape', () => {
+    const info = anthropicAdapter.translateError(404, JSON.stringify({ message: 'internal note' }));
+    expect(info.message).toBe(
+      "Anthropic answered HTTP 404 with a body that is not an Anthropic error (27 bytes of JSON); check the credential's base URL.",
+    );
+    expect(info.code).toBe('not_found');
   });
 
   it('describes an empty body by its status', () => {
     expect(anthropicAdapter.translateError(503, '')).toEqual({
-      message: 'Anthropic returned HTTP 503.',
+      message: 'Anthropic answered HTTP 503 with an empty body.',
       type: 'server_error',
       code: 'server_error',
     });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KeywayError } from '../../errors.ts';
 import type { SseEvent } from '../../http/sse.ts';
+import { providerErrorText, relayableMessage } from '../../providers/provider-error-text.ts';
 import type { ChatCompletion, ChatCompletionChunk, FinishReason, ToolCall, Usage } from '../openai-types.ts';
 import { UpstreamStreamError } from './adapter.ts';
 import type {
@@ -690,30 +691,14 @@ function errorInfo(anthropicType: string, message: string): UpstreamErrorInfo {
     anthropicType === 'invalid_request_error' && CONTEXT_TOO_LONG.test(message)
       ? 'context_length_exceeded'
       : mapped.code;
-  return { message: truncate(message, 1000), type: mapped.type, code };
+  return { message: relayableMessage(message), type: mapped.type, code };
 }
 
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
-
+/** Anthropic's envelope keeps its message and type; any other body is described by its status. */
 function translateError(status: number, body: string): UpstreamErrorInfo {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    json = undefined;
-  }
-  const parsed = errorBodySchema.safeParse(json);
-  if (parsed.success) return errorInfo(parsed.data.error.type, parsed.data.error.message);
-  const text = body.replace(/\s+/g, ' ').trim();
-  const fallback = errorInfo(anthropicTypeForStatus(status), '');
-  return {
-    ...fallback,
-    message: text
-      ? `Anthropic returned HTTP ${status}: ${truncate(text, 300)}`
-      : `Anthropic returned HTTP ${status}.`,
-  };
+  const error = providerErrorText('anthropic', { status, body }, { who: 'Anthropic' });
+  if (error.relayed) return errorInfo(error.details.type, error.message);
+  return { ...errorInfo(anthropicTypeForStatus(status), ''), message: error.message };
 }
 
 /**

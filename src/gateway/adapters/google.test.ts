@@ -516,18 +516,28 @@ describe('googleAdapter.translateError', () => {
     expect(info).toEqual({ type, code, message: expect.stringContaining(message) });
   });
 
-  it('caps a body that is not JSON and never repeats a key', () => {
+  it("describes, never quotes, a body that is not Google's error, and never repeats a key", () => {
     const html = `<html><body>${'Bad Gateway '.repeat(60)}</body></html>`;
     const info = googleAdapter.translateError(502, html);
     expect(info.type).toBe('server_error');
-    expect(info.message.length).toBeLessThan(360);
-    expect(info.message).toMatch(/^Gemini returned HTTP 502: <html>/);
+    expect(info.message).toBe(
+      `Gemini answered HTTP 502 with a body that is not a Google API error (${html.length} bytes of HTML); if it persists, check the credential's base URL.`,
+    );
+    // Google's envelope has a numeric code and a status; an `{error: {message}}` of another service is not it.
+    const foreign = googleAdapter.translateError(
+      404,
+      JSON.stringify({ error: { message: 'internal note' } }),
+    );
+    expect(foreign.message).not.toContain('internal note');
+    expect(foreign.code).toBe('model_not_found');
 
     const echoed = JSON.stringify({
       error: { code: 400, message: `Invalid API key: ${KEY}`, status: 'INVALID_ARGUMENT' },
     });
     expect(googleAdapter.translateError(400, echoed).message).not.toContain(KEY);
-    expect(googleAdapter.translateError(500, '').message).toBe('Gemini returned HTTP 500.');
+    expect(googleAdapter.translateError(500, '').message).toBe(
+      'Gemini answered HTTP 500 with an empty body.',
+    );
   });
 });
 

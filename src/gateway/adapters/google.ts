@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { SseEvent } from '../../http/sse.ts';
+import { providerErrorText, relayableMessage } from '../../providers/provider-error-text.ts';
 import type { ChatCompletion, ChatCompletionChunk, FinishReason, ToolCall, Usage } from '../openai-types.ts';
 import { UpstreamStreamError } from './adapter.ts';
 import type {
@@ -436,7 +437,13 @@ function parseResponse(body: unknown): GenerateContentResponse {
       code: 'invalid_upstream_response',
     });
   }
-  if (parsed.data.error) throw new UpstreamStreamError(errorInfoOf(parsed.data.error, 500));
+  const { error } = parsed.data;
+  if (error) {
+    const reasons = error.details?.flatMap((detail) => (detail.reason ? [detail.reason] : [])) ?? [];
+    throw new UpstreamStreamError(
+      errorInfoOf(error.message ?? '', { code: error.code, status: error.status, reasons }, 500),
+    );
+  }
   return parsed.data;
 }
 
@@ -577,13 +584,8 @@ class GeminiStreamTranslator implements StreamTranslator {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Errors: `{error: {code, message, status, details}}`, or that object in an array (streaming
-// endpoints without alt=sse). Only `message` is used: Google has echoed keys in `details`.
-
-const errorBodySchema = z.union([
-  z.looseObject({ error: googleErrorSchema }),
-  z.array(z.looseObject({ error: googleErrorSchema })).min(1),
-]);
+// Errors: Google's `{error: {code, message, status, details}}`, read by `providerErrorText`. Only
+// `message` is relayed: Google has echoed keys in `details`.
 
 const STATUS_MAP: Record<string, { type: string; code: string }> = {
   INVALID_ARGUMENT: { type: 'invalid_request_error', code: 'invalid_argument' },
@@ -612,16 +614,19 @@ const STATUS_BY_HTTP: Record<number, string> = {
   504: 'DEADLINE_EXCEEDED',
 };
 
-const MAX_RAW_ERROR = 300;
+/** What a Google error says besides its message, from an error body or an error inside a stream. */
+interface GoogleErrorFacts {
+  code?: number | undefined;
+  status?: string | undefined;
+  reasons: string[];
+}
 
-function errorInfoOf(error: z.infer<typeof googleErrorSchema>, httpStatus: number): UpstreamErrorInfo {
-  const status = error.status ?? STATUS_BY_HTTP[error.code ?? httpStatus];
-  const keyRejected = error.details?.some((detail) => detail.reason === 'API_KEY_INVALID') ?? false;
-  const mapped = keyRejected
+function errorInfoOf(message: string, facts: GoogleErrorFacts, httpStatus: number): UpstreamErrorInfo {
+  const status = facts.status ?? STATUS_BY_HTTP[facts.code ?? httpStatus];
+  const mapped = facts.reasons.includes('API_KEY_INVALID')
     ? { type: 'authentication_error', code: 'invalid_api_key' }
     : ((status ? STATUS_MAP[status] : undefined) ?? fallbackError(httpStatus));
-  const message = redactKeys(error.message ?? `Gemini returned HTTP ${httpStatus}.`);
-  return { message, ...mapped };
+  return { message: relayableMessage(message) || `Gemini answered HTTP ${httpStatus}.`, ...mapped };
 }
 
 function fallbackError(status: number): { type: string; code: string } {
@@ -629,23 +634,12 @@ function fallbackError(status: number): { type: string; code: string } {
   return { type: 'invalid_request_error', code: 'upstream_error' };
 }
 
-// Google API keys have one shape; never repeat one even if an error message echoes it.
-function redactKeys(text: string): string {
-  return text.replace(/AIza[0-9A-Za-z_-]{30,}/g, '[redacted]');
-}
-
+/** Google's envelope keeps its message and status; any other body is described by its HTTP status. */
 function translateError(status: number, body: string): UpstreamErrorInfo {
-  const parsed = errorBodySchema.safeParse(parseJson(body));
-  if (parsed.success) {
-    const envelope = Array.isArray(parsed.data) ? parsed.data[0] : parsed.data;
-    if (envelope) return errorInfoOf(envelope.error, status);
-  }
-  const text = body.trim();
-  const excerpt = text.length > MAX_RAW_ERROR ? `${text.slice(0, MAX_RAW_ERROR)}…` : text;
+  const error = providerErrorText('gemini', { status, body }, { who: 'Gemini' });
+  if (error.relayed) return errorInfoOf(error.message, error.details, status);
   const mapped = STATUS_MAP[STATUS_BY_HTTP[status] ?? ''] ?? fallbackError(status);
-  const message =
-    excerpt === '' ? `Gemini returned HTTP ${status}.` : `Gemini returned HTTP ${status}: ${excerpt}`;
-  return { message: redactKeys(message), ...mapped };
+  return { message: error.message, ...mapped };
 }
 
 function parseJson(text: string): unknown {

@@ -78,14 +78,35 @@ describe('translateOpenAiWireError and usageIn', () => {
       type: 'invalid_request_error',
       code: 'invalid_value',
     });
-    expect(translateOpenAiWireError(500, JSON.stringify({ error: 'model crashed' }))).toMatchObject({
-      message: 'model crashed',
-      type: 'api_error',
-    });
+    // Mistral's (and older vLLM's) envelope: the same fields at the top level, tagged `object: "error"`.
+    expect(
+      translateOpenAiWireError(
+        422,
+        JSON.stringify({
+          object: 'error',
+          message: 'Invalid model',
+          type: 'invalid_model',
+          param: null,
+          code: '1500',
+        }),
+      ),
+    ).toEqual({ message: 'Invalid model', type: 'invalid_model', code: '1500' });
     // A body that is not an error envelope is described, never quoted (it may be another service's page).
     expect(translateOpenAiWireError(502, '<html>bad gateway</html>').message).toBe(
-      'The provider answered HTTP 502 with 24 bytes that are not an error message.',
+      "The provider answered HTTP 502 with a body that is not an OpenAI-style error (24 bytes of HTML); if it persists, check the credential's base URL.",
     );
+    // Nor JSON of another shape: `{error: "…"}`, `{message}` and `{detail}` are what any web service sends.
+    for (const body of [
+      { error: 'model crashed' },
+      { message: 'model crashed' },
+      { detail: 'model crashed' },
+    ]) {
+      expect(translateOpenAiWireError(500, JSON.stringify(body))).toMatchObject({
+        message: expect.not.stringContaining('model crashed'),
+        type: 'api_error',
+        code: null,
+      });
+    }
   });
 
   it('finds usage in a completion or a final chunk, and nothing in a chunk whose usage is null', () => {

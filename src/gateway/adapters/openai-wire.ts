@@ -1,4 +1,5 @@
 import type { ProviderDefinition } from '../../providers/provider.ts';
+import { providerErrorText } from '../../providers/provider-error-text.ts';
 import type { Usage } from '../openai-types.ts';
 import type { AdapterInput, UpstreamCall, UpstreamErrorInfo } from './adapter.ts';
 
@@ -32,41 +33,15 @@ function chatBase(provider: ProviderDefinition, baseUrl: string): string {
   return provider.wire === 'ollama' && !baseUrl.endsWith('/v1') ? `${baseUrl}/v1` : baseUrl;
 }
 
-/** An OpenAI-style error body, as the provider sent it (message capped, never echoed whole). */
+/**
+ * An OpenAI-wire error answer in OpenAI's terms: the message of an OpenAI-style envelope, or a
+ * description of a body that is not one (see `providerErrorText`).
+ */
 export function translateOpenAiWireError(status: number, text: string): UpstreamErrorInfo {
-  try {
-    const parsed = JSON.parse(text) as {
-      error?: { message?: unknown; type?: unknown; code?: unknown } | string;
-      message?: unknown;
-    };
-    const error = typeof parsed.error === 'string' ? { message: parsed.error } : parsed.error;
-    const message =
-      typeof error?.message === 'string'
-        ? error.message
-        : typeof parsed.message === 'string'
-          ? parsed.message
-          : undefined;
-    if (message) {
-      return {
-        message: message.slice(0, 500),
-        type:
-          typeof error?.type === 'string'
-            ? error.type
-            : status >= 500
-              ? 'api_error'
-              : 'invalid_request_error',
-        code: typeof error?.code === 'string' ? error.code : null,
-      };
-    }
-  } catch {
-    // not JSON: fall through
-  }
-  // Not an error envelope: described, never quoted (a wrong base URL could point at another service).
-  return {
-    message: `The provider answered HTTP ${status} with ${text.trim() ? `${Buffer.byteLength(text)} bytes that are not an error message` : 'an empty body'}.`,
-    type: status >= 500 ? 'api_error' : 'invalid_request_error',
-    code: null,
-  };
+  const fallbackType = status >= 500 ? 'api_error' : 'invalid_request_error';
+  const error = providerErrorText('openai', { status, body: text }, { who: 'The provider' });
+  if (!error.relayed) return { message: error.message, type: fallbackType, code: null };
+  return { message: error.message, type: error.details.type ?? fallbackType, code: error.details.code };
 }
 
 /** The `usage` of a chat completion or of the final `include_usage` chunk, if the text holds one. */
