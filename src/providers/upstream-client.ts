@@ -67,10 +67,14 @@ export function createUpstreamClient(
   // ready), not while the server starts.
   let undici: Promise<typeof import('undici')> | undefined;
   const loadUndici = () =>
-    (undici ??= import('undici').catch((error: unknown) => {
-      undici = undefined;
-      throw error;
-    }));
+    (undici ??= import('undici').then(
+      // In the bundle (dist/), importing a CommonJS package gives its exports as `default` only.
+      (module) => ('request' in module ? module : (module as { default: typeof module }).default),
+      (error: unknown) => {
+        undici = undefined;
+        throw error;
+      },
+    ));
   const guards = new Map<string, PolicyGuard>();
   const guardFor = (
     Agent: typeof import('undici').Agent,
