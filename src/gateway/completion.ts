@@ -9,7 +9,8 @@ import { translateOpenAiWireError, usageIn } from './adapters/openai-wire.ts';
 import type { TokenCounts } from '../usage/prices.ts';
 import type { ChatCompletion, ChatCompletionChunk, Usage } from './openai-types.ts';
 import { ProviderFailure, providerInterrupted } from './provider-failure.ts';
-import { latin1, scrubSecret, StreamScrubber } from './secret-scrubber.ts';
+import { scrubSecret, StreamScrubber } from './secret-scrubber.ts';
+import { SseEventScrubber } from './sse-event-scrubber.ts';
 
 /** A whole answer. */
 export interface WholeCompletion {
@@ -32,8 +33,9 @@ export interface StreamedCompletion {
    */
   chunks(): AsyncIterable<ChatCompletionChunk>;
   /**
-   * OpenAI-wire pass-through (null when translated): the provider's SSE bytes as they arrive, the key
-   * scrubbed across reads. A failure after the first byte ends the stream with `encodeError`'s bytes.
+   * OpenAI-wire pass-through (null when translated): the provider's SSE events as they arrive, the key
+   * scrubbed from the text the client joins from them, also when it is split across events (see
+   * `SseEventScrubber`). A failure after the first byte ends the stream with `encodeError`'s bytes.
    */
   passthrough: PassthroughView | null;
 }
@@ -172,13 +174,16 @@ function parseWireCompletion(text: string): ChatCompletion {
 
 /**
  * What both pass-through views do with the provider's bytes: watch them for `usage`, scrub the key
- * across reads (held-back bytes are released, or redacted, at the end), and record the answer once.
+ * from the events as the client will reassemble their text (held-back events are released, or
+ * rewritten, later or at the end), and record the answer once.
  */
 class PassthroughBytes {
   readonly #relay: Relay;
+  /** With a key: the events, scrubbed (it decodes them for `usage` too). */
+  readonly #scrubber: SseEventScrubber | null;
+  /** Without one: the events decoded for `usage` only, the bytes relayed as they come. */
   readonly #decoder = new SseDecoder();
   readonly #text = new TextDecoder();
-  readonly #scrubber: StreamScrubber | null;
   #usage: TokenCounts | null = null;
   readonly #usageOf: NonNullable<Relay['usage']>['ofEvent'];
   #events = 0;
@@ -186,25 +191,20 @@ class PassthroughBytes {
 
   constructor(relay: Relay) {
     this.#relay = relay;
-    this.#scrubber = relay.secret ? new StreamScrubber(latin1(relay.secret)) : null;
     this.#usageOf = (relay.usage ?? chatUsage).ofEvent;
+    this.#scrubber = relay.secret ? new SseEventScrubber(relay.secret, (event) => this.#count(event)) : null;
   }
 
   /** The bytes to send on for this read; empty while all of it is held back. */
   push(chunk: Buffer): Uint8Array {
-    for (const event of this.#decoder.push(this.#text.decode(chunk, { stream: true }))) {
-      this.#events++;
-      this.#usage = this.#usageOf(event, this.#usage);
-    }
-    if (!this.#scrubber) return chunk;
-    const out = this.#scrubber.push(chunk.toString('latin1'));
-    return out ? Buffer.from(out, 'latin1') : EMPTY;
+    if (this.#scrubber) return this.#scrubber.push(chunk);
+    for (const event of this.#decoder.push(this.#text.decode(chunk, { stream: true }))) this.#count(event);
+    return chunk;
   }
 
   /** What was held back, once the provider's bytes end (or break off). */
   rest(): Uint8Array {
-    const rest = this.#scrubber?.end();
-    return rest ? Buffer.from(rest, 'latin1') : EMPTY;
+    return this.#scrubber?.end() ?? EMPTY;
   }
 
   /** Records the answer, once, however it ended. */
@@ -212,6 +212,11 @@ class PassthroughBytes {
     if (this.#finished) return;
     this.#finished = true;
     this.#relay.finish(status, this.#usage, this.#events);
+  }
+
+  #count(event: SseEvent): void {
+    this.#events++;
+    this.#usage = this.#usageOf(event, this.#usage);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, StreamScrubber, latin1 } from './secret-scrubber.ts';
+import { REDACTED, StreamScrubber, latin1, scrubEndedText } from './secret-scrubber.ts';
 
 const secret = 'sk-canary-0123456789abcdef';
 
@@ -44,5 +44,27 @@ describe('StreamScrubber', () => {
     const pieces = [bytes.subarray(0, 9), bytes.subarray(9, 20), bytes.subarray(20)];
     const out = pieces.map((piece) => scrubber.push(piece.toString('latin1'))).join('') + scrubber.end();
     expect(Buffer.from(out, 'latin1').toString('utf8')).toBe(`é ${REDACTED} 日本`);
+  });
+
+  it('says whether it holds back a tail', () => {
+    const scrubber = new StreamScrubber(secret);
+    scrubber.push('is s');
+    expect(scrubber.holding).toBe(true);
+    scrubber.push('o');
+    expect(scrubber.holding).toBe(false);
+  });
+});
+
+describe('scrubEndedText', () => {
+  it('scrubs a whole text as the same text streamed in pieces comes out', () => {
+    for (const text of [
+      `a ${secret} b`,
+      `cut: ${secret.slice(0, 9)}`,
+      'sk-c',
+      `${secret.slice(0, 9)} is not it`,
+    ]) {
+      expect(scrubEndedText(text, secret)).toBe(run([...text]).whole);
+    }
+    expect(scrubEndedText(`cut: ${secret.slice(0, 9)}`, secret)).toBe(`cut: ${REDACTED}`);
   });
 });

@@ -1,8 +1,8 @@
 /** What stands where a secret was. */
 export const REDACTED = '[REDACTED]';
 
-/** A held-back start of the secret longer than this is redacted when the stream ends. */
-const LONGEST_RELEASED_START = 6;
+/** A held-back start of the secret this long (or longer) is redacted when the stream ends. */
+export const LONGEST_RELEASED_START = 6;
 
 /** The text without the secret in it. */
 export function scrubSecret(text: string, secret: string | null): string {
@@ -33,6 +33,11 @@ export class StreamScrubber {
     return hold === 0 ? scrubbed : scrubbed.slice(0, scrubbed.length - hold);
   }
 
+  /** Whether a tail that could start the secret is held back (the text so far ends with one). */
+  get holding(): boolean {
+    return this.#held !== '';
+  }
+
   /**
    * The held-back tail, once the stream has ended: it was not the whole secret, but a long start of
    * it (the stream cut off just before its last characters) is still redacted.
@@ -42,6 +47,16 @@ export class StreamScrubber {
     this.#held = '';
     return rest.length >= LONGEST_RELEASED_START ? REDACTED : rest;
   }
+}
+
+/**
+ * A text that has ended, scrubbed as `StreamScrubber` scrubs it when it arrives in pieces: the secret
+ * redacted, and so is a long start of it left at the very end. For an event that repeats a streamed
+ * text whole (OpenAI's `response.output_text.done`), so that it agrees with the pieces relayed before.
+ */
+export function scrubEndedText(text: string, secret: string): string {
+  const scrubber = new StreamScrubber(secret);
+  return scrubber.push(text) + scrubber.end();
 }
 
 /** A UTF-8 string in the latin1 form that `Buffer#toString('latin1')` gives its bytes. */
