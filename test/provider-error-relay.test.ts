@@ -136,6 +136,26 @@ describe.each(BACKENDS)('provider error text relayed to users [%s]', (backend) =
       });
       answers.push({ where: `/v1 stream=${stream}`, status: response.status, text: await response.text() });
     }
+    if (providerCase.provider === 'anthropic') {
+      // Anthropic's own format on /v1/messages is relayed, not translated: its errors take the rule too.
+      for (const stream of [false, true]) {
+        const response = await fetch(`${gateway.server.url}/v1/messages`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${admin.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: 'anthropic/some-model',
+            max_tokens: 16,
+            messages: [{ role: 'user', content: 'hi' }],
+            stream,
+          }),
+        });
+        answers.push({
+          where: `/v1/messages stream=${stream}`,
+          status: response.status,
+          text: await response.text(),
+        });
+      }
+    }
     for (const [method, path] of [
       ['GET', `/api/credentials/${id}/models`],
       ['POST', `/api/credentials/${id}/test`],

@@ -668,7 +668,7 @@ const ERROR_TYPES: Record<string, { type: string; code: string | null }> = {
 };
 
 /** The error type Anthropic uses for each status, for bodies that do not say (a proxy's HTML page). */
-function anthropicTypeForStatus(status: number): string {
+export function anthropicTypeForStatus(status: number): string {
   const byStatus: Record<number, string> = {
     400: 'invalid_request_error',
     401: 'authentication_error',

@@ -2,7 +2,9 @@ import { KeywayError } from '../../errors.ts';
 import type { SseEvent } from '../../http/sse.ts';
 import { URL_IMAGE_TOKENS, type RequestBound } from '../../limits/spend-guard.ts';
 import type { TokenCounts } from '../../usage/prices.ts';
+import { providerErrorText } from '../../providers/provider-error-text.ts';
 import type { UpstreamErrorInfo } from '../adapters/adapter.ts';
+import { anthropicTypeForStatus } from '../adapters/anthropic.ts';
 import { googleAdapter } from '../adapters/google.ts';
 import type { ChatRequest } from '../openai-types.ts';
 import type { Exchange, ExchangeCall, ExchangeTarget } from '../exchange.ts';
@@ -200,40 +202,13 @@ function tokensOf(counts: AnthropicCounts): TokenCounts {
   };
 }
 
-/** The error type Anthropic uses for each status, for bodies that do not say (a proxy's HTML page). */
-function anthropicTypeForStatus(status: number): string {
-  const byStatus: Record<number, string> = {
-    400: 'invalid_request_error',
-    401: 'authentication_error',
-    403: 'permission_error',
-    404: 'not_found_error',
-    413: 'request_too_large',
-    429: 'rate_limit_error',
-    529: 'overloaded_error',
-  };
-  return byStatus[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
-}
-
 /**
- * An Anthropic error answer, its type kept as both `type` and `code` so that `/v1/messages` answers
- * with Anthropic's own type; the message is Anthropic's (the core has scrubbed the key from it).
+ * An Anthropic error answer for `/v1/messages`, its type kept as both `type` and `code` so that the
+ * client gets Anthropic's own type. Its message only when the body is Anthropic's envelope (the one rule
+ * of provider-error-text.ts); any other body — a page behind the base URL — is described, never quoted.
  */
 export function anthropicErrorInfo(status: number, text: string): UpstreamErrorInfo {
-  const error = (parse(text) as { type?: unknown; error?: { type?: unknown; message?: unknown } } | undefined)
-    ?.error;
-  if (typeof error?.type === 'string' && typeof error.message === 'string')
-    return { message: truncate(error.message, 1000), type: error.type, code: error.type };
-  const type = anthropicTypeForStatus(status);
-  const body = text.replace(/\s+/g, ' ').trim();
-  return {
-    message: body
-      ? `Anthropic returned HTTP ${status}: ${truncate(body, 300)}`
-      : `Anthropic returned HTTP ${status}.`,
-    type,
-    code: type,
-  };
-}
-
-function truncate(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  const error = providerErrorText('anthropic', { status, body: text }, { who: 'Anthropic' });
+  const type = error.relayed ? error.details.type : anthropicTypeForStatus(status);
+  return { message: error.message, type, code: type };
 }
