@@ -225,6 +225,44 @@ describe.each(BACKENDS)('bots hardening [%s]', (backend) => {
     expect(upstream.requests).toHaveLength(2);
   });
 
+  it('disabling the owner aborts a turn already waiting on its provider: the call is cut, no reply is sent', async () => {
+    // The first call hangs (the provider is thinking); later ones answer.
+    upstream.setScript((_, index) =>
+      index === 0 ? { kind: 'stall' } : { kind: 'text', text: 'Hello from the bot.' },
+    );
+    const bot = await hookBot();
+    expect((await hook(bot, { contact: 'c', text: 'hi' })).status).toBe(202);
+    await waitUntil(() => upstream.requests.length === 1, 'the provider call');
+    await setDisabled(alice, true);
+    await waitUntil(() => upstream.requests[0]!.aborted, 'the provider to see its connection closed');
+
+    // The turn ended without an answer: no reply (not even the failure text) queued, no failure
+    // recorded or counted, and the message still waits in the inbox.
+    const { db } = kw.database;
+    const contactRow = () =>
+      db
+        .selectFrom('bot_contacts')
+        .select(['busy_until', 'failures'])
+        .where('bot_id', '=', bot.id)
+        .where('contact', '=', 'c')
+        .executeTakeFirstOrThrow();
+    await waitUntil(async () => (await contactRow()).busy_until === null, 'the turn to end');
+    expect((await contactRow()).failures).toBe(0);
+    expect(await db.selectFrom('bot_outbox').select('payload').execute()).toEqual([]);
+    expect(await db.selectFrom('bot_inbox').select(['text', 'handled_at']).execute()).toEqual([
+      { text: 'hi', handled_at: null },
+    ]);
+    const sessions = await db.selectFrom('bot_sessions').select('last_failure').execute();
+    expect(sessions.filter((session) => session.last_failure !== null)).toEqual([]);
+
+    // Enabled again, the message is answered as any held one is: once, with a real reply.
+    await setDisabled(alice, false);
+    const [reply] = await receiver.waitFor(1, 20_000);
+    expect(reply!.json.text).toBe('Hello from the bot.');
+    expect(upstream.requests).toHaveLength(2);
+    expect(receiver.received).toHaveLength(1);
+  });
+
   it('strips U+0000 from what contacts and providers send: stored, answered once, delivered', async () => {
     upstream.setScript(() => ({ kind: 'text', text: 'Hel\u0000lo\u0000 there.' }));
     const bot = await hookBot();
@@ -248,24 +286,38 @@ describe.each(BACKENDS)('bots hardening [%s]', (backend) => {
     await sql`ALTER TABLE bot_messages ADD CONSTRAINT test_unstorable CHECK (position('poison' in content) = 0)`.execute(
       kw.database.db,
     );
-    upstream.setScript(() => ({ kind: 'text', text: 'poison' }));
+    const calledAt: number[] = [];
+    upstream.setScript(() => {
+      calledAt.push(Date.now());
+      return { kind: 'text', text: 'poison' };
+    });
     const bot = await hookBot({ failureMessage: 'Sorry, try later.' });
     expect((await hook(bot, { contact: 'c', text: 'hi' })).status).toBe(202);
     const [failure] = await receiver.waitFor(1, 20_000);
     expect(failure!.json.text).toBe('Sorry, try later.');
-    expect(upstream.requests).toHaveLength(3);
+    // The second failure sends the failure text: 2 paid calls, one back-off of 1 s between them.
+    expect(upstream.requests).toHaveLength(2);
+    expect(calledAt[1]! - calledAt[0]!).toBeGreaterThanOrEqual(1_000);
 
-    // The HTTP channel gets the failure text too, not a 500.
+    // The HTTP channel gets the failure text too, not a 500, after the same single back-off.
     const started = Date.now();
     expect(await say(bot.id, 'h', 'hi')).toMatchObject({ replies: ['Sorry, try later.'], failed: true });
-    expect(Date.now() - started).toBeGreaterThan(4_000); // backed off: 1 s, then 4 s
-    expect(upstream.requests).toHaveLength(6);
+    const waited = Date.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(1_000);
+    expect(waited).toBeLessThan(4_000); // no second back-off
+    expect(upstream.requests).toHaveLength(4);
 
-    // Once replies can be stored, the same contact is answered normally.
+    // Once replies can be stored, the same contact is answered normally, and a later failure of that
+    // contact starts counting from zero again (it is retried, not answered with the failure text).
     upstream.setScript(() => ({ kind: 'text', text: 'All good.' }));
     expect((await hook(bot, { contact: 'c', text: 'again' })).status).toBe(202);
     await receiver.waitFor(2, 10_000);
     expect(receiver.received[1]!.json.text).toBe('All good.');
+    expect(upstream.requests).toHaveLength(5);
+    upstream.setScript((_, index) => ({ kind: 'text', text: index === 5 ? 'poison' : 'Fine now.' }));
+    expect((await hook(bot, { contact: 'c', text: 'once more' })).status).toBe(202);
+    await receiver.waitFor(3, 10_000);
+    expect(receiver.received[2]!.json.text).toBe('Fine now.');
     expect(upstream.requests).toHaveLength(7);
   });
 });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '../src/db/data-dir-lock.ts';
 import { ProcessPool, type KeywayProcess } from './support/keyway-process.ts';
@@ -17,6 +18,26 @@ function signalOn(server: KeywayProcess, pattern: RegExp, signal: NodeJS.Signals
     server.child.stdout!.on('data', onData);
     void server.exited.then(() =>
       reject(new Error(`exited before ${pattern}:\n${server.stdout}\n${server.stderr}`)),
+    );
+  });
+}
+
+/** What `support/stop-handlers-probe.mjs` writes once `bin/keyway` has its stop handlers. */
+const STOP_HANDLERS_INSTALLED = 'keyway-test: stop handlers installed';
+const STOP_HANDLERS_PROBE = pathToFileURL(path.join(import.meta.dirname, 'support/stop-handlers-probe.mjs'));
+
+/** Resolves once the child wrote `line` to stderr, or rejects if it exits first. */
+function stderrLine(server: KeywayProcess, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onData = () => {
+      if (!server.stderr.includes(`${line}\n`)) return;
+      server.child.stderr!.off('data', onData);
+      resolve();
+    };
+    server.child.stderr!.on('data', onData);
+    onData();
+    void server.exited.then(() =>
+      reject(new Error(`exited before writing "${line}":\n${server.stdout}\n${server.stderr}`)),
     );
   });
 }
@@ -54,6 +75,30 @@ describe.each(BACKENDS)('a stop signal at any moment of start-up [%s]', (backend
     const next = pool.serve(target.flags, target.env);
     await next.ready();
     expect(next.stdout + next.stderr).not.toMatch(/stale|unreadable lock/i);
+    next.kill('SIGTERM');
+    expect(await next.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('SIGTERM before it listens, while the server still loads: exit 0, and the data is usable at the next start', async () => {
+    const server = pool.serve(target.flags, {
+      ...target.env,
+      NODE_OPTIONS: `--import=${STOP_HANDLERS_PROBE.href}`,
+    });
+    await stderrLine(server, STOP_HANDLERS_INSTALLED);
+    const listenedBefore = server.logs().some((line) => /^listening on /.test(String(line.msg)));
+    server.kill('SIGTERM');
+    expect(listenedBefore).toBe(false);
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.stderr).not.toMatch(/again: exiting without waiting/);
+    if (target.target.kind === 'embedded') {
+      expect(fs.existsSync(path.join(target.target.dataDir, LOCK_FILE))).toBe(false);
+    }
+
+    // The next start opens the same data, takes no stale lock, and serves.
+    const next = pool.serve(target.flags, target.env);
+    const url = await next.ready();
+    expect(next.stdout + next.stderr).not.toMatch(/stale|unreadable lock/i);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
     next.kill('SIGTERM');
     expect(await next.exited).toEqual({ code: 0, signal: null });
   });

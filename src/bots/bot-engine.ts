@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { AccessRevoked } from '../auth/access-watch.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { BotChannel } from '../db/tables.ts';
 import { KeywayError, messageOf } from '../errors.ts';
@@ -50,10 +51,18 @@ export interface BotOutcome {
   failed?: boolean;
 }
 
-/** A turn cut short by a stop: nothing of it is recorded, so it runs again after the restart. */
+/**
+ * A turn cut short, with nothing of it recorded, so it runs again later: Keyway is stopping (after the
+ * restart), or the bot's owner lost access while the provider was answering (once they have it again,
+ * as every message held for a disabled owner is). Neither is the bot's failure: no failure text.
+ */
 class TurnAbandoned extends Error {
-  constructor() {
-    super('the turn was abandoned: Keyway is stopping');
+  constructor(readonly why: 'stopping' | 'owner_lost_access') {
+    super(
+      why === 'stopping'
+        ? 'the turn was abandoned: Keyway is stopping'
+        : "the turn was abandoned: the bot's owner lost access",
+    );
   }
 }
 
@@ -73,15 +82,19 @@ const TURN_MAX_MS = 170_000;
 const SWEEP_INTERVAL_MS = 5_000;
 const MAX_FALLBACK_DEPTH = 3;
 /**
- * A turn that throws (its reply could not be stored, say) is retried, but not forever: every retry
- * is a paid provider call. After this many failures in a row the contact gets the bot's failure text.
+ * A turn that throws (its reply could not be stored, say) is retried once, after a back-off, for a
+ * passing fault; the second failure in a row sends the bot's failure text instead. Every retry is a
+ * paid provider call, and a fault that came back after the back-off will most likely come back again,
+ * while the contact waits. Any failure of the contact's turn counts, whatever its reason: a rule for
+ * "the same failure" would have to compare error messages, and two faults that alternate would then
+ * retry forever. A turn that finishes resets the count.
  */
-export const MAX_TURN_FAILURES = 3;
+export const MAX_TURN_FAILURES = 2;
 const MAX_TURN_BACKOFF_MS = 5 * 60_000;
 
 /**
- * The wait after the `failures`-th failed turn in a row: 1 s, 4 s, then none (the next turn sends the
- * failure text without calling the provider); should even that fail, 64 s, 256 s, then 5 minutes.
+ * The wait after the `failures`-th failed turn in a row: 1 s, then none (the next turn sends the
+ * failure text without calling the provider); should even that fail, 16 s, 64 s, 256 s, then 5 minutes.
  */
 export const turnRetryDelayMs = (failures: number) =>
   failures === MAX_TURN_FAILURES ? 0 : Math.min(MAX_TURN_BACKOFF_MS, 1_000 * 4 ** (failures - 1));
@@ -164,7 +177,7 @@ export class BotEngine {
       try {
         turn = await this.#track(this.#runTurn(bot.record.id, message.contact));
       } catch (error) {
-        // Stopping: the message is stored and will be answered after the restart.
+        // The message is stored and will be answered after the restart, or once the owner has access.
         if (error instanceof TurnAbandoned) break;
         throw error;
       }
@@ -269,9 +282,10 @@ export class BotEngine {
         try {
           await this.#track(this.#runTurn(botId, contact));
         } catch (error) {
-          // One contact's trouble does not hold up the others.
-          if (error instanceof TurnAbandoned) return;
-          this.#logger.warn({ botId, reason: messageOf(error) }, 'bot sweep could not run a turn');
+          // One contact's trouble does not hold up the others (nor one owner losing access).
+          if (error instanceof TurnAbandoned && error.why === 'stopping') return;
+          if (!(error instanceof TurnAbandoned))
+            this.#logger.warn({ botId, reason: messageOf(error) }, 'bot sweep could not run a turn');
         }
       }
     } catch (error) {
@@ -407,7 +421,7 @@ export class BotEngine {
       try {
         read.push(await this.#media.read(bot, owner, message, { signal, log }));
       } catch (error) {
-        if (this.#stopping.signal.aborted) throw new TurnAbandoned();
+        if (this.#stopping.signal.aborted) throw new TurnAbandoned('stopping');
         throw error;
       }
     }
@@ -506,7 +520,12 @@ export class BotEngine {
       const sources = bot.behaviour.citeSources ? sourcesLine(prepared.citations, reply) : null;
       return sources ? `${reply}\n\n${withoutNul(sources)}` : reply;
     } catch (error) {
-      if (this.#stopping.signal.aborted) throw new TurnAbandoned();
+      if (this.#stopping.signal.aborted) throw new TurnAbandoned('stopping');
+      // The gateway cut the provider call: the owner was disabled meanwhile. Their messages wait.
+      if (error instanceof AccessRevoked) {
+        log.info("the bot's owner lost access while its provider answered; the turn waits for them");
+        throw new TurnAbandoned('owner_lost_access');
+      }
       // The provider's own words stay in the log (never with the message body); the contact gets the
       // bot's failure text.
       const code = error instanceof KeywayError ? error.code : 'bot_reply_failed';
