@@ -49,6 +49,9 @@ const marker = (dataDir: string, name: string) => fs.existsSync(path.join(dataDi
 const distance = (database: Database) =>
   sql<{ d: number }>`SELECT '[1,0]'::vector <=> '[0,1]'::vector AS d`.execute(database.db);
 
+const sharedBuffers = async (database: Database) =>
+  (await sql<{ shared_buffers: string }>`SHOW shared_buffers`.execute(database.db)).rows[0]!.shared_buffers;
+
 describe('pgvector on the embedded database', () => {
   it('is loaded only once a database uses it, and from then on at every open', async () => {
     const dataDir = tempDir();
@@ -56,6 +59,8 @@ describe('pgvector on the embedded database', () => {
     // A database that never used it opens without it, and says so for the next opens.
     expect(marker(dataDir, 'keyway-no-pgvector')).toBe(true);
     expect(marker(dataDir, 'keyway-pgvector')).toBe(false);
+    // Its buffer pool is small (PGlite zeroes the pool at every open); a knowledge database's is not.
+    expect(await sharedBuffers(database)).toBe('32MB');
     // `keyway doctor` still tells that vector search is there, to be loaded at the first retrieval.
     expect(describeVectorSearch(await probeVectorSearch(database))).toMatch(/^pgvector \(bundled/);
 
@@ -66,9 +71,11 @@ describe('pgvector on the embedded database', () => {
     expect(marker(dataDir, 'keyway-pgvector')).toBe(true);
     expect(marker(dataDir, 'keyway-no-pgvector')).toBe(false);
 
+    expect(await sharedBuffers(database)).toBe('128MB');
     // Reopened, the database has it at once: nothing asks for it to be loaded first.
     database = await reopen(database, dataDir);
     expect((await distance(database)).rows[0]!.d).toBeCloseTo(1);
+    expect(await sharedBuffers(database)).toBe('128MB');
     expect(describeVectorSearch(await probeVectorSearch(database))).toMatch(
       /^pgvector 0\.\d+\.\d+ with HNSW$/,
     );
