@@ -230,7 +230,9 @@ describe('the library in a real browser [embedded]', () => {
     await page.getByText('Saved "Summarise".').waitFor();
     const card = page.locator('li.library-item', { hasText: 'Summarise' });
     // The server's variables agree with the preview (the list refreshes after the save is acknowledged).
-    await expect.poll(() => card.locator('code.variable').allTextContents()).toEqual(['text', 'audience', 'length']);
+    await expect
+      .poll(() => card.locator('code.variable').allTextContents())
+      .toEqual(['text', 'audience', 'length']);
     await shots('library-prompts');
   });
 
