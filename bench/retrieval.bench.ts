@@ -13,11 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import pg from 'pg';
-import pino from 'pino';
 import { openDatabase, type Database } from '../src/db/database.ts';
-import { prepareSchema } from '../src/db/schema/lifecycle.ts';
-import { schemaContext } from '../src/db/schema/schema-context.ts';
+import { admin, migrate, percentile, silent, timed } from './bench-database.ts';
 import { ExactVectorIndex } from '../src/knowledge/exact-vectors.ts';
 import type { EmbeddingGateway } from '../src/knowledge/embeddings.ts';
 import { Retriever } from '../src/knowledge/retrieval.ts';
@@ -46,20 +43,8 @@ export interface RetrievalResult {
   goalMs: number;
 }
 
-const silent = pino({ level: 'silent' });
 /** Random floats the vectors are cut from: a slice at an offset is a vector. */
 const POOL = 400_000;
-
-async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
-  const started = performance.now();
-  const value = await fn();
-  return [performance.now() - started, value];
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 /** A user, a file and a knowledge base holding `chunks` chunks of `dimensions`; returns the ids. */
 async function seed(database: Database, chunks: number, dimensions: number) {
@@ -233,27 +218,6 @@ export async function retrievalBenchmark(): Promise<RetrievalResult[]> {
     await admin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
   return results;
-}
-
-async function migrate(database: Database): Promise<void> {
-  await prepareSchema(
-    schemaContext(
-      database,
-      { migrationsDir: undefined, migrationLockTimeoutMs: 60_000 },
-      { logger: silent, version: 'bench' },
-    ),
-    'auto',
-  );
-}
-
-async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
 }
 
 /** The results as a Markdown table. */

@@ -14,12 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql, type ExpressionBuilder } from 'kysely';
-import pg from 'pg';
-import pino from 'pino';
 import { conversationMatches } from '../src/chat/conversation-search.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
-import { prepareSchema } from '../src/db/schema/lifecycle.ts';
-import { schemaContext } from '../src/db/schema/schema-context.ts';
+import { admin, migrate, percentile, silent, timed } from './bench-database.ts';
 import type { DB } from '../src/db/tables.ts';
 
 export const SEARCH_GOAL_MS = 100;
@@ -37,8 +34,6 @@ export interface SearchResult {
   peerP50: number;
   peerP95: number;
 }
-
-const silent = pino({ level: 'silent' });
 
 /** Deterministic: the same text every run. */
 export function generator(seed: number) {
@@ -191,17 +186,6 @@ const SEARCHES = [
   'Forecast',
 ];
 
-async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
-  const started = performance.now();
-  const value = await fn();
-  return [performance.now() - started, value];
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
 async function run(database: Database, kind: SearchResult['database']): Promise<SearchResult> {
   const messages = Number(process.env.BENCH_SEARCH_MESSAGES ?? 100_000);
   const conversations = Number(process.env.BENCH_SEARCH_CONVERSATIONS ?? 2_000);
@@ -272,27 +256,6 @@ export async function searchBenchmark(): Promise<SearchResult[]> {
     await admin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
   return results;
-}
-
-export async function migrate(database: Database): Promise<void> {
-  await prepareSchema(
-    schemaContext(
-      database,
-      { migrationsDir: undefined, migrationLockTimeoutMs: 60_000 },
-      { logger: silent, version: 'bench' },
-    ),
-    'auto',
-  );
-}
-
-async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
 }
 
 /** The results as a Markdown table. */
