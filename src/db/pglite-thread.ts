@@ -66,7 +66,7 @@ export async function openPGliteThread(dataDir: string): Promise<PGliteEngine> {
   let failure: Error | undefined;
 
   await new Promise<void>((resolve, reject) => {
-    worker.once('message', (message: { ready: boolean; vectorLoaded?: boolean; error?: Reply['error'] }) =>
+    worker.once('message', (message: { ready: boolean; error?: Reply['error'] }) =>
       message.ready ? resolve() : reject(revive(message.error!)),
     );
     worker.once('error', reject);

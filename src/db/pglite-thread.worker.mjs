@@ -75,13 +75,19 @@ async function loadVector() {
   writeFileSync(USES_PGVECTOR, 'this database uses the pgvector extension: PGlite loads it at open\n');
   rmSync(NO_PGVECTOR, { force: true });
   await db.close();
-  db = await PGlite.create(dataDir, options(true));
+  try {
+    db = await PGlite.create(dataDir, options(true));
+  } catch (error) {
+    // The database stays usable without it: retrieval reports the failure, everything else goes on.
+    db = await PGlite.create(dataDir, options(false));
+    throw error;
+  }
   vectorLoaded = true;
 }
 
 try {
   await open();
-  parentPort.postMessage({ ready: true, vectorLoaded });
+  parentPort.postMessage({ ready: true });
 } catch (error) {
   parentPort.postMessage({ ready: false, error: serialize(error) });
 }
